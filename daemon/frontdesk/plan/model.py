@@ -1,0 +1,219 @@
+"""The routing plan as typed, frozen models (pydantic only at this boundary).
+
+Field-level meaning (durations, intervals, keys, time zones) is parsed here; names
+that refer to other parts of the plan are checked in `frontdesk.plan.references`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, timedelta
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from frontdesk.plan.errors import did_you_mean
+from frontdesk.plan.schedule import PlanValueError, WeeklySchedule, parse_duration
+from frontdesk.routing.phone import normalize_number
+
+DTMF_KEYS = "0123456789*#"
+MAIN = "main"
+FRONT_DESK = "front_desk"
+
+
+def _dtmf_key(value: Any) -> str:
+    text = str(value).strip()
+    if len(text) != 1 or text not in DTMF_KEYS:
+        raise PlanValueError(f"'{text}' is not a phone key (0-9, * or #)")
+    return text
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _time_zone(value: str) -> str:
+    if value not in _time_zones():
+        raise PlanValueError(f"unknown time zone '{value}'{did_you_mean(value, _time_zones())}")
+    return value
+
+
+def _did(value: Any) -> str:
+    number = normalize_number(str(value))
+    if number is None:
+        raise PlanValueError(f"'{value}' is not a phone number; write it in E.164 like +13125550000")
+    return number
+
+
+def _extension(value: Any) -> str:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise PlanValueError(f"extension '{text}' must be digits only")
+    return text
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Schedule = Annotated[WeeklySchedule, BeforeValidator(WeeklySchedule.parse)]
+DtmfKey = Annotated[str, BeforeValidator(_dtmf_key)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+Did = Annotated[str, BeforeValidator(_did)]
+Extension = Annotated[str, BeforeValidator(_extension)]
+SkillLevel = Annotated[int, Field(ge=0, le=10)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Language(_Model):
+    key: DtmfKey | None = None
+    skill: str | None = None
+    fallback: str | None = None
+
+
+class Holidays(_Model):
+    country: str | None = None
+    subdivision: str | None = None
+    closed: tuple[date, ...] = ()
+
+
+class Practice(_Model):
+    name: str
+    timezone: TimeZoneName
+    emergency_notice: bool = True
+    phone_region: str = "US"
+    holidays: Holidays = Holidays()
+    languages: dict[str, Language] = Field(default_factory=lambda: {"en": Language()}, min_length=1)
+
+    @property
+    def default_language(self) -> str:
+        return next(iter(self.languages))
+
+
+class AfterHours(_Model):
+    """Where a closed queue sends its callers: a voicemail box or an external transfer."""
+
+    voicemail: str | None = None
+    callback: str | None = None
+    transfer: str | None = None
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> AfterHours:
+        if (self.voicemail is None) == (self.transfer is None):
+            raise PlanValueError("give exactly one of 'voicemail' or 'transfer'")
+        if self.callback is not None and self.voicemail is None:
+            raise PlanValueError("'callback' is the promise spoken in a voicemail greeting")
+        return self
+
+
+class Queue(_Model):
+    schedule: str
+    max_wait: Duration | None = None
+    escalate_after: Duration | None = None
+    escalate_to: str | None = None
+    after_hours: AfterHours | None = None
+    skill_relax_after: Duration = timedelta(seconds=60)
+    ring_timeout: Duration = timedelta(seconds=15)
+    wrap_up: Duration = timedelta(seconds=30)
+
+
+class External(_Model):
+    """A number reached through the trunk; `hours` is `24/7` or a schedule name."""
+
+    dial: str
+    announce: str | None = None
+    hours: str | None = None
+
+
+class UrgentQueue(_Model):
+    queue: str
+    priority: Literal["front", "normal"] = "front"
+
+
+class Urgent(_Model):
+    business_hours: UrgentQueue | None = None
+    after_hours: AfterHours | None = None
+
+
+class Option(_Model):
+    label: dict[str, str]
+    category: str | None = None
+    queue: str | None = None
+    skill: str | None = None
+    urgent: bool = False
+    menu: Menu | None = None
+
+
+class Menu(_Model):
+    """A menu; a submenu inherits `timeout`, `retries` and `operator_key` it leaves out."""
+
+    timeout: Duration | None = None
+    retries: Annotated[int, Field(ge=0, le=9)] | None = None
+    operator_key: DtmfKey | None = None
+    skip_if_known: Literal["specialty"] | None = None
+    options: dict[DtmfKey, Option] = Field(min_length=1)
+
+
+class DidEntry(_Model):
+    """`main` (the menus) or a direct entry that skips them."""
+
+    menu: Literal["main"] | None = None
+    category: str | None = None
+    queue: str | None = None
+    skill: str | None = None
+    urgent: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _main_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip() != MAIN:
+                raise PlanValueError(f"an entry is '{MAIN}' or a mapping like {{category: refill, queue: nurse_triage}}")
+            return {"menu": MAIN}
+        return value
+
+    @property
+    def is_main(self) -> bool:
+        return self.menu == MAIN
+
+
+class Staff(_Model):
+    name: str
+    extension: Extension
+    queues: tuple[str, ...] = ()
+    skills: dict[str, SkillLevel] = Field(default_factory=dict)
+    roles: tuple[str, ...] = ()
+
+    def level(self, skill: str) -> int:
+        return self.skills.get(skill, 0)
+
+
+class Plan(_Model):
+    practice: Practice
+    numbers: dict[Did, DidEntry] = Field(default_factory=dict)
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+    queues: dict[str, Queue]
+    external: dict[str, External] = Field(default_factory=dict)
+    urgent: Urgent | None = None
+    menu: Menu
+    staff: tuple[Staff, ...] = ()
+
+    @property
+    def timeout(self) -> timedelta:
+        return self.menu.timeout or timedelta(seconds=5)
+
+    @property
+    def retries(self) -> int:
+        return 2 if self.menu.retries is None else self.menu.retries
+
+    @property
+    def operator_key(self) -> str:
+        return self.menu.operator_key or "0"
+
+    def members(self, queue: str) -> tuple[Staff, ...]:
+        return tuple(s for s in self.staff if queue in s.queues)
+
+
+Option.model_rebuild()

@@ -1,0 +1,115 @@
+"""Read a plan file into plain data, remembering the line of every key and value.
+
+YAML 1.1's implicit typing turns `no` into False, `0200` into 128 and `1:30` into 90.
+A routing plan is full of such values (extensions, keys, times), so every plain scalar
+stays a string here; the typed model decides what each one means. Empty values,
+`~` and `null` become None. Duplicate keys are errors, not silent overrides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from frontdesk.plan.errors import KeyPath, PlanIssue
+
+
+class _StringLoader(yaml.SafeLoader):
+    """SafeLoader without implicit resolvers: every plain scalar is a string."""
+
+
+_StringLoader.yaml_implicit_resolvers = {}
+
+_NULLS = {"", "~", "null", "Null", "NULL"}
+
+
+@dataclass
+class SourceMap:
+    """Line numbers (1-based) of each key path's value and of the key itself."""
+
+    file: str
+    value_lines: dict[KeyPath, int] = field(default_factory=dict)
+    key_lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def line(self, path: KeyPath, *, key: bool = False) -> int:
+        """The line of `path`, or of its nearest ancestor that the file has."""
+        table = self.key_lines if key else self.value_lines
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.value_lines:
+                return self.value_lines[probe]
+            probe = probe[:-1]
+        return self.value_lines.get((), 1)
+
+
+@dataclass
+class Source:
+    data: Any
+    lines: SourceMap
+
+
+def read_source(path: Path, display_name: str | None = None) -> tuple[Source | None, list[PlanIssue]]:
+    """Parse `path`; on failure return the issues (never raises for bad content)."""
+    name = display_name or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [PlanIssue(name, 0, (), "no such file")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [PlanIssue(name, 0, (), f"cannot read the plan: {exc}")]
+    return parse_source(text, name)
+
+
+def parse_source(text: str, name: str) -> tuple[Source | None, list[PlanIssue]]:
+    try:
+        node = yaml.compose(text, Loader=_StringLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = exc.problem or exc.context or "invalid YAML"
+        return None, [PlanIssue(name, line, (), f"invalid YAML: {problem}")]
+    except yaml.YAMLError as exc:
+        return None, [PlanIssue(name, 0, (), f"invalid YAML: {exc}")]
+    lines = SourceMap(name)
+    issues: list[PlanIssue] = []
+    if node is None:
+        return None, [PlanIssue(name, 1, (), "the plan is empty")]
+    data = _convert(node, (), lines, issues)
+    if issues:
+        return None, issues
+    return Source(data, lines), []
+
+
+def _convert(node: yaml.Node, path: KeyPath, lines: SourceMap, issues: list[PlanIssue]) -> Any:
+    lines.value_lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        value = str(node.value)
+        if node.style is None and value in _NULLS:
+            return None
+        return value
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*path, i), lines, issues) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.MappingNode)
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            issues.append(
+                PlanIssue(lines.file, key_node.start_mark.line + 1, path, "keys must be plain text")
+            )
+            continue
+        key = str(key_node.value)
+        key_line = key_node.start_mark.line + 1
+        if key in result:
+            first = lines.key_lines[(*path, key)]
+            issues.append(
+                PlanIssue(lines.file, key_line, (*path, key), f"duplicate key (first at line {first})")
+            )
+            continue
+        lines.key_lines[(*path, key)] = key_line
+        result[key] = _convert(value_node, (*path, key), lines, issues)
+    return result

@@ -1,0 +1,43 @@
+"""Caller-ID and dialled numbers: E.164 normalisation and masking for logs.
+
+A withheld or malformed caller ID is an unknown caller (None), never an error:
+callers reach the practice from payphones, hospitals and blocked lines.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+# Longest caller ID we even try to parse; anything longer is junk, not a number.
+_MAX_INPUT = 64
+_NANP = re.compile(r"^[2-9]\d{2}[2-9]\d{6}$")
+_EXTENSION = re.compile(r"\s*(?:ext\.?|x)\s*\d+\s*$", re.IGNORECASE)
+
+
+def normalize_number(raw: str | None, region: str = "US") -> str | None:
+    """`(312) 555-1007` -> `+13125551007`; None for withheld or malformed numbers."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not text or len(text) > _MAX_INPUT or not any(c.isdigit() for c in text):
+        return None
+    if any(c.isalpha() for c in _EXTENSION.sub("", text)):
+        return None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    if number.country_code == 1 and not _NANP.match(str(number.national_number)):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_number(number: str | None) -> str:
+    """Keep only the last 4 digits for logs: `+13125551007` -> `+*******1007`."""
+    if not number:
+        return "withheld"
+    return number[0] + "*" * max(len(number) - 5, 0) + number[-4:] if len(number) > 4 else "****"
