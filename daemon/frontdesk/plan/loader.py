@@ -38,13 +38,23 @@ _SHORT_MESSAGES = {
 
 def load_plan(path: str | Path, display_name: str | None = None) -> Plan:
     """Read and validate a plan; raises PlanError listing every problem."""
+    return read_plan(path, display_name)[0]
+
+
+def read_plan(path: str | Path, display_name: str | None = None) -> tuple[Plan, SourceMap]:
+    """The plan and where each of its keys stands in the file (for later messages)."""
     source, issues = read_source(Path(path), display_name)
-    return _build(source, issues)
+    return _build(source, issues), _lines(source)
 
 
 def load_plan_text(text: str, name: str = "<plan>") -> Plan:
     source, issues = parse_source(text, name)
     return _build(source, issues)
+
+
+def _lines(source: Source | None) -> SourceMap:
+    assert source is not None  # _build raised otherwise
+    return source.lines
 
 
 def _build(source: Source | None, issues: list[PlanIssue]) -> Plan:

@@ -20,6 +20,9 @@ from frontdesk.routing.phone import normalize_number
 DTMF_KEYS = "0123456789*#"
 MAIN = "main"
 FRONT_DESK = "front_desk"
+DEFAULT_TIMEOUT = timedelta(seconds=5)
+DEFAULT_RETRIES = 2
+DEFAULT_OPERATOR_KEY = "0"
 
 
 def _dtmf_key(value: Any) -> str:
@@ -43,7 +46,9 @@ def _time_zone(value: str) -> str:
 def _did(value: Any) -> str:
     number = normalize_number(str(value))
     if number is None:
-        raise PlanValueError(f"'{value}' is not a phone number; write it in E.164 like +13125550000")
+        raise PlanValueError(
+            f"'{value}' is not a phone number; write it in E.164 like +13125550000"
+        )
     return number
 
 
@@ -170,7 +175,9 @@ class DidEntry(_Model):
     def _main_shorthand(cls, value: Any) -> Any:
         if isinstance(value, str):
             if value.strip() != MAIN:
-                raise PlanValueError(f"an entry is '{MAIN}' or a mapping like {{category: refill, queue: nurse_triage}}")
+                raise PlanValueError(
+                    f"an entry is '{MAIN}' or a mapping like {{category: refill, queue: nurse_triage}}"
+                )
             return {"menu": MAIN}
         return value
 
@@ -200,17 +207,27 @@ class Plan(_Model):
     menu: Menu
     staff: tuple[Staff, ...] = ()
 
-    @property
-    def timeout(self) -> timedelta:
-        return self.menu.timeout or timedelta(seconds=5)
+    def menus_at(self, path: tuple[str, ...]) -> list[Menu]:
+        """The menu reached by `path` and its parents, innermost first."""
+        menus = [self.menu]
+        for key in path:
+            submenu = menus[-1].options[key].menu
+            if submenu is None:
+                raise KeyError(f"option {' > '.join(path)} has no menu")
+            menus.append(submenu)
+        return menus[::-1]
 
-    @property
-    def retries(self) -> int:
-        return 2 if self.menu.retries is None else self.menu.retries
+    def timeout_at(self, path: tuple[str, ...]) -> timedelta:
+        found = (m.timeout for m in self.menus_at(path) if m.timeout is not None)
+        return next(found, DEFAULT_TIMEOUT)
 
-    @property
-    def operator_key(self) -> str:
-        return self.menu.operator_key or "0"
+    def retries_at(self, path: tuple[str, ...]) -> int:
+        found = (m.retries for m in self.menus_at(path) if m.retries is not None)
+        return next(found, DEFAULT_RETRIES)
+
+    def operator_key_at(self, path: tuple[str, ...]) -> str:
+        found = (m.operator_key for m in self.menus_at(path) if m.operator_key is not None)
+        return next(found, DEFAULT_OPERATOR_KEY)
 
     def members(self, queue: str) -> tuple[Staff, ...]:
         return tuple(s for s in self.staff if queue in s.queues)

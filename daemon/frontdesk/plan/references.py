@@ -56,7 +56,9 @@ def check_references(source: Source) -> list[PlanIssue]:
         *_staff(data, names),
     ]
     if "queues" in data and FRONT_DESK not in names.queues:
-        found.append((("queues",), f"no '{FRONT_DESK}' queue: operator, silent and lost callers need it"))
+        found.append(
+            (("queues",), f"no '{FRONT_DESK}' queue: operator, silent and lost callers need it")
+        )
     issues = []
     for path, message in found:
         line = source.lines.line(path, key=message.startswith("unknown key"))
@@ -106,14 +108,18 @@ def _queues(data: dict[str, Any], names: _Names) -> Iterator[_Issue]:
         yield from _ref((*path, "schedule"), queue.get("schedule"), names.schedules, "schedule")
         yield from _ref((*path, "escalate_to"), queue.get("escalate_to"), names.roles, "role")
         after = _mapping(queue.get("after_hours"))
-        yield from _ref((*path, "after_hours", "transfer"), after.get("transfer"), names.externals, "external")
+        yield from _ref(
+            (*path, "after_hours", "transfer"), after.get("transfer"), names.externals, "external"
+        )
 
 
 def _externals(data: dict[str, Any], names: _Names) -> Iterator[_Issue]:
     for name, target in _mapping(data.get("external")).items():
         hours = _mapping(target).get("hours")
         if hours is not None and str(hours) != ALWAYS:
-            yield from _ref(("external", name, "hours"), hours, names.schedules | {ALWAYS}, "schedule")
+            yield from _ref(
+                ("external", name, "hours"), hours, names.schedules | {ALWAYS}, "schedule"
+            )
 
 
 def _urgent(data: dict[str, Any], names: _Names) -> Iterator[_Issue]:
@@ -153,7 +159,10 @@ def _menu(
                 yield (*opath, "label"), f"no label in language '{code}'"
         for code in labels:
             if code not in names.languages:
-                yield (*opath, "label", code), f"'{code}' is not a practice language{did_you_mean(code, names.languages)}"
+                yield (
+                    (*opath, "label", code),
+                    f"'{code}' is not a practice language{did_you_mean(code, names.languages)}",
+                )
         own_category = option.get("category", category)
         yield from _leaf(option, opath, names, own_category)
         submenu = option.get("menu")
@@ -171,5 +180,8 @@ def _staff(data: dict[str, Any], names: _Names) -> Iterator[_Issue]:
             yield from _ref(("staff", index, "queues", i), queue, names.queues, "queue")
         extension = str(member.get("extension"))
         if extension in seen:
-            yield ("staff", index, "extension"), f"extension {extension} is also staff[{seen[extension]}]'s"
+            yield (
+                ("staff", index, "extension"),
+                f"extension {extension} is also staff[{seen[extension]}]'s",
+            )
         seen.setdefault(extension, index)

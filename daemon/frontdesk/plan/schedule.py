@@ -74,7 +74,9 @@ class Interval:
     end: int
 
     def __str__(self) -> str:
-        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+        return (
+            f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+        )
 
 
 def parse_interval(text: str) -> Interval:
@@ -102,7 +104,9 @@ def parse_days(spec: str) -> list[int]:
                 raise PlanValueError(f"unknown day '{name}'{did_you_mean(name, DAYS)}")
         lo, hi = DAYS.index(first), DAYS.index(last if sep else first)
         if hi < lo:
-            raise PlanValueError(f"day range '{part}' runs backwards; write it as '{first}-sun' and 'mon-{last}'")
+            raise PlanValueError(
+                f"day range '{part}' runs backwards; write it as '{first}-sun' and 'mon-{last}'"
+            )
         days.extend(range(lo, hi + 1))
     return days
 
@@ -178,7 +182,9 @@ class WeeklySchedule:
         return "; ".join(parts) or "never open"
 
 
-def _sorted_disjoint(weekday: int, entries: list[tuple[str, str, Interval]]) -> tuple[Interval, ...]:
+def _sorted_disjoint(
+    weekday: int, entries: list[tuple[str, str, Interval]]
+) -> tuple[Interval, ...]:
     entries.sort(key=lambda e: e[2])
     merged: list[Interval] = []
     for index, (spec, text, interval) in enumerate(entries):

@@ -53,7 +53,9 @@ class Source:
     lines: SourceMap
 
 
-def read_source(path: Path, display_name: str | None = None) -> tuple[Source | None, list[PlanIssue]]:
+def read_source(
+    path: Path, display_name: str | None = None
+) -> tuple[Source | None, list[PlanIssue]]:
     """Parse `path`; on failure return the issues (never raises for bad content)."""
     name = display_name or str(path)
     try:
@@ -107,7 +109,9 @@ def _convert(node: yaml.Node, path: KeyPath, lines: SourceMap, issues: list[Plan
         if key in result:
             first = lines.key_lines[(*path, key)]
             issues.append(
-                PlanIssue(lines.file, key_line, (*path, key), f"duplicate key (first at line {first})")
+                PlanIssue(
+                    lines.file, key_line, (*path, key), f"duplicate key (first at line {first})"
+                )
             )
             continue
         lines.key_lines[(*path, key)] = key_line

@@ -26,7 +26,12 @@ class QueueDestination:
     priority: Literal["normal", "front"] = "normal"
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": "queue", "queue": self.queue, "skills": list(self.skills), "priority": self.priority}
+        return {
+            "kind": "queue",
+            "queue": self.queue,
+            "skills": list(self.skills),
+            "priority": self.priority,
+        }
 
 
 @dataclass(frozen=True)

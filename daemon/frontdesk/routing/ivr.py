@@ -138,7 +138,9 @@ class Ivr:
         commands: list[Command] = [SetLanguage(self.language)]
         entry = self.plan.numbers.get(self.facts.did or "")
         if entry is not None and not entry.is_main:
-            self._direct = Request(entry.category or UNROUTED, entry.queue, entry.skill, entry.urgent)
+            self._direct = Request(
+                entry.category or UNROUTED, entry.queue, entry.skill, entry.urgent
+            )
             if notice:
                 self.phase = Phase.NOTICE
                 return [*commands, self._play(notice)]
@@ -162,7 +164,7 @@ class Ivr:
 
     @property
     def menu(self) -> Menu:
-        return self._inherited()[0]
+        return self.plan.menus_at(self.menu_path)[0]
 
     def menu_prompts(self) -> tuple[str, ...]:
         prefix = "-".join(("menu", *self.menu_path))
@@ -268,23 +270,14 @@ class Ivr:
                 return option
         return None
 
-    def _inherited(self) -> list[Menu]:
-        """The current menu and its parents, innermost first."""
-        menus = [self.plan.menu]
-        for key in self.menu_path:
-            submenu = menus[-1].options[key].menu
-            assert submenu is not None
-            menus.append(submenu)
-        return menus[::-1]
-
     def _timeout(self) -> timedelta:
-        return next((m.timeout for m in self._inherited() if m.timeout), self.plan.timeout)
+        return self.plan.timeout_at(self.menu_path)
 
     def _retries(self) -> int:
-        return next((m.retries for m in self._inherited() if m.retries is not None), self.plan.retries)
+        return self.plan.retries_at(self.menu_path)
 
     def _operator_key(self) -> str:
-        return next((m.operator_key for m in self._inherited() if m.operator_key), self.plan.operator_key)
+        return self.plan.operator_key_at(self.menu_path)
 
 
 def _initial_language(plan: Plan, patient: Patient | None) -> str:

@@ -1,0 +1,35 @@
+# frontdesk — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PLAN   ?= daemon/frontdesk/examples/lakeside.yaml
+
+.PHONY: run test lint typecheck unit check paths clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: until live calls land, show the bundled example plan checked and its routes
+run: $(STAMP)
+	$(BIN)/frontdesk check $(PLAN)
+	$(BIN)/frontdesk paths $(PLAN)
+
+## test: lint, format check, strict typing, then the test suite
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check daemon tests
+	$(BIN)/ruff format --check daemon tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict daemon/
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

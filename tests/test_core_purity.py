@@ -1,0 +1,43 @@
+"""The routing core (plan + routing) never imports I/O frameworks: it is sans-IO."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import frontdesk
+
+PACKAGE = Path(frontdesk.__file__).parent
+CORE = ("plan", "routing")
+FORBIDDEN = {"asyncio", "aiohttp", "asyncpg", "socket", "selectors", "threading", "subprocess"}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _core_files() -> list[Path]:
+    return sorted(p for sub in CORE for p in (PACKAGE / sub).rglob("*.py"))
+
+
+def test_core_has_modules() -> None:
+    assert len(_core_files()) >= 8
+
+
+@pytest.mark.parametrize("path", _core_files(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_core_module_imports_no_io_framework(path: Path) -> None:
+    assert not (_imports(path) & FORBIDDEN), f"{path.name} imports {_imports(path) & FORBIDDEN}"
+
+
+def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import asyncio\nfrom aiohttp import web\n")
+    assert _imports(bad) & FORBIDDEN == {"asyncio", "aiohttp"}
