@@ -21,7 +21,7 @@ from rich.table import Table
 
 from frontdesk import __version__
 from frontdesk.plan import Plan, PlanError, read_plan
-from frontdesk.plan.errors import PlanIssue
+from frontdesk.plan.errors import PlanIssue, dotted
 from frontdesk.plan.source import SourceMap
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Destination, QueueDestination, TransferDestination
@@ -143,8 +143,6 @@ def _check(args: argparse.Namespace, out: Console) -> int:
 
 
 def _issue_json(issue: PlanIssue) -> dict[str, Any]:
-    from frontdesk.plan.errors import dotted
-
     return {
         "file": issue.file,
         "line": issue.line,

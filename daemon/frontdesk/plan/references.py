@@ -12,10 +12,10 @@ from typing import Any
 import holidays
 
 from frontdesk.plan.errors import KeyPath, PlanIssue, did_you_mean
+from frontdesk.plan.model import DEFAULT_OPERATOR_KEY, FRONT_DESK
 from frontdesk.plan.schedule import ALWAYS
 from frontdesk.plan.source import Source
 
-FRONT_DESK = "front_desk"
 _Issue = tuple[KeyPath, str]
 
 
@@ -52,7 +52,7 @@ def check_references(source: Source) -> list[PlanIssue]:
         *_externals(data, names),
         *_urgent(data, names),
         *_numbers(data, names),
-        *_menu(_mapping(data.get("menu")), ("menu",), names),
+        *_menu(_mapping(data.get("menu")), ("menu",), names, DEFAULT_OPERATOR_KEY),
         *_staff(data, names),
     ]
     if "queues" in data and FRONT_DESK not in names.queues:
@@ -91,7 +91,7 @@ def _practice(data: dict[str, Any], names: _Names) -> Iterator[_Issue]:
 def _language_keys(practice: dict[str, Any], data: dict[str, Any]) -> Iterator[_Issue]:
     menu = _mapping(data.get("menu"))
     taken = {str(k): "an option" for k in _mapping(menu.get("options"))}
-    taken[str(menu.get("operator_key", "0"))] = "the operator key"
+    taken[str(menu.get("operator_key") or DEFAULT_OPERATOR_KEY)] = "the operator key"
     for code, lang in _mapping(practice.get("languages")).items():
         key = _mapping(lang).get("key")
         if key is None:
@@ -148,11 +148,14 @@ def _numbers(data: dict[str, Any], names: _Names) -> Iterator[_Issue]:
 
 
 def _menu(
-    menu: dict[str, Any], path: KeyPath, names: _Names, category: Any = None
+    menu: dict[str, Any], path: KeyPath, names: _Names, operator: str, category: Any = None
 ) -> Iterator[_Issue]:
+    operator = str(menu.get("operator_key") or operator)
     for key, option in _mapping(menu.get("options")).items():
         option = _mapping(option)
         opath: KeyPath = (*path, "options", key)
+        if str(key) == operator:
+            yield opath, f"key {key} is the operator key here; this option could never be chosen"
         labels = _mapping(option.get("label"))
         for code in names.languages:
             if code not in labels:
@@ -169,7 +172,7 @@ def _menu(
         if submenu is not None:
             if option.get("queue") is not None or option.get("urgent") is not None:
                 yield opath, "an option with a menu cannot also name a queue or be urgent"
-            yield from _menu(_mapping(submenu), (*opath, "menu"), names, own_category)
+            yield from _menu(_mapping(submenu), (*opath, "menu"), names, operator, own_category)
 
 
 def _staff(data: dict[str, Any], names: _Names) -> Iterator[_Issue]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from frontdesk.plan.errors import KeyPath, did_you_mean
@@ -198,7 +198,3 @@ def _sorted_disjoint(
         else:
             merged.append(interval)
     return tuple(merged)
-
-
-def local_time(value: time) -> int:
-    return value.hour * 60 + value.minute

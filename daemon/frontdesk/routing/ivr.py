@@ -158,7 +158,7 @@ class Ivr:
             return self._prompts_finished(event, now)
         if isinstance(event, TimerElapsed):
             if self.phase is Phase.WAITING and event.timer == self._timer:
-                return self._no_input(now)
+                return self._retry((), now)
             return []
         return self._key(event.key, now)
 
@@ -222,9 +222,6 @@ class Ivr:
         self.menu_path = (*self.menu_path, key)
         self.attempts = 0
         return [self._replay(())]
-
-    def _no_input(self, now: datetime) -> list[Command]:
-        return self._retry((), now)
 
     def _retry(self, before: tuple[str, ...], now: datetime) -> list[Command]:
         self.attempts += 1

@@ -15,7 +15,6 @@ from typing import Any
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Decision
-from frontdesk.routing.directory import Patient
 from frontdesk.routing.ivr import (
     CallFacts,
     Command,
@@ -107,7 +106,3 @@ def _caller_reacts(command: Command, script: list[str], prompts: list[str]) -> l
         key = script.pop(0) if script else TIMEOUT_KEY
         return [TimerElapsed(command.timer) if key == TIMEOUT_KEY else KeyPressed(key)]
     return []
-
-
-def known(patient_id: str, language: str | None = None, specialty: str | None = None) -> Patient:
-    return Patient(patient_id, language, specialty)
