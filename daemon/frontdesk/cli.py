@@ -113,7 +113,7 @@ def _check(args: argparse.Namespace, out: Console) -> int:
             )
         else:
             for issue in exc.issues:
-                out.print(str(issue), markup=False, highlight=False)
+                out.print(str(issue), markup=False, highlight=False, soft_wrap=True)
             out.print(f"[red]{args.plan}: refused, {len(exc.issues)} error(s)[/red]")
         return EXIT_INVALID
     issues, matrix = check_plan(plan, lines, args.week_of or _today(plan))
@@ -134,7 +134,8 @@ def _check(args: argparse.Namespace, out: Console) -> int:
         return EXIT_INVALID if errors else EXIT_OK
     for issue in [*errors, *warnings]:
         style = "red" if issue.severity == "error" else "yellow"
-        out.print(str(issue), style=style, markup=False, highlight=False)
+        # One problem per line, never wrapped: editors and scripts parse these.
+        out.print(str(issue), style=style, markup=False, highlight=False, soft_wrap=True)
     if errors:
         out.print(f"[red]{args.plan}: refused, {len(errors)} error(s)[/red]")
         return EXIT_INVALID

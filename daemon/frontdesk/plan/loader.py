@@ -93,7 +93,7 @@ def _from_pydantic(error: ErrorDetails, lines: SourceMap) -> PlanIssue:
         return PlanIssue(lines.file, lines.line(path), (*path, error["loc"][-1]), message)
     else:
         message = _SHORT_MESSAGES.get(kind, error["msg"].removeprefix("Value error, "))
-        if kind in _SHORT_MESSAGES and error["input"] is not None:
+        if kind in _SHORT_MESSAGES and isinstance(error["input"], str):
             message += f", got '{error['input']}'"
     return PlanIssue(lines.file, lines.line(path, key=on_key), path, message)
 

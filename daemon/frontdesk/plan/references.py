@@ -15,6 +15,7 @@ from frontdesk.plan.errors import KeyPath, PlanIssue, did_you_mean
 from frontdesk.plan.model import DEFAULT_OPERATOR_KEY, FRONT_DESK
 from frontdesk.plan.schedule import ALWAYS
 from frontdesk.plan.source import Source
+from frontdesk.routing.phone import normalize_number
 
 _Issue = tuple[KeyPath, str]
 
@@ -44,7 +45,7 @@ class _Names:
 def check_references(source: Source) -> list[PlanIssue]:
     data = source.data
     if not isinstance(data, dict):
-        return [PlanIssue(source.lines.file, 1, (), "the plan must be a mapping of sections")]
+        return []  # the model reports the wrong shape
     names = _Names(data)
     found = [
         *_practice(data, names),
@@ -55,7 +56,7 @@ def check_references(source: Source) -> list[PlanIssue]:
         *_menu(_mapping(data.get("menu")), ("menu",), names, DEFAULT_OPERATOR_KEY),
         *_staff(data, names),
     ]
-    if "queues" in data and FRONT_DESK not in names.queues:
+    if isinstance(data.get("queues"), dict) and FRONT_DESK not in names.queues:
         found.append(
             (("queues",), f"no '{FRONT_DESK}' queue: operator, silent and lost callers need it")
         )
@@ -142,9 +143,15 @@ def _leaf(option: dict[str, Any], path: KeyPath, names: _Names, category: Any) -
 
 
 def _numbers(data: dict[str, Any], names: _Names) -> Iterator[_Issue]:
+    seen: dict[str, str] = {}
     for number, entry in _mapping(data.get("numbers")).items():
         if isinstance(entry, dict):
             yield from _leaf(entry, ("numbers", number), names, None)
+        e164 = normalize_number(str(number))
+        if e164 is not None and e164 in seen:
+            yield ("numbers", number), f"the same number as '{seen[e164]}' ({e164})"
+        elif e164 is not None:
+            seen[e164] = str(number)
 
 
 def _menu(

@@ -81,14 +81,15 @@ def parse_source(text: str, name: str) -> tuple[Source | None, list[PlanIssue]]:
     issues: list[PlanIssue] = []
     if node is None:
         return None, [PlanIssue(name, 1, (), "the plan is empty")]
+    # Duplicate keys are reported, but loading goes on so every other problem shows too.
     data = _convert(node, (), lines, issues)
-    if issues:
-        return None, issues
-    return Source(data, lines), []
+    return Source(data, lines), issues
 
 
 def _convert(node: yaml.Node, path: KeyPath, lines: SourceMap, issues: list[PlanIssue]) -> Any:
-    lines.value_lines[path] = node.start_mark.line + 1
+    # A block mapping or list "starts" at its first child; point at its own key instead.
+    block = not isinstance(node, yaml.ScalarNode) and path in lines.key_lines
+    lines.value_lines[path] = lines.key_lines[path] if block else node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
         value = str(node.value)
         if node.style is None and value in _NULLS:

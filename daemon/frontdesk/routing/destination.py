@@ -63,10 +63,11 @@ class Request:
     queue: str | None = None
     skill: str | None = None
     urgent: bool = False
+    chosen: str | None = None  # the menu category chosen before the operator key
 
     @classmethod
-    def front_desk(cls, category: str) -> Request:
-        return cls(category=category, queue=FRONT_DESK)
+    def front_desk(cls, category: str, chosen: str | None = None) -> Request:
+        return cls(category=category, queue=FRONT_DESK, chosen=chosen)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Decision:
 
 def is_clinical(plan: Plan, request: Request, deciding_queue: str | None) -> bool:
     """Clinical per ROUTING.md: the category, the urgent flag, or an escalating queue."""
-    if request.urgent or request.category in CLINICAL_CATEGORIES:
+    if request.urgent or {request.category, request.chosen} & CLINICAL_CATEGORIES:
         return True
     queue = plan.queues.get(deciding_queue or "")
     return queue is not None and queue.escalate_after is not None

@@ -50,8 +50,8 @@ class Directory:
         found = self._by_number.get(number)
         if not found:
             return None
-        if len(found) == 1:
-            return found[0]
+        if len({p.patient_id for p in found}) == 1:
+            return found[0]  # one patient, perhaps listed twice
         return Patient(
             patient_id=None,
             language=_agreed(p.language for p in found),

@@ -204,7 +204,7 @@ class Ivr:
     def _choose(self, key: str, now: datetime) -> list[Command]:
         menu = self.menu
         if key == self._operator_key():
-            return self._route(Request.front_desk(OPERATOR), now)
+            return self._route(Request.front_desk(OPERATOR, chosen=self.category), now)
         language = self._language_for_key(key)
         if language is not None:
             self.language = language

@@ -19,7 +19,7 @@ from typing import Any
 from frontdesk.plan.model import DTMF_KEYS, Menu, Plan
 from frontdesk.plan.schedule import DAYS, MINUTES_PER_DAY
 from frontdesk.routing.clock import CLOSED, PracticeClock
-from frontdesk.routing.destination import VoicemailDestination, is_clinical
+from frontdesk.routing.destination import TransferDestination, VoicemailDestination, is_clinical
 from frontdesk.routing.directory import Patient
 from frontdesk.routing.ivr import CallFacts
 from frontdesk.routing.simulate import TIMEOUT_KEY, Simulation, default_did, simulate
@@ -79,10 +79,13 @@ class Outcome:
     result: Simulation
     clinical: bool
 
+    reaches_nobody: bool = False  # a transfer to an external that is closed then
+
     @property
     def at_risk(self) -> bool:
         """A clinical call that does not reach a live person or a nurse line."""
-        return self.clinical and isinstance(self.result.decision.destination, VoicemailDestination)
+        ends_in_voicemail = isinstance(self.result.decision.destination, VoicemailDestination)
+        return self.clinical and (ends_in_voicemail or self.reaches_nobody)
 
 
 @dataclass
@@ -152,8 +155,12 @@ def build_matrix(plan: Plan, week_of: date, clock: PracticeClock | None = None) 
                 logged_in=everyone if regime.staffed else frozenset(),
                 clock=clock,
             )
-            clinical = is_clinical(plan, result.decision.request, result.decision.deciding_queue)
-            matrix.outcomes[route.id, regime.id] = Outcome(route, regime, result, clinical)
+            decision = result.decision
+            clinical = is_clinical(plan, decision.request, decision.deciding_queue)
+            closed = isinstance(
+                decision.destination, TransferDestination
+            ) and not clock.external_open(decision.destination.target, regime.at)
+            matrix.outcomes[route.id, regime.id] = Outcome(route, regime, result, clinical, closed)
     return matrix
 
 

@@ -40,4 +40,7 @@ def mask_number(number: str | None) -> str:
     """Keep only the last 4 digits for logs: `+13125551007` -> `+*******1007`."""
     if not number:
         return "withheld"
-    return number[0] + "*" * max(len(number) - 5, 0) + number[-4:] if len(number) > 4 else "****"
+    digits = number.removeprefix("+")
+    shown = digits[-4:] if len(digits) > 4 else ""
+    prefix = "+" if number.startswith("+") else ""
+    return prefix + "*" * (len(digits) - len(shown)) + shown

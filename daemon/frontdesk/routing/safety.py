@@ -15,7 +15,7 @@ from frontdesk.plan.errors import KeyPath, PlanIssue
 from frontdesk.plan.model import FRONT_DESK, Menu, Plan
 from frontdesk.plan.schedule import ALWAYS
 from frontdesk.plan.source import SourceMap
-from frontdesk.routing.destination import VoicemailDestination
+from frontdesk.routing.destination import TransferDestination, VoicemailDestination
 from frontdesk.routing.paths import Outcome, PathMatrix, build_matrix
 
 MAX_OPTIONS = 4
@@ -167,25 +167,39 @@ def _urgent(plan: Plan) -> Iterator[_Found]:
 
 
 def _clinical_voicemail(matrix: PathMatrix) -> Iterator[_Found]:
-    grouped: dict[tuple[str | None, str, bool], list[Outcome]] = {}
+    grouped: dict[tuple[KeyPath, str], list[Outcome]] = {}
     for outcome in matrix.at_risk():
-        decision = outcome.result.decision
-        assert isinstance(decision.destination, VoicemailDestination)
-        key = (decision.deciding_queue, decision.destination.box, decision.request.urgent)
-        grouped.setdefault(key, []).append(outcome)
-    for (queue, box, urgent), outcomes in grouped.items():
+        grouped.setdefault(_risk(outcome), []).append(outcome)
+    for (path, what), outcomes in grouped.items():
         routes = list(dict.fromkeys(o.route.description for o in outcomes))
         regimes = list(dict.fromkeys(o.regime.id for o in outcomes))
-        path: KeyPath = (
-            ("urgent", "after_hours") if urgent else ("queues", queue or FRONT_DESK, "after_hours")
-        )
         shown = "; ".join(routes[:3]) + (f"; and {len(routes) - 3} more" if len(routes) > 3 else "")
         yield (
             path,
-            f"clinical calls can end in voicemail '{box}' ({shown}) when {', '.join(regimes)}: "
+            f"clinical calls can {what} ({shown}) when {', '.join(regimes)}: "
             "clinical callers must reach a live person or a nurse line at every hour",
             False,
         )
+
+
+def _risk(outcome: Outcome) -> tuple[KeyPath, str]:
+    """The plan key to fix and what goes wrong, for one at-risk outcome."""
+    decision = outcome.result.decision
+    destination = decision.destination
+    if isinstance(destination, TransferDestination):
+        return (
+            "external",
+            destination.target,
+            "hours",
+        ), f"be sent to '{destination.target}' while it is closed"
+    box = destination.box if isinstance(destination, VoicemailDestination) else "?"
+    if decision.request.urgent:
+        return ("urgent", "after_hours"), f"end in voicemail '{box}'"
+    return (
+        "queues",
+        decision.deciding_queue or FRONT_DESK,
+        "after_hours",
+    ), f"end in voicemail '{box}'"
 
 
 def _languages(plan: Plan) -> Iterator[_Found]:
