@@ -1,0 +1,297 @@
+"""A thin, typed ARI client on aiohttp: REST requests and the events WebSocket.
+
+Why our own: `ari-py` is Python 2 only; `aioari`/`asyncari` fetch the API description
+from a live Asterisk at connect and do not reconnect; `ari-client` 0.9 spins the event
+loop after a normal WebSocket close (measured; see README).
+
+Rules this client keeps (from Asterisk 22's behaviour, see docs/emulator.md):
+- Query values are percent-encoded by yarl, so a literal `+` is sent as `%2B` (Asterisk
+  decodes a bare `+` as a space).
+- Errors are per request: `AriError.status` tells 404/409/422 (channel gone or not in
+  the app: end that call) from 5xx. Only idempotent requests are retried on a 5xx or a
+  timeout; an originate is never retried blindly.
+- The events socket reconnects with jittered exponential backoff and reports every
+  (re)connect, because Asterisk replays nothing: the caller must resynchronise from
+  `GET /applications/{app}`, `/channels` and `/bridges`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import structlog
+
+log = structlog.get_logger("frontdesk.ari")
+
+MAX_EVENT_BYTES = 1 << 20  # an ARI event is a few kB; 1 MiB is garbage or an attack
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class AriError(Exception):
+    def __init__(self, method: str, path: str, status: int, message: str) -> None:
+        super().__init__(f"{method} {path}: {status} {message}")
+        self.status = status
+        self.message = message
+
+    @property
+    def call_is_gone(self) -> bool:
+        """The channel no longer exists or left our app: that call's session ends."""
+        return self.status in (404, 409, 422)
+
+
+@dataclass(frozen=True)
+class AriConfig:
+    url: str  # e.g. http://127.0.0.1:8088/ari
+    user: str
+    password: str
+    app: str = "frontdesk"
+    request_timeout: float = 5.0
+    retries: int = 2
+    heartbeat: float = 15.0
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+
+
+@dataclass(frozen=True)
+class Connected:
+    """Marker yielded by `AriClient.events()` after every (re)connect of the socket."""
+
+    attempt: int
+
+
+class AriClient:
+    def __init__(self, config: AriConfig, session: aiohttp.ClientSession | None = None) -> None:
+        self.config = config
+        self._own_session = session is None
+        self._session = session
+        self.connected = False
+        self._closing = False
+
+    async def __aenter__(self) -> AriClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            auth = aiohttp.BasicAuth(self.config.user, self.config.password)
+            timeout = aiohttp.ClientTimeout(total=self.config.request_timeout)
+            self._session = aiohttp.ClientSession(auth=auth, timeout=timeout)
+        return self._session
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    # -- REST -------------------------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        body: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool,
+    ) -> Any:
+        """One REST call; returns the parsed JSON body (None for 204)."""
+        attempts = 1 + (self.config.retries if idempotent else 0)
+        for attempt in range(attempts):
+            try:
+                return await self._once(method, path, params, body)
+            except AriError as exc:
+                if exc.status not in _RETRY_STATUSES or attempt == attempts - 1:
+                    raise
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                if attempt == attempts - 1:
+                    raise AriError(method, path, 0, f"no answer: {exc!r}") from exc
+            await asyncio.sleep(self.config.backoff_initial * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Mapping[str, Any] | None,
+    ) -> Any:
+        query = {k: str(v) for k, v in (params or {}).items()}
+        url = self.config.url.rstrip("/") + path
+        async with self.session.request(method, url, params=query, json=body) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise AriError(method, path, response.status, _error_message(text))
+            return json.loads(text) if text else None
+
+    # -- channels ---------------------------------------------------------------------------
+    async def answer(self, channel: str) -> None:
+        await self.request("POST", f"/channels/{channel}/answer", idempotent=True)
+
+    async def play(
+        self, channel: str, media: Sequence[str], playback_id: str, lang: str | None = None
+    ) -> None:
+        """One playback for a whole list of media (one request for a whole menu)."""
+        params: dict[str, str | int] = {"media": ",".join(media)}
+        if lang:
+            params["lang"] = lang
+        await self.request(
+            "POST", f"/channels/{channel}/play/{playback_id}", params, idempotent=False
+        )
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.request("DELETE", f"/playbacks/{playback_id}", idempotent=True)
+
+    async def hangup(self, channel: str, reason: str = "normal") -> None:
+        await self.request("DELETE", f"/channels/{channel}", {"reason": reason}, idempotent=True)
+
+    async def set_variable(self, channel: str, name: str, value: str) -> None:
+        params = {"variable": name, "value": value}
+        await self.request("POST", f"/channels/{channel}/variable", params, idempotent=True)
+
+    async def get_variable(self, channel: str, name: str) -> str:
+        params = {"variable": name}
+        body = await self.request("GET", f"/channels/{channel}/variable", params, idempotent=True)
+        return str(body["value"])
+
+    async def continue_in_dialplan(
+        self,
+        channel: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+    ) -> None:
+        params = {
+            k: v
+            for k, v in (("context", context), ("extension", extension), ("priority", priority))
+            if v is not None
+        }
+        await self.request("POST", f"/channels/{channel}/continue", params, idempotent=False)
+
+    async def originate(
+        self,
+        endpoint: str,
+        channel_id: str,
+        *,
+        app_args: str = "",
+        caller_id: str | None = None,
+        timeout: int = 30,
+    ) -> dict[str, Any]:
+        params: dict[str, str | int] = {
+            "endpoint": endpoint,
+            "app": self.config.app,
+            "appArgs": app_args,
+            "channelId": channel_id,
+            "timeout": timeout,
+        }
+        if caller_id:
+            params["callerId"] = caller_id
+        result: dict[str, Any] = await self.request("POST", "/channels", params, idempotent=False)
+        return result
+
+    async def get_channel(self, channel: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/channels/{channel}", idempotent=True)
+        return result
+
+    async def list_channels(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/channels", idempotent=True)
+        return result
+
+    async def application(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "GET", f"/applications/{self.config.app}", idempotent=True
+        )
+        return result
+
+    # -- bridges ----------------------------------------------------------------------------
+    async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None:
+        params = {"type": kind}
+        await self.request("POST", f"/bridges/{bridge_id}", params, idempotent=True)
+
+    async def add_channels(self, bridge_id: str, channels: Sequence[str]) -> None:
+        params = {"channel": ",".join(channels)}
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel", params, idempotent=True)
+
+    async def remove_channels(self, bridge_id: str, channels: Sequence[str]) -> None:
+        params = {"channel": ",".join(channels)}
+        await self.request("POST", f"/bridges/{bridge_id}/removeChannel", params, idempotent=True)
+
+    async def start_moh(self, bridge_id: str, moh_class: str = "default") -> None:
+        params = {"mohClass": moh_class}
+        await self.request("POST", f"/bridges/{bridge_id}/moh", params, idempotent=True)
+
+    async def delete_bridge(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}", idempotent=True)
+
+    async def list_bridges(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/bridges", idempotent=True)
+        return result
+
+    # -- events -----------------------------------------------------------------------------
+    async def events(self) -> AsyncIterator[dict[str, Any] | Connected]:
+        """Events for our app, forever; a `Connected` marker after each (re)connect."""
+        attempt = 0
+        delay = self.config.backoff_initial
+        while not self._closing:
+            try:
+                async with self.session.ws_connect(
+                    self._events_url(),
+                    heartbeat=self.config.heartbeat,
+                    max_msg_size=MAX_EVENT_BYTES,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                ) as ws:
+                    attempt += 1
+                    delay = self.config.backoff_initial
+                    self.connected = True
+                    log.info("ari.connected", app=self.config.app, attempt=attempt)
+                    yield Connected(attempt)
+                    async for event in _frames(ws):
+                        yield event
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("ari.connect_failed", error=repr(exc))
+            self.connected = False
+            if self._closing:
+                return
+            log.warning("ari.disconnected", retry_in=round(delay, 2))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, self.config.backoff_max)
+
+    def _events_url(self) -> str:
+        base = self.config.url.rstrip("/")
+        ws_base = "ws" + base[4:] if base.startswith("http") else base
+        return f"{ws_base}/events?app={self.config.app}&subscribeAll=false"
+
+
+async def _frames(ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[dict[str, Any]]:
+    """Parsed events from the socket; a malformed frame is logged and skipped."""
+    async for message in ws:
+        if message.type is not aiohttp.WSMsgType.TEXT:
+            if message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                return
+            continue
+        try:
+            event = json.loads(message.data)
+        except ValueError:
+            log.warning("ari.bad_frame", size=len(message.data))
+            continue
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            log.warning("ari.bad_event", size=len(message.data))
+            continue
+        yield event
+
+
+def _error_message(text: str) -> str:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or body)[:200]
+    return str(body)[:200]

@@ -1,0 +1,283 @@
+"""The I/O side of calls: ARI events -> call sessions -> the one command executor.
+
+Each call has its own ordered command queue and worker task, so one call's slow or
+failing request never holds up another. Decisions stay in `CallSession`; this module
+only moves events in and requests out, keeps timers, and resynchronises after the
+events socket reconnects (Asterisk replays nothing: a caller who hung up in the gap
+never gets a `StasisEnd`, and a call that arrived in the gap never reached us).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from frontdesk.asterisk.ari import AriClient, AriError, Connected
+from frontdesk.calls.session import (
+    Answer,
+    AriCommand,
+    ArmTimer,
+    CallSession,
+    ContinueInDialplan,
+    DisarmTimer,
+    Play,
+    Routed,
+    SetVariables,
+    StopPlayback,
+    facts_from_channel,
+)
+from frontdesk.plan.model import Plan
+from frontdesk.routing.clock import PracticeClock
+from frontdesk.routing.directory import Directory
+from frontdesk.routing.ivr import CallFacts
+from frontdesk.routing.phone import mask_number, normalize_number
+
+log = structlog.get_logger("frontdesk.calls")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallRuntime:
+    def __init__(
+        self,
+        plan: Plan,
+        ari: AriClient,
+        *,
+        directory: Directory | None = None,
+        logged_in: Collection[str] | None = None,
+        now: Clock = utc_now,
+        on_routed: Callable[[Routed], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.ari = ari
+        self.clock = PracticeClock(plan)
+        self.directory = directory or Directory()
+        # A live view: the AMI adapter adds and removes registered staff phones.
+        self.logged_in = logged_in if logged_in is not None else {s.extension for s in plan.staff}
+        self.now = now
+        self.on_routed = on_routed
+        self.sessions: dict[str, CallSession] = {}
+        self._queues: dict[str, asyncio.Queue[AriCommand | None]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._timers: dict[tuple[str, int], asyncio.TimerHandle] = {}
+        self.resyncs = 0
+
+    # -- the event loop -------------------------------------------------------------------
+    async def run(self) -> None:
+        async for item in self.ari.events():
+            if isinstance(item, Connected):
+                await self.resync()
+            else:
+                self.dispatch(item)
+
+    def dispatch(self, event: dict[str, Any]) -> None:
+        """Route one ARI event to its call; malformed or foreign events are skipped."""
+        try:
+            self._dispatch(event)
+        except Exception:  # one bad event must never stop the loop for every call
+            log.exception("calls.event_failed", event_type=event.get("type"))
+
+    def _dispatch(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "ApplicationReplaced":
+            log.error("calls.app_replaced", app=self.ari.config.app)
+            return
+        channel = event.get("channel")
+        channel_id = _channel_id(event)
+        if kind == "StasisStart" and isinstance(channel, dict) and channel_id not in self.sessions:
+            if not event.get("args"):  # our own originated legs carry arguments
+                self.adopt(channel, answered=False)
+            return
+        session = self.sessions.get(channel_id or "")
+        if session is None:
+            return
+        self._submit(session, session.on_event(event, self.now()))
+
+    def adopt(self, channel: dict[str, Any], *, answered: bool) -> None:
+        channel_id = str(channel.get("id"))
+        raw_caller, raw_did = facts_from_channel(channel)
+        region = self.plan.practice.phone_region
+        caller = normalize_number(raw_caller, region)
+        facts = CallFacts(normalize_number(raw_did, region), caller, self.directory.lookup(caller))
+        session = CallSession(self.plan, self.clock, channel_id, facts, self.logged_in)
+        self.sessions[channel_id] = session
+        log.info(
+            "call.started",
+            channel=channel_id,
+            caller=mask_number(caller),
+            did=facts.did,
+            adopted=answered,
+        )
+        self._submit(session, session.start(self.now(), answered=answered))
+
+    # -- commands -----------------------------------------------------------------------------
+    def _submit(self, session: CallSession, commands: list[AriCommand]) -> None:
+        channel = session.channel
+        queue = self._queues.get(channel)
+        if queue is None:
+            queue = self._queues[channel] = asyncio.Queue()
+            self._workers[channel] = asyncio.create_task(self._worker(session, queue))
+        for command in commands:
+            queue.put_nowait(command)
+        if session.ended:
+            queue.put_nowait(None)  # drain what is left, then stop this call's worker
+
+    async def _worker(self, session: CallSession, queue: asyncio.Queue[AriCommand | None]) -> None:
+        while (command := await queue.get()) is not None:
+            try:
+                await self._execute(session, command)
+            except AriError as exc:
+                self._request_failed(session, command, exc)
+        self._forget(session.channel)
+
+    async def _execute(self, session: CallSession, command: AriCommand) -> None:
+        ari = self.ari
+        if isinstance(command, Answer):
+            await ari.answer(command.channel)
+        elif isinstance(command, Play):
+            await ari.play(command.channel, command.media, command.playback_id, command.language)
+        elif isinstance(command, StopPlayback):
+            await _ignore_gone(ari.stop_playback(command.playback_id))
+        elif isinstance(command, ArmTimer):
+            self._arm(session, command)
+        elif isinstance(command, DisarmTimer):
+            handle = self._timers.pop((command.channel, command.timer), None)
+            if handle is not None:
+                handle.cancel()
+        elif isinstance(command, SetVariables):
+            for name, value in command.variables:
+                await ari.set_variable(command.channel, name, value)
+        elif isinstance(command, ContinueInDialplan):
+            await ari.continue_in_dialplan(command.channel)
+        elif isinstance(command, Routed):
+            self._log_route(command)
+
+    def _arm(self, session: CallSession, command: ArmTimer) -> None:
+        def fire() -> None:
+            self._timers.pop((command.channel, command.timer), None)
+            if self.sessions.get(command.channel) is session:
+                self._submit(session, session.on_timer(command.timer, self.now()))
+
+        loop = asyncio.get_running_loop()
+        handle = loop.call_later(command.delay.total_seconds(), fire)
+        self._timers[(command.channel, command.timer)] = handle
+
+    def _request_failed(self, session: CallSession, command: AriCommand, exc: AriError) -> None:
+        if exc.call_is_gone:
+            log.info("call.gone", channel=session.channel, status=exc.status)
+            session.ended = True
+            self._queues[session.channel].put_nowait(None)
+            return
+        log.warning(
+            "call.request_failed",
+            channel=session.channel,
+            command=type(command).__name__,
+            error=str(exc),
+        )
+        if isinstance(command, Play):
+            # The caller heard nothing; carry on as if it played so they are not stranded.
+            self._submit(session, session.playback_lost(self.now()))
+
+    def _forget(self, channel: str) -> None:
+        self._queues.pop(channel, None)
+        self._workers.pop(channel, None)
+        self.sessions.pop(channel, None)
+        for key in [k for k in self._timers if k[0] == channel]:
+            self._timers.pop(key).cancel()
+
+    def _log_route(self, routed: Routed) -> None:
+        decision = routed.decision
+        log.info(
+            "call.routed",
+            channel=routed.channel,
+            caller=mask_number(routed.facts.caller),
+            known_patient=routed.facts.patient is not None,
+            language=routed.language,
+            category=decision.request.category,
+            urgent=decision.request.urgent,
+            after_hours=decision.after_hours,
+            holiday=decision.holiday,
+            destination=decision.destination.as_json(),
+        )
+        if self.on_routed is not None:
+            self.on_routed(routed)
+
+    # -- resynchronisation ----------------------------------------------------------------------
+    async def resync(self) -> None:
+        """Make our sessions match what Asterisk says is in the app right now."""
+        self.resyncs += 1
+        try:
+            present = set((await self.ari.application()).get("channel_ids", []))
+        except AriError as exc:
+            log.warning("calls.resync_failed", error=str(exc))
+            return
+        for channel in list(self.sessions.keys() - present):
+            log.info("call.gone_while_disconnected", channel=channel)
+            self._end(channel)
+        for channel in present - self.sessions.keys():
+            await self._readopt(channel)
+        for session in list(self.sessions.values()):
+            await self._check_playback(session)
+
+    def _end(self, channel: str) -> None:
+        session = self.sessions[channel]
+        session.ended = True
+        self._submit(session, [])
+
+    async def _readopt(self, channel_id: str) -> None:
+        try:
+            channel = await self.ari.get_channel(channel_id)
+        except AriError:
+            return
+        if channel.get("dialplan", {}).get("app_name") == "Stasis" and not _is_our_leg(channel):
+            self.adopt(channel, answered=channel.get("state") == "Up")
+
+    async def _check_playback(self, session: CallSession) -> None:
+        playback = session.current_playback
+        if playback is None:
+            return
+        try:
+            await self.ari.request("GET", f"/playbacks/{playback}", idempotent=True)
+        except AriError as exc:
+            if exc.status == 404:  # it finished while we were not listening
+                self._submit(session, session.playback_lost(self.now()))
+
+    async def close(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        for task in self._workers.values():
+            task.cancel()
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+
+
+def _channel_id(event: dict[str, Any]) -> str | None:
+    channel = event.get("channel")
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+        return str(channel["id"])
+    playback = event.get("playback")
+    if isinstance(playback, dict):
+        target = str(playback.get("target_uri", ""))
+        if target.startswith("channel:"):
+            return target.removeprefix("channel:")
+    return None
+
+
+def _is_our_leg(channel: dict[str, Any]) -> bool:
+    """Channels we originated (agents, transfers) carry Stasis arguments."""
+    app_data = str(channel.get("dialplan", {}).get("app_data", ""))
+    return "," in app_data
+
+
+async def _ignore_gone(request: Any) -> None:
+    try:
+        await request
+    except AriError as exc:
+        if exc.status != 404:
+            raise

@@ -1,0 +1,252 @@
+"""One call in our Stasis app: ARI events in, ARI commands (as data) out. No I/O.
+
+The session wraps the IVR machine of the routing core and translates in both
+directions: `PlaybackFinished` -> `PromptsFinished`, `ChannelDtmfReceived` -> `KeyPressed`,
+`PlayPrompts` -> one `Play` request for the whole list of prompts, and so on. Events
+for other playbacks, repeated events and events after the call ended are ignored,
+so a late or duplicated event (Asterisk sends some twice) can never derail a call.
+
+Until the ACD lands, a decided route is handed back to the dialplan: the session sets
+`FRONTDESK_ROUTE` (queue | voicemail | transfer), `FRONTDESK_DESTINATION` (queue name,
+voicemail box or dial string), `FRONTDESK_CATEGORY` and `FRONTDESK_LANGUAGE`, then
+continues the channel after `Stasis()`; `dialplan/extensions.conf` acts on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from frontdesk.plan.model import Plan
+from frontdesk.routing.clock import PracticeClock
+from frontdesk.routing.destination import (
+    Decision,
+    QueueDestination,
+    TransferDestination,
+    VoicemailDestination,
+)
+from frontdesk.routing.ivr import (
+    CallFacts,
+    CancelTimer,
+    Command,
+    Event,
+    HungUp,
+    Ivr,
+    KeyPressed,
+    PlayPrompts,
+    PromptsFinished,
+    RouteCall,
+    SetLanguage,
+    StartTimer,
+    StopPrompts,
+    TimerElapsed,
+)
+
+SOUND_PREFIX = "sound:frontdesk/"
+DTMF_DIGITS = frozenset("0123456789*#")
+_ENDING_EVENTS = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
+
+
+# -- commands for the executor ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    channel: str
+
+
+@dataclass(frozen=True)
+class Play:
+    channel: str
+    playback_id: str
+    media: tuple[str, ...]
+    language: str
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class ArmTimer:
+    channel: str
+    timer: int
+    delay: timedelta
+
+
+@dataclass(frozen=True)
+class DisarmTimer:
+    channel: str
+    timer: int
+
+
+@dataclass(frozen=True)
+class SetVariables:
+    channel: str
+    variables: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ContinueInDialplan:
+    channel: str
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Not a request: the decision, for the log line and (later) the ACD and call records."""
+
+    channel: str
+    facts: CallFacts
+    language: str
+    decision: Decision
+
+
+AriCommand = (
+    Answer
+    | Play
+    | StopPlayback
+    | ArmTimer
+    | DisarmTimer
+    | SetVariables
+    | ContinueInDialplan
+    | Routed
+)
+
+
+class CallSession:
+    def __init__(
+        self,
+        plan: Plan,
+        clock: PracticeClock,
+        channel: str,
+        facts: CallFacts,
+        logged_in: Collection[str],
+    ) -> None:
+        self.channel = channel
+        self.facts = facts
+        self.ivr = Ivr(plan, clock, facts, logged_in)
+        self.language = self.ivr.language
+        self.ended = False
+        self._playbacks: dict[str, int] = {}  # our ARI playback id -> IVR playback number
+        self._current_playback: str | None = None
+
+    def start(self, now: datetime, *, answered: bool = False) -> list[AriCommand]:
+        """`answered`: a call re-adopted after a restart is already Up."""
+        first: list[AriCommand] = [] if answered else [Answer(self.channel)]
+        return first + self._translate(self.ivr.start(now))
+
+    def on_event(self, event: dict[str, Any], now: datetime) -> list[AriCommand]:
+        if self.ended:
+            return []
+        kind = event.get("type")
+        if kind in _ENDING_EVENTS:
+            self.ended = True
+            self.ivr.handle(HungUp(), now)
+            return []
+        if kind == "PlaybackFinished":
+            return self._playback_finished(_playback_id(event), now)
+        if kind == "ChannelDtmfReceived":
+            digit = str(event.get("digit", ""))
+            if digit in DTMF_DIGITS:
+                return self._feed(KeyPressed(digit), now)
+        return []
+
+    def on_timer(self, timer: int, now: datetime) -> list[AriCommand]:
+        return [] if self.ended else self._feed(TimerElapsed(timer), now)
+
+    def playback_lost(self, now: datetime) -> list[AriCommand]:
+        """After a reconnect: our playback is gone and its PlaybackFinished was lost."""
+        if self._current_playback is None:
+            return []
+        return self._playback_finished(self._current_playback, now)
+
+    @property
+    def current_playback(self) -> str | None:
+        return self._current_playback
+
+    # -- translation ----------------------------------------------------------------------
+    def _playback_finished(self, playback_id: str | None, now: datetime) -> list[AriCommand]:
+        number = self._playbacks.pop(playback_id or "", None)
+        if number is None:
+            return []  # someone else's playback, or a duplicate
+        if playback_id == self._current_playback:
+            self._current_playback = None
+        return self._feed(PromptsFinished(number), now)
+
+    def _feed(self, event: Event, now: datetime) -> list[AriCommand]:
+        return self._translate(self.ivr.handle(event, now))
+
+    def _translate(self, commands: list[Command]) -> list[AriCommand]:
+        out: list[AriCommand] = []
+        for command in commands:
+            out.extend(self._one(command))
+        return out
+
+    def _one(self, command: Command) -> list[AriCommand]:
+        if isinstance(command, SetLanguage):
+            self.language = command.language
+            return []
+        if isinstance(command, PlayPrompts):
+            playback_id = f"{self.channel}-p{command.playback}"
+            self._playbacks[playback_id] = command.playback
+            self._current_playback = playback_id
+            media = tuple(SOUND_PREFIX + name for name in command.prompts)
+            return [Play(self.channel, playback_id, media, self.language)]
+        if isinstance(command, StopPrompts):
+            playback_id = f"{self.channel}-p{command.playback}"
+            self._playbacks.pop(playback_id, None)
+            self._current_playback = None
+            return [StopPlayback(playback_id)]
+        if isinstance(command, StartTimer):
+            return [ArmTimer(self.channel, command.timer, command.delay)]
+        if isinstance(command, CancelTimer):
+            return [DisarmTimer(self.channel, command.timer)]
+        assert isinstance(command, RouteCall)
+        return self._route(command.decision)
+
+    def _route(self, decision: Decision) -> list[AriCommand]:
+        self.ended = True  # the call leaves our app; nothing more to do for it here
+        variables = route_variables(decision, self.language, self.ivr.plan)
+        return [
+            Routed(self.channel, self.facts, self.language, decision),
+            SetVariables(self.channel, variables),
+            ContinueInDialplan(self.channel),
+        ]
+
+
+def route_variables(decision: Decision, language: str, plan: Plan) -> tuple[tuple[str, str], ...]:
+    """The channel variables the dialplan (and FastAGI callers) act on."""
+    destination = decision.destination
+    if isinstance(destination, QueueDestination):
+        kind, target = "queue", destination.queue
+    elif isinstance(destination, VoicemailDestination):
+        kind, target = "voicemail", destination.box
+    else:
+        assert isinstance(destination, TransferDestination)
+        kind, target = "transfer", plan.external[destination.target].dial
+    return (
+        ("FRONTDESK_ROUTE", kind),
+        ("FRONTDESK_DESTINATION", target),
+        ("FRONTDESK_CATEGORY", decision.request.category),
+        ("FRONTDESK_LANGUAGE", language),
+    )
+
+
+def facts_from_channel(channel: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(raw caller number, raw dialled extension) from an ARI channel object."""
+    caller = channel.get("caller")
+    dialplan = channel.get("dialplan")
+    number = caller.get("number") if isinstance(caller, dict) else None
+    exten = dialplan.get("exten") if isinstance(dialplan, dict) else None
+    return (
+        number if isinstance(number, str) else None,
+        exten if isinstance(exten, str) else None,
+    )
+
+
+def _playback_id(event: dict[str, Any]) -> str | None:
+    playback = event.get("playback")
+    if isinstance(playback, dict) and isinstance(playback.get("id"), str):
+        return str(playback["id"])
+    return None

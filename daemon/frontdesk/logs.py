@@ -1,0 +1,61 @@
+"""Logging setup: structlog, JSON lines in production, readable lines for people.
+
+Patient privacy: call code logs numbers only through `mask_number`; as a second line
+of defence a processor masks anything that still looks like a phone number in the
+event's string values, and drops keys that name a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, Literal
+
+import structlog
+
+_PHONE = re.compile(r"\+?\d[\d\-\s().]{6,}\d")
+_NAME_KEYS = frozenset({"name", "caller_name", "patient_name", "calleridname"})
+# Values that are ids or the practice's own numbers, never a patient's.
+_SAFE_KEYS = frozenset(
+    {"timestamp", "level", "event", "channel", "playback", "did", "app", "logger"}
+)
+
+
+def _mask_text(text: str) -> str:
+    def mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return "*" * (len(digits) - 4) + digits[-4:] if len(digits) > 4 else match.group(0)
+
+    return _PHONE.sub(mask, text)
+
+
+def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        if key.lower() in _NAME_KEYS:
+            event[key] = "[redacted]"
+        elif isinstance(event[key], str) and key not in _SAFE_KEYS:
+            event[key] = _mask_text(event[key])
+    return event
+
+
+def configure(fmt: Literal["json", "console"] = "json", level: int = logging.INFO) -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,63 @@
+"""Daemon settings from the environment (secrets never come from the repository)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+DEV_SECRET = "frontdesk-dev"  # only for the embedded emulator, which listens on loopback
+
+
+def bundled_plan() -> Path:
+    return Path(str(resources.files("frontdesk") / "examples" / "lakeside.yaml"))
+
+
+def bundled_directory() -> Path:
+    return Path(str(resources.files("frontdesk") / "examples" / "directory.csv"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    plan: Path
+    directory: Path | None
+    ari_url: str | None  # None: run the embedded emulator (the demo)
+    ari_user: str
+    ari_password: str
+    ami_host: str
+    ami_port: int
+    ami_user: str
+    ami_secret: str
+    app: str = "frontdesk"
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    log_format: str = "json"
+
+    @property
+    def demo(self) -> bool:
+        return self.ari_url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        ari_url = env.get("FRONTDESK_ARI_URL") or None
+        directory = env.get("FRONTDESK_DIRECTORY")
+        return cls(
+            plan=Path(env.get("FRONTDESK_PLAN") or bundled_plan()),
+            directory=Path(directory)
+            if directory
+            else (bundled_directory() if ari_url is None else None),
+            ari_url=ari_url,
+            ari_user=env.get("FRONTDESK_ARI_USER", "frontdesk"),
+            ari_password=env.get("FRONTDESK_ARI_PASSWORD", DEV_SECRET if ari_url is None else ""),
+            ami_host=env.get("FRONTDESK_AMI_HOST", "127.0.0.1"),
+            ami_port=int(env.get("FRONTDESK_AMI_PORT", "5038")),
+            ami_user=env.get("FRONTDESK_AMI_USER", "frontdesk"),
+            ami_secret=env.get("FRONTDESK_AMI_SECRET", DEV_SECRET if ari_url is None else ""),
+            app=env.get("FRONTDESK_APP", "frontdesk"),
+            agi_host=env.get("FRONTDESK_AGI_HOST", "127.0.0.1"),
+            agi_port=int(env.get("FRONTDESK_AGI_PORT", "4573")),
+            log_format=env.get("FRONTDESK_LOG_FORMAT", "console" if ari_url is None else "json"),
+        )
