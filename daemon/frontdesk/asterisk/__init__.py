@@ -1,0 +1,1 @@
+"""Adapters to Asterisk 22: ARI, AMI and FastAGI over asyncio."""
