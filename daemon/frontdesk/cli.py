@@ -7,6 +7,7 @@ Exit codes: 0 success (warnings allowed); 1 `paths --at-risk` found at-risk rout
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shutil
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from frontdesk import __version__
+from frontdesk import __version__, asterisk_config, prompts
 from frontdesk.plan import Plan, PlanError, read_plan
 from frontdesk.plan.errors import PlanIssue, dotted
 from frontdesk.plan.source import SourceMap
@@ -93,6 +94,17 @@ def _parser() -> argparse.ArgumentParser:
         help="reference week (default: this week)",
     )
     paths.set_defaults(handler=_paths)
+
+    run = commands.add_parser(
+        "run", help="the daemon; with no FRONTDESK_ARI_URL, the demo on an embedded emulator"
+    )
+    run.add_argument(
+        "--demo-calls", type=int, default=None, help="demo: stop after this many routed calls"
+    )
+    run.set_defaults(handler=_run)
+
+    prompts.add_parser(commands)
+    asterisk_config.add_parser(commands)
 
     example = commands.add_parser("example", help="where the bundled example plan is, or copy it")
     example.add_argument("--out", type=Path, help="copy lakeside.yaml and directory.csv here")
@@ -339,6 +351,20 @@ def _example(args: argparse.Namespace, out: Console) -> int:
             shutil.copyfile(source, target)
         out.print(f"wrote {target}")
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace, out: Console) -> int:
+    from frontdesk import daemon, logs
+    from frontdesk.settings import Settings
+
+    settings = Settings.from_env()
+    logs.configure("console" if settings.log_format == "console" else "json")
+    plan, lines = read_plan(settings.plan)
+    issues, _ = check_plan(plan, lines, _today(plan))
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise PlanError(errors)  # never answer calls with a plan that `check` refuses
+    return asyncio.run(daemon.run(settings, demo_calls=args.demo_calls))
 
 
 def _today(plan: Plan) -> date:
