@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PLAN   ?= daemon/frontdesk/examples/lakeside.yaml
 
-.PHONY: run test lint typecheck unit check paths clean
+.PHONY: run test lint typecheck unit clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: until live calls land, show the bundled example plan checked and its routes
+## run: check the plan, then the demo (frontdesk on an embedded Asterisk emulator)
 run: $(STAMP)
 	$(BIN)/frontdesk check $(PLAN)
-	$(BIN)/frontdesk paths $(PLAN)
+	FRONTDESK_PLAN=$(PLAN) $(BIN)/frontdesk run
 
 ## test: lint, format check, strict typing, then the test suite
 test: lint typecheck unit

@@ -26,7 +26,8 @@ _SAFE_KEYS = frozenset(
 def _mask_text(text: str) -> str:
     def mask(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group(0))
-        return "*" * (len(digits) - 4) + digits[-4:] if len(digits) > 4 else match.group(0)
+        # Ten digits or more is a phone number; fewer is an address, a port or a count.
+        return "*" * (len(digits) - 4) + digits[-4:] if len(digits) >= 10 else match.group(0)
 
     return _PHONE.sub(mask, text)
 

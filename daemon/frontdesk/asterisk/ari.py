@@ -82,9 +82,9 @@ class AriClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            auth = aiohttp.BasicAuth(self.config.user, self.config.password)
+            auth = aiohttp.encode_basic_auth(self.config.user, self.config.password)
             timeout = aiohttp.ClientTimeout(total=self.config.request_timeout)
-            self._session = aiohttp.ClientSession(auth=auth, timeout=timeout)
+            self._session = aiohttp.ClientSession(headers={"Authorization": auth}, timeout=timeout)
         return self._session
 
     async def close(self) -> None:

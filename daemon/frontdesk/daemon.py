@@ -1,0 +1,175 @@
+"""`frontdesk run`: wire the adapters around the routing core and run until stopped.
+
+With `FRONTDESK_ARI_URL` unset this is the demo: an embedded Asterisk emulator on
+loopback plays the PBX and a stream of synthetic patient calls walks the bundled plan's
+routes, one readable log line per routing decision (caller numbers masked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import structlog
+
+from frontdesk.asterisk.ami import AmiClient, AmiSettings
+from frontdesk.asterisk.ami_codec import Event
+from frontdesk.asterisk.ari import AriClient, AriConfig
+from frontdesk.asterisk.fastagi import AgiSettings, FastAgiServer
+from frontdesk.calls.agi_route import agi_decider
+from frontdesk.calls.presence import PhonePresence
+from frontdesk.calls.runtime import CallRuntime, Clock, utc_now
+from frontdesk.calls.session import Routed
+from frontdesk.plan import Plan, load_plan
+from frontdesk.routing.clock import PracticeClock
+from frontdesk.routing.directory import Directory
+from frontdesk.routing.paths import enumerate_routes
+from frontdesk.settings import Settings
+
+log = structlog.get_logger("frontdesk.daemon")
+
+
+async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: float = 1.5) -> int:
+    """Run until SIGINT/SIGTERM (or, in the demo, after `demo_calls` routed calls)."""
+    plan = load_plan(settings.plan)
+    directory = (
+        Directory.from_csv(settings.directory, plan.practice.phone_region)
+        if settings.directory
+        else None
+    )
+    stop = asyncio.Event()
+    _on_signals(stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        ari_url = settings.ari_url
+        emulator: Any = None
+        if settings.demo:
+            emulator = await stack.enter_async_context(_embedded_emulator(settings, plan))
+            ari_url = f"http://127.0.0.1:{emulator.ari_port}/ari"
+        assert ari_url is not None
+        ari = AriClient(AriConfig(ari_url, settings.ari_user, settings.ari_password, settings.app))
+        stack.push_async_callback(ari.close)
+        routed = 0
+
+        def count(_: Routed) -> None:
+            nonlocal routed
+            routed += 1
+            if demo_calls is not None and routed >= demo_calls:
+                stop.set()
+
+        now = _demo_clock(plan) if settings.demo else utc_now
+        runtime = CallRuntime(plan, ari, directory=directory, on_routed=count, now=now)
+        stack.push_async_callback(runtime.close)
+        ami_port = emulator.ami_port if emulator is not None else settings.ami_port
+        await _start_ami(stack, settings, ami_port, plan)
+        agi = FastAgiServer(
+            agi_decider(plan, directory or Directory(), runtime.logged_in),
+            AgiSettings(settings.agi_host, settings.agi_port),
+        )
+        await agi.start()
+        stack.push_async_callback(agi.close)
+        tasks = [asyncio.create_task(runtime.run(), name="ari-events")]
+        if emulator is not None:
+            tasks.append(asyncio.create_task(_synthetic_calls(emulator, plan, directory, call_gap)))
+        log.info("frontdesk.running", app=settings.app, ari=ari_url, demo=settings.demo)
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    log.info("frontdesk.stopped")
+    return 0
+
+
+async def _start_ami(
+    stack: contextlib.AsyncExitStack, settings: Settings, port: int, plan: Plan
+) -> None:
+    """Connect AMI (it keeps reconnecting by itself); a wrong secret stops the daemon."""
+    ami = AmiClient(AmiSettings(settings.ami_host, port, settings.ami_user, settings.ami_secret))
+    presence = PhonePresence({s.extension for s in plan.staff})
+
+    def on_event(event: Event) -> None:
+        if presence.on_event(event):
+            log.info("phones.registered", phones=sorted(presence.registered))
+        elif event.name == "Shutdown":
+            log.warning("asterisk.shutting_down")
+
+    ami.add_listener(on_event)
+    await ami.start()
+    stack.push_async_callback(ami.close)
+
+
+def _demo_clock(plan: Plan) -> Clock:
+    """The demo runs on a business morning (10:30 local, next working day), time flowing."""
+    clock = PracticeClock(plan)
+    day = clock.local(utc_now()).date()
+    while day.weekday() >= 5 or clock.holiday_on(day) is not None:
+        day += timedelta(days=1)
+    start = datetime.combine(day, time(10, 30), clock.zone)
+    offset = start - utc_now()
+    log.info("demo.clock", practice_time=start.isoformat())
+    return lambda: utc_now() + offset
+
+
+def _on_signals(callback: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, callback)
+
+
+@contextlib.asynccontextmanager
+async def _embedded_emulator(settings: Settings, plan: Plan) -> Any:
+    from frontdesk.emulator import Emulator  # only the demo needs it
+
+    emulator = Emulator(
+        ari=("127.0.0.1", 0),
+        ami=("127.0.0.1", 0),
+        ari_user=settings.ari_user,
+        ari_password=settings.ari_password,
+        ami_user=settings.ami_user,
+        ami_secret=settings.ami_secret,
+        staff=[s.extension for s in plan.staff],
+        media_seconds=0.3,
+    )
+    await emulator.start()
+    log.info("emulator.started", ari_port=emulator.ari_port, ami_port=emulator.ami_port)
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+async def _synthetic_calls(
+    emulator: Any, plan: Plan, directory: Directory | None, gap: float
+) -> None:
+    """Walk the plan's routes as callers would: dial, listen, press keys, go quiet."""
+    routes = list(enumerate_routes(plan))
+    callers = _demo_callers(directory)
+    rng = random.Random(7)
+    pressing: set[asyncio.Task[None]] = set()
+    while True:
+        route = rng.choice(routes)
+        caller = rng.choice(callers)
+        did = route.did or next(iter(plan.numbers), "+13125550000")
+        channel = await emulator.place_call(caller=caller, did=did)
+        task = asyncio.create_task(_press(emulator, channel, [k for k in route.keys if k != "-"]))
+        pressing.add(task)
+        task.add_done_callback(pressing.discard)
+        await asyncio.sleep(gap)
+
+
+async def _press(emulator: Any, channel: str, keys: list[str]) -> None:
+    for key in keys:
+        await asyncio.sleep(0.8)
+        with contextlib.suppress(Exception):  # the caller may have been routed already
+            await emulator.press(channel, key)
+
+
+def _demo_callers(directory: Directory | None) -> list[str]:
+    """Known patients from the example directory, an unknown caller and a withheld one."""
+    known = ["+13125551001", "+13125551002", "+13125551003", "+13125551007"] if directory else []
+    return [*known, "+17735550123", "anonymous"]
