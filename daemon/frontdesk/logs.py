@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import structlog
 
-_PHONE = re.compile(r"\+?\d[\d\-\s().]{6,}\d")
+_PHONE = re.compile(r"\(?\+?\d[\d\-\s().]{6,}\d")
 _NAME_KEYS = frozenset({"name", "caller_name", "patient_name", "calleridname"})
 # Values that are ids or the practice's own numbers, never a patient's.
 _SAFE_KEYS = frozenset(
@@ -57,6 +57,7 @@ def configure(fmt: Literal["json", "console"] = "json", level: int = logging.INF
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Resolve stderr per logger, not once: tests and daemons may swap it.
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )

@@ -196,6 +196,30 @@ class AriClient:
         result: dict[str, Any] = await self.request("POST", "/channels", params, idempotent=False)
         return result
 
+    async def redirect(self, channel: str, endpoint: str) -> None:
+        params = {"endpoint": endpoint}
+        await self.request("POST", f"/channels/{channel}/redirect", params, idempotent=False)
+
+    async def record(
+        self,
+        channel: str,
+        name: str,
+        *,
+        max_seconds: int = 120,
+        terminate_on: str = "#",
+        beep: bool = True,
+    ) -> None:
+        """Record the caller (a voicemail); `RecordingFinished` tells when it is done."""
+        params: dict[str, str | int] = {
+            "name": name,
+            "format": "wav",
+            "maxDurationSeconds": max_seconds,
+            "terminateOn": terminate_on,
+            "beep": "true" if beep else "false",
+            "ifExists": "fail",
+        }
+        await self.request("POST", f"/channels/{channel}/record", params, idempotent=False)
+
     async def get_channel(self, channel: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/channels/{channel}", idempotent=True)
         return result
@@ -226,6 +250,15 @@ class AriClient:
     async def start_moh(self, bridge_id: str, moh_class: str = "default") -> None:
         params = {"mohClass": moh_class}
         await self.request("POST", f"/bridges/{bridge_id}/moh", params, idempotent=True)
+
+    async def stop_moh(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}/moh", idempotent=True)
+
+    async def play_to_bridge(self, bridge_id: str, media: Sequence[str], playback_id: str) -> None:
+        params = {"media": ",".join(media)}
+        await self.request(
+            "POST", f"/bridges/{bridge_id}/play/{playback_id}", params, idempotent=False
+        )
 
     async def delete_bridge(self, bridge_id: str) -> None:
         await self.request("DELETE", f"/bridges/{bridge_id}", idempotent=True)
