@@ -212,11 +212,11 @@ class CallRuntime:
     # -- resynchronisation ----------------------------------------------------------------------
     async def resync(self) -> None:
         """Make our sessions match what Asterisk says is in the app right now."""
-        self.resyncs += 1
         try:
             present = set((await self.ari.application()).get("channel_ids", []))
         except AriError as exc:
             log.warning("calls.resync_failed", error=str(exc))
+            self.resyncs += 1
             return
         for channel in list(self.sessions.keys() - present):
             log.info("call.gone_while_disconnected", channel=channel)
@@ -225,6 +225,7 @@ class CallRuntime:
             await self._readopt(channel)
         for session in list(self.sessions.values()):
             await self._check_playback(session)
+        self.resyncs += 1
 
     def _end(self, channel: str) -> None:
         session = self.sessions[channel]

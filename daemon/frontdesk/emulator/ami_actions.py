@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,7 @@ class AmiActions:
             "userevent": self.user_event,
             "coreshowchannels": self.core_show_channels,
             "originate": self.originate,
+            "filter": self.filter,
         }
 
     async def __call__(self, session: AmiSession, message: Message) -> None:
@@ -176,6 +178,21 @@ class AmiActions:
         body = [(k, v) for k, v in message if k.lower() not in ("action", "userevent")]
         session.send(reply("Success", action_id, [("Message", "Event Sent")]))
         self.server.event(ami_event("UserEvent", "user", [("UserEvent", name), *body]))
+
+    async def filter(self, session: AmiSession, message: Message) -> None:
+        """`Action: Filter` (Asterisk 13+): add a whitelist regex on the event text."""
+        action_id = header(message, "ActionID")
+        operation = (header(message, "Operation") or "").lower()
+        text = header(message, "Filter") or ""
+        if operation != "add" or not text or text.startswith("!"):
+            session.send(reply("Error", action_id, [("Message", "Filter Add failed")]))
+            return
+        try:
+            session.filters.append(re.compile(text))
+        except re.error:
+            session.send(reply("Error", action_id, [("Message", "Filter Add failed")]))
+            return
+        session.send(reply("Success", action_id, [("Message", "Filter Added Successfully")]))
 
     async def core_show_channels(self, session: AmiSession, message: Message) -> None:
         action_id = header(message, "ActionID")

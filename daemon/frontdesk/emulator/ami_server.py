@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -63,6 +64,8 @@ class AmiSession:
         self.authenticated = False
         self.username = ""
         self.mask: frozenset[str] | None = None  # None: every class ("on")
+        # `Action: Filter` whitelist (regexes on the event text); empty: no filtering
+        self.filters: list[re.Pattern[str]] = []
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self.closing = False
         self.opened = asyncio.get_running_loop().time()
@@ -83,7 +86,9 @@ class AmiSession:
 
     def deliver(self, event: AmiEvent) -> None:
         if self.authenticated and (self.mask is None or event.privilege in self.mask):
-            self.send(event.encode(self.server.config.system_name))
+            data = event.encode(self.server.config.system_name)
+            if not self.filters or any(f.search(data.decode()) for f in self.filters):
+                self.send(data)
 
     def close(self) -> None:
         """Stop after what is queued has been written."""

@@ -165,6 +165,10 @@ class AriServer:
             return handler(Call(self.pbx, found.path_params, {**query, **(body or {})}))
         except AriError as exc:
             return Reply(exc.status, exc.body())
+        except Exception as exc:  # an emulator bug: make it loud in the violations
+            problem = f"emulator error in {found.operation.nickname}: {exc!r}"
+            self.violation(request.method, request.rel_url.path, problem)
+            return Reply(500, {"message": "Internal Server Error"})
 
     def _finish(
         self, request: web.Request, query: Params, body: Params | None, reply: Reply

@@ -149,10 +149,8 @@ def originate(pbx: Pbx, req: OriginateRequest) -> Channel:
     for name, value in req.variables.items():
         pbx.set_var(ch, name, value)
     if req.app:
-        ch.owner_app = req.app
+        ch.owner_app, ch.stasis_args = req.app, _args(req.app_args)
         _subscribe(pbx, req.app, ch)
-        ch.stasis_args = _args(req.app_args)
-    if req.app:
         plan = AnswerPlan(app=req.app)
     elif req.application:
         plan = AnswerPlan(application=req.application)

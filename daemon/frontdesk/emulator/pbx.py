@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from frontdesk.emulator import bridging, media
-from frontdesk.emulator.clock import Ids, cdr_time, now
+from frontdesk.emulator import bridging, media, records
+from frontdesk.emulator.clock import Ids, now
 from frontdesk.emulator.dialplan import Contexts, DialplanTable, default_dialplan
 from frontdesk.emulator.errors import AriError
 from frontdesk.emulator.events import (
@@ -58,7 +58,7 @@ class PbxConfig:
     staff: Sequence[str] = ("2001", "2002")
     registered: Sequence[str] | None = None  # None: every staff phone starts registered
     media_seconds: float = 0.05
-    media_durations: Mapping[str, float] = field(default_factory=dict)
+    media_durations: dict[str, float] = field(default_factory=dict)
     answer_after: float | None = 1.5
     time_scale: float = 1.0  # multiplies seconds given in ARI requests and dialplan Waits
     dtmf_duration_ms: int = 280
@@ -364,7 +364,7 @@ class Pbx:
 
     def _rtp_qos(self, ch: Channel) -> None:
         peer = bridging.peer_of(self, ch)
-        for name, value in rtp_qos_values(self.random):
+        for name, value in records.rtp_qos_values(self.random):
             self.set_var(ch, name, value)
             if peer is not None:
                 self.set_var(peer, name + "BRIDGED", value)
@@ -374,13 +374,13 @@ class Pbx:
         ch.cancel_timers()
         cdr_later = self.random.random() < self.config.cdr_after_hangup
         if not cdr_later:
-            self._cdr(ch)
+            self.ami("Cdr", "cdr", records.cdr_fields(ch, now()))
         extra = [("Cause", str(cause)), ("Cause-txt", cause_text(cause))]
         if tech_cause is not None:
             extra.append(("TechCause", str(tech_cause)))
         self.ami_channel("Hangup", ch, extra)
         if cdr_later:
-            self._cdr(ch)
+            self.ami("Cdr", "cdr", records.cdr_fields(ch, now()))
         body: list[tuple[str, Any]] = [("cause", cause), ("cause_txt", cause_text(cause))]
         if tech_cause is not None:
             body.append(("tech_cause", tech_cause))
@@ -394,67 +394,3 @@ class Pbx:
         self.endpoint_changed(ch.endpoint)
         if not self.channels and self.on_idle is not None:
             self.on_idle()
-
-    def _cdr(self, ch: Channel) -> None:
-        end = now()
-        answered = ch.answered_at
-        disposition = _disposition(ch, answered)
-        fields = [
-            ("AccountCode", ch.accountcode),
-            ("Source", escape_c(ch.caller.number)),
-            ("Destination", ch.dialplan.exten),
-            ("DestinationContext", ch.dialplan.context),
-            ("CallerID", ch.caller.callerid_all()),
-            ("Channel", ch.name),
-            ("DestinationChannel", ch.peer_name),
-            ("LastApplication", ch.last_app),
-            ("LastData", ch.last_data),
-            ("StartTime", cdr_time(ch.created)),
-            ("AnswerTime", cdr_time(answered)),
-            ("EndTime", cdr_time(end)),
-            ("Duration", str(int(end - ch.created))),
-            ("BillableSeconds", str(int(end - answered)) if answered else "0"),
-            ("Disposition", disposition),
-            ("AMAFlags", "DOCUMENTATION"),
-            ("UniqueID", ch.id),
-            ("UserField", ""),
-        ]
-        self.ami("Cdr", "cdr", fields)
-
-
-def _disposition(ch: Channel, answered: float | None) -> str:
-    if answered is not None:
-        return "ANSWERED"
-    if ch.hangup_cause == 17:
-        return "BUSY"
-    return "NO ANSWER"
-
-
-def rtp_qos_values(rng: random.Random) -> list[tuple[str, str]]:
-    """The five RTCP summary variables chan_pjsip sets when an RTP channel hangs up."""
-    zeros = "000.000000"
-    return [
-        (
-            "RTPAUDIOQOS",
-            f"ssrc={rng.randrange(1 << 31)};themssrc=0;lp=0;rxjitter=0.000000;rxcount=0;"
-            f"txjitter=0.000000;txcount={rng.randrange(20, 400)};rlp=0;rtt=0.000000;"
-            "rxmes=0.000000;txmes=0.000000",
-        ),
-        (
-            "RTPAUDIOQOSJITTER",
-            "".join(f"{k}={zeros};" for k in _stat_names("rxjitter") + _stat_names("txjitter")),
-        ),
-        (
-            "RTPAUDIOQOSLOSS",
-            "".join(f"  {k}={zeros};" for k in _stat_names("rxlost") + _stat_names("txlost")),
-        ),
-        ("RTPAUDIOQOSRTT", "".join(f"     {k}={zeros};" for k in _stat_names("rtt"))),
-        (
-            "RTPAUDIOQOSMES",
-            "".join(f"   {k}={zeros};" for k in _stat_names("rxmes") + _stat_names("txmes")),
-        ),
-    ]
-
-
-def _stat_names(base: str) -> list[str]:
-    return [f"min{base}", f"max{base}", f"avg{base}", f"stdev{base}"]
