@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from frontdesk import __version__, asterisk_config, prompts
+from frontdesk.emulator import cli as emulator_cli
 from frontdesk.plan import Plan, PlanError, read_plan
 from frontdesk.plan.errors import PlanIssue, dotted
 from frontdesk.plan.source import SourceMap
@@ -105,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
     prompts.add_parser(commands)
     asterisk_config.add_parser(commands)
+    emulator_cli.add_parser(commands)
 
     example = commands.add_parser("example", help="where the bundled example plan is, or copy it")
     example.add_argument("--out", type=Path, help="copy lakeside.yaml and directory.csv here")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-DEV_SECRET = "frontdesk-dev"  # only for the embedded emulator, which listens on loopback
+DEV_SECRET = "secret"  # the emulator's default; only ever used with it, on loopback
 
 
 def bundled_plan() -> Path:

@@ -234,6 +234,16 @@ class AriClient:
         )
         return result
 
+    # -- recordings ---------------------------------------------------------------------------
+    async def stored_recording(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "GET", f"/recordings/stored/{name}", idempotent=True
+        )
+        return result
+
+    async def delete_recording(self, name: str) -> None:
+        await self.request("DELETE", f"/recordings/stored/{name}", idempotent=True)
+
     # -- bridges ----------------------------------------------------------------------------
     async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None:
         params = {"type": kind}
