@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import structlog
+from aiohttp import web
 
 from frontdesk.asterisk.ami import AmiClient, AmiSettings
 from frontdesk.asterisk.ami_codec import Event
@@ -23,6 +24,7 @@ from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.asterisk.fastagi import AgiSettings, FastAgiServer
 from frontdesk.calls.agi_route import agi_decider
 from frontdesk.calls.presence import PhonePresence
+from frontdesk.calls.queues import QueueRuntime
 from frontdesk.calls.runtime import CallRuntime, Clock, utc_now
 from frontdesk.calls.session import Routed
 from frontdesk.plan import Plan, load_plan
@@ -30,6 +32,7 @@ from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory
 from frontdesk.routing.paths import enumerate_routes
 from frontdesk.settings import Settings
+from frontdesk.web.agents_api import make_app
 
 log = structlog.get_logger("frontdesk.daemon")
 
@@ -62,10 +65,35 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
                 stop.set()
 
         now = _demo_clock(plan) if settings.demo else utc_now
-        runtime = CallRuntime(plan, ari, directory=directory, on_routed=count, now=now)
-        stack.push_async_callback(runtime.close)
+        logged_in: set[str] = set()
         ami_port = emulator.ami_port if emulator is not None else settings.ami_port
-        await _start_ami(stack, settings, ami_port, plan)
+        ami = await _start_ami(stack, settings, ami_port, plan)
+        queues = None
+        if settings.acd:
+            queues = QueueRuntime(
+                plan,
+                ari,
+                now=now,
+                logged_in=logged_in,
+                user_event=lambda name, fields: ami.user_event(name, **fields),
+            )
+            stack.push_async_callback(queues.close)
+            if settings.agents_start == "all":
+                queues.login_everyone([s.extension for s in plan.staff])
+            await _serve_agents_api(stack, settings, queues)
+        else:
+            logged_in.update(s.extension for s in plan.staff)
+        runtime = CallRuntime(
+            plan,
+            ari,
+            directory=directory,
+            logged_in=logged_in,
+            on_routed=count,
+            now=now,
+            queues=queues,
+        )
+        stack.push_async_callback(runtime.close)
+        _track_phones(ami, plan, queues)
         agi = FastAgiServer(
             agi_decider(plan, directory or Directory(), runtime.logged_in),
             AgiSettings(settings.agi_host, settings.agi_port),
@@ -86,20 +114,46 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
 
 async def _start_ami(
     stack: contextlib.AsyncExitStack, settings: Settings, port: int, plan: Plan
-) -> None:
+) -> AmiClient:
     """Connect AMI (it keeps reconnecting by itself); a wrong secret stops the daemon."""
     ami = AmiClient(AmiSettings(settings.ami_host, port, settings.ami_user, settings.ami_secret))
+    await ami.start()
+    stack.push_async_callback(ami.close)
+    return ami
+
+
+def _track_phones(ami: AmiClient, plan: Plan, queues: QueueRuntime | None) -> None:
+    """Registered staff phones (AMI ContactStatus) -> the ACD never rings an absent phone."""
     presence = PhonePresence({s.extension for s in plan.staff})
 
     def on_event(event: Event) -> None:
         if presence.on_event(event):
             log.info("phones.registered", phones=sorted(presence.registered))
+            if queues is not None:
+                ext = event.get("AOR") or ""
+                queues.phone_reachable(ext, ext in presence.registered)
         elif event.name == "Shutdown":
             log.warning("asterisk.shutting_down")
 
     ami.add_listener(on_event)
-    await ami.start()
-    stack.push_async_callback(ami.close)
+
+
+async def _serve_agents_api(
+    stack: contextlib.AsyncExitStack, settings: Settings, queues: QueueRuntime
+) -> None:
+    runner = web.AppRunner(make_app(queues, settings.api_token))
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    try:
+        await site.start()
+    except OSError as exc:  # the port is taken: calls matter more than the API
+        log.error("agents_api.unavailable", port=settings.http_port, error=str(exc))
+        await runner.cleanup()
+        return
+    stack.push_async_callback(runner.cleanup)
+    log.info(
+        "agents_api.listening", url=f"http://{settings.http_host}:{settings.http_port}/api/acd"
+    )
 
 
 def _demo_clock(plan: Plan) -> Clock:
@@ -163,10 +217,14 @@ async def _synthetic_calls(
 
 
 async def _press(emulator: Any, channel: str, keys: list[str]) -> None:
+    """Press the route's keys, stay on the line a while (queue, talk), then hang up."""
     for key in keys:
         await asyncio.sleep(0.8)
         with contextlib.suppress(Exception):  # the caller may have been routed already
             await emulator.press(channel, key)
+    await asyncio.sleep(random.uniform(6, 15))
+    with contextlib.suppress(Exception):
+        await emulator.hangup(channel)
 
 
 def _demo_callers(directory: Directory | None) -> list[str]:

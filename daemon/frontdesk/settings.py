@@ -34,6 +34,11 @@ class Settings:
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     log_format: str = "json"
+    acd: bool = True  # frontdesk's own ACD; off: queue routes go back to the dialplan
+    agents_start: str = "all"  # who is logged in at start: all | none
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    api_token: str | None = None
 
     @property
     def demo(self) -> bool:
@@ -60,4 +65,9 @@ class Settings:
             agi_host=env.get("FRONTDESK_AGI_HOST", "127.0.0.1"),
             agi_port=int(env.get("FRONTDESK_AGI_PORT", "4573")),
             log_format=env.get("FRONTDESK_LOG_FORMAT", "console" if ari_url is None else "json"),
+            acd=env.get("FRONTDESK_ACD", "on").lower() not in ("off", "0", "no", "false"),
+            agents_start=env.get("FRONTDESK_AGENTS_START", "all"),
+            http_host=env.get("FRONTDESK_HTTP_HOST", "127.0.0.1"),
+            http_port=int(env.get("FRONTDESK_HTTP_PORT", "8080")),
+            api_token=env.get("FRONTDESK_API_TOKEN") or None,
         )

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from frontdesk.asterisk.ari import AriClient, AriError, Connected
+from frontdesk.calls.queues import STATE_VARIABLE, QueueRuntime, decode_state
 from frontdesk.calls.session import (
     Answer,
     AriCommand,
@@ -24,6 +25,7 @@ from frontdesk.calls.session import (
     CallSession,
     ContinueInDialplan,
     DisarmTimer,
+    JoinQueue,
     Play,
     Routed,
     SetVariables,
@@ -54,6 +56,7 @@ class CallRuntime:
         logged_in: Collection[str] | None = None,
         now: Clock = utc_now,
         on_routed: Callable[[Routed], None] | None = None,
+        queues: QueueRuntime | None = None,
     ) -> None:
         self.plan = plan
         self.ari = ari
@@ -63,6 +66,7 @@ class CallRuntime:
         self.logged_in = logged_in if logged_in is not None else {s.extension for s in plan.staff}
         self.now = now
         self.on_routed = on_routed
+        self.queues = queues  # frontdesk's ACD; None: queue routes go back to the dialplan
         self.sessions: dict[str, CallSession] = {}
         self._queues: dict[str, asyncio.Queue[AriCommand | None]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -73,7 +77,11 @@ class CallRuntime:
     async def run(self) -> None:
         async for item in self.ari.events():
             if isinstance(item, Connected):
-                await self.resync()
+                try:
+                    await self.resync()
+                except Exception:  # a failed resync must not stop the event loop
+                    log.exception("calls.resync_crashed")
+                    self.resyncs += 1
             else:
                 self.dispatch(item)
 
@@ -92,8 +100,13 @@ class CallRuntime:
         channel = event.get("channel")
         channel_id = _channel_id(event)
         if kind == "StasisStart" and isinstance(channel, dict) and channel_id not in self.sessions:
-            if not event.get("args"):  # our own originated legs carry arguments
+            if not event.get("args"):
                 self.adopt(channel, answered=False)
+            elif self.queues is not None:  # agent legs, callbacks and staff feature codes
+                self.queues.on_stasis_start(event)
+            return
+        if self.queues is not None and self.queues.owns(channel_id or ""):
+            self.queues.on_event(event)
             return
         session = self.sessions.get(channel_id or "")
         if session is None:
@@ -106,7 +119,9 @@ class CallRuntime:
         region = self.plan.practice.phone_region
         caller = normalize_number(raw_caller, region)
         facts = CallFacts(normalize_number(raw_did, region), caller, self.directory.lookup(caller))
-        session = CallSession(self.plan, self.clock, channel_id, facts, self.logged_in)
+        session = CallSession(
+            self.plan, self.clock, channel_id, facts, self.logged_in, acd=self.queues is not None
+        )
         self.sessions[channel_id] = session
         log.info(
             "call.started",
@@ -158,6 +173,10 @@ class CallRuntime:
             await ari.continue_in_dialplan(command.channel)
         elif isinstance(command, Routed):
             self._log_route(command)
+        elif isinstance(command, JoinQueue) and self.queues is not None:
+            await self.queues.join(
+                command.channel, command.decision, command.language, command.number
+            )
 
     def _arm(self, session: CallSession, command: ArmTimer) -> None:
         def fire() -> None:
@@ -221,8 +240,14 @@ class CallRuntime:
         for channel in list(self.sessions.keys() - present):
             log.info("call.gone_while_disconnected", channel=channel)
             self._end(channel)
-        for channel in present - self.sessions.keys():
-            await self._readopt(channel)
+        waiting: list[tuple[datetime, dict[str, Any], str]] = []
+        for channel in sorted(present - self.sessions.keys()):
+            if self.queues is not None and self.queues.owns(channel):
+                continue
+            found = await self._readopt(channel)
+            if found is not None:
+                waiting.append(found)
+        await self._rejoin_in_order(waiting)
         for session in list(self.sessions.values()):
             await self._check_playback(session)
         self.resyncs += 1
@@ -232,13 +257,31 @@ class CallRuntime:
         session.ended = True
         self._submit(session, [])
 
-    async def _readopt(self, channel_id: str) -> None:
+    async def _readopt(self, channel_id: str) -> tuple[datetime, dict[str, Any], str] | None:
+        """Re-adopt a call we lost track of; a queued caller is returned for `_rejoin_in_order`."""
         try:
             channel = await self.ari.get_channel(channel_id)
         except AriError:
-            return
-        if channel.get("dialplan", {}).get("app_name") == "Stasis" and not _is_our_leg(channel):
-            self.adopt(channel, answered=channel.get("state") == "Up")
+            return None
+        if channel.get("dialplan", {}).get("app_name") != "Stasis" or _is_our_leg(channel):
+            return None
+        if self.queues is not None:
+            try:
+                state = await self.ari.get_variable(channel_id, STATE_VARIABLE)
+            except AriError:
+                state = ""
+            joined = decode_state(channel_id, state) if state else None
+            if joined is not None:
+                return joined.enqueued_at, channel, state
+        self.adopt(channel, answered=channel.get("state") == "Up")
+        return None
+
+    async def _rejoin_in_order(self, waiting: list[tuple[datetime, dict[str, Any], str]]) -> None:
+        """Queued callers come back in their original order, with their original wait."""
+        assert self.queues is not None or not waiting
+        for _, channel, state in sorted(waiting, key=lambda w: w[0]):
+            if self.queues is not None and await self.queues.rejoin(channel, state):
+                log.info("call.readopted_in_queue", channel=channel.get("id"))
 
     async def _check_playback(self, session: CallSession) -> None:
         playback = session.current_playback

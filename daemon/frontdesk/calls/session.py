@@ -6,10 +6,12 @@ directions: `PlaybackFinished` -> `PromptsFinished`, `ChannelDtmfReceived` -> `K
 for other playbacks, repeated events and events after the call ended are ignored,
 so a late or duplicated event (Asterisk sends some twice) can never derail a call.
 
-Until the ACD lands, a decided route is handed back to the dialplan: the session sets
-`FRONTDESK_ROUTE` (queue | voicemail | transfer), `FRONTDESK_DESTINATION` (queue name,
-voicemail box or dial string), `FRONTDESK_CATEGORY` and `FRONTDESK_LANGUAGE`, then
-continues the channel after `Stasis()`; `dialplan/extensions.conf` acts on them.
+With frontdesk's ACD on (`acd=True`), a queue destination becomes `JoinQueue` and the
+call stays in the app. Other routes (and every route without the ACD) are handed back
+to the dialplan: the session sets `FRONTDESK_ROUTE` (queue | voicemail | transfer),
+`FRONTDESK_DESTINATION` (queue name, voicemail box or dial string),
+`FRONTDESK_CATEGORY` and `FRONTDESK_LANGUAGE`, then continues the channel after
+`Stasis()`; `dialplan/extensions.conf` acts on them.
 """
 
 from __future__ import annotations
@@ -93,6 +95,16 @@ class ContinueInDialplan:
 
 
 @dataclass(frozen=True)
+class JoinQueue:
+    """Hand the caller to frontdesk's own ACD (the call stays in the Stasis app)."""
+
+    channel: str
+    decision: Decision
+    language: str
+    number: str | None
+
+
+@dataclass(frozen=True)
 class Routed:
     """Not a request: the decision, for the log line and (later) the ACD and call records."""
 
@@ -111,6 +123,7 @@ AriCommand = (
     | SetVariables
     | ContinueInDialplan
     | Routed
+    | JoinQueue
 )
 
 
@@ -122,8 +135,11 @@ class CallSession:
         channel: str,
         facts: CallFacts,
         logged_in: Collection[str],
+        *,
+        acd: bool = False,
     ) -> None:
         self.channel = channel
+        self.acd = acd  # queue destinations go to our ACD rather than back to the dialplan
         self.facts = facts
         self.ivr = Ivr(plan, clock, facts, logged_in)
         self.language = self.ivr.language
@@ -206,10 +222,13 @@ class CallSession:
         return self._route(command.decision)
 
     def _route(self, decision: Decision) -> list[AriCommand]:
-        self.ended = True  # the call leaves our app; nothing more to do for it here
+        self.ended = True  # the IVR is done with this call
+        routed = Routed(self.channel, self.facts, self.language, decision)
+        if self.acd and isinstance(decision.destination, QueueDestination):
+            return [routed, JoinQueue(self.channel, decision, self.language, self.facts.caller)]
         variables = route_variables(decision, self.language, self.ivr.plan)
         return [
-            Routed(self.channel, self.facts, self.language, decision),
+            routed,
             SetVariables(self.channel, variables),
             ContinueInDialplan(self.channel),
         ]

@@ -1,0 +1,640 @@
+"""The ACD as a sans-IO state machine: `handle(event, now)` -> commands (see the package doc).
+
+Each `handle` call runs three steps: apply the event, fire every timer due at `now`
+(in time order), then match waiting callers to available agents. The matching keeps
+one invariant between calls: no available agent can take the head of any group of
+available callers. Only what changed since (new or changed group heads, newly
+available agents, a head whose menu skill was just relaxed) is re-examined, so a decision
+costs O(groups + available agents), not O(callers x agents).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from frontdesk.acd.hours import next_closing
+from frontdesk.acd.matching import best_agent
+from frontdesk.acd.model import (
+    AcdSnapshot,
+    AgentLogin,
+    AgentLogout,
+    AgentPause,
+    AgentState,
+    AgentUnpause,
+    AgentView,
+    Announce,
+    CallbackAccepted,
+    CallbackResult,
+    CallbackTask,
+    CallerJoined,
+    CallerLeft,
+    CallerStatus,
+    CallerView,
+    CancelOffer,
+    Command,
+    Escalate,
+    Event,
+    FailReason,
+    FollowAfterHours,
+    Offer,
+    OfferAnswered,
+    OfferCallbackChoice,
+    OfferFailed,
+    PausedToggle,
+    PhoneReachability,
+    QueueView,
+    StartCallback,
+    TalkEnded,
+    Tick,
+)
+from frontdesk.acd.ordering import SortedIndex, TimerId, TimerKind, Timers
+from frontdesk.acd.state import Agent, Caller, GroupKey
+from frontdesk.plan.model import Plan, Queue
+from frontdesk.routing.clock import PracticeClock
+
+ANNOUNCE_EVERY = timedelta(seconds=60)
+HANDLE_TIME_SAMPLES = 20
+_CALLER_TIMERS: tuple[TimerKind, ...] = (
+    "ring",
+    "announce",
+    "callback_offer",
+    "escalate",
+    "relax",
+    "callback_retry",
+)
+
+
+@dataclass(frozen=True)
+class CallbackPolicy:
+    """After a callback's patient leg is not answered: `retries` more tries, `retry_after` apart."""
+
+    retries: int = 2
+    retry_after: timedelta = timedelta(minutes=10)
+
+
+class AcdEngine:
+    def __init__(
+        self, plan: Plan, clock: PracticeClock, callback_policy: CallbackPolicy | None = None
+    ) -> None:
+        self._plan = plan
+        self._clock = clock
+        self._policy = callback_policy or CallbackPolicy()
+        self._agents = {s.extension: Agent(s) for s in plan.staff}
+        self._callers: dict[str, Caller] = {}
+        self._talking: dict[str, str] = {}  # call id -> extension, once connected
+        self._order = {name: SortedIndex() for name in plan.queues}
+        self._groups: dict[GroupKey, SortedIndex] = {}  # available callers; never empty
+        self._available = {name: set[str]() for name in plan.queues}
+        self._logged_in = dict.fromkeys(plan.queues, 0)
+        self._handle_times = {
+            name: deque[timedelta](maxlen=HANDLE_TIME_SAMPLES) for name in plan.queues
+        }
+        self._timers: Timers[TimerId] = Timers()
+        self._dirty_groups: set[GroupKey] = set()
+        self._dirty_agents: set[str] = set()
+        self._out: list[Command] = []
+        self._seq = 0
+        self._now: datetime | None = None
+
+    # -- public API ------------------------------------------------------------------------
+    def handle(self, event: Event, now: datetime) -> list[Command]:
+        now = _utc(now)
+        self._now = now
+        self._apply(event, now)
+        while (timer := self._timers.pop_due(now)) is not None:
+            self._fire(timer, now)
+        self._dispatch(now)
+        out, self._out = self._out, []
+        return out
+
+    def next_deadline(self) -> datetime | None:
+        """When the runtime must call `handle(Tick(), now)` next (None: nothing pending)."""
+        return self._timers.next()
+
+    def snapshot(self, now: datetime | None = None) -> AcdSnapshot:
+        """Queues with their callers in order and agents with their state; `now` defaults to
+        the moment of the last event."""
+        at = _utc(now) if now is not None else self._now
+        queues = tuple(self._queue_view(name, at) for name in self._plan.queues)
+        agents = tuple(self._agent_view(agent, at) for agent in self._agents.values())
+        return AcdSnapshot(at, queues, agents)
+
+    # -- events ----------------------------------------------------------------------------
+    def _apply(self, event: Event, now: datetime) -> None:
+        match event:
+            case CallerJoined():
+                self._join(event, now)
+            case CallerLeft(call_id):
+                self._left(call_id, now)
+            case AgentLogin(ext):
+                self._login(ext, now)
+            case AgentLogout(ext):
+                self._logout(ext, now)
+            case AgentPause(ext):
+                self._pause(ext, now, paused=True)
+            case AgentUnpause(ext):
+                self._pause(ext, now, paused=False)
+            case PausedToggle(ext):
+                agent = self._agents.get(ext)
+                self._pause(ext, now, paused=agent is not None and not agent.paused)
+            case PhoneReachability(ext, reachable):
+                self._reachability(ext, reachable, now)
+            case OfferAnswered(call_id, ext):
+                self._answered(call_id, ext, now)
+            case OfferFailed(call_id, ext, reason):
+                self._failed(call_id, ext, reason, now)
+            case TalkEnded(call_id):
+                self._talk_ended(call_id, now)
+            case CallbackAccepted(call_id):
+                self._callback_accepted(call_id, now)
+            case CallbackResult(call_id, answered):
+                self._callback_result(call_id, answered, now)
+            case Tick():
+                pass
+
+    def _join(self, event: CallerJoined, now: datetime) -> None:
+        if event.queue not in self._plan.queues:
+            raise ValueError(f"caller {event.call_id} joined unknown queue '{event.queue}'")
+        if event.call_id in self._callers or event.call_id in self._talking:
+            return  # a repeated event
+        if not self._open(event.queue, now):
+            # The router checks before joining; a race with closing time lands here.
+            self._emit(FollowAfterHours(event.call_id, event.queue))
+            return
+        self._seq += 1
+        caller = Caller.joining(event, _utc(event.enqueued_at), self._seq)
+        self._callers[caller.call_id] = caller
+        self._order[caller.queue].add(caller.order)
+        self._enter_group(caller)
+        self._start_caller_timers(caller)
+        if self._timers.get(("closing", caller.queue)) is None:
+            self._watch_closing(caller.queue, now)
+
+    def _left(self, call_id: str, now: datetime) -> None:
+        if call_id in self._talking:
+            self._talk_ended(call_id, now)
+            return
+        caller = self._callers.get(call_id)
+        if caller is None:
+            return
+        if caller.agent is not None:
+            agent = self._agents[caller.agent]
+            if not caller.agent_answered:
+                self._emit(CancelOffer(call_id, agent.ext))
+            # The agent never spoke to this caller: they keep their place among idle agents.
+            self._free(agent, now, keep_idle_since=not caller.agent_answered)
+        self._drop(caller)
+
+    def _login(self, ext: str, now: datetime) -> None:
+        agent = self._agents.get(ext)
+        if agent is None or agent.logged_in:
+            return
+        agent.logged_in, agent.paused = True, False
+        self._count_login(agent, +1)
+        self._refresh(agent, now)
+
+    def _logout(self, ext: str, now: datetime) -> None:
+        agent = self._agents.get(ext)
+        if agent is None or not agent.logged_in:
+            return
+        agent.logged_in, agent.paused = False, False
+        self._count_login(agent, -1)
+        self._withdraw_ring(agent, now)
+        self._refresh(agent, now)
+
+    def _pause(self, ext: str, now: datetime, *, paused: bool) -> None:
+        agent = self._agents.get(ext)
+        if agent is None or not agent.logged_in or agent.paused == paused:
+            return
+        agent.paused = paused
+        if paused:
+            self._withdraw_ring(agent, now)
+        self._refresh(agent, now)
+
+    def _reachability(self, ext: str, reachable: bool, now: datetime) -> None:
+        agent = self._agents.get(ext)
+        if agent is None or agent.reachable == reachable:
+            return
+        agent.reachable = reachable
+        if not reachable:
+            self._withdraw_ring(agent, now)
+        self._refresh(agent, now)
+
+    def _answered(self, call_id: str, ext: str, now: datetime) -> None:
+        caller = self._ringing(call_id, ext)
+        if caller is None:
+            return
+        agent = self._agents[ext]
+        self._timers.cancel(("ring", call_id))
+        agent.activity, agent.talk_started = "talking", now
+        if caller.status == "calling_back":
+            caller.agent_answered = True  # the runtime now dials the patient
+        else:
+            self._connect(caller)
+        self._refresh(agent, now)
+
+    def _failed(self, call_id: str, ext: str, reason: FailReason, now: datetime) -> None:
+        caller = self._ringing(call_id, ext)
+        if caller is not None:
+            self._ring_failed(caller, self._agents[ext], reason, now)
+
+    def _talk_ended(self, call_id: str, now: datetime) -> None:
+        ext = self._talking.pop(call_id, None)
+        if ext is None:
+            caller = self._callers.get(call_id)
+            if caller is not None and caller.agent_answered:
+                self._callback_result(call_id, False, now)  # the agent hung up first
+            return
+        agent = self._agents[ext]
+        queue = agent.call_queue or ""
+        wrap_up = self._plan.queues[queue].wrap_up if queue in self._plan.queues else timedelta()
+        if agent.talk_started is not None and queue in self._handle_times:
+            self._handle_times[queue].append(now - agent.talk_started + wrap_up)
+        agent.call_id, agent.call_queue, agent.talk_started = None, None, None
+        agent.activity = "wrap_up" if wrap_up > timedelta() else "idle"
+        if agent.activity == "wrap_up":
+            self._timers.set(("agent_ready", ext), now + wrap_up)
+        self._refresh(agent, now)
+
+    def _callback_accepted(self, call_id: str, now: datetime) -> None:
+        caller = self._callers.get(call_id)
+        if caller is None or caller.callback_number is None:
+            return
+        if caller.status not in ("waiting", "ringing"):
+            return
+        if caller.agent is not None:  # pressed 1 just as an agent's phone started ringing
+            agent = self._agents[caller.agent]
+            self._emit(CancelOffer(call_id, agent.ext))
+            self._timers.cancel(("ring", call_id))
+            caller.agent = None
+            self._free(agent, now, keep_idle_since=True)
+        for kind in ("announce", "callback_offer"):
+            self._timers.cancel((kind, call_id))
+        caller.choice_pending = False
+        self._set_status(caller, "callback")
+
+    def _callback_result(self, call_id: str, answered: bool, now: datetime) -> None:
+        caller = self._callers.get(call_id)
+        if caller is None or caller.status != "calling_back" or caller.agent is None:
+            return
+        agent = self._agents[caller.agent]
+        self._timers.cancel(("ring", call_id))
+        if answered:
+            if not caller.agent_answered:
+                agent.activity, agent.talk_started = "talking", now
+            self._connect(caller)
+            self._refresh(agent, now)
+            return
+        caller.agent, caller.agent_answered = None, False
+        self._free(agent, now, keep_idle_since=False)
+        caller.callback_failures += 1
+        if caller.callback_failures > self._policy.retries or not self._open(caller.queue, now):
+            self._to_task(caller)
+            return
+        self._set_status(caller, "callback_retry")
+        self._timers.set(("callback_retry", call_id), now + self._policy.retry_after)
+
+    # -- timers ----------------------------------------------------------------------------
+    def _fire(self, timer: TimerId, now: datetime) -> None:
+        kind, key = timer
+        if kind == "agent_ready":
+            self._agent_ready(key, now)
+        elif kind == "closing":
+            self._closing(key, now)
+        elif (caller := self._callers.get(key)) is not None:
+            self._fire_caller(kind, caller, now)
+
+    def _fire_caller(self, kind: TimerKind, caller: Caller, now: datetime) -> None:
+        if kind == "ring" and caller.agent is not None and not caller.agent_answered:
+            self._emit(CancelOffer(caller.call_id, caller.agent))
+            self._ring_failed(caller, self._agents[caller.agent], "no_answer", now)
+        elif kind == "announce":
+            self._announce(caller, now)
+        elif kind == "callback_offer":
+            self._callback_offer(caller, now)
+        elif kind == "escalate":
+            self._escalate(caller, now)
+        elif kind == "relax" and self._is_head(caller):
+            self._dirty_groups.add(caller.group)
+        elif kind == "callback_retry" and caller.status == "callback_retry":
+            self._set_status(caller, "callback")
+
+    def _agent_ready(self, ext: str, now: datetime) -> None:
+        agent = self._agents[ext]
+        if agent.activity in ("wrap_up", "busy"):
+            agent.activity = "idle"
+            self._refresh(agent, now)
+
+    def _closing(self, queue: str, now: datetime) -> None:
+        if self._open(queue, now):
+            self._watch_closing(queue, now)
+            return
+        # Callers being rung right now keep ringing; if that fails they follow after hours.
+        for call_id in list(self._order[queue]):
+            caller = self._callers[call_id]
+            if caller.status == "waiting":
+                self._emit(FollowAfterHours(call_id, queue))
+                self._drop(caller)
+            elif caller.status in ("callback", "callback_retry"):
+                self._to_task(caller)
+
+    def _announce(self, caller: Caller, now: datetime) -> None:
+        if caller.status == "waiting":
+            position = self._order[caller.queue].position(caller.order)
+            self._emit(Announce(caller.call_id, position, self._estimate(caller.queue, position)))
+        if caller.status in ("waiting", "ringing"):
+            when = _next_slot(caller.enqueued_at, ANNOUNCE_EVERY, now)
+            self._timers.set(("announce", caller.call_id), when)
+
+    def _callback_offer(self, caller: Caller, now: datetime) -> None:
+        max_wait = self._queue(caller).max_wait
+        if max_wait is None or caller.status not in ("waiting", "ringing"):
+            return
+        if caller.status == "waiting":
+            self._emit(OfferCallbackChoice(caller.call_id))
+        else:
+            caller.choice_pending = True  # offered when the ring ends without an answer
+        self._timers.set(
+            ("callback_offer", caller.call_id), _next_slot(caller.enqueued_at, max_wait, now)
+        )
+
+    def _escalate(self, caller: Caller, now: datetime) -> None:
+        if caller.escalated:
+            return
+        caller.escalated = True
+        recipients = self._escalation_recipients(caller.queue)
+        waited = now - caller.enqueued_at
+        self._emit(Escalate(caller.call_id, caller.queue, recipients, waited))
+
+    def _escalation_recipients(self, queue: str) -> tuple[str, ...]:
+        role = self._plan.queues[queue].escalate_to
+        on_duty = [a for a in self._agents.values() if a.logged_in]
+        by_role = [a.ext for a in on_duty if role is not None and role in a.staff.roles]
+        if by_role:
+            return tuple(by_role)
+        return tuple(a.ext for a in on_duty if queue in a.staff.queues)
+
+    # -- matching --------------------------------------------------------------------------
+    def _dispatch(self, now: datetime) -> None:
+        while (pair := self._best_pair(now)) is not None:
+            self._offer(*pair, now)
+        self._dirty_groups.clear()
+        self._dirty_agents.clear()
+
+    def _best_pair(self, now: datetime) -> tuple[Caller, Agent] | None:
+        """The first caller in order that some available agent can take, with its best agent.
+
+        Pairs where neither the group head nor the agent changed were already checked
+        and did not match, so only dirty groups meet every agent and clean groups meet
+        only the newly available agents.
+        """
+        if not self._dirty_groups and not self._dirty_agents:
+            return None
+        best: tuple[Caller, Agent] | None = None
+        for group, index in self._groups.items():
+            head = index.head()
+            if head is None or (best is not None and head >= best[0].order):
+                continue
+            pool = self._available[group[0]]
+            if group not in self._dirty_groups:
+                pool = pool & self._dirty_agents
+            if not pool:
+                continue
+            caller = self._callers[head[3]]
+            relax_after = self._plan.queues[group[0]].skill_relax_after
+            agent = best_agent((self._agents[e] for e in pool), caller, now, relax_after)
+            if agent is not None:
+                best = (caller, agent)
+        return best
+
+    def _offer(self, caller: Caller, agent: Agent, now: datetime) -> None:
+        callback = caller.status == "callback"
+        self._set_status(caller, "calling_back" if callback else "ringing")
+        caller.agent = agent.ext
+        agent.activity, agent.call_id, agent.call_queue = "ringing", caller.call_id, caller.queue
+        ring_timeout = self._queue(caller).ring_timeout
+        self._timers.set(("ring", caller.call_id), now + ring_timeout)
+        if callback:
+            assert caller.callback_number is not None
+            number, category = caller.callback_number, caller.category
+            self._emit(StartCallback(caller.call_id, agent.ext, number, category))
+        else:
+            self._emit(Offer(caller.call_id, agent.ext, ring_timeout))
+        self._refresh(agent, now)
+
+    def _ring_failed(self, caller: Caller, agent: Agent, reason: FailReason, now: datetime) -> None:
+        """Ring-no-answer pauses the agent; busy/declined rest them for the ring timeout;
+        unreachable marks the phone so. The caller keeps their place."""
+        self._timers.cancel(("ring", caller.call_id))
+        agent.activity, agent.call_id, agent.call_queue = "idle", None, None
+        if reason == "no_answer":
+            agent.paused = agent.logged_in
+        elif reason == "unreachable":
+            agent.reachable = False
+        else:
+            agent.activity = "busy"
+            self._timers.set(("agent_ready", agent.ext), now + self._queue(caller).ring_timeout)
+        self._refresh(agent, now)
+        self._release(caller, now)
+
+    def _withdraw_ring(self, agent: Agent, now: datetime) -> None:
+        """The agent became unavailable while their phone rang: cancel, the caller keeps place."""
+        if agent.activity != "ringing" or agent.call_id is None:
+            return
+        caller = self._callers[agent.call_id]
+        self._emit(CancelOffer(caller.call_id, agent.ext))
+        self._timers.cancel(("ring", caller.call_id))
+        agent.activity, agent.call_id, agent.call_queue = "idle", None, None
+        self._release(caller, now)
+
+    def _release(self, caller: Caller, now: datetime) -> None:
+        """An offer ended without a conversation: back in place, or after hours if closed."""
+        caller.agent, caller.agent_answered = None, False
+        callback = caller.status == "calling_back"
+        if not self._open(caller.queue, now):
+            if callback:
+                self._to_task(caller)
+            else:
+                self._emit(FollowAfterHours(caller.call_id, caller.queue))
+                self._drop(caller)
+            return
+        self._set_status(caller, "callback" if callback else "waiting")
+        if caller.choice_pending and caller.status == "waiting":
+            caller.choice_pending = False
+            self._emit(OfferCallbackChoice(caller.call_id))
+
+    def _connect(self, caller: Caller) -> None:
+        assert caller.agent is not None
+        self._talking[caller.call_id] = caller.agent
+        self._drop(caller)
+
+    def _free(self, agent: Agent, now: datetime, *, keep_idle_since: bool) -> None:
+        agent.activity, agent.call_id, agent.call_queue, agent.talk_started = (
+            "idle",
+            None,
+            None,
+            None,
+        )
+        self._refresh(agent, now, keep_idle_since=keep_idle_since)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _refresh(self, agent: Agent, now: datetime, *, keep_idle_since: bool = False) -> None:
+        """Re-derive availability and the shown state after any change to the agent."""
+        eligible = agent.is_eligible()
+        if eligible != agent.eligible:
+            agent.eligible = eligible
+            for queue in agent.staff.queues:
+                pool = self._available.get(queue)
+                if pool is not None and eligible:
+                    pool.add(agent.ext)
+                elif pool is not None:
+                    pool.discard(agent.ext)
+            if eligible:
+                if not keep_idle_since or agent.idle_since is None:
+                    agent.idle_since = now
+                self._dirty_agents.add(agent.ext)
+        shown = agent.display()
+        if shown != agent.shown:
+            agent.shown, agent.since = shown, now
+            self._emit(AgentState(agent.ext, shown))
+
+    def _count_login(self, agent: Agent, delta: int) -> None:
+        for queue in agent.staff.queues:
+            if queue in self._logged_in:
+                self._logged_in[queue] += delta
+
+    def _set_status(self, caller: Caller, status: CallerStatus) -> None:
+        was_available = caller.available
+        caller.status = status
+        if was_available and not caller.available:
+            self._leave_group(caller)
+        elif caller.available and not was_available:
+            self._enter_group(caller)
+
+    def _enter_group(self, caller: Caller) -> None:
+        group = caller.group
+        index = self._groups.get(group)
+        if index is None:
+            index = self._groups[group] = SortedIndex()
+        index.add(caller.order)
+        if index.head() == caller.order:  # a new tail cannot match: the head did not
+            self._dirty_groups.add(group)
+
+    def _leave_group(self, caller: Caller) -> None:
+        group = caller.group
+        index = self._groups[group]
+        was_head = index.head() == caller.order
+        index.remove(caller.order)
+        if not len(index):
+            del self._groups[group]
+        elif was_head:
+            self._dirty_groups.add(group)
+
+    def _is_head(self, caller: Caller) -> bool:
+        index = self._groups.get(caller.group) if caller.available else None
+        return index is not None and index.head() == caller.order
+
+    def _start_caller_timers(self, caller: Caller) -> None:
+        queue, call_id, start = self._queue(caller), caller.call_id, caller.enqueued_at
+        self._timers.set(("announce", call_id), start + ANNOUNCE_EVERY)
+        if queue.max_wait is not None and caller.callback_number is not None:
+            self._timers.set(("callback_offer", call_id), start + queue.max_wait)
+        if queue.escalate_after is not None:
+            self._timers.set(("escalate", call_id), start + queue.escalate_after)
+        if caller.skill is not None:
+            self._timers.set(("relax", call_id), start + queue.skill_relax_after)
+
+    def _watch_closing(self, queue: str, now: datetime) -> None:
+        schedule = self._plan.queues[queue].schedule
+        self._timers.set(("closing", queue), next_closing(self._plan, self._clock, schedule, now))
+
+    def _to_task(self, caller: Caller) -> None:
+        assert caller.callback_number is not None
+        self._emit(CallbackTask(caller.call_id, caller.callback_number, caller.category))
+        self._drop(caller)
+
+    def _drop(self, caller: Caller) -> None:
+        """Forget a caller who is connected, gone, after hours or a task."""
+        if caller.available:
+            self._leave_group(caller)
+        order = self._order[caller.queue]
+        order.remove(caller.order)
+        for kind in _CALLER_TIMERS:
+            self._timers.cancel((kind, caller.call_id))
+        del self._callers[caller.call_id]
+        if not len(order):
+            self._timers.cancel(("closing", caller.queue))
+
+    def _ringing(self, call_id: str, ext: str) -> Caller | None:
+        """The caller if `ext` is being rung for them right now (else a stale event)."""
+        caller = self._callers.get(call_id)
+        if caller is None or caller.agent != ext or caller.agent_answered:
+            return None
+        return caller
+
+    def _estimate(self, queue: str, position: int) -> timedelta | None:
+        """Position x mean handle time (talk + wrap-up) / logged-in members; None if unknown."""
+        samples, staffed = self._handle_times[queue], self._logged_in[queue]
+        if not samples or staffed <= 0:
+            return None
+        mean = sum(samples, timedelta()) / len(samples)
+        return timedelta(seconds=round((mean * position / staffed).total_seconds()))
+
+    def _open(self, queue: str, now: datetime) -> bool:
+        return self._clock.schedule_open(self._plan.queues[queue].schedule, now)
+
+    def _queue(self, caller: Caller) -> Queue:
+        return self._plan.queues[caller.queue]
+
+    def _emit(self, command: Command) -> None:
+        self._out.append(command)
+
+    # -- views -----------------------------------------------------------------------------
+    def _queue_view(self, name: str, at: datetime | None) -> QueueView:
+        callers = tuple(self._caller_view(self._callers[c], at) for c in self._order[name])
+        return QueueView(name, callers, self._logged_in[name], len(self._available[name]))
+
+    @staticmethod
+    def _caller_view(caller: Caller, at: datetime | None) -> CallerView:
+        waited = at - caller.enqueued_at if at is not None else timedelta()
+        return CallerView(
+            call_id=caller.call_id,
+            queue=caller.queue,
+            priority=caller.priority,
+            status=caller.status,
+            enqueued_at=caller.enqueued_at,
+            waited=waited,
+            skill=caller.skill,
+            language_skill=caller.language_skill,
+            agent=caller.agent,
+            escalated=caller.escalated,
+        )
+
+    @staticmethod
+    def _agent_view(agent: Agent, at: datetime | None) -> AgentView:
+        in_state = at - agent.since if at is not None and agent.since is not None else None
+        return AgentView(
+            ext=agent.ext,
+            name=agent.staff.name,
+            state=agent.shown,
+            since=agent.since,
+            in_state=in_state,
+            call_id=agent.call_id,
+            queues=agent.staff.queues,
+        )
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"the ACD needs aware datetimes, got {moment!r}")
+    return moment.astimezone(UTC)
+
+
+def _next_slot(start: datetime, period: timedelta, now: datetime) -> datetime:
+    """The first `start + k * period` (k >= 1) strictly after `now`."""
+    if period <= timedelta():
+        return now + timedelta(days=365)
+    elapsed = max(now - start, timedelta())
+    return start + period * (elapsed // period + 1)

@@ -1,0 +1,105 @@
+"""The engine's mutable records of callers and agents (internal to the ACD package)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from frontdesk.acd.model import AgentStatus, CallerJoined, CallerStatus, Priority
+from frontdesk.acd.ordering import OrderKey
+from frontdesk.plan.model import Staff
+
+Activity = Literal["idle", "ringing", "talking", "wrap_up", "busy"]
+# (queue, priority, menu skill, language skill): callers that every agent ranks alike.
+GroupKey = tuple[str, Priority, str | None, str | None]
+
+# Callers an agent may be offered right now (the others are being rung or held).
+AVAILABLE: frozenset[CallerStatus] = frozenset({"waiting", "callback"})
+
+
+@dataclass(eq=False)
+class Caller:
+    call_id: str
+    queue: str
+    priority: Priority
+    skill: str | None
+    language_skill: str | None
+    category: str
+    enqueued_at: datetime  # UTC
+    callback_number: str | None
+    language: str
+    seq: int
+    status: CallerStatus = "waiting"
+    agent: str | None = None  # being rung, or called back with
+    agent_answered: bool = False  # the agent leg of a callback is up
+    escalated: bool = False
+    choice_pending: bool = False  # a callback offer fell due while an agent was ringing
+    callback_failures: int = 0
+
+    @classmethod
+    def joining(cls, event: CallerJoined, enqueued_at: datetime, seq: int) -> Caller:
+        return cls(
+            call_id=event.call_id,
+            queue=event.queue,
+            priority=event.priority,
+            skill=event.skill,
+            language_skill=event.language_skill,
+            category=event.category,
+            enqueued_at=enqueued_at,
+            callback_number=event.callback_number,
+            language=event.language,
+            seq=seq,
+        )
+
+    @property
+    def order(self) -> OrderKey:
+        return (0 if self.priority == "front" else 1, self.enqueued_at, self.seq, self.call_id)
+
+    @property
+    def group(self) -> GroupKey:
+        return (self.queue, self.priority, self.skill, self.language_skill)
+
+    @property
+    def available(self) -> bool:
+        return self.status in AVAILABLE
+
+    @property
+    def is_callback(self) -> bool:
+        return self.status in ("callback", "callback_retry", "calling_back")
+
+
+@dataclass(eq=False)
+class Agent:
+    staff: Staff
+    logged_in: bool = False
+    reachable: bool = True  # until AMI says otherwise (Asterisk replays nothing on reconnect)
+    paused: bool = False
+    activity: Activity = "idle"
+    call_id: str | None = None
+    call_queue: str | None = None  # queue of the call being rung or talked on
+    shown: AgentStatus = "logged_out"
+    since: datetime | None = None  # when `shown` last changed
+    idle_since: datetime | None = None  # when the agent last became available
+    eligible: bool = False
+    talk_started: datetime | None = None
+
+    @property
+    def ext(self) -> str:
+        return self.staff.extension
+
+    def is_eligible(self) -> bool:
+        """Logged in, reachable, not paused and idle (ROUTING.md section 4)."""
+        return self.logged_in and self.reachable and not self.paused and self.activity == "idle"
+
+    def display(self) -> AgentStatus:
+        """What the dashboard shows; a call in progress wins over everything else."""
+        if self.activity in ("ringing", "talking"):
+            return self.activity
+        if not self.logged_in:
+            return "logged_out"
+        if not self.reachable:
+            return "unreachable"
+        if self.activity != "idle":
+            return self.activity
+        return "paused" if self.paused else "idle"

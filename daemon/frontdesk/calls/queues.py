@@ -1,0 +1,626 @@
+"""The ACD over ARI: the pure `AcdEngine` decides, this module moves calls.
+
+Queued callers wait in one holding bridge per queue (`frontdesk-q-<queue>`, music on
+hold). An `Offer` originates the agent's phone (`PJSIP/<ext>`, the patient's caller ID,
+Stasis args `agent,<call>`); when it answers, caller and agent meet in a mixing bridge
+(`frontdesk-c-<call>`); either hangup ends both. What ARI reports back is translated
+into engine events: an agent leg destroyed before it answered is a failed offer (cause
+17 busy, 21 declined, 19 and others no answer), a queued caller's hangup an abandon.
+
+Each queued call keeps everything needed to rebuild it in one channel variable,
+`FRONTDESK_STATE` (compact JSON, written once when the call joins), so a restarted
+daemon re-adopts waiting callers in their original order with their original wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from frontdesk.acd.engine import AcdEngine
+from frontdesk.acd.model import (
+    AgentLogin,
+    AgentLogout,
+    AgentState,
+    Announce,
+    CallbackAccepted,
+    CallbackResult,
+    CallbackTask,
+    CallerJoined,
+    CallerLeft,
+    CancelOffer,
+    Command,
+    Escalate,
+    Event,
+    FailReason,
+    FollowAfterHours,
+    Offer,
+    OfferAnswered,
+    OfferCallbackChoice,
+    OfferFailed,
+    PausedToggle,
+    PhoneReachability,
+    StartCallback,
+    TalkEnded,
+    Tick,
+    caller_joined,
+)
+from frontdesk.asterisk.ari import AriClient, AriError
+from frontdesk.calls.session import route_variables
+from frontdesk.plan.model import Plan
+from frontdesk.routing.clock import PracticeClock
+from frontdesk.routing.destination import Decision, decide
+from frontdesk.routing.phone import mask_number
+
+log = structlog.get_logger("frontdesk.acd")
+
+STATE_VARIABLE = "FRONTDESK_STATE"
+AGENT = "agent"
+CALLBACK_AGENT = "callback-agent"
+CALLBACK_PATIENT = "callback-patient"
+FEATURE = "feature"
+_ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
+_FAIL_BY_CAUSE: dict[int, FailReason] = {
+    17: "busy",
+    21: "declined",
+    1: "unreachable",
+    3: "unreachable",
+}
+Alert = dict[str, Any]
+
+
+@dataclass
+class Queued:
+    """A caller the ACD owns, and the legs that belong to them."""
+
+    channel: str
+    decision: Decision
+    language: str
+    number: str | None
+    state: str = "waiting"  # waiting | talking | callback | gone
+    agent_leg: str | None = None
+    agent_ext: str | None = None
+    patient_leg: str | None = None
+    category: str = "unrouted"
+    confirm_playback: str | None = None
+
+
+class AlertHub:
+    """An in-process stream of alerts; the dashboard subscribes to it."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue[Alert]] = set()
+        self.recent: list[Alert] = []
+
+    def publish(self, alert: Alert) -> None:
+        self.recent = [*self.recent[-99:], alert]
+        for queue in self._subscribers:
+            if queue.qsize() < 1000:
+                queue.put_nowait(alert)
+
+    def subscribe(self) -> asyncio.Queue[Alert]:
+        queue: asyncio.Queue[Alert] = asyncio.Queue()
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Alert]) -> None:
+        self._subscribers.discard(queue)
+
+
+class QueueRuntime:
+    def __init__(
+        self,
+        plan: Plan,
+        ari: AriClient,
+        *,
+        now: Callable[[], datetime],
+        logged_in: set[str],
+        user_event: Callable[[str, dict[str, str]], Awaitable[object]] | None = None,
+        trunk: str = "trunk",
+        speed: float = 1.0,
+    ) -> None:
+        self.plan = plan
+        self.ari = ari
+        self.now = now
+        self.clock = PracticeClock(plan)
+        self.engine = AcdEngine(plan, self.clock)
+        self.logged_in = logged_in  # shared with routing: a queue with nobody in is closed
+        self.user_event = user_event
+        self.trunk = trunk
+        self.speed = speed  # practice seconds per real second (tests and demos run faster)
+        self.alerts = AlertHub()
+        self.calls: dict[str, Queued] = {}
+        self._legs: dict[str, str] = {}  # agent/patient leg channel -> caller channel
+        self._bridges: set[str] = set()
+        self._lanes: dict[str, asyncio.Queue[Callable[[], Awaitable[None]] | None]] = {}
+        self._tick: asyncio.TimerHandle | None = None
+        self._leg_seq = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- entry points ---------------------------------------------------------------------
+    def login_everyone(self, extensions: Collection[str]) -> None:
+        for ext in extensions:
+            self.feed(AgentLogin(ext))
+
+    async def join(
+        self, channel: str, decision: Decision, language: str, number: str | None
+    ) -> None:
+        """A routed caller enters their queue (the IVR session has finished)."""
+        queued = Queued(channel, decision, language, number, category=decision.request.category)
+        self.calls[channel] = queued
+        joined = caller_joined(self.plan, channel, decision, language, number, self.now())
+        await self._enter_holding(channel, joined.queue)
+        await self.ari.set_variable(channel, STATE_VARIABLE, encode_state(joined))
+        self.feed(joined)
+
+    async def rejoin(self, channel: dict[str, Any], state: str) -> bool:
+        """After a restart: a caller already in a holding bridge, with its saved state."""
+        joined = decode_state(str(channel.get("id")), state)
+        if joined is None:
+            return False
+        request_decision = _decision_for(self.plan, self.clock, joined, self.now())
+        self.calls[joined.call_id] = Queued(
+            joined.call_id,
+            request_decision,
+            joined.language,
+            joined.callback_number,
+            category=joined.category,
+        )
+        await self._enter_holding(joined.call_id, joined.queue)
+        self.feed(joined)
+        return True
+
+    def owns(self, channel: str) -> bool:
+        return channel in self.calls or channel in self._legs
+
+    def feed(self, event: Event) -> None:
+        """Hand one event to the engine and run what it decides."""
+        for command in self.engine.handle(event, self.now()):
+            self._run(command)
+        self._arm_tick()
+
+    # -- ARI events -----------------------------------------------------------------------
+    def on_stasis_start(self, event: dict[str, Any]) -> bool:
+        """Our own legs and staff feature codes; False for a new inbound call."""
+        args = [str(a) for a in event.get("args") or []]
+        channel = event.get("channel") or {}
+        channel_id = str(channel.get("id"))
+        if len(args) >= 2 and args[0] in (AGENT, CALLBACK_AGENT, CALLBACK_PATIENT):
+            self._leg_answered(args[0], channel_id, args[1])
+            return True
+        if args and args[0] == FEATURE:
+            number = str((channel.get("caller") or {}).get("number", ""))
+            self._submit(channel_id, lambda: self._feature(channel_id, number, args[1:]))
+            return True
+        return bool(args)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        channel = _channel_of(event)
+        if channel is None:
+            return
+        kind = event.get("type")
+        if channel in self._legs:
+            if kind in _ENDING:
+                self._leg_ended(channel, event)
+            elif kind == "PlaybackFinished":
+                self._whisper_done(channel)
+            return
+        queued = self.calls.get(channel)
+        if queued is None:
+            return
+        if kind in _ENDING:
+            self._caller_ended(queued)
+        elif (
+            kind == "ChannelDtmfReceived"
+            and event.get("digit") == "1"
+            and queued.state == "offered"
+        ):
+            self._callback_accepted(queued)
+        elif kind == "PlaybackFinished" and _playback_id(event) == queued.confirm_playback:
+            self._submit(channel, lambda: _quietly(self.ari.hangup(channel)))
+
+    # -- translating ARI facts into engine events ---------------------------------------------
+    def _leg_answered(self, kind: str, leg: str, call_id: str) -> None:
+        queued = self.calls.get(call_id)
+        if queued is None:
+            self._submit(leg, lambda: _quietly(self.ari.hangup(leg)))
+            return
+        self._legs[leg] = call_id
+        if kind == CALLBACK_PATIENT:
+            queued.patient_leg = leg
+            queued.state = "talking"
+            self.feed(CallbackResult(call_id, answered=True))
+            self._submit(call_id, lambda: self._connect(call_id, [leg, queued.agent_leg or ""]))
+            return
+        queued.agent_leg = leg
+        log.info("acd.answered", call=call_id, agent=queued.agent_ext)
+        self.feed(OfferAnswered(call_id, queued.agent_ext or ""))
+        if kind == CALLBACK_AGENT:
+            whisper = [f"sound:frontdesk/callback-{queued.category}", "sound:beep"]
+            self._submit(call_id, lambda: _quietly(self.ari.play(leg, whisper, f"{leg}-whisper")))
+            return
+        queued.state = "talking"
+        self._submit(call_id, lambda: self._connect(call_id, [call_id, leg]))
+
+    def _leg_ended(self, leg: str, event: dict[str, Any]) -> None:
+        call_id = self._legs.pop(leg)
+        queued = self.calls.get(call_id)
+        if queued is None:
+            return
+        if queued.state == "talking":
+            self._end_talk(queued)
+        elif leg == queued.patient_leg:
+            queued.patient_leg = None
+            self.feed(CallbackResult(call_id, answered=False))
+            self._hangup_leg(queued.agent_leg)
+        elif leg == queued.agent_leg or queued.agent_leg is None:
+            cause = int(event.get("cause") or (event.get("channel") or {}).get("cause", 19) or 19)
+            queued.agent_leg = None
+            ext = queued.agent_ext or ""
+            queued.agent_ext = None
+            self.feed(OfferFailed(call_id, ext, _FAIL_BY_CAUSE.get(cause, "no_answer")))
+
+    def _caller_ended(self, queued: Queued) -> None:
+        if queued.state == "callback":
+            return  # they accepted a callback: hanging up keeps their place
+        if queued.state == "talking":
+            self._end_talk(queued)
+            return
+        queued.state = "gone"
+        self.calls.pop(queued.channel, None)
+        log.info("acd.abandoned", call=queued.channel)
+        self.feed(CallerLeft(queued.channel))
+
+    def _end_talk(self, queued: Queued) -> None:
+        log.info("acd.talk_ended", call=queued.channel, agent=queued.agent_ext)
+        queued.state = "gone"
+        self.calls.pop(queued.channel, None)
+        self.feed(TalkEnded(queued.channel))
+        for leg in (queued.channel, queued.agent_leg, queued.patient_leg):
+            self._hangup_leg(leg)
+        bridge = f"frontdesk-c-{queued.channel}"
+        self._submit(queued.channel, lambda: _quietly(self.ari.delete_bridge(bridge)))
+
+    def _callback_accepted(self, queued: Queued) -> None:
+        queued.state = "callback"
+        playback = f"{queued.channel}-cbconfirm"
+        queued.confirm_playback = playback
+        self.feed(CallbackAccepted(queued.channel))
+        media = ["sound:frontdesk/callback-confirmed"]
+        self._submit(
+            queued.channel, lambda: _quietly(self.ari.play(queued.channel, media, playback))
+        )
+
+    def _whisper_done(self, leg: str) -> None:
+        call_id = self._legs.get(leg)
+        queued = self.calls.get(call_id or "")
+        if queued is None or queued.number is None or queued.patient_leg is not None:
+            return
+        patient = f"{call_id}-patient-{self._next()}"
+        queued.patient_leg = patient
+        self._legs[patient] = queued.channel
+        endpoint = f"PJSIP/{queued.number}@{self.trunk}"
+        args = f"{CALLBACK_PATIENT},{queued.channel}"
+        main = next(iter(self.plan.numbers), None)
+        self._submit(queued.channel, lambda: self._originate(endpoint, patient, args, main, 30))
+
+    # -- running engine commands --------------------------------------------------------------
+    def _run(self, command: Command) -> None:
+        if isinstance(command, Offer):
+            self._offer(
+                command.call_id, command.ext, int(command.ring_timeout.total_seconds()) + 5, AGENT
+            )
+        elif isinstance(command, StartCallback):
+            self._offer(command.call_id, command.ext, 30, CALLBACK_AGENT)
+        elif isinstance(command, CancelOffer):
+            queued = self.calls.get(command.call_id)
+            if queued is not None and queued.agent_ext == command.ext and queued.state != "talking":
+                leg, queued.agent_leg, queued.agent_ext = queued.agent_leg, None, None
+                if leg is not None:
+                    self._legs.pop(leg, None)  # the engine already knows: ignore its end
+                self._hangup_leg(leg)
+        elif isinstance(command, OfferCallbackChoice):
+            self._offer_callback(command.call_id)
+        elif isinstance(command, Announce):
+            self._announce(command)
+        elif isinstance(command, Escalate):
+            self._escalate(command)
+        elif isinstance(command, FollowAfterHours):
+            self._follow_after_hours(command.call_id)
+        elif isinstance(command, AgentState):
+            self._agent_state(command)
+        elif isinstance(command, CallbackTask):
+            log.warning(
+                "acd.callback_task", call=command.call_id, number=mask_number(command.number)
+            )
+            self.alerts.publish(
+                {"kind": "callback_task", "call": command.call_id, "category": command.category}
+            )
+
+    def _offer(self, call_id: str, ext: str, timeout: int, kind: str) -> None:
+        queued = self.calls.get(call_id)
+        if queued is None:
+            return
+        leg = f"{call_id}-{kind}-{self._next()}"
+        queued.agent_leg, queued.agent_ext = leg, ext
+        log.info("acd.ringing", call=call_id, agent=ext, kind=kind)
+        self._legs[leg] = call_id
+        caller_id = queued.number or "Front desk"
+        self._submit(
+            call_id,
+            lambda: self._originate(f"PJSIP/{ext}", leg, f"{kind},{call_id}", caller_id, timeout),
+        )
+
+    async def _originate(
+        self, endpoint: str, leg: str, args: str, caller_id: str | None, timeout: int
+    ) -> None:
+        try:
+            await self.ari.originate(
+                endpoint, leg, app_args=args, caller_id=caller_id, timeout=timeout
+            )
+        except AriError as exc:  # e.g. 500 Allocation failed: the phone is not registered
+            log.warning("acd.originate_failed", leg=leg, status=exc.status)
+            if leg in self._legs:
+                self._leg_ended(leg, {"cause": 1})
+
+    def _offer_callback(self, call_id: str) -> None:
+        queued = self.calls.get(call_id)
+        if queued is None or queued.state != "waiting":
+            return
+        queued.state = "offered"  # until they press 1 or the offer is renewed
+        media = ["sound:frontdesk/callback-offer"]
+        self._submit(
+            call_id,
+            lambda: _quietly(self.ari.play(call_id, media, f"{call_id}-cboffer-{self._next()}")),
+        )
+
+    def _announce(self, command: Announce) -> None:
+        media = (
+            ["sound:queue-youarenext"]
+            if command.position == 1
+            else [
+                "sound:queue-thereare",
+                f"number:{command.position - 1}",
+                "sound:queue-callswaiting",
+            ]
+        )
+        playback = f"{command.call_id}-announce-{self._next()}"
+        self._submit(
+            command.call_id, lambda: _quietly(self.ari.play(command.call_id, media, playback))
+        )
+
+    def _escalate(self, command: Escalate) -> None:
+        waited = int(command.waited.total_seconds())
+        alert = {
+            "kind": "escalation",
+            "call": command.call_id,
+            "queue": command.queue,
+            "waited_s": waited,
+            "recipients": list(command.recipients),
+        }
+        log.warning(
+            "acd.escalation",
+            call=command.call_id,
+            queue=command.queue,
+            waited_s=waited,
+            recipients=list(command.recipients),
+        )
+        self.alerts.publish(alert)
+        if self.user_event is not None:
+            fields = {
+                "Queue": command.queue,
+                "CallId": command.call_id,
+                "Waited": str(waited),
+                "Recipients": ",".join(command.recipients),
+            }
+            notify = self.user_event
+            self._submit(command.call_id, lambda: _quietly(notify("FrontdeskEscalation", fields)))
+
+    def _follow_after_hours(self, call_id: str) -> None:
+        queued = self.calls.pop(call_id, None)
+        if queued is None:
+            return
+        queued.state = "gone"
+        decision = decide(
+            self.plan, self.clock, queued.decision.request, queued.language, (), self.now()
+        )
+        variables = route_variables(decision, queued.language, self.plan)
+
+        async def leave() -> None:
+            queue = queued.decision.destination.as_json().get("queue", "")
+            await _quietly(self.ari.remove_channels(f"frontdesk-q-{queue}", [call_id]))
+            for name, value in variables:
+                await self.ari.set_variable(call_id, name, value)
+            await self.ari.continue_in_dialplan(call_id)
+
+        log.info("acd.after_hours", call=call_id, destination=decision.destination.as_json())
+        self._submit(call_id, lambda: _quietly(leave()))
+
+    def _agent_state(self, command: AgentState) -> None:
+        if command.state == "logged_out":
+            self.logged_in.discard(command.ext)
+        else:
+            self.logged_in.add(command.ext)
+        self.alerts.publish({"kind": "agent", "ext": command.ext, "state": command.state})
+
+    async def _feature(self, channel: str, number: str, args: list[str]) -> None:
+        """Staff feature codes: *45 login, *46 logout, *47 pause toggle (Stasis args)."""
+        ext = number.strip()
+        action = args[0] if args else ""
+        actions: dict[str, Event] = {
+            "login": AgentLogin(ext),
+            "logout": AgentLogout(ext),
+            "pause": PausedToggle(ext),
+        }
+        event = actions.get(action)
+        known = any(s.extension == ext for s in self.plan.staff)
+        sound = "sound:beep" if event is not None and known else "sound:invalid"
+        if event is not None and known:
+            self.feed(event)
+            log.info("acd.feature_code", ext=ext, action=action)
+        await _quietly(self.ari.answer(channel))
+        await _quietly(self.ari.play(channel, [sound], f"{channel}-feature"))
+        await asyncio.sleep(0.5)
+        await _quietly(self.ari.hangup(channel))
+
+    def phone_reachable(self, ext: str, reachable: bool) -> None:
+        self.feed(PhoneReachability(ext, reachable))
+
+    # -- ARI plumbing ---------------------------------------------------------------------------
+    async def _enter_holding(self, channel: str, queue: str) -> None:
+        bridge = f"frontdesk-q-{queue}"
+        if bridge not in self._bridges:
+            try:
+                await self.ari.create_bridge(bridge, "holding")
+            except AriError as exc:
+                if exc.status != 409:  # 409: it survived our restart, as bridges do
+                    raise
+            await self.ari.start_moh(bridge)
+            self._bridges.add(bridge)
+        try:
+            await self.ari.add_channels(bridge, [channel])
+        except AriError as exc:
+            if exc.status not in (409, 422):  # a re-adopted caller is in it already
+                raise
+
+    async def _connect(self, call_id: str, channels: list[str]) -> None:
+        queued = self.calls.get(call_id)
+        bridge = f"frontdesk-c-{call_id}"
+        try:
+            if queued is not None:
+                queue = queued.decision.destination.as_json().get("queue", "")
+                await _quietly(self.ari.remove_channels(f"frontdesk-q-{queue}", [call_id]))
+            await self.ari.create_bridge(bridge, "mixing")
+            await self.ari.add_channels(bridge, [c for c in channels if c])
+        except AriError as exc:
+            log.warning("acd.connect_failed", call=call_id, status=exc.status)
+
+    def _hangup_leg(self, leg: str | None) -> None:
+        if leg:
+            self._submit(leg, lambda: _quietly(self.ari.hangup(leg)))
+
+    def _next(self) -> int:
+        self._leg_seq += 1
+        return self._leg_seq
+
+    def _submit(self, lane: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job` after the jobs already queued for the same call (one lane per call)."""
+        queue = self._lanes.get(lane)
+        if queue is None:
+            queue = self._lanes[lane] = asyncio.Queue()
+            task = asyncio.get_running_loop().create_task(self._drain(lane, queue))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        queue.put_nowait(job)
+
+    async def _drain(
+        self, lane: str, queue: asyncio.Queue[Callable[[], Awaitable[None]] | None]
+    ) -> None:
+        while not queue.empty():
+            job = queue.get_nowait()
+            if job is None:
+                break
+            try:
+                await job()
+            except Exception:  # one call's failure never stops another's
+                log.exception("acd.job_failed", lane=lane)
+        self._lanes.pop(lane, None)
+
+    def _arm_tick(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+        deadline = self.engine.next_deadline()
+        if deadline is None:
+            return
+        delay = max((deadline - self.now()).total_seconds(), 0.0) / self.speed
+        self._tick = asyncio.get_running_loop().call_later(delay, lambda: self.feed(Tick()))
+
+    async def close(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+# -- FRONTDESK_STATE ------------------------------------------------------------------------------
+def encode_state(joined: CallerJoined) -> str:
+    """Everything needed to rebuild a waiting caller, as compact JSON."""
+    return json.dumps(
+        {
+            "v": 1,
+            "q": joined.queue,
+            "p": joined.priority,
+            "s": joined.skill,
+            "l": joined.language_skill,
+            "c": joined.category,
+            "t": joined.enqueued_at.isoformat(),
+            "n": joined.callback_number,
+            "lang": joined.language,
+        },
+        separators=(",", ":"),
+    )
+
+
+def decode_state(call_id: str, text: str) -> CallerJoined | None:
+    try:
+        data = json.loads(text)
+        return CallerJoined(
+            call_id=call_id,
+            queue=str(data["q"]),
+            enqueued_at=datetime.fromisoformat(data["t"]),
+            priority="front" if data.get("p") == "front" else "normal",
+            skill=data.get("s"),
+            language_skill=data.get("l"),
+            category=str(data.get("c") or "unrouted"),
+            callback_number=data.get("n"),
+            language=str(data.get("lang") or "en"),
+        )
+    except (ValueError, KeyError, TypeError):
+        log.warning("acd.bad_state", call=call_id)
+        return None
+
+
+def _decision_for(
+    plan: Plan, clock: PracticeClock, joined: CallerJoined, now: datetime
+) -> Decision:
+    """The routing decision a re-adopted caller had (for after-hours later on)."""
+    from frontdesk.routing.destination import QueueDestination, Request
+
+    request = Request(joined.category, joined.queue, joined.skill, joined.priority == "front")
+    skills = tuple(sorted(s for s in (joined.skill, joined.language_skill) if s))
+    destination = QueueDestination(joined.queue, skills, joined.priority)
+    return Decision(request, destination, joined.queue, False, clock.holiday(now))
+
+
+def _channel_of(event: dict[str, Any]) -> str | None:
+    channel = event.get("channel")
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+        return str(channel["id"])
+    playback = event.get("playback")
+    if isinstance(playback, dict):
+        target = str(playback.get("target_uri", ""))
+        if target.startswith("channel:"):
+            return target.removeprefix("channel:")
+    return None
+
+
+def _playback_id(event: dict[str, Any]) -> str | None:
+    playback = event.get("playback")
+    return str(playback.get("id")) if isinstance(playback, dict) else None
+
+
+async def _quietly(request: Awaitable[object]) -> None:
+    """A request whose failure only matters to the log (the channel may be gone already)."""
+    try:
+        await request
+    except AriError as exc:
+        if exc.status not in (404, 409, 422):
+            log.warning("acd.request_failed", status=exc.status, error=exc.message)

@@ -1,0 +1,1 @@
+"""HTTP: the agents API now; the staff dashboard later."""

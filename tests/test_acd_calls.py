@@ -1,0 +1,225 @@
+"""End to end: frontdesk's ACD over the emulated Asterisk (real sockets, a fast practice clock).
+
+Practice time runs `SPEED` times faster than real time (the emulator scales its timeouts
+to match), so a 15 s ring timeout or an 8 min escalation take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from frontdesk.asterisk.ari import AriClient, AriConfig
+from frontdesk.calls.queues import QueueRuntime
+from frontdesk.calls.runtime import CallRuntime
+from frontdesk.calls.session import Routed
+from frontdesk.emulator import Emulator
+from frontdesk.plan import Plan
+from frontdesk.routing.directory import Directory
+from tests.conftest import REFERENCE_DIRECTORY, local
+
+SPEED = 60.0
+STAFF = ["2001", "2002", "2003", "2004", "2005", "2006"]
+PASSWORD = "test-only-secret"
+
+
+class FastClock:
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.t0 = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self.t0) * SPEED)
+
+
+@dataclass
+class Practice:
+    pbx: Emulator
+    runtime: CallRuntime
+    queues: QueueRuntime
+    routed: list[Routed]
+    ari: AriClient
+    task: asyncio.Task[None]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 8.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out waiting")
+            await asyncio.sleep(0.01)
+
+    async def call(self, keys: str, caller: str = "+17735550123") -> str:
+        """A caller who listens to each menu, then presses the next key."""
+        channel = await self.pbx.place_call(caller=caller, did="+13125550000")
+        for key in keys.split(","):
+            await self.wait_for(lambda: _menu_waiting(self.runtime, channel))
+            await self.pbx.press(channel, key)
+        await self.wait_for(lambda: channel in self.queues.calls or _routed(self, channel))
+        return channel
+
+    def agent_of(self, channel: str) -> str | None:
+        view = self.queues.engine.snapshot(self.queues.now()).caller(channel)
+        return view.agent if view is not None else None
+
+
+def _menu_waiting(runtime: CallRuntime, channel: str) -> bool:
+    session = runtime.sessions.get(channel)
+    return session is not None and session.ivr.phase.name == "WAITING"
+
+
+def _routed(practice: Practice, channel: str) -> bool:
+    return any(r.channel == channel for r in practice.routed)
+
+
+@contextlib.asynccontextmanager
+async def open_practice(
+    plan: Plan, pbx: Emulator, *, logged_in: list[str] | None = None, clock: FastClock | None = None
+) -> AsyncIterator[Practice]:
+    clock = clock or FastClock(local("2026-11-30 10:00"))
+    ari = AriClient(AriConfig(pbx.ari_url, "frontdesk", PASSWORD, backoff_initial=0.05))
+    present: set[str] = set()
+    queues = QueueRuntime(plan, ari, now=clock, logged_in=present, speed=SPEED)
+    routed: list[Routed] = []
+    runtime = CallRuntime(
+        plan,
+        ari,
+        directory=Directory.from_csv(REFERENCE_DIRECTORY),
+        logged_in=present,
+        now=clock,
+        on_routed=routed.append,
+        queues=queues,
+    )
+    queues.login_everyone(STAFF if logged_in is None else logged_in)
+    task = asyncio.create_task(runtime.run())
+    practice = Practice(pbx, runtime, queues, routed, ari, task)
+    try:
+        await practice.wait_for(lambda: runtime.resyncs >= 1)
+        yield practice
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await queues.close()
+        await runtime.close()
+        await ari.close()
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[Emulator]:
+    emulator = Emulator(
+        ari_password=PASSWORD,
+        ami_secret=PASSWORD,
+        staff=STAFF,
+        media_seconds=0.01,
+        answer_after=0.05,
+        time_scale=1 / SPEED,
+    )
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+    assert emulator.violations == []
+
+
+async def test_cardiology_caller_reaches_the_best_cardiology_agent(
+    plan: Plan, pbx: Emulator
+) -> None:
+    async with open_practice(plan, pbx) as practice:
+        channel = await practice.call("1,3")  # scheduling > cardiology, unknown English caller
+        await practice.wait_for(lambda: practice.queues.calls.get(channel) is not None)
+        queued = practice.queues.calls[channel]
+        await practice.wait_for(lambda: queued.state == "talking")
+        assert queued.agent_ext == "2001"  # Ana: cardiology 3 beats Fay's 2
+        await practice.wait_for(
+            lambda: pbx.pbx.history[channel].bridge_id == f"frontdesk-c-{channel}"
+        )
+        agent_leg = queued.agent_leg
+        assert agent_leg is not None
+        agent = await pbx.channel(agent_leg)
+        assert agent["caller"]["number"] == "+17735550123"  # the patient's caller ID on the phone
+        await pbx.agent_hangup(agent_leg)
+        await practice.wait_for(lambda: channel not in practice.queues.calls)
+        await practice.wait_for(lambda: _hung_up(pbx, channel))
+
+
+def _hung_up(pbx: Emulator, channel: str) -> bool:
+    return bool(pbx.pbx.history[channel].destroyed)
+
+
+async def test_ring_no_answer_pauses_the_agent_and_the_caller_keeps_their_place(
+    plan: Plan, pbx: Emulator
+) -> None:
+    await pbx.set_phone("2001", answer_after=None)  # Ana never picks up
+    async with open_practice(plan, pbx) as practice:
+        channel = await practice.call("1,3")
+        await practice.wait_for(
+            lambda: practice.queues.calls[channel].agent_ext == "2006", timeout=10
+        )
+        snapshot = practice.queues.engine.snapshot(practice.queues.now())
+        assert snapshot.agent("2001").state == "paused"
+        queued = practice.queues.calls[channel]
+        await practice.wait_for(lambda: queued.state == "talking")
+
+
+async def test_caller_hanging_up_while_waiting_is_an_abandon(plan: Plan, pbx: Emulator) -> None:
+    async with open_practice(plan, pbx, logged_in=["2003"]) as practice:
+        await pbx.set_phone("2003", answer_after=None)
+        channel = await practice.call("2")  # billing: only Chloe
+        await practice.wait_for(lambda: practice.agent_of(channel) == "2003")
+        await pbx.hangup(channel)
+        await practice.wait_for(lambda: channel not in practice.queues.calls)
+        snapshot = practice.queues.engine.snapshot(practice.queues.now())
+        assert snapshot.queue("billing").callers == ()
+        await practice.wait_for(
+            lambda: (
+                practice.queues.engine.snapshot(practice.queues.now()).agent("2003").state == "idle"
+            )
+        )
+
+
+async def test_escalation_alerts_the_charge_nurse(plan: Plan, pbx: Emulator) -> None:
+    await pbx.set_phone("2004", answer_after=None)
+    await pbx.set_phone("2005", answer_after=None)
+    async with open_practice(plan, pbx) as practice:
+        alerts = practice.queues.alerts.subscribe()
+        await practice.call("3,2")  # clinical question -> nurse_triage, escalate_after 8m
+        alert: dict[str, Any] = {}
+        while alert.get("kind") != "escalation":
+            alert = await asyncio.wait_for(alerts.get(), timeout=15)
+        assert alert["queue"] == "nurse_triage"
+        assert alert["recipients"] == ["2004"]  # Dana, the charge nurse
+        assert alert["waited_s"] >= 480
+
+
+async def test_restart_readopts_waiting_callers_in_order(plan: Plan, pbx: Emulator) -> None:
+    clock = FastClock(local("2026-11-30 10:00"))
+    async with open_practice(plan, pbx, logged_in=["2003"], clock=clock) as first:
+        await pbx.set_phone("2003", answer_after=None)
+        channels = [await first.call("2", caller=f"+1773555{n:04d}") for n in range(4)]
+        before = [c.call_id for c in first.queues.engine.snapshot(clock()).queue("billing").callers]
+        waits = {
+            c.call_id: c.enqueued_at
+            for c in first.queues.engine.snapshot(clock()).queue("billing").callers
+        }
+    assert before == channels
+    async with open_practice(plan, pbx, logged_in=["2003"], clock=clock) as second:
+        await second.wait_for(lambda: len(second.queues.calls) == 4)
+        after = second.queues.engine.snapshot(clock()).queue("billing").callers
+        assert [c.call_id for c in after] == before
+        assert {c.call_id: c.enqueued_at for c in after} == waits
+
+
+async def test_feature_code_logs_an_agent_in(plan: Plan, pbx: Emulator) -> None:
+    async with open_practice(plan, pbx, logged_in=[]) as practice:
+        assert "2002" not in practice.queues.logged_in
+        # What `*45` on Ben's phone does: Stasis(frontdesk,feature,login) with his number.
+        await practice.ari.originate(
+            "PJSIP/2002", "feature-1", app_args="feature,login", caller_id="2002"
+        )
+        await practice.wait_for(lambda: "2002" in practice.queues.logged_in)
+        await practice.wait_for(lambda: _hung_up(pbx, "feature-1"))
