@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from frontdesk.acd.model import AgentPause, AgentUnpause
 from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.calls.runtime import CallRuntime
@@ -223,3 +224,45 @@ async def test_feature_code_logs_an_agent_in(plan: Plan, pbx: Emulator) -> None:
         )
         await practice.wait_for(lambda: "2002" in practice.queues.logged_in)
         await practice.wait_for(lambda: _hung_up(pbx, "feature-1"))
+
+
+async def test_overflow_callback_keeps_the_place_and_calls_the_agent_first(
+    plan: Plan, pbx: Emulator
+) -> None:
+    async with open_practice(plan, pbx, logged_in=["2003"]) as practice:
+        practice.queues.feed(AgentPause("2003"))  # Chloe is busy: billing callers wait
+        channel = await practice.call("2", caller="+13125551001")
+        await practice.wait_for(
+            lambda: "sound:frontdesk/callback-offer" in pbx.pbx.history[channel].media, timeout=10
+        )  # billing's max_wait is 5 min
+        await pbx.press(channel, "1")
+        await practice.wait_for(lambda: _hung_up(pbx, channel))
+        assert "sound:frontdesk/callback-confirmed" in pbx.pbx.history[channel].media
+        view = practice.queues.engine.snapshot(practice.queues.now()).caller(channel)
+        assert view is not None
+        assert view.status == "callback"
+
+        practice.queues.feed(AgentUnpause("2003"))
+        queued = practice.queues.calls[channel]
+        await practice.wait_for(lambda: queued.state == "talking", timeout=10)
+        agent_leg, patient_leg = queued.agent_leg, queued.patient_leg
+        assert agent_leg is not None
+        assert patient_leg is not None
+        assert "sound:frontdesk/callback-billing" in pbx.pbx.history[agent_leg].media  # whisper
+        bridge = f"frontdesk-c-{channel}"
+        await practice.wait_for(
+            lambda: (
+                pbx.pbx.history[agent_leg].bridge_id == bridge
+                and pbx.pbx.history[patient_leg].bridge_id == bridge
+            )
+        )
+        assert pbx.pbx.history[patient_leg].dialstring.endswith("+13125551001@trunk")
+
+
+async def test_withheld_caller_is_never_offered_a_callback(plan: Plan, pbx: Emulator) -> None:
+    async with open_practice(plan, pbx, logged_in=["2003"]) as practice:
+        practice.queues.feed(AgentPause("2003"))
+        channel = await practice.call("2", caller="anonymous")
+        await asyncio.sleep(6 * 60 / SPEED)  # past billing's 5 min max_wait
+        assert "sound:frontdesk/callback-offer" not in pbx.pbx.history[channel].media
+        assert channel in practice.queues.calls

@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from frontdesk.acd.callbacks import callback_allowed
 from frontdesk.acd.engine import AcdEngine
 from frontdesk.acd.model import (
     AgentLogin,
@@ -154,7 +155,9 @@ class QueueRuntime:
         """A routed caller enters their queue (the IVR session has finished)."""
         queued = Queued(channel, decision, language, number, category=decision.request.category)
         self.calls[channel] = queued
-        joined = caller_joined(self.plan, channel, decision, language, number, self.now())
+        joined = caller_joined(
+            self.plan, channel, decision, language, callback_allowed(number), self.now()
+        )
         await self._enter_holding(channel, joined.queue)
         await self.ari.set_variable(channel, STATE_VARIABLE, encode_state(joined))
         self.feed(joined)
