@@ -198,21 +198,36 @@ async def test_escalation_alerts_the_charge_nurse(plan: Plan, pbx: Emulator) -> 
 
 
 async def test_restart_readopts_waiting_callers_in_order(plan: Plan, pbx: Emulator) -> None:
+    """A daemon that dies (kill -9: nothing is said to Asterisk) loses no caller."""
     clock = FastClock(local("2026-11-30 10:00"))
-    async with open_practice(plan, pbx, logged_in=["2003"], clock=clock) as first:
-        await pbx.set_phone("2003", answer_after=None)
-        channels = [await first.call("2", caller=f"+1773555{n:04d}") for n in range(4)]
-        before = [c.call_id for c in first.queues.engine.snapshot(clock()).queue("billing").callers]
-        waits = {
-            c.call_id: c.enqueued_at
-            for c in first.queues.engine.snapshot(clock()).queue("billing").callers
-        }
+    async with open_practice(plan, pbx, logged_in=["2001", "2003"], clock=clock) as first:
+        first.queues.feed(AgentPause("2003"))  # billing callers wait
+        talking = await first.call("1,3", caller="+13125550999")  # Ana takes this one
+        await first.wait_for(lambda: first.queues.calls[talking].state == "talking")
+        await first.wait_for(lambda: "FRONTDESK_STATE" in pbx.pbx.history[talking].variables)
+        await first.wait_for(
+            lambda: '"a":' in pbx.pbx.history[talking].variables["FRONTDESK_STATE"]
+        )
+        channels = [await first.call("2", caller=f"+1773555{n:04d}") for n in range(20)]
+        billing = first.queues.engine.snapshot(clock()).queue("billing").callers
+        before = [c.call_id for c in billing]
+        waits = {c.call_id: c.enqueued_at for c in billing}
+        agent_leg = first.queues.calls[talking].agent_leg
     assert before == channels
-    async with open_practice(plan, pbx, logged_in=["2003"], clock=clock) as second:
-        await second.wait_for(lambda: len(second.queues.calls) == 4)
+    async with open_practice(plan, pbx, logged_in=["2001", "2003"], clock=clock) as second:
+        second.queues.feed(AgentPause("2003"))
+        await second.wait_for(lambda: len(second.queues.calls) == 21)
         after = second.queues.engine.snapshot(clock()).queue("billing").callers
         assert [c.call_id for c in after] == before
         assert {c.call_id: c.enqueued_at for c in after} == waits
+        # The conversation is still ours: when Ana hangs up, the patient's leg ends too.
+        assert second.queues.calls[talking].state == "talking"
+        assert agent_leg is not None
+        await pbx.agent_hangup(agent_leg)
+        await second.wait_for(lambda: _hung_up(pbx, talking))
+        await second.wait_for(
+            lambda: second.queues.engine.snapshot(clock()).agent("2001").state == "idle"
+        )
 
 
 async def test_feature_code_logs_an_agent_in(plan: Plan, pbx: Emulator) -> None:

@@ -28,7 +28,9 @@ from frontdesk.acd.engine import AcdEngine
 from frontdesk.acd.model import (
     AgentLogin,
     AgentLogout,
+    AgentPause,
     AgentState,
+    AgentUnpause,
     Announce,
     CallbackAccepted,
     CallbackResult,
@@ -90,6 +92,8 @@ class Queued:
     patient_leg: str | None = None
     category: str = "unrouted"
     confirm_playback: str | None = None
+    joined: CallerJoined | None = None
+    held_agent: bool = False  # re-adopted mid-conversation: the agent is paused until it ends
 
 
 class AlertHub:
@@ -158,6 +162,7 @@ class QueueRuntime:
         joined = caller_joined(
             self.plan, channel, decision, language, callback_allowed(number), self.now()
         )
+        queued.joined = joined
         await self._enter_holding(channel, joined.queue)
         await self.ari.set_variable(channel, STATE_VARIABLE, encode_state(joined))
         self.feed(joined)
@@ -167,6 +172,10 @@ class QueueRuntime:
         joined = decode_state(str(channel.get("id")), state)
         if joined is None:
             return False
+        talk = talking_with(state)
+        if talk is not None:
+            self._readopt_conversation(joined, *talk)
+            return True
         request_decision = _decision_for(self.plan, self.clock, joined, self.now())
         self.calls[joined.call_id] = Queued(
             joined.call_id,
@@ -175,9 +184,29 @@ class QueueRuntime:
             joined.callback_number,
             category=joined.category,
         )
+        self.calls[joined.call_id].joined = joined
         await self._enter_holding(joined.call_id, joined.queue)
         self.feed(joined)
         return True
+
+    def _readopt_conversation(self, joined: CallerJoined, agent_leg: str, ext: str) -> None:
+        """A caller who was talking when we restarted: keep the pair, hold the agent."""
+        decision = _decision_for(self.plan, self.clock, joined, self.now())
+        queued = Queued(
+            joined.call_id,
+            decision,
+            joined.language,
+            joined.callback_number,
+            state="talking",
+            agent_leg=agent_leg,
+            agent_ext=ext,
+            category=joined.category,
+            joined=joined,
+            held_agent=True,
+        )
+        self.calls[joined.call_id] = queued
+        self._legs[agent_leg] = joined.call_id
+        self.feed(AgentPause(ext))  # the engine must not offer them a second caller
 
     def owns(self, channel: str) -> bool:
         return channel in self.calls or channel in self._legs
@@ -284,7 +313,10 @@ class QueueRuntime:
         log.info("acd.talk_ended", call=queued.channel, agent=queued.agent_ext)
         queued.state = "gone"
         self.calls.pop(queued.channel, None)
-        self.feed(TalkEnded(queued.channel))
+        if queued.held_agent:
+            self.feed(AgentUnpause(queued.agent_ext or ""))
+        else:
+            self.feed(TalkEnded(queued.channel))
         for leg in (queued.channel, queued.agent_leg, queued.patient_leg):
             self._hangup_leg(leg)
         bridge = f"frontdesk-c-{queued.channel}"
@@ -501,6 +533,11 @@ class QueueRuntime:
                 await _quietly(self.ari.remove_channels(f"frontdesk-q-{queue}", [call_id]))
             await self.ari.create_bridge(bridge, "mixing")
             await self.ari.add_channels(bridge, [c for c in channels if c])
+            if queued is not None and queued.joined is not None and queued.agent_leg:
+                state = encode_state(
+                    queued.joined, talking=(queued.agent_leg, queued.agent_ext or "")
+                )
+                await self.ari.set_variable(call_id, STATE_VARIABLE, state)
         except AriError as exc:
             log.warning("acd.connect_failed", call=call_id, status=exc.status)
 
@@ -554,10 +591,12 @@ class QueueRuntime:
 
 
 # -- FRONTDESK_STATE ------------------------------------------------------------------------------
-def encode_state(joined: CallerJoined) -> str:
-    """Everything needed to rebuild a waiting caller, as compact JSON."""
+def encode_state(joined: CallerJoined, talking: tuple[str, str] | None = None) -> str:
+    """Everything needed to rebuild a waiting caller (or a conversation), as compact JSON."""
+    extra = {"a": talking[0], "x": talking[1]} if talking else {}
     return json.dumps(
-        {
+        extra
+        | {
             "v": 1,
             "q": joined.queue,
             "p": joined.priority,
@@ -570,6 +609,17 @@ def encode_state(joined: CallerJoined) -> str:
         },
         separators=(",", ":"),
     )
+
+
+def talking_with(text: str) -> tuple[str, str] | None:
+    """(agent leg, extension) when the saved state is a conversation."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("a"), str) and isinstance(data.get("x"), str):
+        return str(data["a"]), str(data["x"])
+    return None
 
 
 def decode_state(call_id: str, text: str) -> CallerJoined | None:
