@@ -18,6 +18,7 @@ import pytest
 
 from frontdesk.acd.model import AgentPause, AgentUnpause
 from frontdesk.asterisk.ari import AriClient, AriConfig
+from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.calls.runtime import CallRuntime
 from frontdesk.calls.session import Routed
@@ -87,6 +88,7 @@ async def open_practice(
     ari = AriClient(AriConfig(pbx.ari_url, "frontdesk", PASSWORD, backoff_initial=0.05))
     present: set[str] = set()
     queues = QueueRuntime(plan, ari, now=clock, logged_in=present, speed=SPEED)
+    destinations = Destinations(plan, ari, queues.alerts, now=clock)
     routed: list[Routed] = []
     runtime = CallRuntime(
         plan,
@@ -96,6 +98,7 @@ async def open_practice(
         now=clock,
         on_routed=routed.append,
         queues=queues,
+        destinations=destinations,
     )
     queues.login_everyone(STAFF if logged_in is None else logged_in)
     task = asyncio.create_task(runtime.run())
@@ -107,6 +110,7 @@ async def open_practice(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await queues.close()
+        await destinations.close()
         await runtime.close()
         await ari.close()
 
@@ -281,3 +285,40 @@ async def test_withheld_caller_is_never_offered_a_callback(plan: Plan, pbx: Emul
         await asyncio.sleep(6 * 60 / SPEED)  # past billing's 5 min max_wait
         assert "sound:frontdesk/callback-offer" not in pbx.pbx.history[channel].media
         assert channel in practice.queues.calls
+
+
+async def test_after_hours_voicemail_is_recorded_with_a_callback_task(
+    plan: Plan, pbx: Emulator
+) -> None:
+    clock = FastClock(local("2026-11-30 20:00"))  # Monday evening: billing is closed
+    async with open_practice(plan, pbx, clock=clock) as practice:
+        alerts = practice.queues.alerts.subscribe()
+        channel = await practice.call("2", caller="+13125551001")
+        await practice.wait_for(lambda: f"frontdesk/billing/{channel}" in pbx.pbx.live)
+        await pbx.press(channel, "#")  # the caller ends the message
+        alert: dict[str, Any] = {}
+        while alert.get("kind") != "voicemail":
+            alert = await asyncio.wait_for(alerts.get(), timeout=5)
+        assert alert["box"] == "billing"
+        assert alert["recording"] == f"frontdesk/billing/{channel}"
+        assert (
+            alert["callback_due"] == "2026-12-01T16:00:00-06:00"
+        )  # end of Tuesday's billing hours
+        await practice.wait_for(lambda: _hung_up(pbx, channel))
+        assert "sound:frontdesk/voicemail-billing" in pbx.pbx.history[channel].media
+
+
+async def test_after_hours_urgent_call_is_bridged_to_the_nurse_line(
+    plan: Plan, pbx: Emulator
+) -> None:
+    clock = FastClock(local("2026-11-30 20:00"))
+    async with open_practice(plan, pbx, clock=clock) as practice:
+        channel = await practice.call("3,1", caller="+13125551001")
+        bridge = f"frontdesk-x-{channel}"
+        await practice.wait_for(lambda: pbx.pbx.history[channel].bridge_id == bridge)
+        leg = f"{channel}-xfer"
+        assert pbx.pbx.history[leg].bridge_id == bridge
+        assert pbx.pbx.history[leg].dialstring.endswith("+13125550199@trunk")
+        assert "sound:frontdesk/urgent-connect" in pbx.pbx.history[channel].media
+        await pbx.agent_hangup(leg)  # the nurse line hangs up
+        await practice.wait_for(lambda: _hung_up(pbx, channel))

@@ -23,6 +23,7 @@ from frontdesk.asterisk.ami_codec import Event
 from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.asterisk.fastagi import AgiSettings, FastAgiServer
 from frontdesk.calls.agi_route import agi_decider
+from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.presence import PhonePresence
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.calls.runtime import CallRuntime, Clock, utc_now
@@ -69,6 +70,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         ami_port = emulator.ami_port if emulator is not None else settings.ami_port
         ami = await _start_ami(stack, settings, ami_port, plan)
         queues = None
+        destinations = None
         if settings.acd:
             queues = QueueRuntime(
                 plan,
@@ -78,6 +80,8 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
                 user_event=lambda name, fields: ami.user_event(name, **fields),
             )
             stack.push_async_callback(queues.close)
+            destinations = Destinations(plan, ari, queues.alerts, now=now)
+            stack.push_async_callback(destinations.close)
             if settings.agents_start == "all":
                 queues.login_everyone([s.extension for s in plan.staff])
             await _serve_agents_api(stack, settings, queues)
@@ -91,6 +95,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             on_routed=count,
             now=now,
             queues=queues,
+            destinations=destinations,
         )
         stack.push_async_callback(runtime.close)
         _track_phones(ami, plan, queues)

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from frontdesk.asterisk.ari import AriClient, AriError, Connected
+from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.queues import STATE_VARIABLE, QueueRuntime, decode_state
 from frontdesk.calls.session import (
     Answer,
@@ -24,6 +25,7 @@ from frontdesk.calls.session import (
     ArmTimer,
     CallSession,
     ContinueInDialplan,
+    Deliver,
     DisarmTimer,
     JoinQueue,
     Play,
@@ -57,6 +59,7 @@ class CallRuntime:
         now: Clock = utc_now,
         on_routed: Callable[[Routed], None] | None = None,
         queues: QueueRuntime | None = None,
+        destinations: Destinations | None = None,
     ) -> None:
         self.plan = plan
         self.ari = ari
@@ -67,6 +70,7 @@ class CallRuntime:
         self.now = now
         self.on_routed = on_routed
         self.queues = queues  # frontdesk's ACD; None: queue routes go back to the dialplan
+        self.destinations = destinations  # voicemail and transfers over ARI
         self.sessions: dict[str, CallSession] = {}
         self._queues: dict[str, asyncio.Queue[AriCommand | None]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -102,8 +106,13 @@ class CallRuntime:
         if kind == "StasisStart" and isinstance(channel, dict) and channel_id not in self.sessions:
             if not event.get("args"):
                 self.adopt(channel, answered=False)
+            elif self.destinations is not None and self.destinations.on_stasis_start(event):
+                pass  # a transfer's far end answered
             elif self.queues is not None:  # agent legs, callbacks and staff feature codes
                 self.queues.on_stasis_start(event)
+            return
+        if self.destinations is not None and self.destinations.owns(channel_id or ""):
+            self.destinations.on_event(event)
             return
         if self.queues is not None and self.queues.owns(channel_id or ""):
             self.queues.on_event(event)
@@ -177,6 +186,8 @@ class CallRuntime:
             await self.queues.join(
                 command.channel, command.decision, command.language, command.number
             )
+        elif isinstance(command, Deliver) and self.destinations is not None:
+            await self.destinations.deliver(command.channel, command.decision, command.number)
 
     def _arm(self, session: CallSession, command: ArmTimer) -> None:
         def fire() -> None:
@@ -305,11 +316,12 @@ def _channel_id(event: dict[str, Any]) -> str | None:
     channel = event.get("channel")
     if isinstance(channel, dict) and isinstance(channel.get("id"), str):
         return str(channel["id"])
-    playback = event.get("playback")
-    if isinstance(playback, dict):
-        target = str(playback.get("target_uri", ""))
-        if target.startswith("channel:"):
-            return target.removeprefix("channel:")
+    for key in ("playback", "recording"):
+        media = event.get(key)
+        if isinstance(media, dict):
+            target = str(media.get("target_uri", ""))
+            if target.startswith("channel:"):
+                return target.removeprefix("channel:")
     return None
 
 

@@ -6,9 +6,9 @@ directions: `PlaybackFinished` -> `PromptsFinished`, `ChannelDtmfReceived` -> `K
 for other playbacks, repeated events and events after the call ended are ignored,
 so a late or duplicated event (Asterisk sends some twice) can never derail a call.
 
-With frontdesk's ACD on (`acd=True`), a queue destination becomes `JoinQueue` and the
-call stays in the app. Other routes (and every route without the ACD) are handed back
-to the dialplan: the session sets `FRONTDESK_ROUTE` (queue | voicemail | transfer),
+With frontdesk's ACD on (`acd=True`), a queue destination becomes `JoinQueue` and
+voicemail or a transfer `Deliver`: the call stays in the app. Without the ACD every
+route is handed back to the dialplan: the session sets `FRONTDESK_ROUTE` (queue | voicemail | transfer),
 `FRONTDESK_DESTINATION` (queue name, voicemail box or dial string),
 `FRONTDESK_CATEGORY` and `FRONTDESK_LANGUAGE`, then continues the channel after
 `Stasis()`; `dialplan/extensions.conf` acts on them.
@@ -105,6 +105,15 @@ class JoinQueue:
 
 
 @dataclass(frozen=True)
+class Deliver:
+    """Voicemail or an external transfer, done over ARI (with the ACD on)."""
+
+    channel: str
+    decision: Decision
+    number: str | None
+
+
+@dataclass(frozen=True)
 class Routed:
     """Not a request: the decision, for the log line and (later) the ACD and call records."""
 
@@ -124,6 +133,7 @@ AriCommand = (
     | ContinueInDialplan
     | Routed
     | JoinQueue
+    | Deliver
 )
 
 
@@ -226,6 +236,8 @@ class CallSession:
         routed = Routed(self.channel, self.facts, self.language, decision)
         if self.acd and isinstance(decision.destination, QueueDestination):
             return [routed, JoinQueue(self.channel, decision, self.language, self.facts.caller)]
+        if self.acd:
+            return [routed, Deliver(self.channel, decision, self.facts.caller)]
         variables = route_variables(decision, self.language, self.ivr.plan)
         return [
             routed,

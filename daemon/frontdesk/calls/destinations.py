@@ -1,0 +1,241 @@
+"""Voicemail and external transfers over ARI (with frontdesk's ACD on).
+
+- **Voicemail**: the IVR has already played the box's greeting (which speaks the
+  callback window); the caller is recorded (`frontdesk/<box>/<channel>`, WAV, up to
+  3 minutes, `#` ends it), then hung up, and a callback task is raised whose due time
+  follows the queue's schedule: "same day" = the end of today's (or the next) open day,
+  anything else ("next business day") = the end of the next open day after today.
+- **Transfer**: the IVR has already played the target's `announce` prompt; the target
+  is dialled through the trunk (`dial` of the plan's `external`), presenting the
+  caller's number, and bridged with the caller; either hangup ends both. A target that
+  does not answer sends the caller back to the dialplan's fallback (front desk phones,
+  then a voicemail): a caller is never left in silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import structlog
+
+from frontdesk.asterisk.ari import AriClient, AriError
+from frontdesk.calls.queues import AlertHub
+from frontdesk.plan.model import Plan
+from frontdesk.routing.clock import PracticeClock
+from frontdesk.routing.destination import Decision, TransferDestination, VoicemailDestination
+from frontdesk.routing.phone import mask_number
+
+log = structlog.get_logger("frontdesk.destinations")
+
+TRANSFER = "transfer"
+RECORD_SECONDS = 180
+_ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
+_SEARCH_DAYS = 14
+
+
+@dataclass
+class Handoff:
+    channel: str
+    decision: Decision
+    number: str | None
+    leg: str | None = None
+    connected: bool = False
+    recording: str | None = None
+
+
+class Destinations:
+    def __init__(
+        self,
+        plan: Plan,
+        ari: AriClient,
+        alerts: AlertHub,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.plan = plan
+        self.ari = ari
+        self.alerts = alerts
+        self.now = now
+        self.clock = PracticeClock(plan)
+        self.calls: dict[str, Handoff] = {}
+        self._legs: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def owns(self, channel: str) -> bool:
+        return channel in self.calls or channel in self._legs
+
+    async def deliver(self, channel: str, decision: Decision, number: str | None) -> None:
+        handoff = Handoff(channel, decision, number)
+        self.calls[channel] = handoff
+        destination = decision.destination
+        if isinstance(destination, VoicemailDestination):
+            handoff.recording = f"frontdesk/{destination.box}/{channel}"
+            await self.ari.record(channel, handoff.recording, max_seconds=RECORD_SECONDS)
+        elif isinstance(destination, TransferDestination):
+            await self._dial(handoff, destination)
+
+    def on_stasis_start(self, event: dict[str, Any]) -> bool:
+        args = [str(a) for a in event.get("args") or []]
+        if len(args) < 2 or args[0] != TRANSFER:
+            return False
+        leg = str((event.get("channel") or {}).get("id"))
+        handoff = self.calls.get(args[1])
+        if handoff is None:
+            self._spawn(_quietly(self.ari.hangup(leg)))
+            return True
+        handoff.connected = True
+        self._spawn(self._bridge(handoff, leg))
+        return True
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        channel = str((event.get("channel") or {}).get("id") or "")
+        if kind == "RecordingFinished":
+            self._recorded(event)
+        elif kind in _ENDING and channel in self._legs:
+            self._leg_ended(channel)
+        elif kind in _ENDING and channel in self.calls:
+            self._caller_ended(self.calls[channel])
+
+    # -- voicemail --------------------------------------------------------------------------
+    def _recorded(self, event: dict[str, Any]) -> None:
+        recording = event.get("recording") or {}
+        target = str(recording.get("target_uri", "")).removeprefix("channel:")
+        handoff = self.calls.pop(target, None)
+        if handoff is None or not isinstance(handoff.decision.destination, VoicemailDestination):
+            return
+        box = handoff.decision.destination
+        due = callback_due(
+            self.plan, self.clock, handoff.decision.deciding_queue, box.callback, self.now()
+        )
+        seconds = recording.get("duration")
+        log.info(
+            "voicemail.recorded",
+            call=handoff.channel,
+            box=box.box,
+            seconds=seconds,
+            caller=mask_number(handoff.number),
+        )
+        self.alerts.publish(
+            {
+                "kind": "voicemail",
+                "call": handoff.channel,
+                "box": box.box,
+                "recording": handoff.recording,
+                "category": handoff.decision.request.category,
+                "callback_due": due.isoformat() if due else None,
+            }
+        )
+        self._spawn(_quietly(self.ari.hangup(handoff.channel)))
+
+    # -- transfer ---------------------------------------------------------------------------
+    async def _dial(self, handoff: Handoff, destination: TransferDestination) -> None:
+        leg = f"{handoff.channel}-xfer"
+        handoff.leg = leg
+        self._legs[leg] = handoff.channel
+        dial = self.plan.external[destination.target].dial
+        try:
+            await self.ari.originate(
+                dial,
+                leg,
+                app_args=f"{TRANSFER},{handoff.channel}",
+                caller_id=handoff.number,
+                timeout=45,
+            )
+        except AriError as exc:
+            log.error(
+                "transfer.failed",
+                call=handoff.channel,
+                target=destination.target,
+                status=exc.status,
+            )
+            self._legs.pop(leg, None)
+            await self._fall_back(handoff)
+
+    async def _bridge(self, handoff: Handoff, leg: str) -> None:
+        bridge = f"frontdesk-x-{handoff.channel}"
+        try:
+            await self.ari.create_bridge(bridge, "mixing")
+            await self.ari.add_channels(bridge, [handoff.channel, leg])
+            log.info("transfer.connected", call=handoff.channel)
+        except AriError as exc:
+            log.warning("transfer.bridge_failed", call=handoff.channel, status=exc.status)
+
+    def _leg_ended(self, leg: str) -> None:
+        channel = self._legs.pop(leg)
+        handoff = self.calls.get(channel)
+        if handoff is None:
+            return
+        if handoff.connected:  # the far end hung up: the conversation is over
+            self.calls.pop(channel, None)
+            self._spawn(self._finish(handoff))
+        else:  # never answered: the dialplan's fallback takes the caller
+            log.warning("transfer.no_answer", call=channel)
+            self._spawn(self._fall_back(handoff))
+
+    def _caller_ended(self, handoff: Handoff) -> None:
+        self.calls.pop(handoff.channel, None)
+        if handoff.leg and handoff.leg in self._legs:
+            self._legs.pop(handoff.leg, None)
+            self._spawn(_quietly(self.ari.hangup(handoff.leg)))
+        self._spawn(_quietly(self.ari.delete_bridge(f"frontdesk-x-{handoff.channel}")))
+
+    async def _finish(self, handoff: Handoff) -> None:
+        await _quietly(self.ari.hangup(handoff.channel))
+        await _quietly(self.ari.delete_bridge(f"frontdesk-x-{handoff.channel}"))
+
+    async def _fall_back(self, handoff: Handoff) -> None:
+        self.calls.pop(handoff.channel, None)
+        await _quietly(self.ari.set_variable(handoff.channel, "FRONTDESK_ROUTE", "fallback"))
+        await _quietly(self.ari.continue_in_dialplan(handoff.channel))
+
+    def _spawn(self, job: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def callback_due(
+    plan: Plan, clock: PracticeClock, queue: str | None, window: str | None, now: datetime
+) -> datetime | None:
+    """When a voicemail's callback is due: the end of the right open day of the queue."""
+    if queue is None or queue not in plan.queues:
+        return None
+    schedule = plan.queues[queue].schedule
+    today = clock.local(now).date()
+    same_day = (window or "").strip().lower() == "same day"
+    first = today if same_day else today + timedelta(days=1)
+    for offset in range(_SEARCH_DAYS):
+        end = _closing_of(plan, clock, schedule, first + timedelta(days=offset))
+        if end is not None and end > now:
+            return end
+    return None
+
+
+def _closing_of(plan: Plan, clock: PracticeClock, schedule: str, day: date) -> datetime | None:
+    """The end of the day's last opening interval, or None if closed all day."""
+    if clock.holiday_on(day) is not None:
+        return None
+    intervals = plan.schedules[schedule].days[day.weekday()]
+    if not intervals:
+        return None
+    end = intervals[-1].end
+    midnight = datetime.combine(day, time(), tzinfo=clock.zone)
+    return midnight + timedelta(minutes=end)
+
+
+async def _quietly(request: Awaitable[object]) -> None:
+    try:
+        await request
+    except AriError as exc:
+        if exc.status not in (404, 409, 422):
+            log.warning("destinations.request_failed", status=exc.status, error=exc.message)
