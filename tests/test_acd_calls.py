@@ -322,3 +322,31 @@ async def test_after_hours_urgent_call_is_bridged_to_the_nurse_line(
         assert "sound:frontdesk/urgent-connect" in pbx.pbx.history[channel].media
         await pbx.agent_hangup(leg)  # the nurse line hangs up
         await practice.wait_for(lambda: _hung_up(pbx, channel))
+
+
+async def test_skill_relaxes_after_a_minute(plan: Plan, pbx: Emulator) -> None:
+    # Ana and Fay (cardiology) are away; Ben (no cardiology) may take the call after 60 s.
+    async with open_practice(plan, pbx, logged_in=["2002"]) as practice:
+        channel = await practice.call("1,3")
+        queued = practice.queues.calls[channel]
+        assert practice.agent_of(channel) is None  # Ben lacks cardiology: not at first
+        await practice.wait_for(lambda: queued.agent_ext == "2002", timeout=5)
+        waited = (
+            practice.queues.now()
+            - practice.queues.engine.snapshot(practice.queues.now())
+            .queue("scheduling")
+            .callers[0]
+            .enqueued_at
+        )
+        assert waited >= timedelta(seconds=60)
+
+
+async def test_waiting_callers_hear_their_position_every_minute(plan: Plan, pbx: Emulator) -> None:
+    async with open_practice(plan, pbx, logged_in=["2003"]) as practice:
+        practice.queues.feed(AgentPause("2003"))
+        first = await practice.call("2")
+        second = await practice.call("2", caller="+17735550124")
+        await practice.wait_for(lambda: "number:1" in pbx.pbx.history[second].media, timeout=5)
+        media = pbx.pbx.history[second].media
+        assert media[media.index("number:1") - 1] == "sound:queue-thereare"  # one caller ahead
+        assert "sound:queue-youarenext" in pbx.pbx.history[first].media
