@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PLAN   ?= daemon/frontdesk/examples/lakeside.yaml
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run test bench lint typecheck unit clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,13 @@ run: $(STAMP)
 ## test: lint, format check, strict typing, then the test suite
 test: lint typecheck unit
 
+## bench: figures, not assertions (not part of `make test`)
+bench: $(STAMP)
+	$(BIN)/python bench/acd_bench.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check daemon tests
-	$(BIN)/ruff format --check daemon tests
+	$(BIN)/ruff check daemon tests bench
+	$(BIN)/ruff format --check daemon tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict daemon/

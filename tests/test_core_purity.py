@@ -10,7 +10,7 @@ import pytest
 import frontdesk
 
 PACKAGE = Path(frontdesk.__file__).parent
-CORE = ("plan", "routing")
+CORE = ("plan", "routing", "acd")
 FORBIDDEN = {"asyncio", "aiohttp", "asyncpg", "socket", "selectors", "threading", "subprocess"}
 
 
