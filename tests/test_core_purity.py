@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ def _imports(path: Path) -> set[str]:
 
 def _core_files() -> list[Path]:
     # The call session is decisions too: ARI events in, commands as data out.
-    pure = [PACKAGE / "calls" / "session.py"]
+    pure = [PACKAGE / "calls" / "session.py", PACKAGE / "asterisk" / "ari_events.py"]
     return sorted([p for sub in CORE for p in (PACKAGE / sub).rglob("*.py")] + pure)
 
 
@@ -43,3 +45,16 @@ def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import asyncio\nfrom aiohttp import web\n")
     assert _imports(bad) & FORBIDDEN == {"asyncio", "aiohttp"}
+
+
+def test_the_core_does_not_pull_in_io_frameworks_transitively() -> None:
+    code = (
+        "import sys\n"
+        "import frontdesk.plan, frontdesk.routing.paths, frontdesk.routing.safety\n"
+        "import frontdesk.acd.engine, frontdesk.calls.session\n"
+        "print(','.join(m for m in ('asyncio', 'aiohttp', 'asyncpg', 'structlog') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""

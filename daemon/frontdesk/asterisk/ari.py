@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,3 +338,12 @@ def _error_message(text: str) -> str:
     if isinstance(body, dict):
         return str(body.get("message") or body.get("error") or body)[:200]
     return str(body)[:200]
+
+
+async def ignore_gone(request: Awaitable[object]) -> None:
+    """A request whose failure only matters to the log: the channel may be gone already."""
+    try:
+        await request
+    except AriError as exc:
+        if not exc.call_is_gone:
+            log.warning("ari.request_failed", status=exc.status, error=exc.message)

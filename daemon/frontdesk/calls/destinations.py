@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from frontdesk.asterisk.ari import AriClient, AriError
+from frontdesk.asterisk.ari import AriClient, AriError, ignore_gone
 from frontdesk.calls.queues import AlertHub
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
@@ -85,7 +85,7 @@ class Destinations:
         leg = str((event.get("channel") or {}).get("id"))
         handoff = self.calls.get(args[1])
         if handoff is None:
-            self._spawn(_quietly(self.ari.hangup(leg)))
+            self._spawn(ignore_gone(self.ari.hangup(leg)))
             return True
         handoff.connected = True
         self._spawn(self._bridge(handoff, leg))
@@ -130,7 +130,7 @@ class Destinations:
                 "callback_due": due.isoformat() if due else None,
             }
         )
-        self._spawn(_quietly(self.ari.hangup(handoff.channel)))
+        self._spawn(ignore_gone(self.ari.hangup(handoff.channel)))
 
     # -- transfer ---------------------------------------------------------------------------
     async def _dial(self, handoff: Handoff, destination: TransferDestination) -> None:
@@ -181,17 +181,17 @@ class Destinations:
         self.calls.pop(handoff.channel, None)
         if handoff.leg and handoff.leg in self._legs:
             self._legs.pop(handoff.leg, None)
-            self._spawn(_quietly(self.ari.hangup(handoff.leg)))
-        self._spawn(_quietly(self.ari.delete_bridge(f"frontdesk-x-{handoff.channel}")))
+            self._spawn(ignore_gone(self.ari.hangup(handoff.leg)))
+        self._spawn(ignore_gone(self.ari.delete_bridge(f"frontdesk-x-{handoff.channel}")))
 
     async def _finish(self, handoff: Handoff) -> None:
-        await _quietly(self.ari.hangup(handoff.channel))
-        await _quietly(self.ari.delete_bridge(f"frontdesk-x-{handoff.channel}"))
+        await ignore_gone(self.ari.hangup(handoff.channel))
+        await ignore_gone(self.ari.delete_bridge(f"frontdesk-x-{handoff.channel}"))
 
     async def _fall_back(self, handoff: Handoff) -> None:
         self.calls.pop(handoff.channel, None)
-        await _quietly(self.ari.set_variable(handoff.channel, "FRONTDESK_ROUTE", "fallback"))
-        await _quietly(self.ari.continue_in_dialplan(handoff.channel))
+        await ignore_gone(self.ari.set_variable(handoff.channel, "FRONTDESK_ROUTE", "fallback"))
+        await ignore_gone(self.ari.continue_in_dialplan(handoff.channel))
 
     def _spawn(self, job: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(job)
@@ -231,11 +231,3 @@ def _closing_of(plan: Plan, clock: PracticeClock, schedule: str, day: date) -> d
     end = intervals[-1].end
     midnight = datetime.combine(day, time(), tzinfo=clock.zone)
     return midnight + timedelta(minutes=end)
-
-
-async def _quietly(request: Awaitable[object]) -> None:
-    try:
-        await request
-    except AriError as exc:
-        if exc.status not in (404, 409, 422):
-            log.warning("destinations.request_failed", status=exc.status, error=exc.message)

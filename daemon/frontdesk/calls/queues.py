@@ -54,7 +54,8 @@ from frontdesk.acd.model import (
     Tick,
     caller_joined,
 )
-from frontdesk.asterisk.ari import AriClient, AriError
+from frontdesk.asterisk.ari import AriClient, AriError, ignore_gone
+from frontdesk.asterisk.ari_events import channel_of, playback_of
 from frontdesk.calls.session import route_variables
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
@@ -233,7 +234,7 @@ class QueueRuntime:
         return bool(args)
 
     def on_event(self, event: dict[str, Any]) -> None:
-        channel = _channel_of(event)
+        channel = channel_of(event)
         if channel is None:
             return
         kind = event.get("type")
@@ -254,14 +255,14 @@ class QueueRuntime:
             and queued.state == "offered"
         ):
             self._callback_accepted(queued)
-        elif kind == "PlaybackFinished" and _playback_id(event) == queued.confirm_playback:
-            self._submit(channel, lambda: _quietly(self.ari.hangup(channel)))
+        elif kind == "PlaybackFinished" and playback_of(event) == queued.confirm_playback:
+            self._submit(channel, lambda: ignore_gone(self.ari.hangup(channel)))
 
     # -- translating ARI facts into engine events ---------------------------------------------
     def _leg_answered(self, kind: str, leg: str, call_id: str) -> None:
         queued = self.calls.get(call_id)
         if queued is None:
-            self._submit(leg, lambda: _quietly(self.ari.hangup(leg)))
+            self._submit(leg, lambda: ignore_gone(self.ari.hangup(leg)))
             return
         self._legs[leg] = call_id
         if kind == CALLBACK_PATIENT:
@@ -275,7 +276,9 @@ class QueueRuntime:
         self.feed(OfferAnswered(call_id, queued.agent_ext or ""))
         if kind == CALLBACK_AGENT:
             whisper = [f"sound:frontdesk/callback-{queued.category}", "sound:beep"]
-            self._submit(call_id, lambda: _quietly(self.ari.play(leg, whisper, f"{leg}-whisper")))
+            self._submit(
+                call_id, lambda: ignore_gone(self.ari.play(leg, whisper, f"{leg}-whisper"))
+            )
             return
         queued.state = "talking"
         self._submit(call_id, lambda: self._connect(call_id, [call_id, leg]))
@@ -320,7 +323,7 @@ class QueueRuntime:
         for leg in (queued.channel, queued.agent_leg, queued.patient_leg):
             self._hangup_leg(leg)
         bridge = f"frontdesk-c-{queued.channel}"
-        self._submit(queued.channel, lambda: _quietly(self.ari.delete_bridge(bridge)))
+        self._submit(queued.channel, lambda: ignore_gone(self.ari.delete_bridge(bridge)))
 
     def _callback_accepted(self, queued: Queued) -> None:
         queued.state = "callback"
@@ -329,7 +332,7 @@ class QueueRuntime:
         self.feed(CallbackAccepted(queued.channel))
         media = ["sound:frontdesk/callback-confirmed"]
         self._submit(
-            queued.channel, lambda: _quietly(self.ari.play(queued.channel, media, playback))
+            queued.channel, lambda: ignore_gone(self.ari.play(queued.channel, media, playback))
         )
 
     def _whisper_done(self, leg: str) -> None:
@@ -412,7 +415,7 @@ class QueueRuntime:
         media = ["sound:frontdesk/callback-offer"]
         self._submit(
             call_id,
-            lambda: _quietly(self.ari.play(call_id, media, f"{call_id}-cboffer-{self._next()}")),
+            lambda: ignore_gone(self.ari.play(call_id, media, f"{call_id}-cboffer-{self._next()}")),
         )
 
     def _announce(self, command: Announce) -> None:
@@ -427,7 +430,7 @@ class QueueRuntime:
         )
         playback = f"{command.call_id}-announce-{self._next()}"
         self._submit(
-            command.call_id, lambda: _quietly(self.ari.play(command.call_id, media, playback))
+            command.call_id, lambda: ignore_gone(self.ari.play(command.call_id, media, playback))
         )
 
     def _escalate(self, command: Escalate) -> None:
@@ -455,7 +458,9 @@ class QueueRuntime:
                 "Recipients": ",".join(command.recipients),
             }
             notify = self.user_event
-            self._submit(command.call_id, lambda: _quietly(notify("FrontdeskEscalation", fields)))
+            self._submit(
+                command.call_id, lambda: ignore_gone(notify("FrontdeskEscalation", fields))
+            )
 
     def _follow_after_hours(self, call_id: str) -> None:
         queued = self.calls.pop(call_id, None)
@@ -469,13 +474,13 @@ class QueueRuntime:
 
         async def leave() -> None:
             queue = queued.decision.destination.as_json().get("queue", "")
-            await _quietly(self.ari.remove_channels(f"frontdesk-q-{queue}", [call_id]))
+            await ignore_gone(self.ari.remove_channels(f"frontdesk-q-{queue}", [call_id]))
             for name, value in variables:
                 await self.ari.set_variable(call_id, name, value)
             await self.ari.continue_in_dialplan(call_id)
 
         log.info("acd.after_hours", call=call_id, destination=decision.destination.as_json())
-        self._submit(call_id, lambda: _quietly(leave()))
+        self._submit(call_id, lambda: ignore_gone(leave()))
 
     def _agent_state(self, command: AgentState) -> None:
         if command.state == "logged_out":
@@ -499,10 +504,10 @@ class QueueRuntime:
         if event is not None and known:
             self.feed(event)
             log.info("acd.feature_code", ext=ext, action=action)
-        await _quietly(self.ari.answer(channel))
-        await _quietly(self.ari.play(channel, [sound], f"{channel}-feature"))
+        await ignore_gone(self.ari.answer(channel))
+        await ignore_gone(self.ari.play(channel, [sound], f"{channel}-feature"))
         await asyncio.sleep(0.5)
-        await _quietly(self.ari.hangup(channel))
+        await ignore_gone(self.ari.hangup(channel))
 
     def phone_reachable(self, ext: str, reachable: bool) -> None:
         self.feed(PhoneReachability(ext, reachable))
@@ -530,7 +535,7 @@ class QueueRuntime:
         try:
             if queued is not None:
                 queue = queued.decision.destination.as_json().get("queue", "")
-                await _quietly(self.ari.remove_channels(f"frontdesk-q-{queue}", [call_id]))
+                await ignore_gone(self.ari.remove_channels(f"frontdesk-q-{queue}", [call_id]))
             await self.ari.create_bridge(bridge, "mixing")
             await self.ari.add_channels(bridge, [c for c in channels if c])
             if queued is not None and queued.joined is not None and queued.agent_leg:
@@ -543,7 +548,7 @@ class QueueRuntime:
 
     def _hangup_leg(self, leg: str | None) -> None:
         if leg:
-            self._submit(leg, lambda: _quietly(self.ari.hangup(leg)))
+            self._submit(leg, lambda: ignore_gone(self.ari.hangup(leg)))
 
     def _next(self) -> int:
         self._leg_seq += 1
@@ -651,29 +656,3 @@ def _decision_for(
     skills = tuple(sorted(s for s in (joined.skill, joined.language_skill) if s))
     destination = QueueDestination(joined.queue, skills, joined.priority)
     return Decision(request, destination, joined.queue, False, clock.holiday(now))
-
-
-def _channel_of(event: dict[str, Any]) -> str | None:
-    channel = event.get("channel")
-    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
-        return str(channel["id"])
-    playback = event.get("playback")
-    if isinstance(playback, dict):
-        target = str(playback.get("target_uri", ""))
-        if target.startswith("channel:"):
-            return target.removeprefix("channel:")
-    return None
-
-
-def _playback_id(event: dict[str, Any]) -> str | None:
-    playback = event.get("playback")
-    return str(playback.get("id")) if isinstance(playback, dict) else None
-
-
-async def _quietly(request: Awaitable[object]) -> None:
-    """A request whose failure only matters to the log (the channel may be gone already)."""
-    try:
-        await request
-    except AriError as exc:
-        if exc.status not in (404, 409, 422):
-            log.warning("acd.request_failed", status=exc.status, error=exc.message)

@@ -16,7 +16,8 @@ from typing import Any
 
 import structlog
 
-from frontdesk.asterisk.ari import AriClient, AriError, Connected
+from frontdesk.asterisk.ari import AriClient, AriError, Connected, ignore_gone
+from frontdesk.asterisk.ari_events import channel_of
 from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.queues import STATE_VARIABLE, QueueRuntime, decode_state
 from frontdesk.calls.session import (
@@ -102,7 +103,7 @@ class CallRuntime:
             log.error("calls.app_replaced", app=self.ari.config.app)
             return
         channel = event.get("channel")
-        channel_id = _channel_id(event)
+        channel_id = channel_of(event)
         if kind == "StasisStart" and isinstance(channel, dict) and channel_id not in self.sessions:
             if not event.get("args"):
                 self.adopt(channel, answered=False)
@@ -168,7 +169,7 @@ class CallRuntime:
         elif isinstance(command, Play):
             await ari.play(command.channel, command.media, command.playback_id, command.language)
         elif isinstance(command, StopPlayback):
-            await _ignore_gone(ari.stop_playback(command.playback_id))
+            await ignore_gone(ari.stop_playback(command.playback_id))
         elif isinstance(command, ArmTimer):
             self._arm(session, command)
         elif isinstance(command, DisarmTimer):
@@ -312,28 +313,7 @@ class CallRuntime:
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
 
 
-def _channel_id(event: dict[str, Any]) -> str | None:
-    channel = event.get("channel")
-    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
-        return str(channel["id"])
-    for key in ("playback", "recording"):
-        media = event.get(key)
-        if isinstance(media, dict):
-            target = str(media.get("target_uri", ""))
-            if target.startswith("channel:"):
-                return target.removeprefix("channel:")
-    return None
-
-
 def _is_our_leg(channel: dict[str, Any]) -> bool:
     """Channels we originated (agents, transfers) carry Stasis arguments."""
     app_data = str(channel.get("dialplan", {}).get("app_data", ""))
     return "," in app_data
-
-
-async def _ignore_gone(request: Any) -> None:
-    try:
-        await request
-    except AriError as exc:
-        if exc.status != 404:
-            raise

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from frontdesk.asterisk.ari_events import playback_of
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import (
@@ -171,7 +172,7 @@ class CallSession:
             self.ivr.handle(HungUp(), now)
             return []
         if kind == "PlaybackFinished":
-            return self._playback_finished(_playback_id(event), now)
+            return self._playback_finished(playback_of(event), now)
         if kind == "ChannelDtmfReceived":
             digit = str(event.get("digit", ""))
             if digit in DTMF_DIGITS:
@@ -274,10 +275,3 @@ def facts_from_channel(channel: dict[str, Any]) -> tuple[str | None, str | None]
         number if isinstance(number, str) else None,
         exten if isinstance(exten, str) else None,
     )
-
-
-def _playback_id(event: dict[str, Any]) -> str | None:
-    playback = event.get("playback")
-    if isinstance(playback, dict) and isinstance(playback.get("id"), str):
-        return str(playback["id"])
-    return None

@@ -1,0 +1,27 @@
+"""Reading ARI events (plain JSON objects): which channel or playback they are about. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def channel_of(event: Mapping[str, Any]) -> str | None:
+    """The channel an ARI event is about: its `channel`, or a playback's/recording's target."""
+    channel = event.get("channel")
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+        return str(channel["id"])
+    for key in ("playback", "recording"):
+        media = event.get(key)
+        if isinstance(media, dict):
+            target = str(media.get("target_uri", ""))
+            if target.startswith("channel:"):
+                return target.removeprefix("channel:")
+    return None
+
+
+def playback_of(event: Mapping[str, Any]) -> str | None:
+    playback = event.get("playback")
+    if isinstance(playback, dict) and isinstance(playback.get("id"), str):
+        return str(playback["id"])
+    return None
