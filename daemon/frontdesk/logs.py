@@ -19,7 +19,8 @@ _PHONE = re.compile(r"\(?\+?\d[\d\-\s().]{6,}\d")
 _NAME_KEYS = frozenset({"name", "caller_name", "patient_name", "calleridname"})
 # Values that are ids or the practice's own numbers, never a patient's.
 _SAFE_KEYS = frozenset(
-    {"timestamp", "level", "event", "channel", "playback", "did", "app", "logger"}
+    {"timestamp", "level", "event", "channel", "call", "leg", "lane", "agent", "playback", "did"}
+    | {"app", "logger", "recording"}
 )
 
 
