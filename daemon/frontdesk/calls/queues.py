@@ -164,8 +164,12 @@ class QueueRuntime:
             self.plan, channel, decision, language, callback_allowed(number), self.now()
         )
         queued.joined = joined
-        await self._enter_holding(channel, joined.queue)
-        await self.ari.set_variable(channel, STATE_VARIABLE, encode_state(joined))
+        try:
+            await self._enter_holding(channel, joined.queue)
+            await self.ari.set_variable(channel, STATE_VARIABLE, encode_state(joined))
+        except AriError:
+            self.calls.pop(channel, None)  # hung up before they reached the queue
+            raise
         self.feed(joined)
 
     async def rejoin(self, channel: dict[str, Any], state: str) -> bool:
