@@ -170,7 +170,8 @@ class QueueRuntime:
         except AriError:
             self.calls.pop(channel, None)  # hung up before they reached the queue
             raise
-        self.feed(joined)
+        if queued.state != "gone":  # they may have hung up while we set them up
+            self.feed(joined)
 
     async def rejoin(self, channel: dict[str, Any], state: str) -> bool:
         """After a restart: a caller already in a holding bridge, with its saved state."""
