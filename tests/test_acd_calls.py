@@ -350,3 +350,16 @@ async def test_waiting_callers_hear_their_position_every_minute(plan: Plan, pbx:
         media = pbx.pbx.history[second].media
         assert media[media.index("number:1") - 1] == "sound:queue-thereare"  # one caller ahead
         assert "sound:queue-youarenext" in pbx.pbx.history[first].media
+
+
+@pytest.mark.parametrize(("reply", "shown"), [(486, "busy"), (603, "busy")])
+async def test_busy_or_declining_phone_is_not_paused_and_the_next_agent_is_rung(
+    plan: Plan, pbx: Emulator, reply: int, shown: str
+) -> None:
+    await pbx.set_phone("2001", answer_after=0.05, reply=reply)  # 486 Busy / 603 Decline
+    async with open_practice(plan, pbx) as practice:
+        channel = await practice.call("1,3")
+        queued = practice.queues.calls[channel]
+        await practice.wait_for(lambda: queued.agent_ext == "2006")  # then Fay (cardiology 2)
+        ana = practice.queues.engine.snapshot(practice.queues.now()).agent("2001")
+        assert ana.state == shown  # resting for a ring timeout, not paused
