@@ -1,0 +1,251 @@
+"""What the store writes: frozen records, and their JSON form for the spool (no I/O).
+
+Every record carries a unique `key`, so that writing it twice (a replay of the spool
+after a crash, or a batch that committed although its acknowledgement was lost) has
+no effect the second time: inserts are `ON CONFLICT DO NOTHING`, and a `CallUpsert`'s
+key is recorded in `call_upserts_applied` in the same transaction as its merge.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+
+OUTCOMES: Final = frozenset(
+    {"answered", "abandoned", "voicemail", "callback", "transferred_external", "failed"}
+)
+
+ColumnType = Literal["text", "int", "bool", "timestamptz", "jsonb"]
+
+# The columns of `calls` a CallUpsert may set (linkedid is the key, not a field).
+CALL_FIELDS: Final[Mapping[str, ColumnType]] = {
+    "dialled": "text",
+    "caller": "text",
+    "patient_id": "text",
+    "language": "text",
+    "category": "text",
+    "destination": "jsonb",
+    "queue": "text",
+    "agent": "text",
+    "started_at": "timestamptz",
+    "answered_at": "timestamptz",
+    "ended_at": "timestamptz",
+    "wait_s": "int",
+    "talk_s": "int",
+    "after_hours": "bool",
+    "holiday": "bool",
+    "urgent": "bool",
+    "escalated": "bool",
+    "callback_offered": "bool",
+    "callback_accepted": "bool",
+    "voicemail": "bool",
+    "abandoned": "bool",
+    "transferred": "bool",
+    "outcome": "text",
+    "disposition": "text",
+}
+
+
+class RecordError(ValueError):
+    """A record that can never be written (unknown field, wrong type, bad outcome)."""
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+def _aware(at: datetime, what: str) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise RecordError(f"{what}: a naive datetime is ambiguous; give an aware one")
+    return at
+
+
+def _check_json(value: Any, what: str) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise RecordError(f"{what}: not JSON-serialisable: {exc}") from exc
+
+
+def _check_field(name: str, value: Any) -> None:
+    kind = CALL_FIELDS.get(name)
+    if kind is None:
+        raise RecordError(f"CallUpsert: unknown field {name!r}")
+    if value is None:
+        return
+    ok = {
+        "text": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "timestamptz": isinstance(value, datetime),
+        "jsonb": True,
+    }[kind]
+    if not ok:
+        raise RecordError(f"CallUpsert: {name} must be {kind}, not {type(value).__name__}")
+    if kind == "timestamptz":
+        _aware(value, f"CallUpsert.{name}")
+    if kind == "jsonb":
+        _check_json(value, f"CallUpsert.{name}")
+    if name == "outcome" and value not in OUTCOMES:
+        raise RecordError(f"CallUpsert: outcome {value!r} is not one of {sorted(OUTCOMES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """Something that happened to a call; `key` is unique (e.g. `<linkedid>:<source>:<n>`)."""
+
+    linkedid: str
+    key: str
+    at: datetime
+    kind: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _aware(self.at, "CallEvent.at")
+        _check_json(dict(self.data), "CallEvent.data")
+
+
+@dataclass(frozen=True, slots=True)
+class CallUpsert:
+    """Merge `fields` into the call's row: later non-null fields win, None never erases."""
+
+    linkedid: str
+    fields: Mapping[str, Any]
+    key: str = field(default_factory=new_key)
+
+    def __post_init__(self) -> None:
+        for name, value in self.fields.items():
+            _check_field(name, value)
+
+    def present(self) -> dict[str, Any]:
+        """The fields that will be written (the non-null ones), in a stable order."""
+        return {n: v for n, v in sorted(self.fields.items()) if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChange:
+    agent: str
+    at: datetime
+    state: str  # logged_in | logged_out | paused | unpaused | ringing | busy | wrap_up ...
+    reason: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    key: str = field(default_factory=new_key)
+
+    def __post_init__(self) -> None:
+        _aware(self.at, "AgentStateChange.at")
+        _check_json(dict(self.data), "AgentStateChange.data")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    actor: str  # "system", "agent:2001", "api:<token name>" ...
+    action: str
+    subject: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    key: str = field(default_factory=new_key)
+
+    def __post_init__(self) -> None:
+        _aware(self.at, "AuditEntry.at")
+        _check_json(dict(self.data), "AuditEntry.data")
+
+
+Record = CallEvent | CallUpsert | AgentStateChange | AuditEntry
+
+
+def record_key(record: Record) -> str:
+    return record.key
+
+
+# --- the spool's JSON form ------------------------------------------------------------
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat()
+
+
+def to_json(record: Record) -> dict[str, Any]:
+    """A JSON-ready dict; `from_json(to_json(r)) == r`."""
+    if isinstance(record, CallEvent):
+        return {
+            "type": "call_event",
+            "linkedid": record.linkedid,
+            "key": record.key,
+            "at": _time(record.at),
+            "kind": record.kind,
+            "data": dict(record.data),
+        }
+    if isinstance(record, CallUpsert):
+        fields = {n: _time(v) if isinstance(v, datetime) else v for n, v in record.fields.items()}
+        return {
+            "type": "call_upsert",
+            "linkedid": record.linkedid,
+            "key": record.key,
+            "fields": fields,
+        }
+    if isinstance(record, AgentStateChange):
+        return {
+            "type": "agent_state",
+            "key": record.key,
+            "agent": record.agent,
+            "at": _time(record.at),
+            "state": record.state,
+            "reason": record.reason,
+            "data": dict(record.data),
+        }
+    return {
+        "type": "audit",
+        "key": record.key,
+        "at": _time(record.at),
+        "actor": record.actor,
+        "action": record.action,
+        "subject": record.subject,
+        "data": dict(record.data),
+    }
+
+
+def from_json(obj: Mapping[str, Any]) -> Record:
+    """The record back from `to_json`'s form; RecordError (or KeyError/TypeError) if bad."""
+    kind = obj.get("type")
+    try:
+        if kind == "call_event":
+            return CallEvent(
+                linkedid=str(obj["linkedid"]),
+                key=str(obj["key"]),
+                at=datetime.fromisoformat(obj["at"]),
+                kind=str(obj["kind"]),
+                data=dict(obj["data"]),
+            )
+        if kind == "call_upsert":
+            fields = {
+                n: datetime.fromisoformat(v)
+                if CALL_FIELDS.get(n) == "timestamptz" and isinstance(v, str)
+                else v
+                for n, v in dict(obj["fields"]).items()
+            }
+            return CallUpsert(linkedid=str(obj["linkedid"]), fields=fields, key=str(obj["key"]))
+        if kind == "agent_state":
+            return AgentStateChange(
+                agent=str(obj["agent"]),
+                at=datetime.fromisoformat(obj["at"]),
+                state=str(obj["state"]),
+                reason=obj.get("reason"),
+                data=dict(obj.get("data") or {}),
+                key=str(obj["key"]),
+            )
+        if kind == "audit":
+            return AuditEntry(
+                at=datetime.fromisoformat(obj["at"]),
+                actor=str(obj["actor"]),
+                action=str(obj["action"]),
+                subject=obj.get("subject"),
+                data=dict(obj.get("data") or {}),
+                key=str(obj["key"]),
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordError(f"unreadable {kind} record: {exc}") from exc
+    raise RecordError(f"unknown record type {kind!r}")
