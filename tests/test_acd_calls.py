@@ -363,3 +363,14 @@ async def test_busy_or_declining_phone_is_not_paused_and_the_next_agent_is_rung(
         await practice.wait_for(lambda: queued.agent_ext == "2006")  # then Fay (cardiology 2)
         ana = practice.queues.engine.snapshot(practice.queues.now()).agent("2001")
         assert ana.state == shown  # resting for a ring timeout, not paused
+
+
+async def test_the_callback_offer_is_repeated_after_each_max_wait(
+    plan: Plan, pbx: Emulator
+) -> None:
+    async with open_practice(plan, pbx, logged_in=["2006"]) as practice:
+        practice.queues.feed(AgentPause("2006"))  # referrals: only Fay, and she is away
+        channel = await practice.call("4,2", caller="+13125551001")  # max_wait 4m
+        offers = lambda: pbx.pbx.history[channel].media.count("sound:frontdesk/callback-offer")  # noqa: E731
+        await practice.wait_for(lambda: offers() >= 2, timeout=12)
+        assert channel in practice.queues.calls  # not pressing 1 keeps them waiting

@@ -379,6 +379,7 @@ class QueueRuntime:
         elif isinstance(command, AgentState):
             self._agent_state(command)
         elif isinstance(command, CallbackTask):
+            self.calls.pop(command.call_id, None)  # a task for staff now, not a call
             log.warning(
                 "acd.callback_task", call=command.call_id, number=mask_number(command.number)
             )
@@ -414,9 +415,9 @@ class QueueRuntime:
 
     def _offer_callback(self, call_id: str) -> None:
         queued = self.calls.get(call_id)
-        if queued is None or queued.state != "waiting":
+        if queued is None or queued.state not in ("waiting", "offered"):
             return
-        queued.state = "offered"  # until they press 1 or the offer is renewed
+        queued.state = "offered"  # from now on, 1 accepts; renewed after each `max_wait`
         media = ["sound:frontdesk/callback-offer"]
         self._submit(
             call_id,
