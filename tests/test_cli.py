@@ -565,3 +565,13 @@ def test_example_out_does_not_overwrite(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2
     assert "exists; not overwriting it" in err
     assert (tmp_path / "lakeside.yaml").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_run_against_a_real_pbx_needs_its_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FRONTDESK_ARI_URL", "http://127.0.0.1:1/ari")
+    monkeypatch.delenv("FRONTDESK_ARI_PASSWORD", raising=False)
+    monkeypatch.delenv("FRONTDESK_AMI_SECRET", raising=False)
+    assert main(["run"]) == 2
+    assert "FRONTDESK_ARI_PASSWORD and FRONTDESK_AMI_SECRET must be set" in capsys.readouterr().err

@@ -360,6 +360,16 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     from frontdesk.settings import Settings
 
     settings = Settings.from_env()
+    missing = [
+        name
+        for name, value in (
+            ("FRONTDESK_ARI_PASSWORD", settings.ari_password),
+            ("FRONTDESK_AMI_SECRET", settings.ami_secret),
+        )
+        if not settings.demo and not value
+    ]
+    if missing:
+        raise UsageError(f"{' and '.join(missing)} must be set (secrets come from the environment)")
     logs.configure("console" if settings.log_format == "console" else "json")
     plan, lines = read_plan(settings.plan)
     issues, _ = check_plan(plan, lines, _today(plan))
