@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -69,24 +69,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         logged_in: set[str] = set()
         ami_port = emulator.ami_port if emulator is not None else settings.ami_port
         ami = await _start_ami(stack, settings, ami_port, plan)
-        queues = None
-        destinations = None
-        if settings.acd:
-            queues = QueueRuntime(
-                plan,
-                ari,
-                now=now,
-                logged_in=logged_in,
-                user_event=lambda name, fields: ami.user_event(name, **fields),
-            )
-            stack.push_async_callback(queues.close)
-            destinations = Destinations(plan, ari, queues.alerts, now=now)
-            stack.push_async_callback(destinations.close)
-            if settings.agents_start == "all":
-                queues.login_everyone([s.extension for s in plan.staff])
-            await _serve_agents_api(stack, settings, queues)
-        else:
-            logged_in.update(s.extension for s in plan.staff)
+        queues, destinations = await _start_acd(stack, settings, plan, ari, ami, now, logged_in)
         runtime = CallRuntime(
             plan,
             ari,
@@ -99,12 +82,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         )
         stack.push_async_callback(runtime.close)
         _track_phones(ami, plan, queues)
-        agi = FastAgiServer(
-            agi_decider(plan, directory or Directory(), runtime.logged_in),
-            AgiSettings(settings.agi_host, settings.agi_port),
-        )
-        await agi.start()
-        stack.push_async_callback(agi.close)
+        await _start_fastagi(stack, settings, plan, directory, runtime.logged_in)
         tasks = [asyncio.create_task(runtime.run(), name="ari-events")]
         if emulator is not None:
             tasks.append(asyncio.create_task(_synthetic_calls(emulator, plan, directory, call_gap)))
@@ -115,6 +93,54 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         await asyncio.gather(*tasks, return_exceptions=True)
     log.info("frontdesk.stopped")
     return 0
+
+
+async def _start_acd(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    plan: Plan,
+    ari: AriClient,
+    ami: AmiClient,
+    now: Clock,
+    logged_in: set[str],
+) -> tuple[QueueRuntime | None, Destinations | None]:
+    """frontdesk's own queues, voicemail and transfers, and the agents API (unless off)."""
+    if not settings.acd:
+        logged_in.update(s.extension for s in plan.staff)  # app_queue decides who answers
+        return None, None
+    queues = QueueRuntime(
+        plan,
+        ari,
+        now=now,
+        logged_in=logged_in,
+        user_event=lambda name, fields: ami.user_event(name, **fields),
+    )
+    stack.push_async_callback(queues.close)
+    destinations = Destinations(plan, ari, queues.alerts, now=now)
+    stack.push_async_callback(destinations.close)
+    if settings.agents_start == "all":
+        queues.login_everyone([s.extension for s in plan.staff])
+    await _serve_agents_api(stack, settings, queues)
+    return queues, destinations
+
+
+async def _start_fastagi(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    plan: Plan,
+    directory: Directory | None,
+    logged_in: Collection[str],
+) -> None:
+    agi = FastAgiServer(
+        agi_decider(plan, directory or Directory(), logged_in),
+        AgiSettings(settings.agi_host, settings.agi_port),
+    )
+    try:
+        await agi.start()
+    except OSError as exc:  # the port is taken: Stasis calls matter more than AGI ones
+        log.error("fastagi.unavailable", port=settings.agi_port, error=str(exc))
+        return
+    stack.push_async_callback(agi.close)
 
 
 async def _start_ami(
