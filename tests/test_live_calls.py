@@ -261,3 +261,13 @@ async def test_hostile_caller_ids_are_an_unknown_caller(line: Line, caller: str)
     assert routed.facts.caller is None
     snapshot = await line.handed_back(channel)
     assert all("\n" not in v and "${" not in v for v in snapshot["variables"].values())
+
+
+async def test_graceful_asterisk_shutdown_lets_the_last_call_finish(line: Line) -> None:
+    channel = await line.call()
+    await line.wait_menu_played(channel, "menu-operator")
+    await line.pbx.shutdown_gracefully()  # `core stop gracefully`: no new calls from now on
+    await line.pbx.press(channel, "2")  # the call in progress is still served
+    assert destination(await line.route_of(channel))["queue"] == "billing"
+    await line.wait_for(lambda: not line.runtime.ari.connected, timeout=10)
+    assert not line.runtime.sessions or all(s.ended for s in line.runtime.sessions.values())
