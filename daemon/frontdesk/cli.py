@@ -33,6 +33,7 @@ from frontdesk.routing.paths import Outcome, PathMatrix, build_matrix
 from frontdesk.routing.phone import normalize_number
 from frontdesk.routing.safety import check_plan
 from frontdesk.routing.simulate import default_did, parse_keys, simulate
+from frontdesk.store import cli as store_cli
 
 EXIT_OK = 0
 EXIT_AT_RISK = 1
@@ -107,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     prompts.add_parser(commands)
     asterisk_config.add_parser(commands)
     emulator_cli.add_parser(commands)
+    store_cli.add_parser(commands)
 
     example = commands.add_parser("example", help="where the bundled example plan is, or copy it")
     example.add_argument("--out", type=Path, help="copy lakeside.yaml and directory.csv here")

@@ -1,0 +1,179 @@
+"""`frontdesk db upgrade` and `frontdesk directory import CSV`.
+
+The database is `--database-url` or else `FRONTDESK_DATABASE_URL` (a libpq-style URL;
+`?options=-csearch_path%3Dmyschema` selects the schema). Exit codes: 0 ok; 1 `directory
+import` rejected every row (nothing imported); 2 no or unreachable database, unreadable
+CSV or missing columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from frontdesk import logs
+from frontdesk.routing.directory import DirectoryError
+from frontdesk.store import db
+from frontdesk.store.directory import ImportReport, import_directory
+from frontdesk.store.migrations import MigrationError, upgrade
+
+ENV = "FRONTDESK_DATABASE_URL"
+CONNECT_TIMEOUT = 10.0
+EXIT_OK = 0
+EXIT_ALL_REJECTED = 1
+EXIT_INVALID = 2
+
+
+class _Refused(Exception):
+    """Reported on stderr as `frontdesk <command>: <message>`, exit 2."""
+
+
+def add_parser(commands: Any) -> None:
+    database = commands.add_parser("db", help="the PostgreSQL store: schema migrations")
+    db_commands = database.add_subparsers(dest="db_command", required=True)
+    up = db_commands.add_parser("upgrade", help="apply the pending schema migrations")
+    _database_url(up)
+    up.set_defaults(handler=_upgrade)
+
+    directory = commands.add_parser("directory", help="the patient directory in PostgreSQL")
+    dir_commands = directory.add_subparsers(dest="directory_command", required=True)
+    imp = dir_commands.add_parser(
+        "import", help="upsert a directory CSV into the store (never deletes patients)"
+    )
+    imp.add_argument("csv", type=Path, help="phone,patient_id,preferred_language,specialty")
+    _database_url(imp)
+    imp.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    imp.set_defaults(handler=_import)
+
+
+def _database_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url", default=None, help=f"PostgreSQL URL (default: ${ENV})", metavar="URL"
+    )
+
+
+def _dsn(args: argparse.Namespace) -> str:
+    dsn: str | None = args.database_url or os.environ.get(ENV)
+    if not dsn:
+        raise _Refused(f"no database: give --database-url or set {ENV}")
+    return dsn
+
+
+def _fail(command: str, message: str) -> int:
+    # Messages name the failure, never the URL (it may carry a password).
+    print(f"frontdesk {command}: {message}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+@contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """Warnings and errors only, on stderr: stdout is the command's output (`--json`)."""
+    saved = structlog.get_config()
+    logs.configure("console", level=logging.WARNING)
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+
+
+async def _connect(dsn: str) -> db.Connection:
+    try:
+        return await db.connect(dsn, timeout=CONNECT_TIMEOUT)
+    except db.UNAVAILABLE as exc:
+        raise _Refused(f"the database is unreachable ({type(exc).__name__}: {exc})") from None
+    except (db.PostgresError, ValueError) as exc:
+        raise _Refused(f"cannot connect to the database ({type(exc).__name__}: {exc})") from None
+
+
+# -- db upgrade ---------------------------------------------------------------------------
+def _upgrade(args: argparse.Namespace, out: Console) -> int:
+    try:
+        with _quiet_logs():
+            applied = asyncio.run(_run_upgrade(_dsn(args)))
+    except _Refused as exc:
+        return _fail("db upgrade", str(exc))
+    if applied:
+        out.print(f"applied migration(s) {', '.join(f'{v:04d}' for v in applied)}")
+    else:
+        out.print("up to date")
+    return EXIT_OK
+
+
+async def _run_upgrade(dsn: str) -> list[int]:
+    conn = await _connect(dsn)
+    try:
+        return await upgrade(conn)
+    except db.UNAVAILABLE as exc:
+        raise _Refused(f"the database is unreachable ({type(exc).__name__}: {exc})") from None
+    except (MigrationError, db.PostgresError) as exc:
+        raise _Refused(f"migration failed: {exc}") from None
+    finally:
+        await conn.close()
+
+
+# -- directory import ---------------------------------------------------------------------
+def _import(args: argparse.Namespace, out: Console) -> int:
+    try:
+        with _quiet_logs():
+            report = asyncio.run(_run_import(_dsn(args), args.csv))
+    except (_Refused, DirectoryError) as exc:
+        return _fail("directory import", str(exc))
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        _print_report(out, report)
+    return EXIT_ALL_REJECTED if report.rows == 0 else EXIT_OK
+
+
+async def _run_import(dsn: str, csv: Path) -> ImportReport:
+    if not csv.is_file():  # before touching the database
+        raise DirectoryError(f"{csv}: cannot read the directory: no such file")
+    conn = await _connect(dsn)
+    try:
+        await upgrade(conn)
+        return await import_directory(conn, csv)
+    except db.UNAVAILABLE as exc:
+        raise _Refused(f"the database is unreachable ({type(exc).__name__}: {exc})") from None
+    except (MigrationError, db.PostgresError) as exc:
+        raise _Refused(f"import failed, nothing written: {exc}") from None
+    finally:
+        await conn.close()
+
+
+def _print_report(out: Console, report: ImportReport) -> None:
+    out.print(f"directory import: {report.path}", markup=False, highlight=False, soft_wrap=True)
+    table = Table()
+    table.add_column("patients (phone, id)")
+    table.add_column("count", justify="right")
+    for label, count in (
+        ("in the file", report.rows),
+        ("inserted", report.inserted),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+        ("kept (not in the file, not deleted)", report.kept),
+        ("rejected rows", len(report.rejected)),
+    ):
+        table.add_row(label, str(count))
+    out.print(table)
+    if report.rejected:
+        rejected = Table(title="Rejected rows", title_justify="left")
+        rejected.add_column("line", justify="right")
+        rejected.add_column("reason")
+        for row in report.rejected:
+            rejected.add_row(str(row.line), escape(row.reason))
+        out.print(rejected)
+    if report.rows == 0:
+        out.print("[red]nothing imported: every row was rejected[/red]")
