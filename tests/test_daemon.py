@@ -1,4 +1,5 @@
-"""`frontdesk run` as a newcomer's `make run` starts it: the demo on the embedded emulator."""
+"""`frontdesk run` as a newcomer's `make run` starts it: the demo on the embedded emulator,
+its call records landing in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,11 +7,44 @@ import os
 import re
 import subprocess
 import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+DSN = os.environ.get("FRONTDESK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def test_demo_routes_calls_and_logs_no_full_number() -> None:
+@pytest.fixture
+async def schema() -> AsyncIterator[str]:
+    name = f"fd_daemon_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = await asyncpg.connect(DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if "FRONTDESK_TEST_PG_DSN" in os.environ:
+            pytest.fail(f"PostgreSQL unreachable: {exc!r}")
+        pytest.skip(f"no PostgreSQL at {DSN}")
+    await admin.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        yield name
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        await admin.close()
+
+
+async def test_demo_routes_calls_records_them_and_logs_no_full_number(
+    schema: str, tmp_path: Path
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
-    env |= {"FRONTDESK_HTTP_PORT": "0", "FRONTDESK_AGI_PORT": "0", "FRONTDESK_LOG_FORMAT": "json"}
+    env |= {
+        "FRONTDESK_HTTP_PORT": "0",
+        "FRONTDESK_AGI_PORT": "0",
+        "FRONTDESK_LOG_FORMAT": "json",
+        "FRONTDESK_DATA_DIR": str(tmp_path),
+        "FRONTDESK_DATABASE_URL": f"{DSN}?options=-csearch_path%3D{schema}",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "frontdesk", "run", "--demo-calls", "3"],
         capture_output=True,
@@ -25,3 +59,9 @@ def test_demo_routes_calls_and_logs_no_full_number() -> None:
     assert '"event": "frontdesk.stopped"' in log
     # The demo's callers include known patients (+1312555100x): never in full in a log line.
     assert not re.search(r"\+?1?312555100\d", log)
+    conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
+    try:
+        routed = await conn.fetchval("SELECT count(*) FROM calls WHERE category IS NOT NULL")
+    finally:
+        await conn.close()
+    assert routed >= 3

@@ -33,6 +33,9 @@ from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory
 from frontdesk.routing.paths import enumerate_routes
 from frontdesk.settings import Settings
+from frontdesk.store import MigrationError, Outbox, db, upgrade
+from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from frontdesk.store.recorder import CallRecorder
 from frontdesk.web.agents_api import make_app
 
 log = structlog.get_logger("frontdesk.daemon")
@@ -70,6 +73,9 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         ami_port = emulator.ami_port if emulator is not None else settings.ami_port
         ami = await _start_ami(stack, settings, ami_port, plan)
         queues, destinations = await _start_acd(stack, settings, plan, ari, ami, now, logged_in)
+        recorder = await _start_store(stack, settings, now)
+        if recorder is not None and queues is not None:
+            queues.alerts.add_listener(recorder.on_hub)
         runtime = CallRuntime(
             plan,
             ari,
@@ -79,7 +85,10 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             now=now,
             queues=queues,
             destinations=destinations,
+            on_started=recorder.started if recorder else None,
         )
+        if recorder is not None:
+            runtime.on_routed = _both(count, recorder.routed)
         stack.push_async_callback(runtime.close)
         _track_phones(ami, plan, queues)
         await _start_fastagi(stack, settings, plan, directory, runtime.logged_in)
@@ -93,6 +102,47 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         await asyncio.gather(*tasks, return_exceptions=True)
     log.info("frontdesk.stopped")
     return 0
+
+
+async def _start_store(
+    stack: contextlib.AsyncExitStack, settings: Settings, now: Clock
+) -> CallRecorder | None:
+    """Call records: the configured database, else a private one under the data directory.
+
+    The outbox never blocks a call: with the database down, records go to the spool
+    (`<data dir>/spool.jsonl`) and are replayed when it is back.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    dsn = settings.database_url
+    if dsn is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        try:
+            dsn = await embedded.start()
+        except EmbeddedPostgresError as exc:
+            log.warning("store.disabled", reason=str(exc))
+            return None
+        stack.push_async_callback(embedded.stop)
+    try:
+        conn = await db.connect(dsn, timeout=5.0)
+        try:
+            applied = await upgrade(conn)
+        finally:
+            await conn.close()
+        log.info("store.ready", migrations_applied=applied)
+    except (OSError, TimeoutError, MigrationError, db.PostgresError) as exc:
+        log.warning("store.unavailable", error=type(exc).__name__)  # the outbox spools meanwhile
+    outbox = Outbox(dsn, settings.data_dir / "spool.jsonl")
+    outbox.start()
+    stack.push_async_callback(outbox.close)
+    return CallRecorder(outbox, now)
+
+
+def _both(*callbacks: Callable[[Routed], None]) -> Callable[[Routed], None]:
+    def call(routed: Routed) -> None:
+        for callback in callbacks:
+            callback(routed)
+
+    return call
 
 
 async def _start_acd(

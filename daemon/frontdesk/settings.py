@@ -39,6 +39,8 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     api_token: str | None = None
+    database_url: str | None = None  # None: a private PostgreSQL under `data_dir`
+    data_dir: Path = Path(".frontdesk")
 
     @property
     def demo(self) -> bool:
@@ -70,4 +72,6 @@ class Settings:
             http_host=env.get("FRONTDESK_HTTP_HOST", "127.0.0.1"),
             http_port=int(env.get("FRONTDESK_HTTP_PORT", "8080")),
             api_token=env.get("FRONTDESK_API_TOKEN") or None,
+            database_url=env.get("FRONTDESK_DATABASE_URL") or None,
+            data_dir=Path(env.get("FRONTDESK_DATA_DIR") or ".frontdesk").absolute(),
         )

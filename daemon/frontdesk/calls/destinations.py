@@ -162,6 +162,7 @@ class Destinations:
             await self.ari.create_bridge(bridge, "mixing")
             await self.ari.add_channels(bridge, [handoff.channel, leg])
             log.info("transfer.connected", call=handoff.channel)
+            self.alerts.publish({"kind": "transfer_connected", "call": handoff.channel})
         except AriError as exc:
             log.warning("transfer.bridge_failed", call=handoff.channel, status=exc.status)
 

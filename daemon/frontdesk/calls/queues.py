@@ -98,17 +98,29 @@ class Queued:
 
 
 class AlertHub:
-    """An in-process stream of alerts; the dashboard subscribes to it."""
+    """In-process stream of what happens to queued calls and agents (alerts among them).
+
+    The dashboard subscribes (a queue per subscriber); the call recorder listens.
+    """
 
     def __init__(self) -> None:
         self._subscribers: set[asyncio.Queue[Alert]] = set()
+        self._listeners: list[Callable[[Alert], None]] = []
         self.recent: list[Alert] = []
+
+    def add_listener(self, listener: Callable[[Alert], None]) -> None:
+        self._listeners.append(listener)
 
     def publish(self, alert: Alert) -> None:
         self.recent = [*self.recent[-99:], alert]
         for queue in self._subscribers:
             if queue.qsize() < 1000:
                 queue.put_nowait(alert)
+        for listener in self._listeners:
+            try:
+                listener(alert)
+            except Exception:  # a listener's bug must not stop a call
+                log.exception("acd.listener_failed", kind=alert.get("kind"))
 
     def subscribe(self) -> asyncio.Queue[Alert]:
         queue: asyncio.Queue[Alert] = asyncio.Queue()
@@ -171,6 +183,7 @@ class QueueRuntime:
             self.calls.pop(channel, None)  # hung up before they reached the queue
             raise
         if queued.state != "gone":  # they may have hung up while we set them up
+            self.alerts.publish({"kind": "joined", "call": channel, "queue": joined.queue})
             self.feed(joined)
 
     async def rejoin(self, channel: dict[str, Any], state: str) -> bool:
@@ -278,6 +291,7 @@ class QueueRuntime:
             return
         queued.agent_leg = leg
         log.info("acd.answered", call=call_id, agent=queued.agent_ext)
+        self.alerts.publish({"kind": "answered", "call": call_id, "agent": queued.agent_ext})
         self.feed(OfferAnswered(call_id, queued.agent_ext or ""))
         if kind == CALLBACK_AGENT:
             whisper = [f"sound:frontdesk/callback-{queued.category}", "sound:beep"]
@@ -315,10 +329,12 @@ class QueueRuntime:
         queued.state = "gone"
         self.calls.pop(queued.channel, None)
         log.info("acd.abandoned", call=queued.channel)
+        self.alerts.publish({"kind": "abandoned", "call": queued.channel})
         self.feed(CallerLeft(queued.channel))
 
     def _end_talk(self, queued: Queued) -> None:
         log.info("acd.talk_ended", call=queued.channel, agent=queued.agent_ext)
+        self.alerts.publish({"kind": "talk_ended", "call": queued.channel})
         queued.state = "gone"
         self.calls.pop(queued.channel, None)
         if queued.held_agent:
@@ -332,6 +348,7 @@ class QueueRuntime:
 
     def _callback_accepted(self, queued: Queued) -> None:
         queued.state = "callback"
+        self.alerts.publish({"kind": "callback_accepted", "call": queued.channel})
         playback = f"{queued.channel}-cbconfirm"
         queued.confirm_playback = playback
         self.feed(CallbackAccepted(queued.channel))
@@ -418,6 +435,7 @@ class QueueRuntime:
         if queued is None or queued.state not in ("waiting", "offered"):
             return
         queued.state = "offered"  # from now on, 1 accepts; renewed after each `max_wait`
+        self.alerts.publish({"kind": "callback_offered", "call": call_id})
         media = ["sound:frontdesk/callback-offer"]
         self._submit(
             call_id,
@@ -486,6 +504,7 @@ class QueueRuntime:
             await self.ari.continue_in_dialplan(call_id)
 
         log.info("acd.after_hours", call=call_id, destination=decision.destination.as_json())
+        self.alerts.publish({"kind": "after_hours", "call": call_id})
         self._submit(call_id, lambda: ignore_gone(leave()))
 
     def _agent_state(self, command: AgentState) -> None:

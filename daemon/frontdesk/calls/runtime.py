@@ -61,6 +61,7 @@ class CallRuntime:
         on_routed: Callable[[Routed], None] | None = None,
         queues: QueueRuntime | None = None,
         destinations: Destinations | None = None,
+        on_started: Callable[[str, CallFacts], None] | None = None,
     ) -> None:
         self.plan = plan
         self.ari = ari
@@ -72,6 +73,7 @@ class CallRuntime:
         self.on_routed = on_routed
         self.queues = queues  # frontdesk's ACD; None: queue routes go back to the dialplan
         self.destinations = destinations  # voicemail and transfers over ARI
+        self.on_started = on_started
         self.sessions: dict[str, CallSession] = {}
         self._queues: dict[str, asyncio.Queue[AriCommand | None]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -133,6 +135,8 @@ class CallRuntime:
             self.plan, self.clock, channel_id, facts, self.logged_in, acd=self.queues is not None
         )
         self.sessions[channel_id] = session
+        if self.on_started is not None and not answered:
+            self.on_started(channel_id, facts)
         log.info(
             "call.started",
             channel=channel_id,

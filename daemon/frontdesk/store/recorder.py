@@ -1,0 +1,93 @@
+"""The daemon's own facts about each call, as records for the outbox. No I/O here.
+
+The call runtime reports a call's start and its routing decision; the ACD and the
+voicemail/transfer runtime publish what happens next on their event hub (joined,
+ringing, answered, abandoned, escalation, voicemail, transfer, callback, after hours).
+Each fact becomes a `CallEvent` and, where it changes the call's summary row, a
+`CallUpsert`; every record carries its own unique key, so a replay of the spool stores
+it once. Agent state changes
+become `AgentStateChange` rows. The sink is the outbox: `put` never blocks a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from frontdesk.calls.session import Routed
+from frontdesk.routing.ivr import CallFacts
+from frontdesk.store.records import AgentStateChange, CallEvent, CallUpsert, Record, new_key
+
+# hub event kind -> the call row's fields it sets (besides the event itself)
+_ROW_FIELDS: dict[str, dict[str, Any]] = {
+    "answered": {"outcome": "answered"},
+    "abandoned": {"abandoned": True, "outcome": "abandoned"},
+    "voicemail": {"voicemail": True, "outcome": "voicemail"},
+    "callback_offered": {"callback_offered": True},
+    "callback_accepted": {"callback_accepted": True, "outcome": "callback"},
+    "callback_task": {"outcome": "callback"},
+    "transfer_connected": {"outcome": "transferred_external"},
+    "escalation": {"escalated": True},
+}
+
+
+class RecordSink(Protocol):
+    def put(self, record: Record) -> None: ...
+
+
+class CallRecorder:
+    def __init__(self, sink: RecordSink, now: Callable[[], datetime]) -> None:
+        self.sink = sink
+        self.now = now
+
+    def started(self, channel: str, facts: CallFacts) -> None:
+        at = self.now()
+        patient = facts.patient
+        fields = {
+            "dialled": facts.did,
+            "caller": facts.caller,
+            "patient_id": patient.patient_id if patient else None,
+            "started_at": at,
+        }
+        self.sink.put(CallUpsert(channel, fields, key=f"{channel}:started"))
+        self._event(channel, "started", {"known_patient": patient is not None}, at)
+
+    def routed(self, routed: Routed) -> None:
+        at = self.now()
+        decision = routed.decision
+        destination = decision.destination.as_json()
+        fields = {
+            "language": routed.language,
+            "category": decision.request.category,
+            "destination": destination,
+            "queue": decision.deciding_queue,
+            "after_hours": decision.after_hours,
+            "holiday": decision.holiday is not None,
+            "urgent": decision.request.urgent,
+        }
+        self.sink.put(CallUpsert(routed.channel, fields, key=f"{routed.channel}:routed"))
+        self._event(routed.channel, "routed", {"destination": destination}, at)
+
+    def on_hub(self, event: dict[str, Any]) -> None:
+        """One event of the ACD/destinations hub."""
+        kind = str(event.get("kind", ""))
+        at = self.now()
+        if kind == "agent":
+            self.sink.put(AgentStateChange(str(event.get("ext")), at, str(event.get("state"))))
+            return
+        call = event.get("call")
+        if not isinstance(call, str):
+            return
+        data = {k: v for k, v in event.items() if k not in ("kind", "call")}
+        self._event(call, kind, data, at)
+        fields = dict(_ROW_FIELDS.get(kind, {}))
+        if kind == "answered":
+            fields |= {"answered_at": at, "agent": event.get("agent")}
+        if kind in ("talk_ended", "abandoned", "voicemail", "callback_task"):
+            fields["ended_at"] = at
+        if fields:
+            self.sink.put(CallUpsert(call, fields))
+
+    def _event(self, call: str, kind: str, data: dict[str, Any], at: datetime) -> None:
+        self.sink.put(CallEvent(call, new_key(), at, kind, data))
