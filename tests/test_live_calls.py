@@ -21,7 +21,7 @@ from frontdesk.calls.runtime import CallRuntime
 from frontdesk.calls.session import Routed
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan, load_plan_text
-from frontdesk.routing.directory import Directory
+from frontdesk.routing.directory import Directory, Patient
 from tests.conftest import REFERENCE_DIRECTORY, local, reference_text
 
 MAIN = "+13125550000"
@@ -271,3 +271,16 @@ async def test_graceful_asterisk_shutdown_lets_the_last_call_finish(line: Line) 
     assert destination(await line.route_of(channel))["queue"] == "billing"
     await line.wait_for(lambda: not line.runtime.ari.connected, timeout=10)
     assert not line.runtime.sessions or all(s.ended for s in line.runtime.sessions.values())
+
+
+async def test_the_database_lookup_finds_the_caller_before_the_menu(line: Line) -> None:
+    async def lookup(number: str | None) -> Patient | None:
+        return Patient("P-DB", "es", None) if number == "+17735550199" else None
+
+    line.runtime.lookup = lookup
+    channel = await line.call(caller="(773) 555-0199")
+    await line.wait_menu_played(channel, "menu-operator")
+    await line.pbx.press(channel, "2")
+    routed = await line.route_of(channel)
+    assert routed.facts.patient == Patient("P-DB", "es", None)
+    assert routed.language == "es"

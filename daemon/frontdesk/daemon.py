@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 import signal
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -30,10 +30,11 @@ from frontdesk.calls.runtime import CallRuntime, Clock, utc_now
 from frontdesk.calls.session import Routed
 from frontdesk.plan import Plan, load_plan
 from frontdesk.routing.clock import PracticeClock
-from frontdesk.routing.directory import Directory
+from frontdesk.routing.directory import Directory, Patient
 from frontdesk.routing.paths import enumerate_routes
 from frontdesk.settings import Settings
 from frontdesk.store import MigrationError, Outbox, db, upgrade
+from frontdesk.store.directory import PatientLookup
 from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from frontdesk.store.recorder import CallRecorder
 from frontdesk.web.agents_api import make_app
@@ -86,6 +87,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             queues=queues,
             destinations=destinations,
             on_started=recorder.started if recorder else None,
+            lookup=await _database_lookup(stack, settings, recorder),
         )
         if recorder is not None:
             runtime.on_routed = _both(count, recorder.routed)
@@ -134,7 +136,19 @@ async def _start_store(
     outbox = Outbox(dsn, settings.data_dir / "spool.jsonl")
     outbox.start()
     stack.push_async_callback(outbox.close)
-    return CallRecorder(outbox, now)
+    return CallRecorder(outbox, now, dsn=dsn)
+
+
+async def _database_lookup(
+    stack: contextlib.AsyncExitStack, settings: Settings, recorder: CallRecorder | None
+) -> Callable[[str | None], Awaitable[Patient | None]] | None:
+    """With no CSV directory configured, callers are looked up in the database's
+    `patients` (filled by `frontdesk directory import`), within 250 ms."""
+    if settings.directory is not None or recorder is None or recorder.dsn is None:
+        return None
+    pool = await db.create_pool(recorder.dsn, timeout=2.0)
+    stack.push_async_callback(pool.close)
+    return PatientLookup(pool, timeout=0.25).lookup
 
 
 def _both(*callbacks: Callable[[Routed], None]) -> Callable[[Routed], None]:

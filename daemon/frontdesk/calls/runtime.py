@@ -10,7 +10,7 @@ never gets a `StasisEnd`, and a call that arrived in the gap never reached us).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +37,7 @@ from frontdesk.calls.session import (
 )
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
-from frontdesk.routing.directory import Directory
+from frontdesk.routing.directory import Directory, Patient
 from frontdesk.routing.ivr import CallFacts
 from frontdesk.routing.phone import mask_number, normalize_number
 
@@ -62,6 +62,7 @@ class CallRuntime:
         queues: QueueRuntime | None = None,
         destinations: Destinations | None = None,
         on_started: Callable[[str, CallFacts], None] | None = None,
+        lookup: Callable[[str | None], Awaitable[Patient | None]] | None = None,
     ) -> None:
         self.plan = plan
         self.ari = ari
@@ -74,6 +75,8 @@ class CallRuntime:
         self.queues = queues  # frontdesk's ACD; None: queue routes go back to the dialplan
         self.destinations = destinations  # voicemail and transfers over ARI
         self.on_started = on_started
+        self.lookup = lookup  # the database's patient lookup (bounded); else `directory`
+        self._looking_up: set[asyncio.Task[None]] = set()
         self.sessions: dict[str, CallSession] = {}
         self._queues: dict[str, asyncio.Queue[AriCommand | None]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -108,7 +111,7 @@ class CallRuntime:
         channel_id = channel_of(event)
         if kind == "StasisStart" and isinstance(channel, dict) and channel_id not in self.sessions:
             if not event.get("args"):
-                self.adopt(channel, answered=False)
+                self._start_call(channel)
             elif self.destinations is not None and self.destinations.on_stasis_start(event):
                 pass  # a transfer's far end answered
             elif self.queues is not None:  # agent legs, callbacks and staff feature codes
@@ -125,12 +128,30 @@ class CallRuntime:
             return
         self._submit(session, session.on_event(event, self.now()))
 
-    def adopt(self, channel: dict[str, Any], *, answered: bool) -> None:
+    def _start_call(self, channel: dict[str, Any]) -> None:
+        """A new call: look the caller up (the database has a short deadline), then adopt."""
+        if self.lookup is None:
+            self.adopt(channel, answered=False)
+            return
+        caller = normalize_number(facts_from_channel(channel)[0], self.plan.practice.phone_region)
+        lookup = self.lookup
+
+        async def looked_up() -> None:
+            self.adopt(channel, answered=False, patient=await lookup(caller))
+
+        task = asyncio.create_task(looked_up())
+        self._looking_up.add(task)
+        task.add_done_callback(self._looking_up.discard)
+
+    def adopt(
+        self, channel: dict[str, Any], *, answered: bool, patient: Patient | None = None
+    ) -> None:
         channel_id = str(channel.get("id"))
         raw_caller, raw_did = facts_from_channel(channel)
         region = self.plan.practice.phone_region
         caller = normalize_number(raw_caller, region)
-        facts = CallFacts(normalize_number(raw_did, region), caller, self.directory.lookup(caller))
+        found = patient if self.lookup is not None else self.directory.lookup(caller)
+        facts = CallFacts(normalize_number(raw_did, region), caller, found)
         session = CallSession(
             self.plan, self.clock, channel_id, facts, self.logged_in, acd=self.queues is not None
         )

@@ -32,6 +32,8 @@ class Connection(Protocol):
 class Pool(Protocol):
     def acquire(self) -> AbstractAsyncContextManager[Connection]: ...
 
+    async def close(self) -> None: ...
+
 
 # Errors that mean "the database is unreachable or too slow", as opposed to a record the
 # database refuses (those are PostgresError subclasses such as IntegrityConstraintViolation).
@@ -56,3 +58,9 @@ async def connect(
 ) -> Connection:
     conn = await asyncpg.connect(dsn, timeout=timeout, server_settings=dict(server_settings or {}))
     return cast(Connection, conn)
+
+
+async def create_pool(dsn: str, *, timeout: float, max_size: int = 4) -> Pool:
+    """A small pool for the call path (caller lookup); min_size 0: no connection at start."""
+    pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max_size, timeout=timeout)
+    return cast(Pool, pool)

@@ -37,9 +37,12 @@ class RecordSink(Protocol):
 
 
 class CallRecorder:
-    def __init__(self, sink: RecordSink, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, sink: RecordSink, now: Callable[[], datetime], *, dsn: str | None = None
+    ) -> None:
         self.sink = sink
         self.now = now
+        self.dsn = dsn  # where the records go (the caller lookup reads from there too)
 
     def started(self, channel: str, facts: CallFacts) -> None:
         at = self.now()

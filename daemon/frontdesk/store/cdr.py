@@ -1,0 +1,265 @@
+"""AMI `Cdr` events (cdr_manager) as `CallUpsert`s, and a call's outcome (no I/O).
+
+A `Cdr` has no `Linkedid` field. What names the call:
+
+- the **caller leg** (the trunk channel that ran `Stasis(frontdesk)` with no arguments, or
+  a dialplan application when frontdesk was down): its `UniqueID` is the call's linkedid.
+  It gives `started_at`, `answered_at` (empty `AnswerTime`: not answered), `ended_at` and
+  `talk_s` (`BillableSeconds`).
+- a **leg frontdesk originated**: `LastApplication: Stasis`, `LastData:
+  <app>,<role>,<caller channel id>` (the caller channel id is the linkedid):
+  `agent`/`callback-agent` set `agent` (the extension of `PJSIP/2001-0000000a`),
+  `transfer` sets `transferred`; each only when the leg was answered (an agent who let
+  it ring is not the call's agent). `callback-patient` adds nothing.
+
+`cdr_upsert` returns None when the event is not a `Cdr`, cannot be attributed, or has
+nothing to write: unknown Stasis roles (staff feature codes), legs that never ran an
+application (`AppDial`, empty), calls in the staff phones' context, garbage values. It
+never raises on what Asterisk (or anyone) sends.
+
+Times: cdr_manager writes `StartTime`/`AnswerTime`/`EndTime` in the PBX's local time
+without a zone; they are read in `zone` (the PBX's zone) and returned in UTC. In the
+repeated hour at the end of daylight saving time the text is ambiguous; the first
+occurrence (fold=0) is used. A time that carries an offset keeps it.
+
+Keys are deterministic (`cdr:<UniqueID>:<Sequence>`, or a digest of the record's fields
+when cdr_manager does not send `Sequence`), so a replayed or duplicated Cdr is merged once.
+
+Limits (the merge of `CallUpsert` is last-non-null-wins):
+- an ARI call is answered by frontdesk itself, so the caller leg's `BillableSeconds`
+  counts from that answer: IVR and hold are included (flow d2: 6 s, of which ~4 s with
+  the agent). The ACD's talk time is more accurate; drop `talk_s` from the upsert if the
+  daemon writes its own and the Cdr may come later.
+- the agent leg's own Cdr ends when it is bridged to the caller (the bridge belongs to
+  the caller's Cdr), so its `BillableSeconds` is not talk time (0 in flow d2): it is not
+  written.
+- a caller leg bridged to several parties in turn gets several Cdrs (same UniqueID,
+  different keys); the later ones carry later `started_at`/`answered_at` and overwrite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from frontdesk.asterisk.ami_codec import Event, unescape_value
+from frontdesk.store.records import CallUpsert, RecordError
+
+AGENT: Final = "agent"
+CALLBACK_AGENT: Final = "callback-agent"
+CALLBACK_PATIENT: Final = "callback-patient"
+TRANSFER: Final = "transfer"
+LEG_ROLES: Final = frozenset({AGENT, CALLBACK_AGENT, CALLBACK_PATIENT, TRANSFER})
+STAFF_CONTEXTS: Final = ("staff",)  # dialplan/extensions.conf: the staff phones' calls
+
+MAX_ID_LENGTH: Final = 150  # Asterisk's AST_MAX_UNIQUEID
+MAX_SECONDS: Final = 2**31 - 1  # calls.talk_s is a PostgreSQL integer
+
+_ID = re.compile(r"[!-~]{1,150}\Z", re.ASCII)  # printable ASCII, no spaces
+_SECONDS = re.compile(r"\s*(\d{1,10})\s*\Z", re.ASCII)
+_SEQUENCE = re.compile(r"\d{1,20}\Z", re.ASCII)
+_PJSIP_EXTENSION = re.compile(r"PJSIP/([0-9A-Za-z_.+*#-]{1,40}?)-[0-9a-fA-F]{8}\Z", re.ASCII)
+_DIGEST_FIELDS: Final = (
+    "Channel",
+    "DestinationChannel",
+    "LastApplication",
+    "LastData",
+    "StartTime",
+    "AnswerTime",
+    "EndTime",
+    "Duration",
+    "BillableSeconds",
+    "Disposition",
+)
+
+
+def cdr_upsert(
+    event: Event, zone: ZoneInfo, *, staff_contexts: Collection[str] = STAFF_CONTEXTS
+) -> CallUpsert | None:
+    """The `CallUpsert` one AMI `Cdr` event contributes to its call, or None (see module)."""
+    try:
+        return _upsert(event, zone, staff_contexts)
+    except (RecordError, ValueError, OverflowError):  # belt and braces: never raise
+        return None
+
+
+def _upsert(event: Event, zone: ZoneInfo, staff_contexts: Collection[str]) -> CallUpsert | None:
+    if event.name.strip().lower() != "cdr":
+        return None
+    unique_id = _identifier(event.get("UniqueID"))
+    if unique_id is None:
+        return None
+    application = _text(event, "LastApplication").strip()
+    if application.lower() == "stasis":
+        args = [a.strip() for a in _text(event, "LastData").split(",")]
+        if len(args) >= 2:
+            return _leg(event, unique_id, args, zone)
+    elif not application or application.lower().startswith("appdial"):
+        return None  # a dialled/originated channel that never ran an application
+    if _text(event, "DestinationContext").strip() in staff_contexts:
+        return None  # an internal call between staff phones
+    return _caller(event, unique_id, zone)
+
+
+def _caller(event: Event, unique_id: str, zone: ZoneInfo) -> CallUpsert | None:
+    fields: dict[str, Any] = {
+        "started_at": _time(event.get("StartTime"), zone),
+        "answered_at": _time(event.get("AnswerTime"), zone),
+        "ended_at": _time(event.get("EndTime"), zone),
+        "talk_s": _seconds(event.get("BillableSeconds")),
+    }
+    return _make(unique_id, fields, event)
+
+
+def _leg(event: Event, unique_id: str, args: list[str], zone: ZoneInfo) -> CallUpsert | None:
+    role = args[1]
+    linkedid = _identifier(args[2]) if len(args) >= 3 else None
+    if role not in LEG_ROLES or linkedid is None or linkedid == unique_id:
+        return None
+    if not _answered(event, zone):
+        return None
+    fields: dict[str, Any] = {}
+    if role in (AGENT, CALLBACK_AGENT):
+        match = _PJSIP_EXTENSION.match(_text(event, "Channel").strip())
+        if match is None:
+            return None
+        fields["agent"] = match.group(1)
+    elif role == TRANSFER:
+        fields["transferred"] = True
+    return _make(linkedid, fields, event)
+
+
+def _answered(event: Event, zone: ZoneInfo) -> bool:
+    disposition = _text(event, "Disposition").strip().upper()
+    if disposition:
+        return disposition == "ANSWERED"
+    return _time(event.get("AnswerTime"), zone) is not None
+
+
+def _make(linkedid: str, fields: dict[str, Any], event: Event) -> CallUpsert | None:
+    present = {name: value for name, value in fields.items() if value is not None}
+    if not present:
+        return None
+    return CallUpsert(linkedid=linkedid, fields=present, key=cdr_key(event))
+
+
+def cdr_key(event: Event) -> str:
+    """`cdr:<UniqueID>:<Sequence>`, or `cdr:<UniqueID>:<digest of the record's fields>`."""
+    unique_id = _text(event, "UniqueID").strip()
+    sequence = _text(event, "Sequence").strip()
+    if _SEQUENCE.match(sequence):
+        return f"cdr:{unique_id}:{sequence}"
+    digest = hashlib.sha256("\x1f".join(_text(event, f) for f in _DIGEST_FIELDS).encode())
+    return f"cdr:{unique_id}:{digest.hexdigest()[:16]}"
+
+
+def _text(event: Event, key: str) -> str:
+    return unescape_value(event.get(key) or "")
+
+
+def _identifier(value: str | None) -> str | None:
+    text = unescape_value(value or "").strip()
+    return text if _ID.match(text) else None
+
+
+def _seconds(value: str | None) -> int | None:
+    match = _SECONDS.match(value or "")
+    if match is None:
+        return None
+    seconds = int(match.group(1))
+    return seconds if seconds <= MAX_SECONDS else None
+
+
+def _time(value: str | None, zone: ZoneInfo) -> datetime | None:
+    text = unescape_value(value or "").strip()
+    if not text or len(text) > 40 or not text[:1].isdigit():
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=zone)
+        at = at.astimezone(UTC)  # UTC: subtracting two times then gives real seconds
+    except (ValueError, OverflowError):
+        return None
+    return at if 1970 <= at.year <= 9998 else None
+
+
+# --- outcome and wait ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What the daemon knows about a finished call.
+
+    `answered_by_agent`: the caller talked to an agent during this call.
+    `transferred_external`: an external number answered the transfer (not just dialled).
+    `voicemail_left`: a message was recorded. `callback_accepted`: the caller accepted a
+    callback (pressed 1, or kept their place). `abandoned`: the caller hung up before
+    being served. `failed`: frontdesk could not handle the call (error, no route, the
+    transfer target unreachable and nothing else worked).
+    `joined_at`: entered the queue; `answered_at`: an agent answered; `left_at`: left the
+    queue unanswered (hung up, voicemail, callback, transfer). Aware datetimes.
+    """
+
+    answered_by_agent: bool = False
+    transferred_external: bool = False
+    voicemail_left: bool = False
+    callback_accepted: bool = False
+    abandoned: bool = False
+    failed: bool = False
+    joined_at: datetime | None = None
+    answered_at: datetime | None = None
+    left_at: datetime | None = None
+
+    @property
+    def wait_s(self) -> int | None:
+        """Seconds in the queue until answered (or until it was left); None if unknown."""
+        return wait_seconds(self.joined_at, self.answered_at or self.left_at)
+
+
+# Most specific first: what the caller got from the practice beats how the call ended.
+OUTCOME_PRECEDENCE: Final = (
+    ("answered_by_agent", "answered"),
+    ("transferred_external", "transferred_external"),
+    ("voicemail_left", "voicemail"),
+    ("callback_accepted", "callback"),
+    ("abandoned", "abandoned"),
+    ("failed", "failed"),
+)
+
+
+def call_outcome(facts: CallFacts) -> str:
+    """The `calls.outcome` value for a finished call.
+
+    Precedence (first true fact wins): answered > transferred_external > voicemail >
+    callback > abandoned > failed. So a caller served by an agent counts as answered
+    whatever happened before; a message left is a voicemail even if a callback was also
+    offered and accepted; accepting a callback and then hanging up (the usual way) is a
+    callback, not an abandon; a caller who hung up after a technical problem is
+    abandoned (the failure belongs in the logs/events). No fact at all: the caller left
+    before any outcome (e.g. hung up in the menu), so `abandoned`.
+    """
+    for name, outcome in OUTCOME_PRECEDENCE:
+        if getattr(facts, name):
+            return outcome
+    return "abandoned"
+
+
+def wait_seconds(joined_at: datetime | None, answered_or_left_at: datetime | None) -> int | None:
+    """Whole seconds (rounded half up) from `joined_at` to the other time; None if either
+    is unknown; 0 if the clock went backwards. Both must be aware (or both naive)."""
+    if joined_at is None or answered_or_left_at is None:
+        return None
+    if joined_at.tzinfo is not None and answered_or_left_at.tzinfo is not None:
+        # Same-tzinfo subtraction is wall-clock time in Python: wrong across a DST change.
+        joined_at, answered_or_left_at = (
+            joined_at.astimezone(UTC),
+            answered_or_left_at.astimezone(UTC),
+        )
+    seconds = (answered_or_left_at - joined_at).total_seconds()
+    return int(seconds + 0.5) if seconds > 0 else 0
