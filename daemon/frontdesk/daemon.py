@@ -14,6 +14,7 @@ import signal
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
@@ -33,7 +34,8 @@ from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory, Patient
 from frontdesk.routing.paths import enumerate_routes
 from frontdesk.settings import Settings
-from frontdesk.store import MigrationError, Outbox, db, upgrade
+from frontdesk.store import CallUpsert, MigrationError, Outbox, db, upgrade
+from frontdesk.store.cdr import cdr_upsert
 from frontdesk.store.directory import PatientLookup
 from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from frontdesk.store.recorder import CallRecorder
@@ -77,6 +79,8 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         recorder = await _start_store(stack, settings, now)
         if recorder is not None and queues is not None:
             queues.alerts.add_listener(recorder.on_hub)
+        if recorder is not None:
+            _record_cdrs(ami, recorder, ZoneInfo(plan.practice.timezone))
         runtime = CallRuntime(
             plan,
             ari,
@@ -149,6 +153,25 @@ async def _database_lookup(
     pool = await db.create_pool(recorder.dsn, timeout=2.0)
     stack.push_async_callback(pool.close)
     return PatientLookup(pool, timeout=0.25).lookup
+
+
+def _record_cdrs(ami: AmiClient, recorder: CallRecorder, zone: ZoneInfo) -> None:
+    """AMI `Cdr` events (cdr_manager) merged into the call rows: Asterisk's own times.
+
+    `talk_s` is left to the ACD's figure: a caller's CDR counts menu and hold time too.
+    Asterisk's PBX clock is taken to be in the practice's time zone.
+    """
+
+    def on_event(event: Event) -> None:
+        if event.name != "Cdr":
+            return
+        upsert = cdr_upsert(event, zone)
+        if upsert is not None:
+            fields = {k: v for k, v in upsert.fields.items() if k != "talk_s"}
+            if fields:
+                recorder.sink.put(CallUpsert(upsert.linkedid, fields, key=upsert.key))
+
+    ami.add_listener(on_event)
 
 
 def _both(*callbacks: Callable[[Routed], None]) -> Callable[[Routed], None]:

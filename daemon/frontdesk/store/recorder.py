@@ -43,6 +43,8 @@ class CallRecorder:
         self.sink = sink
         self.now = now
         self.dsn = dsn  # where the records go (the caller lookup reads from there too)
+        self._joined: dict[str, datetime] = {}  # for wait_s
+        self._answered: dict[str, datetime] = {}  # for talk_s
 
     def started(self, channel: str, facts: CallFacts) -> None:
         at = self.now()
@@ -85,8 +87,20 @@ class CallRecorder:
         data = {k: v for k, v in event.items() if k not in ("kind", "call")}
         self._event(call, kind, data, at)
         fields = dict(_ROW_FIELDS.get(kind, {}))
+        if kind == "joined":
+            self._joined[call] = at
         if kind == "answered":
             fields |= {"answered_at": at, "agent": event.get("agent")}
+            joined = self._joined.pop(call, None)
+            if joined is not None:
+                fields["wait_s"] = max(int((at - joined).total_seconds()), 0)
+            self._answered[call] = at
+        if kind == "talk_ended" and call in self._answered:
+            fields["talk_s"] = max(int((at - self._answered.pop(call)).total_seconds()), 0)
+        if kind in ("abandoned", "voicemail", "callback_accepted", "after_hours"):
+            joined = self._joined.pop(call, None)
+            if joined is not None:
+                fields["wait_s"] = max(int((at - joined).total_seconds()), 0)
         if kind in ("talk_ended", "abandoned", "voicemail", "callback_task"):
             fields["ended_at"] = at
         if fields:
