@@ -39,7 +39,9 @@ from frontdesk.store.cdr import cdr_upsert
 from frontdesk.store.directory import PatientLookup
 from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from frontdesk.store.recorder import CallRecorder
+from frontdesk.store.screenpop import ScreenPopSource
 from frontdesk.web.agents_api import make_app
+from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
 
 log = structlog.get_logger("frontdesk.daemon")
 
@@ -75,8 +77,11 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         logged_in: set[str] = set()
         ami_port = emulator.ami_port if emulator is not None else settings.ami_port
         ami = await _start_ami(stack, settings, ami_port, plan)
-        queues, destinations = await _start_acd(stack, settings, plan, ari, ami, now, logged_in)
         recorder = await _start_store(stack, settings, now)
+        pool = await _database_pool(stack, recorder)
+        queues, destinations = await _start_acd(
+            stack, settings, plan, ari, ami, now, logged_in, recorder, pool
+        )
         if recorder is not None and queues is not None:
             queues.alerts.add_listener(recorder.on_hub)
         if recorder is not None:
@@ -91,7 +96,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             queues=queues,
             destinations=destinations,
             on_started=recorder.started if recorder else None,
-            lookup=await _database_lookup(stack, settings, recorder),
+            lookup=_database_lookup(settings, pool),
         )
         if recorder is not None:
             runtime.on_routed = _both(count, recorder.routed)
@@ -143,15 +148,24 @@ async def _start_store(
     return CallRecorder(outbox, now, dsn=dsn)
 
 
-async def _database_lookup(
-    stack: contextlib.AsyncExitStack, settings: Settings, recorder: CallRecorder | None
-) -> Callable[[str | None], Awaitable[Patient | None]] | None:
-    """With no CSV directory configured, callers are looked up in the database's
-    `patients` (filled by `frontdesk directory import`), within 250 ms."""
-    if settings.directory is not None or recorder is None or recorder.dsn is None:
+async def _database_pool(
+    stack: contextlib.AsyncExitStack, recorder: CallRecorder | None
+) -> db.Pool | None:
+    """A small pool for what the call path reads (caller lookup, screen pop)."""
+    if recorder is None or recorder.dsn is None:
         return None
     pool = await db.create_pool(recorder.dsn, timeout=2.0)
     stack.push_async_callback(pool.close)
+    return pool
+
+
+def _database_lookup(
+    settings: Settings, pool: db.Pool | None
+) -> Callable[[str | None], Awaitable[Patient | None]] | None:
+    """With no CSV directory configured, callers are looked up in the database's
+    `patients` (filled by `frontdesk directory import`), within 250 ms."""
+    if settings.directory is not None or pool is None:
+        return None
     return PatientLookup(pool, timeout=0.25).lookup
 
 
@@ -190,6 +204,8 @@ async def _start_acd(
     ami: AmiClient,
     now: Clock,
     logged_in: set[str],
+    recorder: CallRecorder | None,
+    pool: db.Pool | None,
 ) -> tuple[QueueRuntime | None, Destinations | None]:
     """frontdesk's own queues, voicemail and transfers, and the agents API (unless off)."""
     if not settings.acd:
@@ -207,7 +223,7 @@ async def _start_acd(
     stack.push_async_callback(destinations.close)
     if settings.agents_start == "all":
         queues.login_everyone([s.extension for s in plan.staff])
-    await _serve_agents_api(stack, settings, queues)
+    await _serve_agents_api(stack, settings, queues, recorder, pool, now)
     return queues, destinations
 
 
@@ -257,9 +273,20 @@ def _track_phones(ami: AmiClient, plan: Plan, queues: QueueRuntime | None) -> No
 
 
 async def _serve_agents_api(
-    stack: contextlib.AsyncExitStack, settings: Settings, queues: QueueRuntime
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    queues: QueueRuntime,
+    recorder: CallRecorder | None,
+    pool: db.Pool | None,
+    now: Clock,
 ) -> None:
-    runner = web.AppRunner(make_app(queues, settings.api_token))
+    app = make_app(queues, settings.api_token)
+    if recorder is not None and pool is not None:
+        pops = ScreenPops(ScreenPopSource(pool, timeout=0.25))
+        queues.alerts.add_listener(pops.on_hub)
+        stack.push_async_callback(pops.close)
+        add_screenpop_routes(app, pops, recorder.sink.put, now)
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     try:

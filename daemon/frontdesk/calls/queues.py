@@ -411,6 +411,16 @@ class QueueRuntime:
         leg = f"{call_id}-{kind}-{self._next()}"
         queued.agent_leg, queued.agent_ext = leg, ext
         log.info("acd.ringing", call=call_id, agent=ext, kind=kind)
+        self.alerts.publish(
+            {
+                "kind": "ringing",
+                "call": call_id,
+                "agent": ext,
+                "number": queued.number,
+                "language": queued.language,
+                "category": queued.category,
+            }
+        )
         self._legs[leg] = call_id
         caller_id = queued.number or "Front desk"
         self._submit(

@@ -1,0 +1,184 @@
+"""Screen pops: the caller's payload for the agent being rung, and only for them.
+
+`ScreenPops(source)` listens to the ACD's AlertHub (`queues.alerts.add_listener(
+pops.on_hub)`). It expects, when an agent's phone is offered a call, exactly:
+
+    {"kind": "ringing", "call": <call id = linkedid>, "agent": <ext>,
+     "number": <caller E.164 or None>, "language": <str>, "category": <str>}
+
+and then builds the pop (`ScreenPopSource.build`, in a task of its own, never longer
+than the source's timeout) as that agent's current pop.
+
+Lifetime of a pop (one per extension at most):
+- it replaces the agent's previous pop when the agent is rung again (for any call);
+- a ring of the same call on another agent takes it away from the first agent: only the
+  agent being, or last, rung for a call sees its pop;
+- "answered", "abandoned" and "talk_ended" for the call keep it (the agent can still look
+  at it during and after the conversation, e.g. for wrap-up); they only mark its `status`;
+- the agent logging out (`{"kind": "agent", "ext": ..., "state": "logged_out"}`) drops it;
+- nothing is persisted: a restart forgets every pop.
+
+`add_screenpop_routes(app, pops, put_audit, now)` adds `GET /api/agents/{ext}/screenpop`:
+200 with the pop of that agent, 204 when there is none. Until staff accounts exist, the
+`ext` in the path is the viewer (behind the app's bearer token). Each 200 puts one
+`AuditEntry(actor="agent:<ext>", action="screenpop_view", subject=<call id>,
+data={"patient_id": ...})`; if the audit entry cannot be put, the pop is not shown (503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+from aiohttp import web
+
+from frontdesk.store.records import AuditEntry
+
+log = structlog.get_logger("frontdesk.web")
+
+_KEEPING = {"answered": "answered", "abandoned": "abandoned", "talk_ended": "ended"}
+
+
+class PopSource(Protocol):
+    """What `ScreenPops` needs of `frontdesk.store.screenpop.ScreenPopSource`."""
+
+    @property
+    def timeout(self) -> float: ...
+
+    async def build(
+        self, number: str | None, language: str, category: str, *, linkedid: str | None = None
+    ) -> dict[str, Any]: ...
+
+
+@dataclass
+class Pop:
+    call: str
+    agent: str
+    task: asyncio.Task[dict[str, Any]]
+    status: str = "ringing"  # ringing | answered | abandoned | ended
+    payload: dict[str, Any] | None = field(default=None)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "call": self.call,
+            "agent": self.agent,
+            "status": self.status,
+            **(self.payload or {}),
+        }
+
+
+class ScreenPops:
+    """The current pop of each agent, fed by the AlertHub (see the module's docstring)."""
+
+    def __init__(self, source: PopSource) -> None:
+        self._source = source
+        self._pops: dict[str, Pop] = {}
+
+    def on_hub(self, event: dict[str, Any]) -> None:
+        """An AlertHub listener: synchronous, never raises for a malformed event."""
+        kind = event.get("kind")
+        if kind == "ringing":
+            self._ringing(event)
+        elif kind in _KEEPING:
+            call = event.get("call")
+            for pop in self._pops.values():
+                if pop.call == call:
+                    pop.status = _KEEPING[kind]
+        elif kind == "agent" and event.get("state") == "logged_out":
+            ext = event.get("ext")
+            if isinstance(ext, str):
+                self._drop(ext)
+
+    def _ringing(self, event: dict[str, Any]) -> None:
+        call, ext, number = event.get("call"), event.get("agent"), event.get("number")
+        if not isinstance(call, str) or not isinstance(ext, str):
+            log.warning("screenpop.bad_ringing_event")
+            return
+        if number is not None and not isinstance(number, str):
+            number = None
+        language = event.get("language")
+        category = event.get("category")
+        for other in [e for e, p in self._pops.items() if p.call == call and e != ext]:
+            self._drop(other)  # only the agent last rung for a call sees its pop
+        self._drop(ext)
+        task = asyncio.get_running_loop().create_task(
+            self._source.build(
+                number,
+                language if isinstance(language, str) else "",
+                category if isinstance(category, str) else "",
+                linkedid=call,
+            )
+        )
+        pop = Pop(call=call, agent=ext, task=task)
+        self._pops[ext] = pop
+        task.add_done_callback(lambda done: self._built(pop, done))
+
+    def _built(self, pop: Pop, task: asyncio.Task[dict[str, Any]]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:  # build() never raises; be safe all the same
+            log.warning("screenpop.build_failed", error=type(error).__name__)
+            pop.payload = {"patient": None, "last_call": None, "degraded": True}
+            return
+        pop.payload = task.result()
+
+    def _drop(self, ext: str) -> None:
+        pop = self._pops.pop(ext, None)
+        if pop is not None and not pop.task.done():
+            pop.task.cancel()
+
+    async def current(self, ext: str) -> Pop | None:
+        """The agent's pop, waiting (at most a little over the source's timeout) for one
+        still being built; None when there is none or it is not ready."""
+        pop = self._pops.get(ext)
+        if pop is None:
+            return None
+        if pop.payload is None:
+            await asyncio.wait({pop.task}, timeout=self._source.timeout + 0.5)
+            await asyncio.sleep(0)  # let the done callback store the payload
+        if self._pops.get(ext) is not pop or pop.payload is None:
+            return None
+        return pop
+
+    async def close(self) -> None:
+        tasks = [p.task for p in self._pops.values() if not p.task.done()]
+        self._pops.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def add_screenpop_routes(
+    app: web.Application,
+    pops: ScreenPops,
+    put_audit: Callable[[AuditEntry], None],
+    now: Callable[[], datetime],
+) -> None:
+    async def screenpop(request: web.Request) -> web.StreamResponse:
+        ext = request.match_info["ext"]
+        pop = await pops.current(ext)
+        if pop is None:
+            return web.Response(status=204, headers={"Cache-Control": "no-store"})
+        patient = (pop.payload or {}).get("patient") or {}
+        entry = AuditEntry(
+            at=now(),
+            actor=f"agent:{ext}",
+            action="screenpop_view",
+            subject=pop.call,
+            data={"patient_id": patient.get("patient_id")},
+        )
+        try:
+            put_audit(entry)
+        except Exception as exc:  # no audit entry, no pop
+            log.error("screenpop.audit_failed", error=type(exc).__name__)
+            return web.json_response(
+                {"error": "audit unavailable"}, status=503, headers={"Cache-Control": "no-store"}
+            )
+        return web.json_response(pop.view(), headers={"Cache-Control": "no-store"})
+
+    app.router.add_get("/api/agents/{ext}/screenpop", screenpop)

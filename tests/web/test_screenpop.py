@@ -1,0 +1,218 @@
+"""Screen pops over HTTP on loopback: only the agent rung sees the pop, each view audited."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from frontdesk.asterisk.ari import AriClient, AriConfig
+from frontdesk.calls.queues import QueueRuntime
+from frontdesk.plan import Plan
+from frontdesk.store.records import AuditEntry
+from frontdesk.web.agents_api import make_app
+from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
+
+TOKEN = "test-token"
+NOW = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
+PATIENT = {
+    "patient_id": "P-1002",
+    "name": "Alicia Gómez",
+    "language": "es",
+    "specialty": "cardiology",
+    "shared": False,
+}
+
+
+class FakeSource:
+    """Answers like ScreenPopSource; records what it was asked."""
+
+    timeout = 0.25
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str | None, str, str, str | None]] = []
+        self.delay = 0.0
+
+    async def build(
+        self, number: str | None, language: str, category: str, *, linkedid: str | None = None
+    ) -> dict[str, Any]:
+        self.asked.append((number, language, category, linkedid))
+        await asyncio.sleep(self.delay)
+        known = number == "+13125551002"
+        return {
+            "patient": dict(PATIENT) if known else None,
+            "language": language,
+            "category": category,
+            "last_call": None,
+            "degraded": False,
+        }
+
+
+class Env:
+    def __init__(self, server: TestServer, pops: ScreenPops, source: FakeSource) -> None:
+        self.server, self.pops, self.source = server, pops, source
+        self.audit: list[AuditEntry] = []
+        self.queues: QueueRuntime | None = None
+
+    async def get(self, ext: str, token: str = TOKEN) -> tuple[int, dict[str, Any] | None]:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(self.server.make_url(f"/api/agents/{ext}/screenpop"), headers=headers) as r,
+        ):
+            assert r.headers.get("Cache-Control") == "no-store" or r.status == 401
+            body = await r.json() if r.status in (200, 401, 503) else None
+            return r.status, body
+
+
+def ringing(call: str, agent: str, number: str | None = "+13125551002") -> dict[str, Any]:
+    return {
+        "kind": "ringing",
+        "call": call,
+        "agent": agent,
+        "number": number,
+        "language": "es",
+        "category": "clinical",
+    }
+
+
+@pytest.fixture
+async def env(plan: Plan) -> AsyncIterator[Env]:
+    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
+    queues = QueueRuntime(plan, ari, now=lambda: NOW, logged_in=set())
+    source = FakeSource()
+    pops = ScreenPops(source)
+    queues.alerts.add_listener(pops.on_hub)
+    app = make_app(queues, TOKEN)
+    audit: list[AuditEntry] = []
+    add_screenpop_routes(app, pops, audit.append, lambda: NOW)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    made = Env(server, pops, source)
+    made.audit = audit
+    made.queues = queues
+    try:
+        yield made
+    finally:
+        await server.close()
+        await pops.close()
+        await queues.close()
+        await ari.close()
+
+
+async def test_the_rung_agent_sees_the_pop_and_the_view_is_audited(env: Env) -> None:
+    env.pops.on_hub(ringing("chan-1", "2001"))
+    status, body = await env.get("2001")
+    assert status == 200
+    assert body == {
+        "call": "chan-1",
+        "agent": "2001",
+        "status": "ringing",
+        "patient": PATIENT,
+        "language": "es",
+        "category": "clinical",
+        "last_call": None,
+        "degraded": False,
+    }
+    assert env.source.asked == [("+13125551002", "es", "clinical", "chan-1")]
+    assert len(env.audit) == 1
+    entry = env.audit[0]
+    assert (entry.at, entry.actor, entry.action, entry.subject, dict(entry.data)) == (
+        NOW,
+        "agent:2001",
+        "screenpop_view",
+        "chan-1",
+        {"patient_id": "P-1002"},
+    )
+    assert "Alicia" not in repr(entry)  # the audit log names no one
+    assert (await env.get("2001"))[0] == 200
+    assert len(env.audit) == 2  # each view
+
+
+async def test_another_agent_gets_nothing_and_nothing_is_audited(env: Env) -> None:
+    env.pops.on_hub(ringing("chan-1", "2001"))
+    assert await env.get("2002") == (204, None)
+    assert env.audit == []
+
+
+async def test_no_pop_is_204_and_the_token_is_required(env: Env) -> None:
+    assert await env.get("2001") == (204, None)
+    assert (await env.get("2001", token="wrong"))[0] == 401
+    env.pops.on_hub(ringing("chan-1", "2001"))
+    assert (await env.get("2001", token="wrong"))[0] == 401
+    assert env.audit == []
+
+
+async def test_a_view_during_the_build_waits_for_it(env: Env) -> None:
+    env.source.delay = 0.1
+    env.pops.on_hub(ringing("chan-1", "2001"))
+    status, body = await env.get("2001")
+    assert status == 200
+    assert body is not None
+    assert body["patient"]["patient_id"] == "P-1002"
+
+
+async def test_lifetime_kept_after_the_call_until_the_next_ring(env: Env) -> None:
+    env.pops.on_hub(ringing("chan-1", "2001"))
+    env.pops.on_hub({"kind": "answered", "call": "chan-1", "agent": "2001"})
+    assert (await env.get("2001"))[1]["status"] == "answered"  # type: ignore[index]
+    env.pops.on_hub({"kind": "talk_ended", "call": "chan-1"})
+    status, body = await env.get("2001")
+    assert (status, body["status"] if body else None) == (200, "ended")
+    env.pops.on_hub(ringing("chan-2", "2001", number=None))
+    status, body = await env.get("2001")
+    assert body is not None
+    assert (status, body["call"], body["patient"]) == (200, "chan-2", None)
+    assert [e.subject for e in env.audit] == ["chan-1", "chan-1", "chan-2"]
+    assert env.audit[-1].data == {"patient_id": None}
+
+
+async def test_the_pop_follows_the_call_to_the_next_agent(env: Env) -> None:
+    env.pops.on_hub(ringing("chan-1", "2001"))
+    assert (await env.get("2001"))[0] == 200
+    env.pops.on_hub(ringing("chan-1", "2002"))  # 2001 declined; the ACD rings 2002
+    assert (await env.get("2001"))[0] == 204
+    assert (await env.get("2002"))[0] == 200
+    env.pops.on_hub({"kind": "abandoned", "call": "chan-1"})
+    assert (await env.get("2002"))[1]["status"] == "abandoned"  # type: ignore[index]
+
+
+async def test_logout_drops_the_pop(env: Env) -> None:
+    env.pops.on_hub(ringing("chan-1", "2001"))
+    env.pops.on_hub({"kind": "agent", "ext": "2001", "state": "logged_out"})
+    assert (await env.get("2001"))[0] == 204
+
+
+async def test_published_through_the_hub_and_malformed_events_are_ignored(env: Env) -> None:
+    assert env.queues is not None
+    env.queues.alerts.publish({"kind": "ringing", "call": None, "agent": "2001"})
+    env.queues.alerts.publish({"kind": "ringing"})
+    assert await env.get("2001") == (204, None)
+    env.queues.alerts.publish(ringing("chan-9", "2001"))
+    assert (await env.get("2001"))[1]["call"] == "chan-9"  # type: ignore[index]
+
+
+async def test_no_audit_no_pop() -> None:
+    def refuse(entry: AuditEntry) -> None:
+        raise RuntimeError("audit queue full")
+
+    source = FakeSource()
+    pops = ScreenPops(source)
+    app = web.Application()
+    add_screenpop_routes(app, pops, refuse, lambda: NOW)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        pops.on_hub(ringing("chan-1", "2001"))
+        status, body = await Env(server, pops, source).get("2001")
+        assert status == 503
+        assert body == {"error": "audit unavailable"}
+    finally:
+        await server.close()
+        await pops.close()
