@@ -90,3 +90,15 @@ async def test_the_story_lands_in_postgresql(
     assert (row["outcome"], row["agent"], row["queue"]) == ("answered", "2001", "scheduling")
     assert row["answered_at"] == NOW
     assert await conn.fetchval("SELECT count(*) FROM call_events WHERE linkedid = 'c1'") == 5
+
+
+def test_a_finished_call_is_handed_on_whole() -> None:
+    finished: list[dict[str, Any]] = []
+    recorder = CallRecorder(Sink(), lambda: NOW)
+    recorder.on_finished = finished.append
+    story(recorder)
+    assert len(finished) == 1
+    row = finished[0]
+    assert row["linkedid"] == "c1"
+    assert (row["outcome"], row["agent"], row["category"]) == ("answered", "2001", "scheduling")
+    assert row["answered_at"] == NOW.isoformat()

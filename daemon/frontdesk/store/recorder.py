@@ -32,6 +32,10 @@ _ROW_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+# hub events after which nothing more happens to the call in frontdesk
+FINISHED = frozenset({"talk_ended", "abandoned", "voicemail", "callback_task"})
+
+
 class RecordSink(Protocol):
     def put(self, record: Record) -> None: ...
 
@@ -43,6 +47,8 @@ class CallRecorder:
         self.sink = sink
         self.now = now
         self.dsn = dsn  # where the records go (the caller lookup reads from there too)
+        self.on_finished: Callable[[dict[str, Any]], None] | None = None  # e.g. the webhook
+        self._rows: dict[str, dict[str, Any]] = {}  # what we wrote per call, until it ends
         self._joined: dict[str, datetime] = {}  # for wait_s
         self._answered: dict[str, datetime] = {}  # for talk_s
 
@@ -55,7 +61,7 @@ class CallRecorder:
             "patient_id": patient.patient_id if patient else None,
             "started_at": at,
         }
-        self.sink.put(CallUpsert(channel, fields, key=f"{channel}:started"))
+        self._put_row(CallUpsert(channel, fields, key=f"{channel}:started"))
         self._event(channel, "started", {"known_patient": patient is not None}, at)
 
     def routed(self, routed: Routed) -> None:
@@ -71,7 +77,7 @@ class CallRecorder:
             "holiday": decision.holiday is not None,
             "urgent": decision.request.urgent,
         }
-        self.sink.put(CallUpsert(routed.channel, fields, key=f"{routed.channel}:routed"))
+        self._put_row(CallUpsert(routed.channel, fields, key=f"{routed.channel}:routed"))
         self._event(routed.channel, "routed", {"destination": destination}, at)
 
     def on_hub(self, event: dict[str, Any]) -> None:
@@ -104,7 +110,24 @@ class CallRecorder:
         if kind in ("talk_ended", "abandoned", "voicemail", "callback_task"):
             fields["ended_at"] = at
         if fields:
-            self.sink.put(CallUpsert(call, fields))
+            self._put_row(CallUpsert(call, fields))
+        if kind in FINISHED:
+            self._finished(call)
+
+    def _put_row(self, upsert: CallUpsert) -> None:
+        self.sink.put(upsert)
+        self._rows.setdefault(upsert.linkedid, {}).update(upsert.present())
+
+    def _finished(self, call: str) -> None:
+        row = self._rows.pop(call, {})
+        self._joined.pop(call, None)
+        self._answered.pop(call, None)
+        if self.on_finished is not None:
+            self.on_finished({"linkedid": call} | _jsonable(row))
 
     def _event(self, call: str, kind: str, data: dict[str, Any], at: datetime) -> None:
         self.sink.put(CallEvent(call, new_key(), at, kind, data))
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
