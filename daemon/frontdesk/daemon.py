@@ -40,7 +40,9 @@ from frontdesk.store.directory import PatientLookup
 from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from frontdesk.store.recorder import CallRecorder
 from frontdesk.store.screenpop import ScreenPopSource
+from frontdesk.store.webhook import Webhook
 from frontdesk.web.agents_api import make_app
+from frontdesk.web.dispositions import add_disposition_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
 
 log = structlog.get_logger("frontdesk.daemon")
@@ -145,7 +147,13 @@ async def _start_store(
     outbox = Outbox(dsn, settings.data_dir / "spool.jsonl")
     outbox.start()
     stack.push_async_callback(outbox.close)
-    return CallRecorder(outbox, now, dsn=dsn)
+    recorder = CallRecorder(outbox, now, dsn=dsn)
+    if settings.webhook_url and settings.webhook_secret:
+        webhook = Webhook(settings.webhook_url, settings.webhook_secret)
+        webhook.start()
+        stack.push_async_callback(webhook.close)
+        recorder.on_finished = webhook.notify  # each finished call, HMAC-signed
+    return recorder
 
 
 async def _database_pool(
@@ -286,6 +294,8 @@ async def _serve_agents_api(
         queues.alerts.add_listener(pops.on_hub)
         stack.push_async_callback(pops.close)
         add_screenpop_routes(app, pops, recorder.sink.put, now)
+    if recorder is not None:
+        add_disposition_routes(app, recorder.sink.put, now)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)

@@ -41,6 +41,8 @@ class Settings:
     api_token: str | None = None
     database_url: str | None = None  # None: a private PostgreSQL under `data_dir`
     data_dir: Path = Path(".frontdesk")
+    webhook_url: str | None = None  # each finished call is POSTed here, HMAC-signed
+    webhook_secret: str | None = None
 
     @property
     def demo(self) -> bool:
@@ -74,4 +76,6 @@ class Settings:
             api_token=env.get("FRONTDESK_API_TOKEN") or None,
             database_url=env.get("FRONTDESK_DATABASE_URL") or None,
             data_dir=Path(env.get("FRONTDESK_DATA_DIR") or ".frontdesk").absolute(),
+            webhook_url=env.get("FRONTDESK_WEBHOOK_URL") or None,
+            webhook_secret=env.get("FRONTDESK_WEBHOOK_SECRET") or None,
         )

@@ -34,6 +34,7 @@ from frontdesk.store.records import (
     AgentStateChange,
     CallEvent,
     CallUpsert,
+    Disposition,
     Record,
     RecordError,
     from_json,
@@ -333,6 +334,8 @@ async def _apply(conn: Connection, record: Record) -> None:
             record.reason,
             _json(dict(record.data)),
         )
+    elif isinstance(record, Disposition):
+        await _add_disposition(conn, record)
     else:
         await conn.execute(
             "INSERT INTO audit_log (entry_key, at, actor, action, subject, data)"
@@ -344,6 +347,34 @@ async def _apply(conn: Connection, record: Record) -> None:
             record.subject,
             _json(dict(record.data)),
         )
+
+
+async def _add_disposition(conn: Connection, record: Disposition) -> None:
+    await conn.execute(
+        "INSERT INTO calls (linkedid) VALUES ($1) ON CONFLICT (linkedid) DO NOTHING",
+        record.linkedid,
+    )
+    added = await conn.fetchval(
+        "INSERT INTO dispositions (disposition_key, linkedid, agent, at, code, note)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (disposition_key) DO NOTHING"
+        " RETURNING true",
+        record.key,
+        record.linkedid,
+        record.agent,
+        record.at,
+        record.code,
+        record.note,
+    )
+    if not added:
+        return  # already written (a replay)
+    # The call's summary shows the latest disposition (by `at`), whatever the write order.
+    await conn.execute(
+        "UPDATE calls SET disposition = $2, updated_at = now() WHERE linkedid = $1"
+        " AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.linkedid = $1 AND d.at > $3)",
+        record.linkedid,
+        record.code,
+        record.at,
+    )
 
 
 async def _upsert_call(conn: Connection, record: CallUpsert) -> None:

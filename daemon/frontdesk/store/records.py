@@ -9,6 +9,7 @@ key is recorded in `call_upserts_applied` in the same transaction as its merge.
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,20 @@ from typing import Any, Final, Literal
 OUTCOMES: Final = frozenset(
     {"answered", "abandoned", "voicemail", "callback", "transferred_external", "failed"}
 )
+
+# What the agent records when a call is finished (`dispositions.code`, `calls.disposition`).
+DISPOSITION_CODES: Final = frozenset(
+    {
+        "booked",
+        "rescheduled",
+        "cancelled",
+        "resolved",
+        "message_taken",
+        "needs_callback",
+        "transferred",
+    }
+)
+NOTE_MAX_CHARS: Final = 500
 
 ColumnType = Literal["text", "int", "bool", "timestamptz", "jsonb"]
 
@@ -154,7 +169,62 @@ class AuditEntry:
         _check_json(dict(self.data), "AuditEntry.data")
 
 
-Record = CallEvent | CallUpsert | AgentStateChange | AuditEntry
+def _clean_text(text: str) -> str:
+    """`text` without control characters (tab and newline kept; CR LF and CR become LF)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(
+        c for c in text if c in "\t\n" or unicodedata.category(c) not in ("Cc", "Cs")
+    ).strip()
+
+
+def _check_id(value: Any, what: str, max_chars: int = 64) -> None:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > max_chars
+        or any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in value)
+    ):
+        raise RecordError(
+            f"{what}: give a non-empty string of at most {max_chars} printable characters"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    """What the agent says became of a call: one of DISPOSITION_CODES and an optional note.
+
+    The note is cleaned when the record is made (control characters removed, tab and
+    newline kept, surrounding whitespace trimmed, empty -> None) and may hold at most
+    NOTE_MAX_CHARS characters after that.
+    """
+
+    linkedid: str
+    agent: str
+    at: datetime
+    code: str
+    note: str | None = None
+    key: str = field(default_factory=new_key)
+
+    def __post_init__(self) -> None:
+        _check_id(self.linkedid, "Disposition.linkedid", max_chars=128)
+        _check_id(self.agent, "Disposition.agent")
+        _aware(self.at, "Disposition.at")
+        if self.code not in DISPOSITION_CODES:
+            raise RecordError(
+                f"Disposition: code {self.code!r} is not one of {sorted(DISPOSITION_CODES)}"
+            )
+        if self.note is not None:
+            if not isinstance(self.note, str):
+                raise RecordError("Disposition: note must be a string")
+            note = _clean_text(self.note)
+            if len(note) > NOTE_MAX_CHARS:
+                raise RecordError(
+                    f"Disposition: note is {len(note)} characters; at most {NOTE_MAX_CHARS}"
+                )
+            object.__setattr__(self, "note", note or None)
+
+
+Record = CallEvent | CallUpsert | AgentStateChange | AuditEntry | Disposition
 
 
 def record_key(record: Record) -> str:
@@ -197,6 +267,16 @@ def to_json(record: Record) -> dict[str, Any]:
             "reason": record.reason,
             "data": dict(record.data),
         }
+    if isinstance(record, Disposition):
+        return {
+            "type": "disposition",
+            "key": record.key,
+            "linkedid": record.linkedid,
+            "agent": record.agent,
+            "at": _time(record.at),
+            "code": record.code,
+            "note": record.note,
+        }
     return {
         "type": "audit",
         "key": record.key,
@@ -235,6 +315,15 @@ def from_json(obj: Mapping[str, Any]) -> Record:
                 state=str(obj["state"]),
                 reason=obj.get("reason"),
                 data=dict(obj.get("data") or {}),
+                key=str(obj["key"]),
+            )
+        if kind == "disposition":
+            return Disposition(
+                linkedid=str(obj["linkedid"]),
+                agent=str(obj["agent"]),
+                at=datetime.fromisoformat(obj["at"]),
+                code=str(obj["code"]),
+                note=obj.get("note"),
                 key=str(obj["key"]),
             )
         if kind == "audit":

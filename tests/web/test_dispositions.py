@@ -1,0 +1,190 @@
+"""Post-call dispositions over HTTP on loopback: the records put, the 400s, the outbox."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from frontdesk.store import Outbox, upgrade
+from frontdesk.store.records import (
+    DISPOSITION_CODES,
+    AuditEntry,
+    Disposition,
+    Record,
+    RecordError,
+    from_json,
+    to_json,
+)
+from frontdesk.web.dispositions import add_disposition_routes
+from tests.store.conftest import DEFAULT_DSN
+
+T0 = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+LINKEDID = "1764518400.42"
+
+
+def app_with(put: Any) -> web.Application:
+    app = web.Application(client_max_size=4096)
+    add_disposition_routes(app, put, lambda: T0)
+    return app
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[tuple[TestServer, list[Record]]]:
+    records: list[Record] = []
+    server = TestServer(app_with(records.append), host="127.0.0.1")
+    await server.start_server()
+    yield server, records
+    await server.close()
+
+
+async def post(server: TestServer, linkedid: str, body: Any) -> tuple[int, dict[str, Any]]:
+    data = body if isinstance(body, bytes) else None
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            server.make_url(f"/api/calls/{linkedid}/disposition"),
+            data=data,
+            json=None if data is not None else body,
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_a_disposition_is_put_with_its_audit_entry(
+    sink: tuple[TestServer, list[Record]],
+) -> None:
+    server, records = sink
+    status, body = await post(
+        server, LINKEDID, {"agent": "2001", "code": "booked", "note": "  Tue 9:30\x07 Dr Lee "}
+    )
+    assert (status, body) == (202, {"linkedid": LINKEDID, "code": "booked"})
+    disposition, audit = records
+    assert isinstance(disposition, Disposition)
+    assert (disposition.linkedid, disposition.agent, disposition.at) == (LINKEDID, "2001", T0)
+    assert (disposition.code, disposition.note) == ("booked", "Tue 9:30 Dr Lee")
+    assert isinstance(audit, AuditEntry)
+    assert (audit.actor, audit.action, audit.subject) == ("agent:2001", "disposition", LINKEDID)
+    assert dict(audit.data) == {"code": "booked"}  # the note stays out of the audit log
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        ([1, 2], "JSON object"),
+        ({"code": "booked"}, '"agent"'),
+        ({"agent": "", "code": "booked"}, '"agent"'),
+        ({"agent": 2001, "code": "booked"}, '"agent"'),
+        ({"agent": "2001"}, '"code" must be one of'),
+        ({"agent": "2001", "code": "Booked"}, '"code" must be one of'),
+        ({"agent": "2001", "code": "message taken"}, "message_taken"),
+        ({"agent": "2001", "code": "booked", "note": 5}, '"note"'),
+        ({"agent": "2001", "code": "booked", "note": "x" * 501}, "at most 500"),
+        ({"agent": "20 01", "code": "booked"}, "Disposition.agent"),
+    ],
+)
+async def test_bad_requests_are_400_and_put_nothing(
+    sink: tuple[TestServer, list[Record]], body: Any, message: str
+) -> None:
+    server, records = sink
+    status, answer = await post(server, LINKEDID, body)
+    assert status == 400
+    assert message in answer["error"]
+    assert records == []
+
+
+async def test_every_code_is_accepted(sink: tuple[TestServer, list[Record]]) -> None:
+    server, records = sink
+    assert {
+        "booked", "rescheduled", "cancelled", "resolved",
+        "message_taken", "needs_callback", "transferred",
+    } == DISPOSITION_CODES  # fmt: skip
+    for code in sorted(DISPOSITION_CODES):
+        assert (await post(server, LINKEDID, {"agent": "2001", "code": code}))[0] == 202
+    assert [r.code for r in records if isinstance(r, Disposition)] == sorted(DISPOSITION_CODES)
+
+
+def test_the_record_cleans_its_note_and_round_trips_through_json() -> None:
+    d = Disposition(LINKEDID, "2001", T0, "message_taken", note="line 1\r\nline 2\x00\x1b[31m")
+    assert d.note == "line 1\nline 2[31m"
+    assert from_json(to_json(d)) == d
+    assert Disposition(LINKEDID, "2001", T0, "resolved", note=" \x01 ").note is None
+    assert Disposition(LINKEDID, "2001", T0, "resolved", note="é" * 500).note == "é" * 500
+    with pytest.raises(RecordError, match="naive"):
+        Disposition(LINKEDID, "2001", datetime(2026, 1, 1), "booked")
+    with pytest.raises(RecordError, match="code"):
+        Disposition(LINKEDID, "2001", T0, "lost")
+
+
+# --- through a real outbox into PostgreSQL -------------------------------------------
+
+
+@pytest.fixture
+async def pg_schema() -> AsyncIterator[tuple[str, str]]:
+    dsn = os.environ.get("FRONTDESK_TEST_PG_DSN", DEFAULT_DSN)
+    try:
+        admin = await asyncpg.connect(dsn, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        if "FRONTDESK_TEST_PG_DSN" in os.environ:
+            pytest.fail(f"PostgreSQL at FRONTDESK_TEST_PG_DSN is unreachable: {exc!r}")
+        pytest.skip(f"no PostgreSQL at {DEFAULT_DSN} (set FRONTDESK_TEST_PG_DSN): {exc!r}")
+    name = f"fd_test_{uuid.uuid4().hex[:12]}"
+    try:
+        await admin.execute(f'CREATE SCHEMA "{name}"')
+        yield dsn, name
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        await admin.close()
+
+
+async def test_through_the_outbox_into_postgres(pg_schema: tuple[str, str], tmp_path: Path) -> None:
+    dsn, schema = pg_schema
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    outbox = Outbox(dsn, tmp_path / "spool.jsonl", server_settings={"search_path": schema})
+    server = TestServer(app_with(outbox.put), host="127.0.0.1")
+    try:
+        await upgrade(conn)
+        outbox.start()
+        await server.start_server()
+        # No calls row yet: the disposition creates the bare row.
+        status, _ = await post(server, LINKEDID, {"agent": "2001", "code": "needs_callback"})
+        assert status == 202
+        assert await outbox.drain(5)
+        # A replay of the same record (same key) adds nothing.
+        row = await conn.fetchrow("SELECT * FROM dispositions")
+        outbox.put(
+            Disposition(LINKEDID, "2001", row["at"], "needs_callback", key=row["disposition_key"])
+        )
+        # A later correction wins on the call's row; an older one written late does not.
+        outbox.put(Disposition(LINKEDID, "2002", T0.replace(minute=5), "booked", note="Fri 10:00"))
+        outbox.put(Disposition(LINKEDID, "2001", T0.replace(hour=15), "cancelled"))
+        assert await outbox.drain(5)
+        rows = await conn.fetch("SELECT agent, at, code, note FROM dispositions ORDER BY at")
+        assert [tuple(r) for r in rows] == [
+            ("2001", T0.replace(hour=15), "cancelled", None),
+            ("2001", T0, "needs_callback", None),
+            ("2002", T0.replace(minute=5), "booked", "Fri 10:00"),
+        ]
+        assert await conn.fetchval(
+            "SELECT disposition FROM calls WHERE linkedid = $1", LINKEDID
+        ) == ("booked")
+        audit = await conn.fetch("SELECT actor, action, subject, data FROM audit_log")
+        assert [(a["actor"], a["action"], a["subject"]) for a in audit] == [
+            ("agent:2001", "disposition", LINKEDID)
+        ]
+        assert outbox.refused == 0
+    finally:
+        await server.close()
+        await outbox.close(timeout=2)
+        await conn.close()
