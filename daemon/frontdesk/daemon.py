@@ -98,6 +98,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             queues=queues,
             destinations=destinations,
             on_started=recorder.started if recorder else None,
+            on_left_in_menu=recorder.left_in_menu if recorder else None,
             lookup=_database_lookup(settings, pool),
         )
         if recorder is not None:

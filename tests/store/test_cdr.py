@@ -187,12 +187,15 @@ def test_callback_agent_leg_sets_the_agent() -> None:
     assert _check(cdr_upsert(cdr, CHICAGO)).fields == {"agent": "2003"}
 
 
-def test_transfer_leg_answered_marks_the_call_transferred() -> None:
+def test_transfer_leg_answered_is_an_external_transfer() -> None:
     cdr = _agent_cdr(
         Channel="PJSIP/trunk-0000000c", LastData="frontdesk,transfer,pbx-1772935190.10"
     )
     upsert = _check(cdr_upsert(cdr, CHICAGO))
-    assert (upsert.linkedid, upsert.fields) == ("pbx-1772935190.10", {"transferred": True})
+    assert (upsert.linkedid, upsert.fields) == (
+        "pbx-1772935190.10",
+        {"outcome": "transferred_external"},
+    )
 
 
 def test_escaped_last_data_is_unescaped() -> None:

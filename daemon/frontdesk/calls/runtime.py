@@ -62,6 +62,7 @@ class CallRuntime:
         queues: QueueRuntime | None = None,
         destinations: Destinations | None = None,
         on_started: Callable[[str, CallFacts], None] | None = None,
+        on_left_in_menu: Callable[[str], None] | None = None,
         lookup: Callable[[str | None], Awaitable[Patient | None]] | None = None,
     ) -> None:
         self.plan = plan
@@ -75,6 +76,7 @@ class CallRuntime:
         self.queues = queues  # frontdesk's ACD; None: queue routes go back to the dialplan
         self.destinations = destinations  # voicemail and transfers over ARI
         self.on_started = on_started
+        self.on_left_in_menu = on_left_in_menu
         self.lookup = lookup  # the database's patient lookup (bounded); else `directory`
         self._looking_up: set[asyncio.Task[None]] = set()
         self.sessions: dict[str, CallSession] = {}
@@ -126,7 +128,12 @@ class CallRuntime:
         session = self.sessions.get(channel_id or "")
         if session is None:
             return
+        was_open = not session.ended
         self._submit(session, session.on_event(event, self.now()))
+        if was_open and session.ended and session.ivr.decision is None:
+            log.info("call.left_in_menu", channel=session.channel)
+            if self.on_left_in_menu is not None:
+                self.on_left_in_menu(session.channel)
 
     def _start_call(self, channel: dict[str, Any]) -> None:
         """A new call: look the caller up (the database has a short deadline), then adopt."""

@@ -9,7 +9,7 @@ A `Cdr` has no `Linkedid` field. What names the call:
 - a **leg frontdesk originated**: `LastApplication: Stasis`, `LastData:
   <app>,<role>,<caller channel id>` (the caller channel id is the linkedid):
   `agent`/`callback-agent` set `agent` (the extension of `PJSIP/2001-0000000a`),
-  `transfer` sets `transferred`; each only when the leg was answered (an agent who let
+  `transfer` sets the outcome `transferred_external`; each only when the leg was answered (an agent who let
   it ring is not the call's agent). `callback-patient` adds nothing.
 
 `cdr_upsert` returns None when the event is not a `Cdr`, cannot be attributed, or has
@@ -130,7 +130,9 @@ def _leg(event: Event, unique_id: str, args: list[str], zone: ZoneInfo) -> CallU
             return None
         fields["agent"] = match.group(1)
     elif role == TRANSFER:
-        fields["transferred"] = True
+        # An external transfer that answered. Not `transferred`: that column is staff
+        # moving a call to another queue or category (the misrouting signal).
+        fields["outcome"] = "transferred_external"
     return _make(linkedid, fields, event)
 
 

@@ -80,6 +80,10 @@ class CallRecorder:
         self._put_row(CallUpsert(routed.channel, fields, key=f"{routed.channel}:routed"))
         self._event(routed.channel, "routed", {"destination": destination}, at)
 
+    def left_in_menu(self, channel: str) -> None:
+        """The caller hung up before any route was decided: an abandoned call."""
+        self.on_hub({"kind": "abandoned", "call": channel, "where": "menu"})
+
     def on_hub(self, event: dict[str, Any]) -> None:
         """One event of the ACD/destinations hub."""
         kind = str(event.get("kind", ""))
