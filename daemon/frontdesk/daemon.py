@@ -38,6 +38,7 @@ from frontdesk.store import CallUpsert, MigrationError, Outbox, db, upgrade
 from frontdesk.store.cdr import cdr_upsert
 from frontdesk.store.directory import PatientLookup
 from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from frontdesk.store.fhir import FhirLookup
 from frontdesk.store.recorder import CallRecorder
 from frontdesk.store.screenpop import ScreenPopSource
 from frontdesk.store.webhook import Webhook
@@ -99,7 +100,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             destinations=destinations,
             on_started=recorder.started if recorder else None,
             on_left_in_menu=recorder.left_in_menu if recorder else None,
-            lookup=_database_lookup(settings, pool),
+            lookup=await _caller_lookup(stack, settings, pool),
         )
         if recorder is not None:
             runtime.on_routed = _both(count, recorder.routed)
@@ -168,11 +169,15 @@ async def _database_pool(
     return pool
 
 
-def _database_lookup(
-    settings: Settings, pool: db.Pool | None
+async def _caller_lookup(
+    stack: contextlib.AsyncExitStack, settings: Settings, pool: db.Pool | None
 ) -> Callable[[str | None], Awaitable[Patient | None]] | None:
-    """With no CSV directory configured, callers are looked up in the database's
-    `patients` (filled by `frontdesk directory import`), within 250 ms."""
+    """Where callers are looked up: the EHR over FHIR when configured; else, with no CSV
+    directory configured, the database's `patients` (`frontdesk directory import`)."""
+    if settings.fhir_url:
+        fhir = FhirLookup(settings.fhir_url, token=settings.fhir_token, timeout=0.5)
+        stack.push_async_callback(fhir.close)
+        return fhir.lookup
     if settings.directory is not None or pool is None:
         return None
     return PatientLookup(pool, timeout=0.25).lookup

@@ -43,6 +43,8 @@ class Settings:
     data_dir: Path = Path(".frontdesk")
     webhook_url: str | None = None  # each finished call is POSTed here, HMAC-signed
     webhook_secret: str | None = None
+    fhir_url: str | None = None  # caller lookup in the EHR over FHIR R4 (optional)
+    fhir_token: str | None = None
 
     @property
     def demo(self) -> bool:
@@ -78,4 +80,6 @@ class Settings:
             data_dir=Path(env.get("FRONTDESK_DATA_DIR") or ".frontdesk").absolute(),
             webhook_url=env.get("FRONTDESK_WEBHOOK_URL") or None,
             webhook_secret=env.get("FRONTDESK_WEBHOOK_SECRET") or None,
+            fhir_url=env.get("FRONTDESK_FHIR_URL") or None,
+            fhir_token=env.get("FRONTDESK_FHIR_TOKEN") or None,
         )
