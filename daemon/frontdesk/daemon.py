@@ -32,6 +32,7 @@ from frontdesk.calls.session import Routed
 from frontdesk.plan import Plan, load_plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory, Patient
+from frontdesk.routing.ivr import CallFacts
 from frontdesk.routing.paths import enumerate_routes
 from frontdesk.settings import Settings
 from frontdesk.store import CallUpsert, MigrationError, Outbox, db, upgrade
@@ -44,6 +45,7 @@ from frontdesk.store.screenpop import ScreenPopSource
 from frontdesk.store.webhook import Webhook
 from frontdesk.web.agents_api import make_app
 from frontdesk.web.dispositions import add_disposition_routes
+from frontdesk.web.ops import Metrics, Probes, add_ops_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
 
 log = structlog.get_logger("frontdesk.daemon")
@@ -105,6 +107,11 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         if recorder is not None:
             runtime.on_routed = _both(count, recorder.routed)
         stack.push_async_callback(runtime.close)
+        if queues is not None:
+            metrics = Metrics(_probes(ari, ami, recorder, queues, runtime))
+            queues.alerts.add_listener(metrics.on_hub)
+            runtime.on_started = _and_then(metrics.call_started, runtime.on_started)
+            await _serve_agents_api(stack, settings, queues, recorder, pool, now, metrics)
         _track_phones(ami, plan, queues)
         await _start_fastagi(stack, settings, plan, directory, runtime.logged_in)
         tasks = [asyncio.create_task(runtime.run(), name="ari-events")]
@@ -202,6 +209,47 @@ def _record_cdrs(ami: AmiClient, recorder: CallRecorder, zone: ZoneInfo) -> None
     ami.add_listener(on_event)
 
 
+def _probes(
+    ari: AriClient,
+    ami: AmiClient,
+    recorder: CallRecorder | None,
+    queues: QueueRuntime,
+    runtime: CallRuntime,
+) -> Probes:
+    """What /metrics and /healthz read, at scrape time."""
+    outbox = recorder.sink if recorder is not None else None
+
+    def callers() -> dict[str, list[float]]:
+        snapshot = queues.engine.snapshot(queues.now())
+        return {
+            q.name: [c.waited.total_seconds() for c in q.callers if c.status != "callback"]
+            for q in snapshot.queues
+        }
+
+    return Probes(
+        ari=lambda: ari.connected,
+        ami=lambda: ami.connected,
+        database=(lambda: outbox.connected) if isinstance(outbox, Outbox) else (lambda: None),
+        queue_depths=lambda: {name: len(waits) for name, waits in callers().items()},
+        longest_waits=lambda: {name: max(waits, default=0.0) for name, waits in callers().items()},
+        spool_depth=(lambda: max(outbox.spooled - outbox.replayed, 0))
+        if isinstance(outbox, Outbox)
+        else (lambda: 0),
+        calls_in_app=lambda: len(runtime.sessions) + len(queues.calls),
+    )
+
+
+def _and_then(
+    first: Callable[[str, CallFacts], None], then: Callable[[str, CallFacts], None] | None
+) -> Callable[[str, CallFacts], None]:
+    def call(channel: str, facts: CallFacts) -> None:
+        first(channel, facts)
+        if then is not None:
+            then(channel, facts)
+
+    return call
+
+
 def _both(*callbacks: Callable[[Routed], None]) -> Callable[[Routed], None]:
     def call(routed: Routed) -> None:
         for callback in callbacks:
@@ -237,7 +285,6 @@ async def _start_acd(
     stack.push_async_callback(destinations.close)
     if settings.agents_start == "all":
         queues.login_everyone([s.extension for s in plan.staff])
-    await _serve_agents_api(stack, settings, queues, recorder, pool, now)
     return queues, destinations
 
 
@@ -293,8 +340,10 @@ async def _serve_agents_api(
     recorder: CallRecorder | None,
     pool: db.Pool | None,
     now: Clock,
+    metrics: Metrics,
 ) -> None:
     app = make_app(queues, settings.api_token)
+    add_ops_routes(app, metrics.probes, metrics)
     if recorder is not None and pool is not None:
         pops = ScreenPops(ScreenPopSource(pool, timeout=0.25))
         queues.alerts.add_listener(pops.on_hub)

@@ -26,6 +26,7 @@ _ACTIONS: dict[str, Callable[[str], Event]] = {
 }
 QUEUES = web.AppKey("queues", QueueRuntime)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PUBLIC_PATHS = frozenset({"/metrics", "/healthz"})  # monitoring; no patient data (web/ops.py)
 
 
 def make_app(queues: QueueRuntime, token: str | None) -> web.Application:
@@ -39,7 +40,7 @@ def make_app(queues: QueueRuntime, token: str | None) -> web.Application:
 def _bearer(token: str | None) -> Any:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if token:
+        if token and request.path not in PUBLIC_PATHS:
             sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
             if not hmac.compare_digest(sent.encode(), token.encode()):
                 return web.json_response({"error": "unauthorized"}, status=401)

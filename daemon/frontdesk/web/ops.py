@@ -1,0 +1,220 @@
+"""Operations endpoints: `/metrics` for Prometheus and `/healthz` for load balancers.
+
+Both are served without the bearer token (see `agents_api.PUBLIC_PATHS`): they carry
+counts, queue names and up/down flags, never a caller's number or name.
+
+- `GET /metrics`: the text exposition format of a registry private to this `Metrics`
+  (not prometheus_client's global one, so tests and several apps never clash).
+  Counters move with the AlertHub (`Metrics.on_hub` as a listener) and
+  `Metrics.call_started`; gauges are read from `Probes` at scrape time.
+- `GET /healthz`: 200 `{"ready": true, "ari": "up", "ami": "up", "database": "up"}`
+  when ARI, AMI and the database are reachable (`"not configured"` counts as ready),
+  else 503 with the failing ones `"down"`.
+
+`frontdesk_queue_wait_seconds{queue}` is measured here, not carried by the events: the
+time from a caller's `joined` to their `answered` or `abandoned` (on the `clock` given
+to `Metrics`). Callers who accept a callback leave the histogram (their wait ends on
+hold, not with an answer); callers re-adopted after a restart (no `joined`) are not
+observed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+log = structlog.get_logger("frontdesk.web")
+
+OUTCOMES = (
+    "answered",
+    "abandoned",
+    "voicemail",
+    "transfer_connected",
+    "callback_accepted",
+    "joined",
+)
+WAIT_BUCKETS = (5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0)
+_MAX_TRACKED = 10_000  # callers waiting at once; beyond this the oldest are forgotten
+T = TypeVar("T")
+N = TypeVar("N", int, float)
+
+
+@dataclass(frozen=True)
+class Probes:
+    """What the daemon can tell about itself, read at every scrape or health check.
+
+    Each is a zero-argument callable; one that raises counts as down (or is left out
+    of `/metrics`), so a broken probe never breaks the endpoint.
+    """
+
+    ari: Callable[[], bool]
+    ami: Callable[[], bool]
+    database: Callable[[], bool | None]  # None: no database configured
+    queue_depths: Callable[[], Mapping[str, int]]  # queue -> callers in it
+    longest_waits: Callable[[], Mapping[str, float]]  # queue -> seconds, longest caller
+    spool_depth: Callable[[], int]  # records waiting in the outbox spool
+    calls_in_app: Callable[[], int]  # call sessions in the Stasis app
+
+
+class Metrics:
+    def __init__(self, probes: Probes, clock: Callable[[], float] = time.monotonic) -> None:
+        self.probes = probes
+        self.registry = CollectorRegistry()
+        self._clock = clock
+        self._joined: OrderedDict[str, tuple[str, float]] = OrderedDict()  # call -> queue, t
+        self.calls = Counter(
+            "frontdesk_calls",
+            "Queue and destination outcomes of calls, from the AlertHub.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in OUTCOMES:
+            self.calls.labels(outcome=outcome)
+        self.started = Counter(
+            "frontdesk_calls_started",
+            "Calls that entered the Stasis app.",
+            registry=self.registry,
+        )
+        self.wait = Histogram(
+            "frontdesk_queue_wait_seconds",
+            "Time on hold from joining a queue to being answered or hanging up.",
+            ["queue"],
+            buckets=WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_ProbeCollector(probes))
+
+    def call_started(self, *_: Any) -> None:
+        """Count a call; fits `CallRuntime.on_started` (`(channel_id, facts)`) as well."""
+        self.started.inc()
+
+    def on_hub(self, event: Mapping[str, Any]) -> None:
+        """AlertHub listener: count outcomes and observe queue waits."""
+        kind = event.get("kind")
+        if kind not in OUTCOMES:
+            return
+        self.calls.labels(outcome=kind).inc()
+        call = event.get("call")
+        if not isinstance(call, str):
+            return
+        if kind == "joined":
+            self._joined[call] = (str(event.get("queue", "")), self._clock())
+            while len(self._joined) > _MAX_TRACKED:
+                self._joined.popitem(last=False)
+        elif kind in ("answered", "abandoned"):
+            entry = self._joined.pop(call, None)
+            if entry is not None:
+                queue, since = entry
+                self.wait.labels(queue=queue).observe(max(0.0, self._clock() - since))
+        elif kind == "callback_accepted":
+            self._joined.pop(call, None)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _ProbeCollector:
+    """Gauges computed at scrape time from `Probes`."""
+
+    def __init__(self, probes: Probes) -> None:
+        self.probes = probes
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            "frontdesk_up",
+            "Whether a dependency is reachable (1) or not (0).",
+            labels=["dependency"],
+        )
+        for name, state in _dependencies(self.probes).items():
+            if state != "not configured":
+                up.add_metric([name], 1.0 if state == "up" else 0.0)
+        yield up
+        depth = GaugeMetricFamily(
+            "frontdesk_queue_depth", "Callers in the queue.", labels=["queue"]
+        )
+        for queue, n in sorted(_mapping(self.probes.queue_depths).items()):
+            depth.add_metric([queue], float(n))
+        yield depth
+        longest = GaugeMetricFamily(
+            "frontdesk_queue_longest_wait_seconds",
+            "How long the longest-waiting caller of the queue has waited.",
+            labels=["queue"],
+        )
+        for queue, seconds in sorted(_mapping(self.probes.longest_waits).items()):
+            longest.add_metric([queue], float(seconds))
+        yield longest
+        if (spool := _read(self.probes.spool_depth)) is not None:
+            yield GaugeMetricFamily(
+                "frontdesk_spool_records",
+                "Records in the outbox spool, waiting for the database.",
+                value=float(spool[0]),
+            )
+        if (in_app := _read(self.probes.calls_in_app)) is not None:
+            yield GaugeMetricFamily(
+                "frontdesk_calls_in_app", "Call sessions in the Stasis app.", value=float(in_app[0])
+            )
+
+
+def _read(probe: Callable[[], T]) -> tuple[T] | None:
+    """`(value,)`, or None when the probe raised (logged)."""
+    try:
+        return (probe(),)
+    except Exception:
+        log.exception("ops.probe_failed", probe=getattr(probe, "__name__", repr(probe)))
+        return None
+
+
+def _mapping(probe: Callable[[], Mapping[str, N]]) -> Mapping[str, N]:
+    read = _read(probe)
+    return {} if read is None else read[0]
+
+
+def _dependencies(probes: Probes) -> dict[str, str]:
+    def state(probe: Callable[[], bool | None]) -> str:
+        read = _read(probe)
+        if read is None:
+            return "down"
+        if read[0] is None:
+            return "not configured"
+        return "up" if read[0] else "down"
+
+    return {"ari": state(probes.ari), "ami": state(probes.ami), "database": state(probes.database)}
+
+
+PROBES = web.AppKey("ops_probes", Probes)
+METRICS = web.AppKey("ops_metrics", Metrics)
+
+
+def add_ops_routes(app: web.Application, probes: Probes, metrics: Metrics) -> None:
+    """`GET /metrics` and `GET /healthz`; public, see `agents_api.PUBLIC_PATHS`."""
+    app[PROBES] = probes
+    app[METRICS] = metrics
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", _healthz)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].exposition()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    states = _dependencies(request.app[PROBES])
+    ready = all(state != "down" for state in states.values())
+    return web.json_response({"ready": ready, **states}, status=200 if ready else 503)
