@@ -20,11 +20,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from frontdesk import __version__, asterisk_config, prompts
+from frontdesk import __version__, asterisk_config, diagram, prompts
 from frontdesk.emulator import cli as emulator_cli
 from frontdesk.plan import Plan, PlanError, read_plan
 from frontdesk.plan.errors import PlanIssue, dotted
 from frontdesk.plan.source import SourceMap
+from frontdesk.reports import cli as reports_cli
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Destination, QueueDestination, TransferDestination
 from frontdesk.routing.directory import Directory, DirectoryError
@@ -109,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     asterisk_config.add_parser(commands)
     emulator_cli.add_parser(commands)
     store_cli.add_parser(commands)
+    reports_cli.add_parser(commands)
+    diagram.add_parser(commands)
 
     example = commands.add_parser("example", help="where the bundled example plan is, or copy it")
     example.add_argument("--out", type=Path, help="copy lakeside.yaml and directory.csv here")

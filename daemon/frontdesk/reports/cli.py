@@ -1,0 +1,231 @@
+"""`frontdesk report`: the call metrics for a date range, against the practice's targets.
+
+The range is `--since 7d|24h|30d` (up to now; the default is 7d) or `--from DATE --to DATE`
+(practice-local days, both included). The practice's time zone (for calls per hour and the
+days) comes from `--zone`, else from the plan (`--plan`, else `FRONTDESK_PLAN`, else the
+bundled example). The database is `--database-url` or else `FRONTDESK_DATABASE_URL`.
+Exit codes: 0 ok; 2 bad arguments, no or unreachable database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from asyncpg.exceptions import UndefinedTableError  # type: ignore[import-untyped]
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from frontdesk.reports.export import to_csv
+from frontdesk.reports.metrics import (
+    FCR_WINDOW,
+    SERVICE_LEVEL_TARGET,
+    SHORT_ABANDON,
+    Report,
+    compute,
+)
+from frontdesk.reports.store import load_rows
+from frontdesk.store import db
+
+ENV = "FRONTDESK_DATABASE_URL"
+CONNECT_TIMEOUT = 10.0
+EXIT_OK = 0
+EXIT_INVALID = 2
+_SINCE = re.compile(r"^\s*(\d{1,4})\s*([hd])\s*$")
+
+
+class _Refused(Exception):
+    """Reported on stderr as `frontdesk report: <message>`, exit 2."""
+
+
+def add_parser(commands: Any) -> None:
+    report = commands.add_parser(
+        "report", help="call metrics for a date range against the practice's targets"
+    )
+    report.add_argument("--since", metavar="AGE", help="7d, 24h, 30d ... up to now (default 7d)")
+    report.add_argument("--from", dest="from_date", metavar="DATE", help="first local day")
+    report.add_argument("--to", dest="to_date", metavar="DATE", help="last local day (included)")
+    report.add_argument(
+        "--database-url", default=None, help=f"PostgreSQL URL (default: ${ENV})", metavar="URL"
+    )
+    report.add_argument("--plan", type=Path, default=None, help="plan for the practice time zone")
+    report.add_argument("--zone", default=None, help="IANA time zone (overrides the plan's)")
+    report.add_argument(
+        "--short-abandon",
+        type=float,
+        default=SHORT_ABANDON.total_seconds(),
+        metavar="SECONDS",
+        help="hang-ups in a queue sooner than this are short abandons (default 10)",
+    )
+    report.add_argument(
+        "--service-level",
+        type=float,
+        default=SERVICE_LEVEL_TARGET.total_seconds(),
+        metavar="SECONDS",
+        help="answered within this wait counts for the service level (default 60)",
+    )
+    report.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    report.add_argument("--csv", type=Path, default=None, metavar="FILE", help="also write CSV")
+    report.set_defaults(handler=_report)
+
+
+def _fail(message: str) -> int:
+    # Messages name the failure, never the URL (it may carry a password).
+    print(f"frontdesk report: {message}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _zone(args: argparse.Namespace) -> ZoneInfo:
+    if args.zone:
+        try:
+            return ZoneInfo(args.zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _Refused(f"--zone: unknown time zone '{args.zone}'") from None
+    from frontdesk.plan import read_plan  # PlanError is reported by frontdesk.cli.main
+    from frontdesk.settings import bundled_plan
+
+    plan_path = args.plan or Path(os.environ.get("FRONTDESK_PLAN") or bundled_plan())
+    plan, _ = read_plan(plan_path)
+    return ZoneInfo(plan.practice.timezone)
+
+
+def _day(flag: str, raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise _Refused(f"{flag}: '{raw}' is not a date like 2026-11-30") from None
+
+
+def time_range(
+    since: str | None, from_date: str | None, to_date: str | None, zone: ZoneInfo, now: datetime
+) -> tuple[datetime, datetime]:
+    """`[start, end)` for the arguments (raises `_Refused` for a bad combination)."""
+    if since is not None and (from_date or to_date):
+        raise _Refused("give either --since or --from/--to, not both")
+    if from_date or to_date:
+        if not (from_date and to_date):
+            raise _Refused("--from and --to go together")
+        first, last = _day("--from", from_date), _day("--to", to_date)
+        if last < first:
+            raise _Refused("--to is before --from")
+        # In UTC: arithmetic between datetimes of one ZoneInfo is wall-clock time.
+        start = datetime.combine(first, time(), tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+        return start, end
+    match = _SINCE.match(since or "7d")
+    if match is None or int(match[1]) == 0:
+        raise _Refused(f"--since: '{since}' is not an age like 7d, 24h or 30d")
+    unit = timedelta(hours=1) if match[2] == "h" else timedelta(days=1)
+    return now - int(match[1]) * unit, now
+
+
+def _report(args: argparse.Namespace, out: Console) -> int:
+    try:
+        dsn: str | None = args.database_url or os.environ.get(ENV)
+        if not dsn:
+            raise _Refused(f"no database: give --database-url or set {ENV}")
+        if args.short_abandon < 0 or args.service_level < 0:
+            raise _Refused("--short-abandon and --service-level are seconds >= 0")
+        zone = _zone(args)
+        start, end = time_range(args.since, args.from_date, args.to_date, zone, datetime.now(UTC))
+        report = asyncio.run(
+            _build(
+                dsn,
+                start,
+                end,
+                zone,
+                timedelta(seconds=args.short_abandon),
+                timedelta(seconds=args.service_level),
+            )
+        )
+        if args.csv is not None:
+            try:
+                args.csv.write_text(to_csv(report), encoding="utf-8", newline="")
+            except OSError as exc:
+                raise _Refused(f"--csv: cannot write {args.csv}: {exc.strerror}") from None
+    except _Refused as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        print_report(out, report)
+    return EXIT_OK
+
+
+async def _build(
+    dsn: str,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    short_abandon: timedelta,
+    service_level: timedelta,
+) -> Report:
+    try:
+        conn = await db.connect(dsn, timeout=CONNECT_TIMEOUT)
+    except db.UNAVAILABLE as exc:
+        raise _Refused(f"the database is unreachable ({type(exc).__name__}: {exc})") from None
+    except (db.PostgresError, ValueError) as exc:
+        raise _Refused(f"cannot connect to the database ({type(exc).__name__}: {exc})") from None
+    try:
+        rows = await load_rows(conn, start, end + FCR_WINDOW)
+    except UndefinedTableError:
+        raise _Refused("no calls table: run `frontdesk db upgrade` first") from None
+    except db.UNAVAILABLE as exc:
+        raise _Refused(f"cannot read the calls ({type(exc).__name__}: {exc})") from None
+    except db.PostgresError as exc:
+        raise _Refused(f"cannot read the calls ({type(exc).__name__}: {exc})") from None
+    finally:
+        await conn.close()
+    return compute(
+        rows,
+        start=start,
+        end=end,
+        zone=zone,
+        short_abandon=short_abandon,
+        service_level_target=service_level,
+    )
+
+
+def print_report(out: Console, report: Report) -> None:
+    zone = ZoneInfo(report.zone)
+    span = (
+        f"{report.start.astimezone(zone):%Y-%m-%d %H:%M} to "
+        f"{report.end.astimezone(zone):%Y-%m-%d %H:%M} ({report.zone})"
+    )
+    out.print(f"calls {span}: {report.total_calls}", markup=False, highlight=False, soft_wrap=True)
+    table = Table()
+    for column in ("metric", "value", "target", "", "definition"):
+        table.add_column(column, justify="right" if column in ("value", "target") else "left")
+    for m in report.metrics:
+        mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: ""}[m.passed]
+        table.add_row(
+            escape(m.label),
+            escape(m.display_value),
+            escape(m.display_target),
+            mark,
+            escape(m.definition),
+        )
+    out.print(table)
+    hours = Table(title="Calls per hour (local)", title_justify="left")
+    busy = [h for h in range(24) if report.calls_per_hour[h]]
+    for h in busy:
+        hours.add_column(f"{h:02d}", justify="right")
+    if busy:
+        hours.add_row(*(str(report.calls_per_hour[h]) for h in busy))
+        out.print(hours)
+    if report.calls_per_category:
+        categories = Table(title="Calls per category", title_justify="left")
+        categories.add_column("category")
+        categories.add_column("calls", justify="right")
+        for name, count in report.calls_per_category.items():
+            categories.add_row(escape(name), str(count))
+        out.print(categories)
