@@ -321,7 +321,7 @@ async def _frames(ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[dict[str
             continue
         try:
             event = json.loads(message.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deep enough to hurt
             log.warning("ari.bad_frame", size=len(message.data))
             continue
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):

@@ -99,6 +99,9 @@ class CallRuntime:
 
     def dispatch(self, event: dict[str, Any]) -> None:
         """Route one ARI event to its call; malformed or foreign events are skipped."""
+        if not isinstance(event, dict):
+            log.warning("calls.bad_event", event_type=type(event).__name__)
+            return
         try:
             self._dispatch(event)
         except Exception:  # one bad event must never stop the loop for every call

@@ -167,6 +167,8 @@ class CallSession:
         if self.ended:
             return []
         kind = event.get("type")
+        if not isinstance(kind, str):
+            return []
         if kind in _ENDING_EVENTS:
             self.ended = True
             self.ivr.handle(HungUp(), now)

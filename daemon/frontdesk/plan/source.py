@@ -24,6 +24,15 @@ class _StringLoader(yaml.SafeLoader):
 _StringLoader.yaml_implicit_resolvers = {}
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
+# A routing plan is a few kB with a handful of levels; far beyond these it is an accident
+# or an attack (alias "billion laughs", deep nesting) that must not hang or crash us.
+MAX_PLAN_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_NODES = 50_000
+
+
+class _TooBig(Exception):
+    """The document is nested too deeply or expands to too many nodes."""
 
 
 @dataclass
@@ -68,25 +77,45 @@ def read_source(
 
 
 def parse_source(text: str, name: str) -> tuple[Source | None, list[PlanIssue]]:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_PLAN_BYTES:
+        message = f"the plan is larger than {MAX_PLAN_BYTES // 1024} kB; a routing plan is a few kB"
+        return None, [PlanIssue(name, 1, (), message)]
     try:
         node = yaml.compose(text, Loader=_StringLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
+        line = mark.line + 1 if mark else 1
         problem = exc.problem or exc.context or "invalid YAML"
         return None, [PlanIssue(name, line, (), f"invalid YAML: {problem}")]
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text[: exc.position].count("\n") + 1
+        message = f"invalid YAML: character {exc.character!r} is not allowed"
+        return None, [PlanIssue(name, line, (), message)]
     except yaml.YAMLError as exc:
-        return None, [PlanIssue(name, 0, (), f"invalid YAML: {exc}")]
+        return None, [PlanIssue(name, 1, (), f"invalid YAML: {exc}")]
+    except RecursionError:
+        message = f"the plan is nested too deeply (more than {MAX_DEPTH} levels)"
+        return None, [PlanIssue(name, 1, (), message)]
     lines = SourceMap(name)
     issues: list[PlanIssue] = []
     if node is None:
         return None, [PlanIssue(name, 1, (), "the plan is empty")]
     # Duplicate keys are reported, but loading goes on so every other problem shows too.
-    data = _convert(node, (), lines, issues)
+    try:
+        data = _convert(node, (), lines, issues, [0])
+    except _TooBig as exc:
+        return None, [PlanIssue(name, 1, (), str(exc))]
     return Source(data, lines), issues
 
 
-def _convert(node: yaml.Node, path: KeyPath, lines: SourceMap, issues: list[PlanIssue]) -> Any:
+def _convert(
+    node: yaml.Node, path: KeyPath, lines: SourceMap, issues: list[PlanIssue], count: list[int]
+) -> Any:
+    count[0] += 1
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(f"the plan is nested too deeply (more than {MAX_DEPTH} levels)")
+    if count[0] > MAX_NODES:
+        raise _TooBig(f"the plan expands to more than {MAX_NODES} values (aliases?)")
     # A block mapping or list "starts" at its first child; point at its own key instead.
     block = not isinstance(node, yaml.ScalarNode) and path in lines.key_lines
     lines.value_lines[path] = lines.key_lines[path] if block else node.start_mark.line + 1
@@ -96,7 +125,9 @@ def _convert(node: yaml.Node, path: KeyPath, lines: SourceMap, issues: list[Plan
             return None
         return value
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), lines, issues) for i, item in enumerate(node.value)]
+        return [
+            _convert(item, (*path, i), lines, issues, count) for i, item in enumerate(node.value)
+        ]
     assert isinstance(node, yaml.MappingNode)
     result: dict[str, Any] = {}
     for key_node, value_node in node.value:
@@ -116,5 +147,5 @@ def _convert(node: yaml.Node, path: KeyPath, lines: SourceMap, issues: list[Plan
             )
             continue
         lines.key_lines[(*path, key)] = key_line
-        result[key] = _convert(value_node, (*path, key), lines, issues)
+        result[key] = _convert(value_node, (*path, key), lines, issues, count)
     return result
