@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import asyncpg  # type: ignore[import-untyped]
+import structlog
+
+from frontdesk.routing.phone import mask_number
+
+log = structlog.get_logger("frontdesk.store")
+T = TypeVar("T")
 
 
 class Transaction(Protocol):
@@ -64,3 +71,54 @@ async def create_pool(dsn: str, *, timeout: float, max_size: int = 4) -> Pool:
     """A small pool for the call path (caller lookup); min_size 0: no connection at start."""
     pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max_size, timeout=timeout)
     return cast(Pool, pool)
+
+
+class BoundedRead(Generic[T]):
+    """A database read on the call path: an answer within `timeout`, or None. Never raises.
+
+    The read runs in a task of its own: on a stalled network asyncpg's release of a
+    cancelled connection can block far longer than `timeout`, so the caller stops waiting
+    at `timeout` and the task is finished off in the background. The first failure of an
+    outage is logged (`store.<what>_unavailable`, number masked), and so is the recovery.
+    """
+
+    def __init__(self, what: str, timeout: float) -> None:
+        self.what = what
+        self.timeout = timeout
+        self.down = False
+        self._abandoned: set[asyncio.Future[T]] = set()
+
+    async def run(self, read: Awaitable[T], number: str) -> T | None:
+        task = asyncio.ensure_future(read)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.timeout)
+        except asyncio.CancelledError:
+            self._abandon(task)
+            raise
+        if task not in done:
+            self._abandon(task)
+            self._failed(number, "TimeoutError")
+            return None
+        error = task.exception()
+        if error is not None:
+            self._failed(number, type(error).__name__)
+            return None
+        if self.down:
+            self.down = False
+            log.info(f"store.{self.what}_recovered")
+        return task.result()
+
+    def _failed(self, number: str, error: str) -> None:
+        if not self.down:
+            self.down = True
+            log.warning(f"store.{self.what}_unavailable", caller=mask_number(number), error=error)
+
+    def _abandon(self, task: asyncio.Future[T]) -> None:
+        task.cancel()
+        self._abandoned.add(task)
+        task.add_done_callback(self._reap)
+
+    def _reap(self, task: asyncio.Future[T]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" warning

@@ -17,7 +17,6 @@ Logs carry counts and masked numbers only, never names or full numbers.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,7 @@ from typing import Any, cast
 import structlog
 
 from frontdesk.routing.directory import Directory, Patient, RejectedRow
-from frontdesk.routing.phone import mask_number
-from frontdesk.store.db import Connection, Pool
+from frontdesk.store.db import BoundedRead, Connection, Pool
 
 log = structlog.get_logger("frontdesk.store")
 
@@ -163,39 +161,19 @@ class PatientLookup:
 
     def __init__(self, pool: Pool, timeout: float = 0.25) -> None:
         self._pool = pool
-        self._timeout = timeout
-        self._down = False
-        self._abandoned: set[asyncio.Future[list[Mapping[str, Any]]]] = set()
+        self._read: BoundedRead[list[Mapping[str, Any]]] = BoundedRead("lookup", timeout)
 
     @property
     def available(self) -> bool:
         """False after a failed lookup, until one succeeds again."""
-        return not self._down
+        return not self._read.down
 
     async def lookup(self, number: str | None) -> Patient | None:
         if number is None:
             return None
-        # The query runs in a task of its own: on a stalled network asyncpg's connection
-        # release (after a cancelled query) can block far longer than `timeout`, so the
-        # caller stops waiting at `timeout` and the task is finished off in the background.
-        task = asyncio.ensure_future(self._fetch(number))
-        try:
-            done, _ = await asyncio.wait({task}, timeout=self._timeout)
-        except asyncio.CancelledError:
-            self._abandon(task)
-            raise
-        if task not in done:
-            self._abandon(task)
-            self._failed(number, "TimeoutError")
+        rows = await self._read.run(self._fetch(number), number)
+        if rows is None:
             return None
-        error = task.exception()
-        if error is not None:
-            self._failed(number, type(error).__name__)
-            return None
-        rows = task.result()
-        if self._down:
-            self._down = False
-            log.info("store.lookup_recovered")
         found = Directory(
             (
                 number,
@@ -215,24 +193,3 @@ class PatientLookup:
                 "SELECT patient_id, preferred_language, specialty FROM patients WHERE phone = $1",
                 number,
             )
-
-    def _failed(self, number: str, error: str) -> None:
-        if self._down:
-            return
-        self._down = True
-        log.warning(
-            "store.lookup_unavailable",
-            caller=mask_number(number),
-            error=error,
-            unknown_caller=True,
-        )
-
-    def _abandon(self, task: asyncio.Future[list[Mapping[str, Any]]]) -> None:
-        task.cancel()
-        self._abandoned.add(task)
-        task.add_done_callback(self._reap)
-
-    def _reap(self, task: asyncio.Future[list[Mapping[str, Any]]]) -> None:
-        self._abandoned.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: no "exception was never retrieved" warning

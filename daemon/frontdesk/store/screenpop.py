@@ -22,15 +22,13 @@ or any database error gives `{"patient": None, "last_call": None, "degraded": Tr
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import structlog
 
-from frontdesk.routing.phone import mask_number
-from frontdesk.store.db import Pool
+from frontdesk.store.db import BoundedRead, Pool
 
 log = structlog.get_logger("frontdesk.store")
 
@@ -67,8 +65,7 @@ class ScreenPopSource:
         self._pool = pool
         self._timeout = timeout
         self._now = now
-        self._down = False
-        self._abandoned: set[asyncio.Future[Rows]] = set()
+        self._read: BoundedRead[Rows] = BoundedRead("screenpop", timeout)
 
     @property
     def timeout(self) -> float:
@@ -77,7 +74,7 @@ class ScreenPopSource:
     @property
     def available(self) -> bool:
         """False after a failed build, until one succeeds again."""
-        return not self._down
+        return not self._read.down
 
     async def build(
         self, number: str | None, language: str, category: str, *, linkedid: str | None = None
@@ -85,24 +82,12 @@ class ScreenPopSource:
         """The payload for a call from `number` (None: withheld). Never raises."""
         if not number:
             return _payload(None, language, category, None)
-        # Own task, as in PatientLookup: a stalled network can block asyncpg's release of
-        # a cancelled connection far longer than `timeout`; it is finished in the background.
-        task = asyncio.ensure_future(self._fetch(number, linkedid))
-        try:
-            done, _ = await asyncio.wait({task}, timeout=self._timeout)
-        except asyncio.CancelledError:
-            self._abandon(task)
-            raise
-        if task not in done:
-            self._abandon(task)
-            return self._failed(number, "TimeoutError", language, category)
-        error = task.exception()
-        if error is not None:
-            return self._failed(number, type(error).__name__, language, category)
-        patients, calls = task.result()
-        if self._down:
-            self._down = False
-            log.info("store.screenpop_recovered")
+        rows = await self._read.run(self._fetch(number, linkedid), number)
+        if rows is None:
+            payload = _payload(None, language, category, None)
+            payload["degraded"] = True
+            return payload
+        patients, calls = rows
         return _payload(_patient(patients), language, category, _last_call(calls))
 
     async def _fetch(self, number: str, linkedid: str | None) -> Rows:
@@ -110,24 +95,6 @@ class ScreenPopSource:
             patients = await conn.fetch(_PATIENTS, number)
             calls = await conn.fetch(_LAST_CALL, number, self._now(), linkedid)
         return patients, calls
-
-    def _failed(self, number: str, error: str, language: str, category: str) -> dict[str, Any]:
-        if not self._down:
-            self._down = True
-            log.warning("store.screenpop_unavailable", caller=mask_number(number), error=error)
-        payload = _payload(None, language, category, None)
-        payload["degraded"] = True
-        return payload
-
-    def _abandon(self, task: asyncio.Future[Rows]) -> None:
-        task.cancel()
-        self._abandoned.add(task)
-        task.add_done_callback(self._reap)
-
-    def _reap(self, task: asyncio.Future[Rows]) -> None:
-        self._abandoned.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: no "exception was never retrieved" warning
 
 
 def _payload(
