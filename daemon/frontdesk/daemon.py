@@ -13,7 +13,7 @@ import random
 import signal
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, ParamSpec
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -32,7 +32,6 @@ from frontdesk.calls.session import Routed
 from frontdesk.plan import Plan, load_plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory, Patient
-from frontdesk.routing.ivr import CallFacts
 from frontdesk.routing.paths import enumerate_routes
 from frontdesk.settings import Settings
 from frontdesk.store import CallUpsert, MigrationError, Outbox, db, upgrade
@@ -49,6 +48,7 @@ from frontdesk.web.ops import Metrics, Probes, add_ops_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
 
 log = structlog.get_logger("frontdesk.daemon")
+P = ParamSpec("P")
 
 
 async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: float = 1.5) -> int:
@@ -105,12 +105,12 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             lookup=await _caller_lookup(stack, settings, pool),
         )
         if recorder is not None:
-            runtime.on_routed = _both(count, recorder.routed)
+            runtime.on_routed = _chain(count, recorder.routed)
         stack.push_async_callback(runtime.close)
         if queues is not None:
             metrics = Metrics(_probes(ari, ami, recorder, queues, runtime))
             queues.alerts.add_listener(metrics.on_hub)
-            runtime.on_started = _and_then(metrics.call_started, runtime.on_started)
+            runtime.on_started = _chain(metrics.call_started, runtime.on_started)
             await _serve_agents_api(stack, settings, queues, recorder, pool, now, metrics)
         _track_phones(ami, plan, queues)
         await _start_fastagi(stack, settings, plan, directory, runtime.logged_in)
@@ -239,21 +239,13 @@ def _probes(
     )
 
 
-def _and_then(
-    first: Callable[[str, CallFacts], None], then: Callable[[str, CallFacts], None] | None
-) -> Callable[[str, CallFacts], None]:
-    def call(channel: str, facts: CallFacts) -> None:
-        first(channel, facts)
-        if then is not None:
-            then(channel, facts)
+def _chain(*callbacks: Callable[P, None] | None) -> Callable[P, None]:
+    """One callback that calls each given one in turn (the None ones are skipped)."""
 
-    return call
-
-
-def _both(*callbacks: Callable[[Routed], None]) -> Callable[[Routed], None]:
-    def call(routed: Routed) -> None:
+    def call(*args: P.args, **kwargs: P.kwargs) -> None:
         for callback in callbacks:
-            callback(routed)
+            if callback is not None:
+                callback(*args, **kwargs)
 
     return call
 

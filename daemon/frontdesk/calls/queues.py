@@ -59,7 +59,7 @@ from frontdesk.asterisk.ari_events import channel_of, playback_of
 from frontdesk.calls.session import route_variables
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
-from frontdesk.routing.destination import Decision, decide
+from frontdesk.routing.destination import Decision, QueueDestination, Request, decide
 from frontdesk.routing.phone import mask_number
 
 log = structlog.get_logger("frontdesk.acd")
@@ -685,8 +685,6 @@ def _decision_for(
     plan: Plan, clock: PracticeClock, joined: CallerJoined, now: datetime
 ) -> Decision:
     """The routing decision a re-adopted caller had (for after-hours later on)."""
-    from frontdesk.routing.destination import QueueDestination, Request
-
     request = Request(joined.category, joined.queue, joined.skill, joined.priority == "front")
     skills = tuple(sorted(s for s in (joined.skill, joined.language_skill) if s))
     destination = QueueDestination(joined.queue, skills, joined.priority)
