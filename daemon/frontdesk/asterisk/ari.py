@@ -30,6 +30,7 @@ import structlog
 log = structlog.get_logger("frontdesk.ari")
 
 MAX_EVENT_BYTES = 1 << 20  # an ARI event is a few kB; 1 MiB is garbage or an attack
+MAX_REST_BYTES = 16 << 20  # GET /channels of a busy PBX is well under this
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 
@@ -126,7 +127,10 @@ class AriClient:
         query = {k: str(v) for k, v in (params or {}).items()}
         url = self.config.url.rstrip("/") + path
         async with self.session.request(method, url, params=query, json=body) as response:
-            text = await response.text()
+            raw = await response.content.read(MAX_REST_BYTES + 1)
+            if len(raw) > MAX_REST_BYTES:
+                raise AriError(method, path, response.status, "response too large")
+            text = raw.decode("utf-8", "replace")
             if response.status >= 400:
                 raise AriError(method, path, response.status, _error_message(text))
             return json.loads(text) if text else None
