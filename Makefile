@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PLAN   ?= daemon/frontdesk/examples/lakeside.yaml
 
-.PHONY: run test bench lint typecheck unit clean
+.PHONY: run test bench lint typecheck unit clean faults
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ test: lint typecheck unit
 ## bench: figures, not assertions (not part of `make test`)
 bench: $(STAMP)
 	$(BIN)/python bench/acd_bench.py
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+## faults: the fault suite on real processes (kill -9, SIGTERM, PostgreSQL stopped 30 s,
+## an Asterisk restart, AMI cut or half-open, a stalled ARI response, two daemons;
+## docs/faults.md). Not part of `make test`: it takes about 1.5 minutes.
+faults: $(STAMP)
+	$(BIN)/ruff check faults
+	$(BIN)/ruff format --check faults
+	$(BIN)/mypy --strict faults
+	$(BIN)/pytest -q faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check daemon tests bench

@@ -16,7 +16,7 @@ from frontdesk.acd.model import AgentPause
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan
 from frontdesk.store.recorder import CallRecorder
-from frontdesk.store.records import CallUpsert, Record
+from frontdesk.store.records import CallEvent, CallUpsert, Record
 from tests.conftest import local
 from tests.test_acd_calls import SPEED, FastClock, Practice, _hung_up, open_practice
 from tests.test_acd_calls import pbx as pbx
@@ -116,6 +116,43 @@ async def test_voicemail_after_hours(plan: Plan, pbx: Emulator) -> None:
         await pbx.press(channel, "#")
         row = await wait_row(practice, rows, channel, "voicemail")
     assert (row["outcome"], row["after_hours"], row["voicemail"]) == ("voicemail", True, True)
+
+
+async def test_voicemail_left_by_hanging_up(plan: Plan, pbx: Emulator) -> None:
+    """Most patients hang up instead of pressing #: that is still a message left."""
+    clock = FastClock(local("2026-11-30 20:00"))
+    async with open_practice(plan, pbx, clock=clock) as practice:
+        rows = record(practice, clock)
+        channel = await practice.call("2", caller="+13125551001")
+        name = f"frontdesk/billing/{channel}"
+        await practice.wait_for(lambda: name in pbx.pbx.live)
+        await asyncio.sleep(0.2)  # about 12 practice seconds of message
+        await pbx.hangup(channel)
+        row = await wait_row(practice, rows, channel, "voicemail")
+        await asyncio.sleep(0.05)  # a wrongful delete of the recording would land by now
+    assert (row["outcome"], row["voicemail"], row.get("abandoned")) == ("voicemail", True, None)
+    assert pbx.pbx.stored[name].seconds >= 1
+    (left,) = [e.data for e in _events(rows, channel) if e.kind == "voicemail"]
+    assert left["callback_due"] is not None  # the callback task, as for #
+    assert (left["recording"], left["hung_up"]) == (name, True)
+
+
+async def test_hanging_up_at_the_beep_is_abandoned(plan: Plan, pbx: Emulator) -> None:
+    clock = FastClock(local("2026-11-30 20:00"))
+    async with open_practice(plan, pbx, clock=clock) as practice:
+        rows = record(practice, clock)
+        channel = await practice.call("2", caller="+13125551001")
+        name = f"frontdesk/billing/{channel}"
+        await practice.wait_for(lambda: name in pbx.pbx.live)
+        await pbx.hangup(channel)  # under 1 s of audio: nothing was said
+        row = await wait_row(practice, rows, channel, "outcome")
+        await practice.wait_for(lambda: name not in pbx.pbx.stored)  # no empty message
+    assert (row["outcome"], row["abandoned"], row.get("voicemail")) == ("abandoned", True, None)
+    assert not [e for e in _events(rows, channel) if e.kind == "voicemail"]
+
+
+def _events(rows: Rows, channel: str) -> list[CallEvent]:
+    return [r for r in rows.records if isinstance(r, CallEvent) and r.linkedid == channel]
 
 
 async def test_urgent_transfer_after_hours(plan: Plan, pbx: Emulator) -> None:

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from frontdesk import __version__, asterisk_config, diagram, prompts
 from frontdesk.emulator import cli as emulator_cli
+from frontdesk.golive import cli as golive_cli
 from frontdesk.plan import Plan, PlanError, read_plan
 from frontdesk.plan.errors import PlanIssue, dotted
 from frontdesk.plan.source import SourceMap
@@ -35,6 +36,7 @@ from frontdesk.routing.phone import normalize_number
 from frontdesk.routing.safety import check_plan
 from frontdesk.routing.simulate import default_did, parse_keys, simulate
 from frontdesk.store import cli as store_cli
+from frontdesk.web import users_cli
 
 EXIT_OK = 0
 EXIT_AT_RISK = 1
@@ -110,8 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     asterisk_config.add_parser(commands)
     emulator_cli.add_parser(commands)
     store_cli.add_parser(commands)
+    users_cli.add_parser(commands)
     reports_cli.add_parser(commands)
     diagram.add_parser(commands)
+    golive_cli.add_parser(commands)
 
     example = commands.add_parser("example", help="where the bundled example plan is, or copy it")
     example.add_argument("--out", type=Path, help="copy lakeside.yaml and directory.csv here")

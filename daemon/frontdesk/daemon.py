@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, time, timedelta
 from typing import Any, ParamSpec
@@ -29,12 +31,14 @@ from frontdesk.calls.presence import PhonePresence
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.calls.runtime import CallRuntime, Clock, utc_now
 from frontdesk.calls.session import Routed
+from frontdesk.instance import EXIT_ALREADY_RUNNING, AlreadyRunning, InstanceLock
 from frontdesk.plan import Plan, load_plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory, Patient
 from frontdesk.routing.paths import enumerate_routes
 from frontdesk.settings import Settings
 from frontdesk.store import CallUpsert, MigrationError, Outbox, db, upgrade
+from frontdesk.store.accounts import AccountStore
 from frontdesk.store.cdr import cdr_upsert
 from frontdesk.store.directory import PatientLookup
 from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
@@ -44,7 +48,9 @@ from frontdesk.store.screenpop import ScreenPopSource
 from frontdesk.store.webhook import Webhook
 from frontdesk.web.agents_api import make_app
 from frontdesk.web.dispositions import add_disposition_routes
+from frontdesk.web.live import LiveBoard, add_live_routes
 from frontdesk.web.ops import Metrics, Probes, add_ops_routes
+from frontdesk.web.pages import add_page_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
 
 log = structlog.get_logger("frontdesk.daemon")
@@ -62,6 +68,14 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
     stop = asyncio.Event()
     _on_signals(stop.set)
     async with contextlib.AsyncExitStack() as stack:
+        instance = InstanceLock(settings.app, settings.data_dir, settings.database_url)
+        try:  # before anything talks to Asterisk: a second daemon would steal the app
+            await instance.acquire()
+        except AlreadyRunning as exc:
+            log.error("frontdesk.already_running", app=settings.app, error=str(exc))
+            print(f"frontdesk run: {exc}", file=sys.stderr)
+            return EXIT_ALREADY_RUNNING
+        stack.push_async_callback(instance.release)
         ari_url = settings.ari_url
         emulator: Any = None
         if settings.demo:
@@ -89,7 +103,9 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         )
         if recorder is not None and queues is not None:
             queues.alerts.add_listener(recorder.on_hub)
-        if recorder is not None:
+        if recorder is not None and not settings.demo:
+            # (The demo's emulator keeps the machine's time while the demo's practice
+            # clock is shifted to a business morning: its CDR times would not agree.)
             _record_cdrs(ami, recorder, ZoneInfo(plan.practice.timezone))
         runtime = CallRuntime(
             plan,
@@ -103,25 +119,38 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             on_started=recorder.started if recorder else None,
             on_left_in_menu=recorder.left_in_menu if recorder else None,
             lookup=await _caller_lookup(stack, settings, pool),
+            golive=settings.golive,
         )
         if recorder is not None:
             runtime.on_routed = _chain(count, recorder.routed)
+            runtime.on_interrupted = recorder.interrupted
         stack.push_async_callback(runtime.close)
         if queues is not None:
             metrics = Metrics(_probes(ari, ami, recorder, queues, runtime))
+            lag = asyncio.create_task(metrics.watch_loop(), name="loop-lag")
+            stack.callback(lag.cancel)
             queues.alerts.add_listener(metrics.on_hub)
             runtime.on_started = _chain(metrics.call_started, runtime.on_started)
-            await _serve_agents_api(stack, settings, queues, recorder, pool, now, metrics)
+            url = await _serve_agents_api(stack, settings, queues, recorder, pool, now, metrics)
+            if settings.demo and url is not None:
+                await _demo_login(plan, pool, url)
         _track_phones(ami, plan, queues)
         await _start_fastagi(stack, settings, plan, directory, runtime.logged_in)
         tasks = [asyncio.create_task(runtime.run(), name="ari-events")]
-        if emulator is not None:
+        if emulator is not None and settings.demo_callers:
             tasks.append(asyncio.create_task(_synthetic_calls(emulator, plan, directory, call_gap)))
         log.info("frontdesk.running", app=settings.app, ari=ari_url, demo=settings.demo)
         await stop.wait()
+        # New calls and menu callers go to the dialplan's fallback; queued callers stay in
+        # Asterisk for the next start. Closing the events socket makes Asterisk fail
+        # Stasis() for later calls by itself; then the stack flushes the outbox.
+        log.info("frontdesk.stopping")
+        runtime.stop_taking_calls()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.hand_back_unseen(), 2.0)
     log.info("frontdesk.stopped")
     return 0
 
@@ -155,7 +184,7 @@ async def _start_store(
         log.warning("store.unavailable", error=type(exc).__name__)  # the outbox spools meanwhile
     outbox = Outbox(dsn, settings.data_dir / "spool.jsonl")
     outbox.start()
-    stack.push_async_callback(outbox.close)
+    stack.push_async_callback(outbox.close, 2.0)  # then spool the rest: exit within 5 s
     recorder = CallRecorder(outbox, now, dsn=dsn)
     if settings.webhook_url and settings.webhook_secret:
         webhook = Webhook(settings.webhook_url, settings.webhook_secret)
@@ -303,26 +332,65 @@ async def _start_ami(
     stack: contextlib.AsyncExitStack, settings: Settings, port: int, plan: Plan
 ) -> AmiClient:
     """Connect AMI (it keeps reconnecting by itself); a wrong secret stops the daemon."""
-    ami = AmiClient(AmiSettings(settings.ami_host, port, settings.ami_user, settings.ami_secret))
+    ami = AmiClient(
+        AmiSettings(
+            settings.ami_host,
+            port,
+            settings.ami_user,
+            settings.ami_secret,
+            ping_interval=4.0,  # a half-open connection is replaced within 10 s
+            ping_timeout=3.0,
+        )
+    )
     await ami.start()
     stack.push_async_callback(ami.close)
     return ami
 
 
 def _track_phones(ami: AmiClient, plan: Plan, queues: QueueRuntime | None) -> None:
-    """Registered staff phones (AMI ContactStatus) -> the ACD never rings an absent phone."""
+    """Registered staff phones -> the ACD never rings an absent phone.
+
+    At each AMI (re)connect the contacts Asterisk has now (nothing is replayed), then every
+    ContactStatus, changed or not (the ACD starts out assuming every phone reachable)."""
     presence = PhonePresence({s.extension for s in plan.staff})
+    syncing: set[asyncio.Task[None]] = set()
+
+    def tell_acd(states: dict[str, bool]) -> None:
+        if queues is not None:
+            for ext, registered in states.items():
+                queues.phone_reachable(ext, registered)
 
     def on_event(event: Event) -> None:
-        if presence.on_event(event):
-            log.info("phones.registered", phones=sorted(presence.registered))
-            if queues is not None:
-                ext = event.get("AOR") or ""
-                queues.phone_reachable(ext, ext in presence.registered)
+        before = set(presence.registered)
+        news = presence.on_event(event)
+        if news is not None:
+            if presence.registered != before:
+                log.info("phones.registered", phones=sorted(presence.registered))
+            tell_acd(dict([news]))
         elif event.name == "Shutdown":
             log.warning("asterisk.shutting_down")
 
+    async def sync() -> None:
+        try:
+            states = presence.on_contacts(await ami.action_list(PhonePresence.ACTION))
+        except Exception as exc:  # AMI lost again: the next connect asks again
+            log.warning("phones.sync_failed", error=type(exc).__name__)
+            return
+        if states is None:
+            log.warning("phones.sync_refused")
+            return
+        log.info("phones.registered", phones=sorted(presence.registered), synced=True)
+        tell_acd(states)
+
+    def on_state(_: object) -> None:
+        if ami.connected:
+            task = asyncio.ensure_future(sync())
+            syncing.add(task)
+            task.add_done_callback(syncing.discard)
+
     ami.add_listener(on_event)
+    ami.add_state_listener(on_state)
+    on_state(None)  # start() may have connected already
 
 
 async def _serve_agents_api(
@@ -333,9 +401,22 @@ async def _serve_agents_api(
     pool: db.Pool | None,
     now: Clock,
     metrics: Metrics,
-) -> None:
-    app = make_app(queues, settings.api_token)
+) -> str | None:
+    """The dashboard and its APIs; returns its URL, or None when the port is taken."""
+    app = make_app(
+        queues,
+        AccountStore(pool) if pool is not None else None,
+        now=now,
+        api_token=settings.api_token,
+        idle_minutes=settings.session_idle_minutes,
+        put_audit=recorder.sink.put if recorder is not None else None,
+        secure_cookies=settings.cookie_secure,
+    )
     add_ops_routes(app, metrics.probes, metrics)
+    live = LiveBoard(queues, queues.plan, put_audit=recorder.sink.put if recorder else None)
+    queues.alerts.add_listener(live.on_hub)
+    add_live_routes(app, live)
+    add_page_routes(app, queues.plan, pool, now)
     if recorder is not None and pool is not None:
         pops = ScreenPops(ScreenPopSource(pool, timeout=0.25))
         queues.alerts.add_listener(pops.on_hub)
@@ -351,10 +432,39 @@ async def _serve_agents_api(
     except OSError as exc:  # the port is taken: calls matter more than the API
         log.error("agents_api.unavailable", port=settings.http_port, error=str(exc))
         await runner.cleanup()
-        return
+        return None
     stack.push_async_callback(runner.cleanup)
-    log.info(
-        "agents_api.listening", url=f"http://{settings.http_host}:{settings.http_port}/api/acd"
+    port = site_port(runner) or settings.http_port
+    url = f"http://{settings.http_host}:{port}/"
+    log.info("dashboard.listening", url=url)
+    return url
+
+
+def site_port(runner: web.AppRunner) -> int | None:
+    """The port actually bound (FRONTDESK_HTTP_PORT=0 picks a free one)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return None
+
+
+async def _demo_login(plan: Plan, pool: db.Pool | None, url: str) -> None:
+    """The demo's dashboard login: a supervisor at the first staff phone, a new password
+    each run, printed (not logged) beside the URL."""
+    if pool is None:
+        log.warning("dashboard.no_logins", reason="no database for staff accounts")
+        return
+    password = secrets.token_urlsafe(9)
+    ext = plan.staff[0].extension if plan.staff else None
+    try:
+        await AccountStore(pool).upsert_demo("demo", "Demo Supervisor", "supervisor", ext, password)
+    except (db.PostgresError, OSError, TimeoutError) as exc:
+        log.warning("dashboard.demo_login_failed", error=type(exc).__name__)
+        return
+    print(
+        f"\n  Dashboard: {url}\n  Demo login: demo / {password}"
+        f"  (supervisor at extension {ext}; a new password each run)\n",
+        flush=True,
     )
 
 

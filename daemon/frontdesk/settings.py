@@ -45,6 +45,10 @@ class Settings:
     webhook_secret: str | None = None
     fhir_url: str | None = None  # caller lookup in the EHR over FHIR R4 (optional)
     fhir_token: str | None = None
+    session_idle_minutes: float = 15.0  # dashboard sessions end after this long unused
+    cookie_secure: bool | None = None  # None: Secure cookies when the request came over HTTPS
+    golive: bool = False  # go-live testing: declared test callers may carry a routing time
+    demo_callers: bool = True  # the demo's synthetic callers (off: place calls yourself)
 
     @property
     def demo(self) -> bool:
@@ -82,4 +86,21 @@ class Settings:
             webhook_secret=env.get("FRONTDESK_WEBHOOK_SECRET") or None,
             fhir_url=env.get("FRONTDESK_FHIR_URL") or None,
             fhir_token=env.get("FRONTDESK_FHIR_TOKEN") or None,
+            session_idle_minutes=float(env.get("FRONTDESK_SESSION_IDLE_MINUTES") or "15"),
+            cookie_secure=_on_off_auto(env.get("FRONTDESK_COOKIE_SECURE") or "auto"),
+            golive=env.get("FRONTDESK_GOLIVE", "off").lower() in ("on", "1", "yes", "true"),
+            demo_callers=env.get("FRONTDESK_DEMO_CALLERS", "on").lower()
+            not in ("off", "0", "no", "false"),
         )
+
+
+def _on_off_auto(value: str) -> bool | None:
+    """`on` / `off` / `auto` (None) for FRONTDESK_COOKIE_SECURE."""
+    text = value.strip().lower()
+    if text in ("on", "1", "yes", "true"):
+        return True
+    if text in ("off", "0", "no", "false"):
+        return False
+    if text == "auto":
+        return None
+    raise ValueError(f"FRONTDESK_COOKIE_SECURE must be on, off or auto, not {value!r}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import wave
 from io import BytesIO
+from urllib.parse import quote
 
 from frontdesk.emulator import Emulator
 from tests.emulator.helpers import Ari, call_in_stasis, transcript
@@ -165,6 +167,32 @@ async def test_flow_f2_record_max_duration(emu: Emulator, ari: Ari) -> None:
     await emu.press(channel_id, "#")
     await events.until("ChannelDtmfReceived")  # a later # is just a digit
     await events.quiet(0.03)
+
+
+async def test_caller_hangup_ends_the_recording_and_keeps_it(emu: Emulator, ari: Ari) -> None:
+    """As res_stasis_recording: the record command returns on hang-up, the file is kept
+    and RecordingFinished (done) is published before the Stasis loop ends (StasisEnd)."""
+    channel_id, events = await call_in_stasis(emu, ari, "+13125550102", "5550302")
+    await ari.request("POST", f"/ari/channels/{channel_id}/answer")
+    name = f"vm/box-1/{channel_id}"  # a name with directories, as frontdesk's
+    await ari.request("POST", f"/ari/channels/{channel_id}/record", {**RECORD, "name": name})
+    await events.until("RecordingStarted")
+    await asyncio.sleep(0.03)  # 3 s of message at time_scale 0.01
+    seen = len(events.seen)
+    await emu.hangup(channel_id)
+    await events.until("StasisEnd")
+    after = [e for e in events.seen[seen:] if e["type"] != "ChannelVarset"]  # RTP QoS
+    got = [e["type"] for e in after]
+    assert got == ["ChannelHangupRequest", "RecordingFinished", "StasisEnd"]
+    finished = after[1]["recording"]
+    assert (finished["name"], finished["state"]) == (name, "done")
+    assert finished["duration"] >= 2
+    stored = f"/ari/recordings/stored/{quote(name, safe='')}"  # one segment: / as %2F
+    assert await ari.request("GET", stored) == (200, {"name": name, "format": "wav"})
+    assert await ari.request("DELETE", stored) == (204, None)
+    assert await ari.request("GET", stored) == (404, {"message": "Recording not found"})
+    unquoted = f"/ari/recordings/stored/{name}"
+    assert await ari.request("GET", unquoted) == (404, {"message": "Resource not found"})
 
 
 async def test_recording_errors(emu: Emulator, ari: Ari) -> None:

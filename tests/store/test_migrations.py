@@ -19,6 +19,7 @@ TABLES = {
     "dispositions",
     "patients",
     "audit_log",
+    "staff_accounts",
 }
 
 

@@ -1,4 +1,5 @@
-"""The agents API over HTTP on loopback: log in/out, pause, the ACD snapshot, the token."""
+"""The agents API over HTTP on loopback: log in/out, pause, the ACD snapshot, the token,
+and who may control which agent when signed in."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.calls.runtime import utc_now
 from frontdesk.plan import Plan
+from frontdesk.store.accounts import AccountStore
 from frontdesk.web.agents_api import make_app
+from frontdesk.web.auth import SESSIONS
+from tests.web.test_auth import Browser, staff_accounts
 
 TOKEN = "test-token"
 
@@ -21,7 +26,8 @@ TOKEN = "test-token"
 async def server(plan: Plan) -> AsyncIterator[tuple[TestServer, QueueRuntime]]:
     ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
     queues = QueueRuntime(plan, ari, now=utc_now, logged_in=set())
-    test_server = TestServer(make_app(queues, TOKEN), host="127.0.0.1")
+    app = make_app(queues, None, now=utc_now, api_token=TOKEN)
+    test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
     yield test_server, queues
     await test_server.close()
@@ -81,3 +87,62 @@ async def test_snapshot_lists_queues_and_agents(server: tuple[TestServer, QueueR
     ]  # fmt: skip
     dana = next(a for a in body["agents"] if a["ext"] == "2004")
     assert dana["state"] == "idle"
+
+
+# -- signed-in staff ------------------------------------------------------------------------
+@pytest.fixture
+async def staffed(plan: Plan) -> AsyncIterator[tuple[TestServer, QueueRuntime]]:
+    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
+    queues = QueueRuntime(plan, ari, now=utc_now, logged_in=set())
+    async with staff_accounts() as accounts:
+        test_server = TestServer(_app(queues, accounts), host="127.0.0.1")
+        await test_server.start_server()
+        yield test_server, queues
+        await test_server.close()
+    await queues.close()
+    await ari.close()
+
+
+def _app(queues: QueueRuntime, accounts: AccountStore) -> web.Application:
+    return make_app(queues, accounts, now=utc_now, api_token=TOKEN)
+
+
+async def signed_in(test_server: TestServer, username: str) -> tuple[Browser, str]:
+    """A browser signed in as `username`, and its session's CSRF token."""
+    browser = Browser(test_server)
+    assert (await browser.login(username)).status == 303
+    session = test_server.app[SESSIONS].peek(browser.session_id())
+    assert session is not None
+    return browser, session.csrf
+
+
+async def test_an_agent_controls_only_their_own_extension(
+    staffed: tuple[TestServer, QueueRuntime],
+) -> None:
+    test_server, queues = staffed
+    alice, token = await signed_in(test_server, "alice")  # extension 2001
+    try:
+        status, body, _ = await alice.request("POST", "/api/agents/2001/login", csrf=token)
+        assert (status, body) == (200, {"ext": "2001", "state": "idle"})
+        status, body, _ = await alice.request("POST", "/api/agents/2002/login", csrf=token)
+        assert status == 403
+        assert "2002" in body["error"]
+        assert queues.logged_in == {"2001"}
+    finally:
+        await alice.close()
+
+
+async def test_a_supervisor_controls_any_agent_and_an_admin_none(
+    staffed: tuple[TestServer, QueueRuntime],
+) -> None:
+    test_server, queues = staffed
+    sam, sam_token = await signed_in(test_server, "sam")
+    ada, ada_token = await signed_in(test_server, "ada")
+    try:
+        assert (await sam.request("POST", "/api/agents/2002/login", csrf=sam_token))[0] == 200
+        assert (await sam.request("POST", "/api/agents/2004/login", csrf=sam_token))[0] == 200
+        assert (await ada.request("POST", "/api/agents/2002/pause", csrf=ada_token))[0] == 403
+        assert queues.logged_in == {"2002", "2004"}
+    finally:
+        await sam.close()
+        await ada.close()

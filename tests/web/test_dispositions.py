@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from frontdesk.store import Outbox, upgrade
+from frontdesk.store.accounts import AccountStore
 from frontdesk.store.records import (
     DISPOSITION_CODES,
     AuditEntry,
@@ -25,15 +26,21 @@ from frontdesk.store.records import (
     from_json,
     to_json,
 )
+from frontdesk.web.auth import SESSIONS, setup_auth
 from frontdesk.web.dispositions import add_disposition_routes
 from tests.store.conftest import DEFAULT_DSN
+from tests.web.test_auth import Browser, staff_accounts
 
 T0 = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
 LINKEDID = "1764518400.42"
 
 
-def app_with(put: Any) -> web.Application:
+TOKEN = "test-token"
+
+
+def app_with(put: Any, accounts: AccountStore | None = None) -> web.Application:
     app = web.Application(client_max_size=4096)
+    setup_auth(app, accounts, now=lambda: T0, api_token=TOKEN)
     add_disposition_routes(app, put, lambda: T0)
     return app
 
@@ -55,6 +62,7 @@ async def post(server: TestServer, linkedid: str, body: Any) -> tuple[int, dict[
             server.make_url(f"/api/calls/{linkedid}/disposition"),
             data=data,
             json=None if data is not None else body,
+            headers={"Authorization": f"Bearer {TOKEN}"},
         ) as response,
     ):
         return response.status, await response.json()
@@ -125,6 +133,45 @@ def test_the_record_cleans_its_note_and_round_trips_through_json() -> None:
         Disposition(LINKEDID, "2001", datetime(2026, 1, 1), "booked")
     with pytest.raises(RecordError, match="code"):
         Disposition(LINKEDID, "2001", T0, "lost")
+
+
+# --- signed-in staff ----------------------------------------------------------------
+
+
+async def test_signed_in_agents_record_for_their_own_extension_only() -> None:
+    records: list[Record] = []
+    async with staff_accounts() as accounts:
+        server = TestServer(app_with(records.append, accounts), host="127.0.0.1")
+        await server.start_server()
+        alice, sam = Browser(server), Browser(server)
+        try:
+            await alice.login("alice")  # extension 2001
+            await sam.login("sam")  # a supervisor without an extension
+            path = f"/api/calls/{LINKEDID}/disposition"
+            token = server.app[SESSIONS].peek(alice.session_id()).csrf  # type: ignore[union-attr]
+            status, _, _ = await alice.request("POST", path, csrf=token, json={"code": "booked"})
+            assert status == 202  # "agent" defaults to her extension
+            status, body, _ = await alice.request(
+                "POST", path, csrf=token, json={"agent": "2002", "code": "booked"}
+            )
+            assert (status, body) == (
+                403,
+                {"error": "you may not record a disposition for extension 2002"},
+            )
+            sam_token = server.app[SESSIONS].peek(sam.session_id()).csrf  # type: ignore[union-attr]
+            status, _, _ = await sam.request(
+                "POST", path, csrf=sam_token, json={"agent": "2002", "code": "resolved"}
+            )
+            assert status == 202  # control_any_agent
+            status, body, _ = await sam.request("POST", path, csrf=sam_token, json={"code": "x"})
+            assert status == 400
+            assert '"agent"' in body["error"]
+        finally:
+            await alice.close()
+            await sam.close()
+            await server.close()
+    dispositions = [r for r in records if isinstance(r, Disposition)]
+    assert [(d.agent, d.code) for d in dispositions] == [("2001", "booked"), ("2002", "resolved")]
 
 
 # --- through a real outbox into PostgreSQL -------------------------------------------

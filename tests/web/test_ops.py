@@ -63,7 +63,7 @@ async def served(plan: Plan) -> AsyncIterator[tuple[TestServer, World, Metrics]]
     world = World()
     probes = world.probes()
     metrics = Metrics(probes, clock=lambda: world.now)
-    app = make_app(queues, TOKEN)
+    app = make_app(queues, None, now=utc_now, api_token=TOKEN)
     add_ops_routes(app, probes, metrics)
     test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
@@ -173,6 +173,7 @@ async def test_metrics_families_and_labels(served: tuple[TestServer, World, Metr
         "frontdesk_queue_longest_wait_seconds": "gauge",
         "frontdesk_spool_records": "gauge",
         "frontdesk_calls_in_app": "gauge",
+        "frontdesk_event_loop_lag_seconds": "histogram",
     }
     got = samples(text)
     assert got[("frontdesk_up", (("dependency", "ari"),))] == 1.0

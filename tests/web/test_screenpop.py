@@ -17,7 +17,9 @@ from frontdesk.calls.queues import QueueRuntime
 from frontdesk.plan import Plan
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.agents_api import make_app
+from frontdesk.web.auth import SESSIONS, setup_auth
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
+from tests.web.test_auth import Browser, staff_accounts
 
 TOKEN = "test-token"
 NOW = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
@@ -89,7 +91,7 @@ async def env(plan: Plan) -> AsyncIterator[Env]:
     source = FakeSource()
     pops = ScreenPops(source)
     queues.alerts.add_listener(pops.on_hub)
-    app = make_app(queues, TOKEN)
+    app = make_app(queues, None, now=lambda: NOW, api_token=TOKEN)
     audit: list[AuditEntry] = []
     add_screenpop_routes(app, pops, audit.append, lambda: NOW)
     server = TestServer(app, host="127.0.0.1")
@@ -114,6 +116,7 @@ async def test_the_rung_agent_sees_the_pop_and_the_view_is_audited(env: Env) -> 
         "call": "chan-1",
         "agent": "2001",
         "status": "ringing",
+        "number": "+13125551002",  # in full: the agent may call the patient back
         "patient": PATIENT,
         "language": "es",
         "category": "clinical",
@@ -205,6 +208,7 @@ async def test_no_audit_no_pop() -> None:
     source = FakeSource()
     pops = ScreenPops(source)
     app = web.Application()
+    setup_auth(app, None, now=lambda: NOW, api_token=TOKEN)
     add_screenpop_routes(app, pops, refuse, lambda: NOW)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
@@ -216,3 +220,37 @@ async def test_no_audit_no_pop() -> None:
     finally:
         await server.close()
         await pops.close()
+
+
+# -- signed-in staff: a pop is only for the agent it rings -----------------------------------
+async def test_only_the_signed_in_agent_of_that_extension_sees_the_pop(plan: Plan) -> None:
+    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
+    queues = QueueRuntime(plan, ari, now=lambda: NOW, logged_in=set())
+    pops = ScreenPops(FakeSource())
+    audit: list[AuditEntry] = []
+    async with staff_accounts() as accounts:
+        app = make_app(queues, accounts, now=lambda: NOW, api_token=TOKEN)
+        add_screenpop_routes(app, pops, audit.append, lambda: NOW)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        alice, sam = Browser(server), Browser(server)
+        try:
+            await alice.login("alice")  # extension 2001
+            await sam.login("sam")  # a supervisor, no extension
+            pops.on_hub(ringing("chan-1", "2001"))
+            status, body, headers = await alice.request("GET", "/api/agents/2001/screenpop")
+            assert (status, body["patient"]["patient_id"]) == (200, "P-1002")
+            assert headers["Cache-Control"] == "no-store"
+            assert (await alice.request("GET", "/api/agents/2002/screenpop"))[0] == 403
+            assert (await sam.request("GET", "/api/agents/2001/screenpop"))[0] == 403
+            assert [(e.actor, dict(e.data)) for e in audit] == [
+                ("agent:2001", {"patient_id": "P-1002", "user": "alice"})
+            ]
+            assert server.app[SESSIONS].peek(alice.session_id()) is not None
+        finally:
+            await alice.close()
+            await sam.close()
+            await server.close()
+            await pops.close()
+            await queues.close()
+            await ari.close()

@@ -610,6 +610,8 @@ class AcdEngine:
             language_skill=caller.language_skill,
             agent=caller.agent,
             escalated=caller.escalated,
+            category=caller.category,
+            callback_attempts=caller.callback_failures,
         )
 
     @staticmethod

@@ -242,6 +242,8 @@ class CallerView:
     language_skill: str | None
     agent: str | None  # the agent being rung (or called back with)
     escalated: bool
+    category: str = UNROUTED
+    callback_attempts: int = 0  # callbacks tried and not answered so far
 
 
 @dataclass(frozen=True)

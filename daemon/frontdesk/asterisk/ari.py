@@ -23,6 +23,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import structlog
@@ -239,14 +240,16 @@ class AriClient:
         return result
 
     # -- recordings ---------------------------------------------------------------------------
+    # A name is one path segment: its `/` (frontdesk/<box>/<channel>) is sent as %2F.
     async def stored_recording(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request(
-            "GET", f"/recordings/stored/{name}", idempotent=True
+            "GET", f"/recordings/stored/{quote(name, safe='')}", idempotent=True
         )
         return result
 
     async def delete_recording(self, name: str) -> None:
-        await self.request("DELETE", f"/recordings/stored/{name}", idempotent=True)
+        path = f"/recordings/stored/{quote(name, safe='')}"
+        await self.request("DELETE", path, idempotent=True)
 
     # -- bridges ----------------------------------------------------------------------------
     async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None:

@@ -5,6 +5,11 @@
   3 minutes, `#` ends it), then hung up, and a callback task is raised whose due time
   follows the queue's schedule: "same day" = the end of today's (or the next) open day,
   anything else ("next business day") = the end of the next open day after today.
+  Most callers just hang up instead of pressing `#`: Asterisk then still stores the
+  recording and sends `RecordingFinished` (before `StasisEnd`), and that is a message
+  left like any other. Only a hang-up with under `MIN_MESSAGE_SECONDS` (1 s) of audio, or
+  before the recording started, is an abandoned call (`abandoned`, where `voicemail`):
+  nobody said anything, so the empty file is deleted and no callback task is raised.
 - **Transfer**: the IVR has already played the target's `announce` prompt; the target
   is dialled through the trunk (`dial` of the plan's `external`), presenting the
   caller's number, and bridged with the caller; either hangup ends both. A target that
@@ -33,6 +38,7 @@ log = structlog.get_logger("frontdesk.destinations")
 
 TRANSFER = "transfer"
 RECORD_SECONDS = 180
+MIN_MESSAGE_SECONDS = 1  # Asterisk's whole seconds: 0 = under 1 s of audio, no message
 _ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
 _SEARCH_DAYS = 14
 
@@ -45,6 +51,7 @@ class Handoff:
     leg: str | None = None
     connected: bool = False
     recording: str | None = None
+    hung_up: bool = False  # the caller hung up while recording: RecordingFinished follows
 
 
 class Destinations:
@@ -74,7 +81,12 @@ class Destinations:
         destination = decision.destination
         if isinstance(destination, VoicemailDestination):
             handoff.recording = f"frontdesk/{destination.box}/{channel}"
-            await self.ari.record(channel, handoff.recording, max_seconds=RECORD_SECONDS)
+            try:
+                await self.ari.record(channel, handoff.recording, max_seconds=RECORD_SECONDS)
+            except AriError as exc:
+                if exc.call_is_gone and self.calls.pop(channel, None) is not None:
+                    self._no_message(handoff, None)
+                raise
         elif isinstance(destination, TransferDestination):
             await self._dial(handoff, destination)
 
@@ -99,7 +111,7 @@ class Destinations:
         elif kind in _ENDING and channel in self._legs:
             self._leg_ended(channel)
         elif kind in _ENDING and channel in self.calls:
-            self._caller_ended(self.calls[channel])
+            self._caller_ended(self.calls[channel], final=kind != "ChannelHangupRequest")
 
     # -- voicemail --------------------------------------------------------------------------
     def _recorded(self, event: dict[str, Any]) -> None:
@@ -113,11 +125,15 @@ class Destinations:
             self.plan, self.clock, handoff.decision.deciding_queue, box.callback, self.now()
         )
         seconds = recording.get("duration")
+        if handoff.hung_up and not _is_message(seconds):
+            self._no_message(handoff, seconds)
+            return
         log.info(
             "voicemail.recorded",
             call=handoff.channel,
             box=box.box,
             seconds=seconds,
+            hung_up=handoff.hung_up,
             caller=mask_number(handoff.number),
         )
         self.alerts.publish(
@@ -128,9 +144,18 @@ class Destinations:
                 "recording": handoff.recording,
                 "category": handoff.decision.request.category,
                 "callback_due": due.isoformat() if due else None,
+                "hung_up": handoff.hung_up,  # no `#`: the caller just hung up
             }
         )
-        self._spawn(ignore_gone(self.ari.hangup(handoff.channel)))
+        if not handoff.hung_up:
+            self._spawn(ignore_gone(self.ari.hangup(handoff.channel)))
+
+    def _no_message(self, handoff: Handoff, seconds: object) -> None:
+        """The caller hung up without saying anything: abandoned, the empty file goes."""
+        log.info("voicemail.abandoned", call=handoff.channel, seconds=seconds)
+        self.alerts.publish({"kind": "abandoned", "call": handoff.channel, "where": "voicemail"})
+        if handoff.recording is not None and seconds is not None:
+            self._spawn(ignore_gone(self.ari.delete_recording(handoff.recording)))
 
     # -- transfer ---------------------------------------------------------------------------
     async def _dial(self, handoff: Handoff, destination: TransferDestination) -> None:
@@ -178,12 +203,23 @@ class Destinations:
             log.warning("transfer.no_answer", call=channel)
             self._spawn(self._fall_back(handoff))
 
-    def _caller_ended(self, handoff: Handoff) -> None:
+    def _caller_ended(self, handoff: Handoff, *, final: bool) -> None:
+        if handoff.recording is not None:
+            self._recording_caller_ended(handoff, final=final)
+            return
         self.calls.pop(handoff.channel, None)
         if handoff.leg and handoff.leg in self._legs:
             self._legs.pop(handoff.leg, None)
             self._spawn(ignore_gone(self.ari.hangup(handoff.leg)))
         self._spawn(ignore_gone(self.ari.delete_bridge(f"frontdesk-x-{handoff.channel}")))
+
+    def _recording_caller_ended(self, handoff: Handoff, *, final: bool) -> None:
+        # Asterisk stores a recording cut by a hang-up and sends RecordingFinished before
+        # StasisEnd, so wait for it; a StasisEnd first means it never started recording.
+        handoff.hung_up = True
+        if final:
+            self.calls.pop(handoff.channel, None)
+            self._no_message(handoff, None)
 
     async def _finish(self, handoff: Handoff) -> None:
         await ignore_gone(self.ari.hangup(handoff.channel))
@@ -203,6 +239,11 @@ class Destinations:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _is_message(seconds: object) -> bool:
+    """Enough audio to be a message (`duration` is absent when nothing was recorded)."""
+    return isinstance(seconds, int) and seconds >= MIN_MESSAGE_SECONDS
 
 
 def callback_due(

@@ -230,6 +230,11 @@ class QueueRuntime:
     def owns(self, channel: str) -> bool:
         return channel in self.calls or channel in self._legs
 
+    def reconnected(self) -> None:
+        """The events socket is back; Asterisk may have restarted and lost our holding
+        bridges, so each is created again when next used (409 if it survived)."""
+        self._bridges.clear()
+
     def feed(self, event: Event) -> None:
         """Hand one event to the engine and run what it decides."""
         for command in self.engine.handle(event, self.now()):

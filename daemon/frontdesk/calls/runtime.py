@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
+from frontdesk.acd.model import CallerLeft
 from frontdesk.asterisk.ari import AriClient, AriError, Connected, ignore_gone
 from frontdesk.asterisk.ari_events import channel_of
 from frontdesk.calls.destinations import Destinations
@@ -35,6 +36,7 @@ from frontdesk.calls.session import (
     StopPlayback,
     facts_from_channel,
 )
+from frontdesk.golive import override
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory, Patient
@@ -43,6 +45,7 @@ from frontdesk.routing.phone import mask_number, normalize_number
 
 log = structlog.get_logger("frontdesk.calls")
 Clock = Callable[[], datetime]
+ROUTE_TIME_READ_TIMEOUT = 0.5  # go-live only: a test call waits at most this for its header
 
 
 def utc_now() -> datetime:
@@ -64,6 +67,7 @@ class CallRuntime:
         on_started: Callable[[str, CallFacts], None] | None = None,
         on_left_in_menu: Callable[[str], None] | None = None,
         lookup: Callable[[str | None], Awaitable[Patient | None]] | None = None,
+        golive: bool = False,
     ) -> None:
         self.plan = plan
         self.ari = ari
@@ -78,12 +82,18 @@ class CallRuntime:
         self.on_started = on_started
         self.on_left_in_menu = on_left_in_menu
         self.lookup = lookup  # the database's patient lookup (bounded); else `directory`
+        self.golive = golive  # go-live testing: test callers may carry their routing time
+        if golive:
+            log.warning("golive.mode_on", test_callers=len(plan.golive.test_callers))
         self._looking_up: set[asyncio.Task[None]] = set()
         self.sessions: dict[str, CallSession] = {}
         self._queues: dict[str, asyncio.Queue[AriCommand | None]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[tuple[str, int], asyncio.TimerHandle] = {}
         self.resyncs = 0
+        self.stopping = False  # shutting down: new calls go straight back to the dialplan
+        self.on_interrupted: Callable[[str], None] | None = None  # ended while out of touch
+        self._handing_back: set[asyncio.Task[None]] = set()
 
     # -- the event loop -------------------------------------------------------------------
     async def run(self) -> None:
@@ -139,31 +149,85 @@ class CallRuntime:
                 self.on_left_in_menu(session.channel)
 
     def _start_call(self, channel: dict[str, Any]) -> None:
-        """A new call: look the caller up (the database has a short deadline), then adopt."""
-        if self.lookup is None:
+        """A new call: look the caller up (the database has a short deadline), then adopt.
+
+        In go-live mode a declared test caller's routing-time header is read meanwhile."""
+        caller = normalize_number(facts_from_channel(channel)[0], self.plan.practice.phone_region)
+        timed = override.should_read(self.golive, self.plan.golive.test_callers, caller)
+        if self.lookup is None and not timed:
             self.adopt(channel, answered=False)
             return
-        caller = normalize_number(facts_from_channel(channel)[0], self.plan.practice.phone_region)
         lookup = self.lookup
 
         async def looked_up() -> None:
-            self.adopt(channel, answered=False, patient=await lookup(caller))
+            reading = (
+                asyncio.ensure_future(self._route_time_offset(str(channel.get("id")), caller))
+                if timed
+                else None
+            )  # in parallel with the lookup: both are bounded
+            try:
+                patient = await lookup(caller) if lookup is not None else None
+                shift = await reading if reading is not None else timedelta(0)
+            finally:
+                if reading is not None:
+                    reading.cancel()  # closing: no orphan read
+            self.adopt(channel, answered=False, patient=patient, clock_offset=shift)
 
         task = asyncio.create_task(looked_up())
         self._looking_up.add(task)
         task.add_done_callback(self._looking_up.discard)
 
+    async def _route_time_offset(self, channel_id: str, caller: str | None) -> timedelta:
+        """A test caller's `X-Frontdesk-Route-Time`, read once with a short deadline.
+
+        Any trouble (no header: Asterisk answers 500, a slow PBX) means real time."""
+        try:
+            body = await asyncio.wait_for(
+                self.ari.request(
+                    "GET",
+                    f"/channels/{channel_id}/variable",
+                    {"variable": override.ARI_VARIABLE},
+                    idempotent=False,  # no retries: a missing header is a 500 too
+                ),
+                ROUTE_TIME_READ_TIMEOUT,
+            )
+            header = str(body["value"]) if isinstance(body, dict) and "value" in body else None
+        except (AriError, TimeoutError):
+            header = None
+        verdict = override.decide(header, self.now())
+        fields = {"channel": channel_id, "caller": mask_number(caller), "reason": verdict.reason}
+        if verdict.honoured:
+            assert verdict.at is not None
+            log.warning("golive.time_override", **fields, route_time=verdict.at.isoformat())
+        elif verdict.reason != "absent":
+            log.warning("golive.time_override_ignored", **fields)
+        return verdict.offset
+
     def adopt(
-        self, channel: dict[str, Any], *, answered: bool, patient: Patient | None = None
+        self,
+        channel: dict[str, Any],
+        *,
+        answered: bool,
+        patient: Patient | None = None,
+        clock_offset: timedelta = timedelta(0),
     ) -> None:
         channel_id = str(channel.get("id"))
+        if self.stopping and not answered:
+            self._hand_back(channel_id)
+            return
         raw_caller, raw_did = facts_from_channel(channel)
         region = self.plan.practice.phone_region
         caller = normalize_number(raw_caller, region)
         found = patient if self.lookup is not None else self.directory.lookup(caller)
         facts = CallFacts(normalize_number(raw_did, region), caller, found)
         session = CallSession(
-            self.plan, self.clock, channel_id, facts, self.logged_in, acd=self.queues is not None
+            self.plan,
+            self.clock,
+            channel_id,
+            facts,
+            self.logged_in,
+            acd=self.queues is not None,
+            clock_offset=clock_offset,
         )
         self.sessions[channel_id] = session
         if self.on_started is not None and not answered:
@@ -284,9 +348,13 @@ class CallRuntime:
             log.warning("calls.resync_failed", error=str(exc))
             self.resyncs += 1
             return
+        if self.queues is not None:
+            self.queues.reconnected()
         for channel in list(self.sessions.keys() - present):
             log.info("call.gone_while_disconnected", channel=channel)
             self._end(channel)
+            self._interrupted(channel)
+        self._queued_calls_gone(present)
         waiting: list[tuple[datetime, dict[str, Any], str]] = []
         for channel in sorted(present - self.sessions.keys()):
             if self.queues is not None and self.queues.owns(channel):
@@ -298,11 +366,37 @@ class CallRuntime:
         for session in list(self.sessions.values()):
             await self._check_playback(session)
         self.resyncs += 1
+        log.info("calls.resynced", in_app=len(present), resyncs=self.resyncs)
 
     def _end(self, channel: str) -> None:
         session = self.sessions[channel]
         session.ended = True
         self._submit(session, [])
+
+    def _queued_calls_gone(self, present: set[str]) -> None:
+        """Queued callers Asterisk no longer has (it restarted, or they hung up unseen).
+
+        A caller who accepted a callback hung up on purpose and keeps their place; a
+        conversation ends as if either side hung up; a waiting caller leaves the queue.
+        """
+        if self.queues is None:
+            return
+        for channel, queued in list(self.queues.calls.items()):
+            if channel in present or queued.state in ("callback", "gone"):
+                continue
+            log.info("call.gone_while_disconnected", channel=channel, state=queued.state)
+            if queued.state == "talking":
+                self.queues.on_event({"type": "ChannelDestroyed", "channel": {"id": channel}})
+                continue
+            queued.state = "gone"
+            self.queues.calls.pop(channel, None)
+            self.queues.feed(CallerLeft(channel))
+            self._interrupted(channel)
+
+    def _interrupted(self, channel: str) -> None:
+        """The call ended while we could not see it: its real outcome is unknown."""
+        if self.on_interrupted is not None:
+            self.on_interrupted(channel)
 
     async def _readopt(self, channel_id: str) -> tuple[datetime, dict[str, Any], str] | None:
         """Re-adopt a call we lost track of; a queued caller is returned for `_rejoin_in_order`."""
@@ -340,12 +434,69 @@ class CallRuntime:
             if exc.status == 404:  # it finished while we were not listening
                 self._submit(session, session.playback_lost(self.now()))
 
+    # -- shutting down -------------------------------------------------------------------------
+    def stop_taking_calls(self) -> None:
+        """SIGTERM: new calls and callers still in the menu go to the dialplan's fallback.
+
+        `continue` without FRONTDESK_ROUTE: extensions.conf rings the front desk, as when
+        frontdesk is down. Queued callers stay in Asterisk for the next start to re-adopt.
+        """
+        self.stopping = True
+        for session in list(self.sessions.values()):
+            if session.ended or session.ivr.decision is not None:
+                continue  # routed: its own commands finish the hand-off
+            session.ended = True
+            for key in [k for k in self._timers if k[0] == session.channel]:
+                self._timers.pop(key).cancel()
+            log.info("call.handed_to_dialplan", channel=session.channel, reason="stopping")
+            self._submit(session, [ContinueInDialplan(session.channel)])
+
+    async def hand_back_unseen(self) -> None:
+        """After the events socket closed: new calls whose StasisStart we never read."""
+        try:
+            present = set((await self.ari.application()).get("channel_ids", []))
+        except AriError as exc:
+            log.warning("calls.hand_back_failed", error=str(exc))
+            return
+        for channel_id in sorted(present - self.sessions.keys()):
+            if any(o is not None and o.owns(channel_id) for o in (self.queues, self.destinations)):
+                continue
+            try:
+                channel = await self.ari.get_channel(channel_id)
+            except AriError:
+                continue  # gone meanwhile
+            try:
+                state = await self.ari.get_variable(channel_id, STATE_VARIABLE)
+            except AriError as exc:
+                if "variable" not in exc.message.lower():
+                    continue  # not readable: leave it for the next start
+                state = ""  # not set: not a queued caller
+            if not _is_our_leg(channel) and not state and channel.get("state") != "Up":
+                self._hand_back(channel_id)
+        await self.settle()
+
+    def _hand_back(self, channel_id: str) -> None:
+        log.info("call.handed_to_dialplan", channel=channel_id, reason="stopping")
+        task = asyncio.create_task(ignore_gone(self.ari.continue_in_dialplan(channel_id)))
+        self._handing_back.add(task)
+        task.add_done_callback(self._handing_back.discard)
+
+    async def settle(self, timeout: float = 1.0) -> None:
+        """Give the requests in flight (hand-backs, routed calls' last steps) `timeout` s."""
+        pending = {*self._workers.values(), *self._handing_back, *self._looking_up}
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
     async def close(self) -> None:
+        if self.stopping:
+            await self.settle()
         for handle in self._timers.values():
             handle.cancel()
-        for task in self._workers.values():
+        for task in [*self._workers.values(), *self._handing_back, *self._looking_up]:
             task.cancel()
-        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        await asyncio.gather(
+            *self._workers.values(), *self._handing_back, *self._looking_up, return_exceptions=True
+        )
 
 
 def _is_our_leg(channel: dict[str, Any]) -> bool:

@@ -148,9 +148,12 @@ class CallSession:
         logged_in: Collection[str],
         *,
         acd: bool = False,
+        clock_offset: timedelta = timedelta(0),
     ) -> None:
         self.channel = channel
         self.acd = acd  # queue destinations go to our ACD rather than back to the dialplan
+        # Go-live testing: this call decides at its own time (frontdesk.golive.override).
+        self.clock_offset = clock_offset
         self.facts = facts
         self.ivr = Ivr(plan, clock, facts, logged_in)
         self.language = self.ivr.language
@@ -161,7 +164,7 @@ class CallSession:
     def start(self, now: datetime, *, answered: bool = False) -> list[AriCommand]:
         """`answered`: a call re-adopted after a restart is already Up."""
         first: list[AriCommand] = [] if answered else [Answer(self.channel)]
-        return first + self._translate(self.ivr.start(now))
+        return first + self._translate(self.ivr.start(now + self.clock_offset))
 
     def on_event(self, event: dict[str, Any], now: datetime) -> list[AriCommand]:
         if self.ended:
@@ -204,7 +207,7 @@ class CallSession:
         return self._feed(PromptsFinished(number), now)
 
     def _feed(self, event: Event, now: datetime) -> list[AriCommand]:
-        return self._translate(self.ivr.handle(event, now))
+        return self._translate(self.ivr.handle(event, now + self.clock_offset))
 
     def _translate(self, commands: list[Command]) -> list[AriCommand]:
         out: list[AriCommand] = []

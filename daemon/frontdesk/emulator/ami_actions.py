@@ -1,9 +1,14 @@
 """AMI actions with the exact replies of flow (l): Login, Logoff, Ping, Events, UserEvent,
-CoreShowChannels, Originate; anything else gets Asterisk's "Invalid/unknown command"."""
+CoreShowChannels, Originate; anything else gets Asterisk's "Invalid/unknown command".
+
+PJSIPShowContacts is not in the transcripts: its replies follow res_pjsip's source and the
+AMI docs (ContactList fields in the documented order; "No Contacts found" when none).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import re
 from collections.abc import Awaitable, Callable
@@ -14,7 +19,7 @@ from frontdesk.emulator.ami_server import AmiServer, AmiSession, Message, header
 from frontdesk.emulator.clock import ami_timestamp, ari_time, now
 from frontdesk.emulator.errors import AriError
 from frontdesk.emulator.events import ami_event, channel_block
-from frontdesk.emulator.model import Channel
+from frontdesk.emulator.model import Channel, Phone
 from frontdesk.emulator.swagger import as_int
 
 if TYPE_CHECKING:
@@ -69,6 +74,7 @@ class AmiActions:
             "events": self.events,
             "userevent": self.user_event,
             "coreshowchannels": self.core_show_channels,
+            "pjsipshowcontacts": self.pjsip_show_contacts,
             "originate": self.originate,
             "filter": self.filter,
         }
@@ -206,6 +212,22 @@ class AmiActions:
         complete = ami_event("CoreShowChannelsComplete", "", done, system_name=False)
         session.send(complete.encode("", action_id or None))
 
+    async def pjsip_show_contacts(self, session: AmiSession, message: Message) -> None:
+        """One `ContactList` per contact: registered phones and the trunk's static one."""
+        action_id = header(message, "ActionID")
+        phones = [p for p in self.pbx.phones.values() if p.reachable]
+        if not phones:
+            session.send(reply("Error", action_id, [("Message", "No Contacts found")]))
+            return
+        listing = "A listing of Contacts follows, presented as ContactList events"
+        session.send(reply("Success", action_id, [("EventList", "start"), ("Message", listing)]))
+        for phone in phones:
+            item = ami_event("ContactList", "", _contact_list(phone), system_name=False)
+            session.send(item.encode("", action_id or None))
+        done = [("EventList", "Complete"), ("ListItems", str(len(phones)))]
+        complete = ami_event("ContactListComplete", "", done, system_name=False)
+        session.send(complete.encode("", action_id or None))
+
     async def originate(self, session: AmiSession, message: Message) -> None:
         action_id = header(message, "ActionID")
         target = header(message, "Channel")
@@ -272,4 +294,34 @@ def _show_channel(ch: Channel) -> list[tuple[str, str]]:
         ("ApplicationData", ch.dialplan.app_data),
         ("Duration", duration),
         ("BridgeId", ch.bridge_id or ""),
+    ]
+
+
+def _contact_list(phone: Phone) -> list[tuple[str, str]]:
+    """A contact's sorcery fields; its id is `<aor>;@<hash>` (`<aor>@@<hash>` if static)."""
+    digest = hashlib.md5(phone.contact.encode()).hexdigest()
+    name = f"{phone.resource}@@{digest}" if phone.static_contact else f"{phone.resource};@{digest}"
+    via: list[tuple[str, str]] = []
+    if not phone.static_contact:  # ViaAddr/ViaPort/CallId: only for a REGISTER
+        host, _, port = phone.contact.rpartition("@")[2].partition(":")
+        via = [("ViaAddr", host), ("ViaPort", port), ("QualifyTimeout", "3.000000")]
+        via.append(("CallId", f"{digest[:16]}@{host}"))
+    else:
+        via = [("QualifyTimeout", "3.000000")]
+    return [
+        ("ObjectType", "contact"),
+        ("ObjectName", name),
+        *via,
+        ("RegServer", ""),
+        ("PruneOnBoot", "false" if phone.static_contact else "true"),
+        ("Path", ""),
+        ("Endpoint", "" if phone.static_contact else phone.resource),
+        ("AuthenticateQualify", "false"),
+        ("Uri", phone.contact),
+        ("QualifyFrequency", "0"),
+        ("UserAgent", "" if phone.static_contact else "SIPp"),
+        ("ExpirationTime", "0" if phone.static_contact else str(int(now()) + 3600)),
+        ("OutboundProxy", ""),
+        ("Status", "NonQualified"),  # qualify is off, as in flow d2
+        ("RoundtripUsec", "N/A"),
     ]

@@ -249,6 +249,8 @@ def read_variable(call: Call, ch: Channel, name: str) -> str | None:
         "CONNECTEDLINE(num)": ch.connected.number,
     }
     if name.endswith(")"):
+        if name.startswith("PJSIP_HEADER("):
+            return _pjsip_header(ch, name)
         if name not in functions:
             raise AriError(500, "Unable to read provided function")
         return functions[name]
@@ -263,6 +265,20 @@ def read_variable(call: Call, ch: Channel, name: str) -> str | None:
     if name in ch.variables:
         return ch.variables[name]
     return builtins.get(name, call.pbx.globals.get(name))
+
+
+def _pjsip_header(ch: Channel, function: str) -> str:
+    """`PJSIP_HEADER(read,<name>[,<n>])` of an inbound PJSIP channel's INVITE.
+
+    Asterisk matches the name case-insensitively and fails the read (ARI 500) when the
+    header is absent or the channel is not PJSIP (res_pjsip_header_funcs.c)."""
+    parts = [a.strip() for a in function[len("PJSIP_HEADER(") : -1].split(",")]
+    action, name, *number = parts if len(parts) >= 2 else ["", ""]
+    readable = ch.tech == "PJSIP" and action.lower() == "read" and number in ([], ["1"])
+    found = {k.lower(): v for k, v in ch.sip_headers.items()}.get(name.lower())
+    if not readable or found is None:
+        raise AriError(500, "Unable to read provided function")
+    return found
 
 
 @handler("channels.setChannelVar")

@@ -94,11 +94,12 @@ class AriServer:
                 401, {"message": "Authentication required"}, {"WWW-Authenticate": REALM}
             )
         query.pop("api_key", None)
-        path = "/" + "/".join(unquote_plus(s) for s in raw_path.split("/")[2:] if s)
+        segments = [unquote_plus(s) for s in raw_path.split("/")[2:] if s]  # split, then decode
+        path = "/" + "/".join(segments)
         if raw_path.endswith("/") and raw_path != "/ari/":
             message = f"ARI URLs do not end with a slash. Try /ari{path}"
             return self._finish(request, query, None, Reply(404, {"message": message}))
-        found = route(request.method, path)
+        found = route(request.method, segments)
         if isinstance(found, Match) and found.operation.nickname == "events.eventWebsocket":
             return await self._websocket(request, found, query)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from frontdesk.emulator import execution, media
@@ -16,8 +17,16 @@ if TYPE_CHECKING:
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
 
-def place_call(pbx: Pbx, caller: str, did: str, caller_name: str = "PSTN Caller") -> str:
-    """A trunk call to `did` enters the dialplan (by default: straight into Stasis)."""
+def place_call(
+    pbx: Pbx,
+    caller: str,
+    did: str,
+    caller_name: str = "PSTN Caller",
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """A trunk call to `did` enters the dialplan (by default: straight into Stasis).
+
+    `headers`: extra headers of the INVITE, readable as `PJSIP_HEADER(read,<name>)`."""
     if pbx.shutting_down:
         raise CallRefused("503 Service Unavailable: Asterisk is shutting down")
     context = pbx.config.trunk_context
@@ -33,6 +42,7 @@ def place_call(pbx: Pbx, caller: str, did: str, caller_name: str = "PSTN Caller"
         Dialplan(context, did, 1),
         now(),
     )
+    ch.sip_headers = {str(k): str(v) for k, v in (headers or {}).items()}
     pbx.add_channel(ch)
     pbx.set_var(ch, "SIPDOMAIN", "127.0.0.1")
     execution.run(pbx, ch)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from frontdesk.emulator.errors import CallRefused
+from frontdesk.emulator.errors import AriError, CallRefused
 
 if TYPE_CHECKING:
     from frontdesk.emulator.emulator import Emulator
@@ -46,6 +46,8 @@ def _guard(fn: Handler) -> Handler:
             return _json(404, {"error": f"not found: {exc.args[0] if exc.args else ''}"})
         except CallRefused as exc:
             return _json(503, {"error": str(exc)})
+        except AriError as exc:  # e.g. a hangup of a channel the app has already hung up
+            return _json(exc.status, exc.body())
         except (ValueError, TypeError) as exc:
             return _json(400, {"error": str(exc)})
 
@@ -55,8 +57,14 @@ def _guard(fn: Handler) -> Handler:
 def control_routes(emu: Emulator) -> list[web.RouteDef]:
     async def place_call(request: web.Request) -> web.StreamResponse:
         body = await _body(request)
+        headers = body.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise ValueError("headers must be an object of SIP header names to values")
         channel_id = await emu.place_call(
-            str(body["caller"]), str(body["did"]), str(body.get("caller_name", "PSTN Caller"))
+            str(body["caller"]),
+            str(body["did"]),
+            str(body.get("caller_name", "PSTN Caller")),
+            {str(k): str(v) for k, v in headers.items()},
         )
         return _json(200, {"channel_id": channel_id})
 
@@ -102,6 +110,18 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
     async def violations(request: web.Request) -> web.StreamResponse:
         return _json(200, emu.violations)
 
+    async def timings(request: web.Request) -> web.StreamResponse:
+        return _json(200, emu.timings.report())
+
+    async def reset_timings(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        window = body.get("window")
+        emu.timings.reset(
+            enabled=bool(body.get("enabled", True)),
+            window=None if window is None else float(window),
+        )
+        return _json(200, emu.timings.report())
+
     async def drop(request: web.Request) -> web.StreamResponse:
         await emu.drop_websockets()
         return _json(200, {})
@@ -120,6 +140,8 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
         ("POST", "/_emulator/endpoints/{ext}/behaviour", behaviour),
         ("GET", "/_emulator/requests", requests),
         ("GET", "/_emulator/violations", violations),
+        ("GET", "/_emulator/timings", timings),
+        ("POST", "/_emulator/timings", reset_timings),
         ("POST", "/_emulator/websockets/drop", drop),
         ("POST", "/_emulator/shutdown", shutdown),
     ]

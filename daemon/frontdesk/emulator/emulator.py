@@ -19,6 +19,7 @@ from frontdesk.emulator.event_sockets import EventSockets
 from frontdesk.emulator.events import AmiEvent
 from frontdesk.emulator.model import JsonDict
 from frontdesk.emulator.pbx import Pbx, PbxConfig
+from frontdesk.emulator.timings import Timings
 
 Address = tuple[str, int]
 
@@ -70,7 +71,8 @@ class Emulator:
         shutdown_linger: float = 2.0,
     ) -> None:
         self._ari_address, self._ami_address = ari, ami
-        self.sockets = EventSockets(asterisk_id)
+        self.timings = Timings()  # event -> command latency, off until a benchmark asks
+        self.sockets = EventSockets(asterisk_id, self.timings)
         self._sink = _Sink(self.sockets)
         config = PbxConfig(
             app=app,
@@ -115,9 +117,7 @@ class Emulator:
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY)
-        server = AriServer(
-            self.pbx, self.sockets, self._credentials, self._violation, self.requests.append
-        )
+        server = AriServer(self.pbx, self.sockets, self._credentials, self._violation, self._logged)
         app.add_routes(control_routes(self))
         app.add_routes(server.routes())
         self._runner = web.AppRunner(
@@ -158,12 +158,22 @@ class Emulator:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def _logged(self, entry: dict[str, Any]) -> None:
+        self.requests.append(entry)
+        self.timings.request(entry)
+
     def _violation(self, method: str, path: str, problem: str) -> None:
         self.violations.append({"method": method, "path": path, "problem": problem})
 
     # -- control API ----------------------------------------------------------------------
-    async def place_call(self, caller: str, did: str, caller_name: str = "PSTN Caller") -> str:
-        return calls.place_call(self.pbx, caller, did, caller_name)
+    async def place_call(
+        self,
+        caller: str,
+        did: str,
+        caller_name: str = "PSTN Caller",
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        return calls.place_call(self.pbx, caller, did, caller_name, headers)
 
     async def press(self, channel_id: str, digits: str, gap: float = 0.05) -> None:
         await calls.press(self.pbx, channel_id, digits, gap)

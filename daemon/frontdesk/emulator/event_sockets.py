@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from frontdesk.emulator.events import application_replaced
+from frontdesk.emulator.timings import Mark, Timings
 
 QUEUE_LIMIT = 10_000
 WRITE_TIMEOUT = 5.0
@@ -32,22 +33,26 @@ class EventSocket:
     ws: web.WebSocketResponse
     transport: asyncio.Transport | None
     apps: tuple[str, ...]
-    queue: asyncio.Queue[str | None] = field(
+    queue: asyncio.Queue[tuple[str, Mark | None] | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=QUEUE_LIMIT)
     )
     writer: asyncio.Task[None] | None = None
+    timings: Timings | None = None
 
     def start(self) -> None:
         self.writer = asyncio.create_task(self._write())
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, mark: Mark | None = None) -> None:
         try:
-            self.queue.put_nowait(text)
+            self.queue.put_nowait((text, mark))
         except asyncio.QueueFull:
             self.abort()
 
     async def _write(self) -> None:
-        while (text := await self.queue.get()) is not None:
+        while (item := await self.queue.get()) is not None:
+            text, mark = item
+            if mark is not None and self.timings is not None:
+                self.timings.written(mark)  # timed as it leaves, not as it is queued
             try:
                 await asyncio.wait_for(self.ws.send_str(text), WRITE_TIMEOUT)
             except (ConnectionError, TimeoutError, RuntimeError):
@@ -69,13 +74,15 @@ class EventSocket:
 
 
 class EventSockets:
-    def __init__(self, asterisk_id: str) -> None:
+    def __init__(self, asterisk_id: str, timings: Timings | None = None) -> None:
         self.asterisk_id = asterisk_id
+        self.timings = timings
         self.current: dict[str, EventSocket] = {}
         self.open: set[EventSocket] = set()
 
     def attach(self, sock: EventSocket) -> None:
         self.open.add(sock)
+        sock.timings = self.timings
         sock.start()
         for app in sock.apps:
             older = self.current.get(app)
@@ -95,7 +102,8 @@ class EventSockets:
     def send(self, app: str, event: dict[str, Any]) -> None:
         sock = self.current.get(app)
         if sock is not None:
-            sock.send(encode(event))
+            mark = self.timings.mark(event) if self.timings is not None else None
+            sock.send(encode(event), mark)
 
     def drop_all(self) -> None:
         for sock in list(self.open):

@@ -83,6 +83,7 @@ class Channel:
     language: str = "en"
     accountcode: str = ""
     variables: dict[str, str] = field(default_factory=dict)
+    sip_headers: dict[str, str] = field(default_factory=dict)  # of the inbound INVITE
     stasis_app: str | None = None  # the app whose Stasis() the channel is in
     stasis_args: list[str] = field(default_factory=list)
     owner_app: str | None = None  # app that originated it: it sees the channel until the end

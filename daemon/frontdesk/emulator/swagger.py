@@ -118,11 +118,15 @@ def _tree() -> _Node:
     return root
 
 
-def route(method: str, path: str) -> Match | NoRoute:
-    """Find the operation for `path` (without the `/ari` prefix, already URL-decoded)."""
+def route(method: str, path: str | Sequence[str]) -> Match | NoRoute:
+    """Find the operation for `path` (without the `/ari` prefix, already URL-decoded).
+
+    A list is the path's segments, each decoded on its own (as Asterisk splits before it
+    decodes, an `%2F` stays inside its segment: a recording name `box/file`)."""
     node = _tree()
     params: dict[str, str] = {}
-    for segment in path.strip("/").split("/"):
+    segments = path.strip("/").split("/") if isinstance(path, str) else path or [""]
+    for segment in segments:
         if segment in node.literal:
             node = node.literal[segment]
         elif node.wildcard is not None and segment:

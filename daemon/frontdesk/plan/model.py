@@ -59,6 +59,15 @@ def _extension(value: Any) -> str:
     return text
 
 
+def _test_caller(value: Any) -> str:
+    number = normalize_number(str(value))
+    if number is None or number != str(value).strip():
+        raise PlanValueError(
+            f"'{value}' is not an E.164 number; write it quoted, like \"+13125559901\""
+        )
+    return number
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Schedule = Annotated[WeeklySchedule, BeforeValidator(WeeklySchedule.parse)]
 DtmfKey = Annotated[str, BeforeValidator(_dtmf_key)]
@@ -197,6 +206,12 @@ class Staff(_Model):
         return self.skills.get(skill, 0)
 
 
+class GoLive(_Model):
+    """Go-live testing (docs/golive.md): only these callers may carry a routing time."""
+
+    test_callers: tuple[Annotated[str, BeforeValidator(_test_caller)], ...] = ()
+
+
 class Plan(_Model):
     practice: Practice
     numbers: dict[Did, DidEntry] = Field(default_factory=dict)
@@ -206,6 +221,7 @@ class Plan(_Model):
     urgent: Urgent | None = None
     menu: Menu
     staff: tuple[Staff, ...] = ()
+    golive: GoLive = GoLive()
 
     def menus_at(self, path: tuple[str, ...]) -> list[Menu]:
         """The menu reached by `path` and its parents, innermost first."""

@@ -29,11 +29,12 @@ _ROW_FIELDS: dict[str, dict[str, Any]] = {
     "callback_task": {"outcome": "callback"},
     "transfer_connected": {"outcome": "transferred_external"},
     "escalation": {"escalated": True},
+    "interrupted": {"outcome": "interrupted"},
 }
 
 
 # hub events after which nothing more happens to the call in frontdesk
-FINISHED = frozenset({"talk_ended", "abandoned", "voicemail", "callback_task"})
+FINISHED = frozenset({"talk_ended", "abandoned", "voicemail", "callback_task", "interrupted"})
 
 
 class RecordSink(Protocol):
@@ -84,6 +85,11 @@ class CallRecorder:
         """The caller hung up before any route was decided: an abandoned call."""
         self.on_hub({"kind": "abandoned", "call": channel, "where": "menu"})
 
+    def interrupted(self, channel: str) -> None:
+        """The call ended while frontdesk could not see it (an Asterisk restart or crash,
+        or a hangup during a network cut): when and how it really ended is unknown."""
+        self.on_hub({"kind": "interrupted", "call": channel})
+
     def on_hub(self, event: dict[str, Any]) -> None:
         """One event of the ACD/destinations hub."""
         kind = str(event.get("kind", ""))
@@ -111,7 +117,7 @@ class CallRecorder:
             joined = self._joined.pop(call, None)
             if joined is not None:
                 fields["wait_s"] = max(int((at - joined).total_seconds()), 0)
-        if kind in ("talk_ended", "abandoned", "voicemail", "callback_task"):
+        if kind in ("talk_ended", "abandoned", "voicemail", "callback_task", "interrupted"):
             fields["ended_at"] = at
         if fields:
             self._put_row(CallUpsert(call, fields))

@@ -17,7 +17,15 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 OUTCOMES: Final = frozenset(
-    {"answered", "abandoned", "voicemail", "callback", "transferred_external", "failed"}
+    {
+        "answered",
+        "abandoned",
+        "voicemail",
+        "callback",
+        "transferred_external",
+        "failed",
+        "interrupted",  # ended while frontdesk could not see it (0004_interrupted_outcome.sql)
+    }
 )
 
 # What the agent records when a call is finished (`dispositions.code`, `calls.disposition`).

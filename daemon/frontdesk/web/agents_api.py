@@ -1,13 +1,14 @@
 """The agents API: log in, log out, pause and unpause, and the live ACD snapshot.
 
 Served on loopback (`FRONTDESK_HTTP_HOST`/`FRONTDESK_HTTP_PORT`, default
-127.0.0.1:8080). Until the dashboard brings staff accounts, every request must carry
-`Authorization: Bearer $FRONTDESK_API_TOKEN` when that variable is set.
+127.0.0.1:8080), behind staff sign-in (web/auth.py): a dashboard session, or for
+`/api/...` `Authorization: Bearer $FRONTDESK_API_TOKEN` when that variable is set.
+`POST /api/agents/{ext}/{action}` needs `control_own_agent` for the user's own
+extension, or `control_any_agent` (web/roles.py).
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -17,6 +18,9 @@ from aiohttp import web
 
 from frontdesk.acd.model import AgentLogin, AgentLogout, AgentPause, AgentUnpause, Event
 from frontdesk.calls.queues import QueueRuntime
+from frontdesk.store.records import AuditEntry
+from frontdesk.web.auth import Accounts, current_user, forbidden, setup_auth
+from frontdesk.web.roles import may_control
 
 _ACTIONS: dict[str, Callable[[str], Event]] = {
     "login": AgentLogin,
@@ -29,24 +33,30 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/metrics", "/healthz"})  # monitoring; no patient data (web/ops.py)
 
 
-def make_app(queues: QueueRuntime, token: str | None) -> web.Application:
-    app = web.Application(middlewares=[_bearer(token)], client_max_size=4096)
+def make_app(
+    queues: QueueRuntime,
+    accounts: Accounts | None,
+    *,
+    now: Callable[[], datetime],
+    api_token: str | None = None,
+    idle_minutes: float = 15,
+    put_audit: Callable[[AuditEntry], None] | None = None,
+    secure_cookies: bool | None = None,
+) -> web.Application:
+    app = web.Application(client_max_size=4096)
+    setup_auth(
+        app,
+        accounts,
+        now=now,
+        idle_minutes=idle_minutes,
+        api_token=api_token,
+        secure_cookies=secure_cookies,
+        put_audit=put_audit,
+    )
     app[QUEUES] = queues
     app.router.add_get("/api/acd", snapshot)
     app.router.add_post("/api/agents/{ext}/{action}", agent_action)
     return app
-
-
-def _bearer(token: str | None) -> Any:
-    @web.middleware
-    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if token and request.path not in PUBLIC_PATHS:
-            sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            if not hmac.compare_digest(sent.encode(), token.encode()):
-                return web.json_response({"error": "unauthorized"}, status=401)
-        return await handler(request)
-
-    return check
 
 
 async def snapshot(request: web.Request) -> web.Response:
@@ -58,6 +68,8 @@ async def snapshot(request: web.Request) -> web.Response:
 async def agent_action(request: web.Request) -> web.Response:
     queues = request.app[QUEUES]
     ext, action = request.match_info["ext"], request.match_info["action"]
+    if not may_control(current_user(request), ext):
+        return forbidden(request, f"you may not control the agent at extension {ext}")
     make = _ACTIONS.get(action)
     if make is None:
         return web.json_response({"error": f"unknown action {action!r}"}, status=404)

@@ -4,7 +4,9 @@
 "note": "..."}` puts a `Disposition` and an `AuditEntry` into the record sink (the
 outbox) and answers 202 `{"linkedid": ..., "code": ...}`: the write is asynchronous, and
 durable through the outbox's spool. A bad body is a 400 with `{"error": "..."}`. The
-route sits behind the app's bearer-token middleware and body-size cap.
+route sits behind staff sign-in (web/auth.py) and the app's body-size cap: a signed-in
+user's `agent` defaults to their own extension and may name another only with
+`control_any_agent` (else 403); the API token's service user must name the agent.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from frontdesk.store.records import (
     Record,
     RecordError,
 )
+from frontdesk.web.auth import current_user, forbidden
+from frontdesk.web.roles import can
 
 PATH = "/api/calls/{linkedid}/disposition"
 
@@ -35,15 +39,18 @@ def add_disposition_routes(
 
     async def post_disposition(request: web.Request) -> web.Response:
         linkedid = request.match_info["linkedid"]
+        user = current_user(request)
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             return _bad("the body is not valid JSON")
         if not isinstance(body, dict):
             return _bad("the body must be a JSON object")
-        agent, code, note = body.get("agent"), body.get("code"), body.get("note")
+        agent, code, note = body.get("agent", user.extension), body.get("code"), body.get("note")
         if not isinstance(agent, str) or not agent:
             return _bad('"agent" (the agent\'s extension, a string) is required')
+        if agent != user.extension and not can(user, "control_any_agent"):
+            return forbidden(request, f"you may not record a disposition for extension {agent}")
         if not isinstance(code, str) or code not in DISPOSITION_CODES:
             return _bad(f'"code" must be one of {", ".join(sorted(DISPOSITION_CODES))}')
         if note is not None and not isinstance(note, str):

@@ -16,10 +16,15 @@ time from a caller's `joined` to their `answered` or `abandoned` (on the `clock`
 to `Metrics`). Callers who accept a callback leave the histogram (their wait ends on
 hold, not with an answer); callers re-adopted after a restart (no `joined`) are not
 observed.
+
+`frontdesk_event_loop_lag_seconds` is how late the event loop wakes a task that sleeps
+`LAG_INTERVAL` (`Metrics.watch_loop`, a task the daemon runs): a loop busy with callbacks
+or blocked by synchronous work delays every call's next command by as much.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -48,6 +53,8 @@ OUTCOMES = (
     "joined",
 )
 WAIT_BUCKETS = (5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0)
+LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+LAG_INTERVAL = 0.1  # seconds between two wake-ups of the lag probe
 _MAX_TRACKED = 10_000  # callers waiting at once; beyond this the oldest are forgotten
 T = TypeVar("T")
 N = TypeVar("N", int, float)
@@ -96,7 +103,20 @@ class Metrics:
             buckets=WAIT_BUCKETS,
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "frontdesk_event_loop_lag_seconds",
+            "How late the event loop woke a task sleeping a fixed interval.",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_ProbeCollector(probes))
+
+    async def watch_loop(self, interval: float = LAG_INTERVAL) -> None:
+        """Observe the event loop's lag until cancelled (on the real monotonic clock)."""
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(interval)
+            self.loop_lag.observe(max(0.0, time.monotonic() - start - interval))
 
     def call_started(self, *_: Any) -> None:
         """Count a call; fits `CallRuntime.on_started` (`(channel_id, facts)`) as well."""

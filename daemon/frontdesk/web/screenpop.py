@@ -19,10 +19,11 @@ Lifetime of a pop (one per extension at most):
 - nothing is persisted: a restart forgets every pop.
 
 `add_screenpop_routes(app, pops, put_audit, now)` adds `GET /api/agents/{ext}/screenpop`:
-200 with the pop of that agent, 204 when there is none. Until staff accounts exist, the
-`ext` in the path is the viewer (behind the app's bearer token). Each 200 puts one
-`AuditEntry(actor="agent:<ext>", action="screenpop_view", subject=<call id>,
-data={"patient_id": ...})`; if the audit entry cannot be put, the pop is not shown (503).
+200 with the pop of that agent, 204 when there is none. Only the signed-in user whose
+extension is `ext` may look (else 403), or the API token's service user (web/auth.py).
+Each 200 puts one `AuditEntry(actor="agent:<ext>", action="screenpop_view",
+subject=<call id>, data={"patient_id": ...})`, with `"user": <username>` in `data` for a
+signed-in user; if the audit entry cannot be put, the pop is not shown (503).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import structlog
 from aiohttp import web
 
 from frontdesk.store.records import AuditEntry
+from frontdesk.web.auth import API_USER, current_user, forbidden
 
 log = structlog.get_logger("frontdesk.web")
 
@@ -61,12 +63,14 @@ class Pop:
     task: asyncio.Task[dict[str, Any]]
     status: str = "ringing"  # ringing | answered | abandoned | ended
     payload: dict[str, Any] | None = field(default=None)
+    number: str | None = None  # in full: the agent may need to call the patient back
 
     def view(self) -> dict[str, Any]:
         return {
             "call": self.call,
             "agent": self.agent,
             "status": self.status,
+            "number": self.number,
             **(self.payload or {}),
         }
 
@@ -113,7 +117,7 @@ class ScreenPops:
                 linkedid=call,
             )
         )
-        pop = Pop(call=call, agent=ext, task=task)
+        pop = Pop(call=call, agent=ext, task=task, number=number)
         self._pops[ext] = pop
         task.add_done_callback(lambda done: self._built(pop, done))
 
@@ -161,16 +165,18 @@ def add_screenpop_routes(
 ) -> None:
     async def screenpop(request: web.Request) -> web.StreamResponse:
         ext = request.match_info["ext"]
+        user = current_user(request)
+        if user != API_USER and user.extension != ext:
+            return forbidden(request, "a screen pop is only for the agent it rings")
         pop = await pops.current(ext)
         if pop is None:
             return web.Response(status=204, headers={"Cache-Control": "no-store"})
         patient = (pop.payload or {}).get("patient") or {}
+        data = {"patient_id": patient.get("patient_id")}
+        if user != API_USER:
+            data["user"] = user.username
         entry = AuditEntry(
-            at=now(),
-            actor=f"agent:{ext}",
-            action="screenpop_view",
-            subject=pop.call,
-            data={"patient_id": patient.get("patient_id")},
+            at=now(), actor=f"agent:{ext}", action="screenpop_view", subject=pop.call, data=data
         )
         try:
             put_audit(entry)

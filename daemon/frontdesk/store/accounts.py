@@ -1,0 +1,249 @@
+"""Staff accounts for the dashboard, in PostgreSQL (`staff_accounts`, migration 0003).
+
+Passwords are hashed with argon2id (argon2-cffi's `PasswordHasher`, its default
+parameters); a hash made with older parameters is replaced at the next good login.
+Hashing is deliberately slow, so it runs in a thread (`asyncio.to_thread`) and never
+holds up the event loop that carries the calls. Every database round trip is bounded
+by `timeout` seconds.
+
+`verify` answers in about the same time whether or not the username exists (an unknown
+username is checked against a dummy hash) and a disabled account never verifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, cast
+
+import structlog
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from frontdesk.store.db import Pool
+from frontdesk.web.roles import ROLES, Role, StaffUser
+
+log = structlog.get_logger("frontdesk.store")
+
+USERNAME: Final = re.compile(r"^[a-z0-9._-]{1,64}$")
+EXTENSION: Final = re.compile(r"^[0-9]{1,16}$")
+MIN_PASSWORD: Final = 10
+MAX_PASSWORD: Final = 1024  # argon2 copes with more; nobody types more
+MAX_DISPLAY_NAME: Final = 200
+TIMEOUT: Final = 5.0
+
+_COLUMNS = "username, display_name, role, extension"
+
+
+class AccountError(ValueError):
+    """A refused account change: bad input, an existing or unknown username."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account as the CLI lists it (never its hash)."""
+
+    user: StaffUser
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def check_username(username: str) -> str:
+    if not USERNAME.match(username):
+        raise AccountError(
+            f"username {username!r} must be 1-64 characters of a-z, 0-9, '.', '_' or '-'"
+        )
+    return username
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"the password must be at most {MAX_PASSWORD} characters")
+    return password
+
+
+def check_fields(display_name: str, role: str, extension: str | None) -> Role:
+    if not display_name.strip() or len(display_name) > MAX_DISPLAY_NAME:
+        raise AccountError(f"the display name must be 1-{MAX_DISPLAY_NAME} characters")
+    if role not in ROLES:
+        raise AccountError(f"role {role!r} must be one of {', '.join(ROLES)}")
+    if extension is not None and not EXTENSION.match(extension):
+        raise AccountError(f"extension {extension!r} must be digits only")
+    return role
+
+
+def _user(row: Mapping[str, Any]) -> StaffUser:
+    return StaffUser(
+        username=str(row["username"]),
+        display_name=str(row["display_name"]),
+        role=cast(Role, row["role"]),
+        extension=row["extension"],
+    )
+
+
+class AccountStore:
+    def __init__(
+        self, pool: Pool, *, timeout: float = TIMEOUT, hasher: PasswordHasher | None = None
+    ) -> None:
+        self.pool = pool
+        self.timeout = timeout
+        self.hasher = hasher or PasswordHasher()
+        self._dummy: str | None = None
+
+    async def _fetch(self, query: str, *args: Any) -> list[Mapping[str, Any]]:
+        async with asyncio.timeout(self.timeout), self.pool.acquire() as conn:
+            return await conn.fetch(query, *args, timeout=self.timeout)
+
+    async def _execute(self, query: str, *args: Any) -> str:
+        async with asyncio.timeout(self.timeout), self.pool.acquire() as conn:
+            return await conn.execute(query, *args, timeout=self.timeout)
+
+    async def _hash(self, password: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def add(
+        self,
+        username: str,
+        display_name: str,
+        role: str,
+        extension: str | None,
+        password: str,
+    ) -> StaffUser:
+        """Create an account; an existing username is refused (AccountError)."""
+        check_username(username)
+        checked_role = check_fields(display_name, role, extension)
+        hashed = await self._hash(check_password(password))
+        rows = await self._fetch(
+            "INSERT INTO staff_accounts (username, display_name, role, extension, password_hash)"
+            f" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING {_COLUMNS}",
+            username,
+            display_name.strip(),
+            checked_role,
+            extension,
+            hashed,
+        )
+        if not rows:
+            raise AccountError(f"username {username!r} is taken")
+        log.info("accounts.added", username=username, role=checked_role)
+        return _user(rows[0])
+
+    async def upsert_demo(
+        self,
+        username: str,
+        display_name: str,
+        role: str,
+        extension: str | None,
+        password: str,
+    ) -> StaffUser:
+        """Create or reset a demo login (enabled, with this password) on every run."""
+        check_username(username)
+        checked_role = check_fields(display_name, role, extension)
+        hashed = await self._hash(check_password(password))
+        rows = await self._fetch(
+            "INSERT INTO staff_accounts (username, display_name, role, extension, password_hash)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET"
+            " display_name = EXCLUDED.display_name, role = EXCLUDED.role,"
+            " extension = EXCLUDED.extension, password_hash = EXCLUDED.password_hash,"
+            f" disabled = false, updated_at = now() RETURNING {_COLUMNS}",
+            username,
+            display_name.strip(),
+            checked_role,
+            extension,
+            hashed,
+        )
+        return _user(rows[0])
+
+    async def set_password(self, username: str, password: str) -> None:
+        hashed = await self._hash(check_password(password))
+        status = await self._execute(
+            "UPDATE staff_accounts SET password_hash = $2, updated_at = now() WHERE username = $1",
+            username,
+            hashed,
+        )
+        if status.endswith(" 0"):
+            raise AccountError(f"no account {username!r}")
+        log.info("accounts.password_set", username=username)
+
+    async def disable(self, username: str) -> None:
+        status = await self._execute(
+            "UPDATE staff_accounts SET disabled = true, updated_at = now() WHERE username = $1",
+            username,
+        )
+        if status.endswith(" 0"):
+            raise AccountError(f"no account {username!r}")
+        log.info("accounts.disabled", username=username)
+
+    async def list(self) -> list[StaffUser]:
+        """The enabled accounts, by username."""
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM staff_accounts WHERE NOT disabled ORDER BY username"
+        )
+        return [_user(row) for row in rows]
+
+    async def accounts(self) -> builtins.list[Account]:
+        """Every account, disabled ones too, by username."""
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS}, disabled, created_at, updated_at FROM staff_accounts"
+            " ORDER BY username"
+        )
+        return [
+            Account(_user(r), bool(r["disabled"]), r["created_at"], r["updated_at"]) for r in rows
+        ]
+
+    async def get(self, username: str) -> StaffUser | None:
+        """The enabled account `username`, or None."""
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM staff_accounts WHERE username = $1 AND NOT disabled",
+            username,
+        )
+        return _user(rows[0]) if rows else None
+
+    async def verify(self, username: str, password: str) -> StaffUser | None:
+        """The account if `password` is its password and it is enabled, else None."""
+        row = None
+        if USERNAME.match(username) and len(password) <= MAX_PASSWORD:
+            rows = await self._fetch(
+                f"SELECT {_COLUMNS}, password_hash, disabled FROM staff_accounts"
+                " WHERE username = $1",
+                username,
+            )
+            row = rows[0] if rows else None
+        stored = str(row["password_hash"]) if row is not None else await self._dummy_hash()
+        if not await asyncio.to_thread(self._matches, stored, password[:MAX_PASSWORD]):
+            return None
+        if row is None or row["disabled"]:
+            return None
+        if self.hasher.check_needs_rehash(stored):
+            await self._rehash(username, stored, password)
+        return _user(row)
+
+    def _matches(self, stored: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = await self._hash(secrets.token_urlsafe(16))
+        return self._dummy
+
+    async def _rehash(self, username: str, old: str, password: str) -> None:
+        new = await self._hash(password)
+        # Only if nobody changed the password meanwhile.
+        await self._execute(
+            "UPDATE staff_accounts SET password_hash = $3, updated_at = now()"
+            " WHERE username = $1 AND password_hash = $2",
+            username,
+            old,
+            new,
+        )
+        log.info("accounts.rehashed", username=username)

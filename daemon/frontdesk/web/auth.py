@@ -1,0 +1,572 @@
+"""Staff sign-in for the dashboard: sessions, a login throttle, CSRF and security headers.
+
+`setup_auth(app, accounts, now=...)` installs a middleware, the `GET/POST /login` and
+`POST /logout` routes, the static files and the security headers. Handlers then read
+`current_user(request)` and `csrf_token(request)`, or are wrapped in `@require(perm)`.
+
+Who gets in:
+- Public: `/login`, `/static/...`, `/metrics`, `/healthz` (no patient data there).
+- Everything else needs a session, held in the `frontdesk_session` cookie (HttpOnly,
+  SameSite=Strict, Path=/, Secure over HTTPS or when `secure_cookies=True`). Without
+  one, a page redirects (303) to `/login?next=<path>`; `/api/...` and `/events...`
+  answer 401 `{"error": "login required"}`.
+- `/api/...` also accepts `Authorization: Bearer <FRONTDESK_API_TOKEN>` when a token is
+  configured: it acts as the service user `api` (a supervisor without an extension)
+  and needs no CSRF token, since no cookie is involved. A wrong token is a 401.
+
+Sessions live in memory (`Sessions`): a restart of the daemon logs everyone out. A
+session ends after `idle_minutes` (default 15) without a request, after 12 hours in any
+case, or at logout; each login gets a fresh random id (no session fixation). Every 60 s
+of use the account is read again, so a disabled account loses its sessions within a
+minute and a changed role applies (the database being down keeps the session as is).
+
+CSRF: every request other than GET/HEAD/OPTIONS made with a session must carry the
+session's token in the `X-CSRF-Token` header or the `csrf` form field, and must not
+carry an `Origin` header naming another host. The login form, made before any session,
+is defended by a signed double-submit token: `GET /login` sets the
+`frontdesk_login_csrf` cookie to `<random>.<HMAC of it under a per-process key>` and
+puts the same value in the form; `POST /login` needs both, equal and well signed, and
+the same Origin check. (A restart voids open login forms: reloading the page fixes it.)
+
+Login throttle (`LoginThrottle`): 5 failures for one username or 20 from one client
+address within 15 minutes refuse further attempts for that key (429 with Retry-After)
+until the oldest of those failures is 15 minutes old; a good login clears the
+username's count. The client address is the socket's peer: behind a reverse proxy every
+client shares the proxy's address, and its limit.
+
+Every login, failed login, refused attempt and logout is logged (the username, never
+the password) and, given `put_audit`, put as an `AuditEntry`. With `accounts=None` (no
+database) nobody can log in, and the login page says so; the bearer token still works.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final, Protocol, TypeVar
+from urllib.parse import quote, urlsplit
+
+import structlog
+from aiohttp import web
+
+from frontdesk.store.accounts import USERNAME
+from frontdesk.store.records import AuditEntry
+from frontdesk.web.roles import Permission, StaffUser, can
+
+log = structlog.get_logger("frontdesk.web")
+
+COOKIE: Final = "frontdesk_session"
+LOGIN_COOKIE: Final = "frontdesk_login_csrf"
+CSRF_HEADER: Final = "X-CSRF-Token"
+CSRF_FIELD: Final = "csrf"
+API_USER: Final = StaffUser("api", "API token", "supervisor", None)
+PUBLIC_PATHS: Final = frozenset({"/metrics", "/healthz", "/login"})
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+LIFETIME: Final = timedelta(hours=12)
+RECHECK: Final = timedelta(seconds=60)
+CSP: Final = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'"
+)
+
+Clock = Callable[[], datetime]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+R = TypeVar("R", bound=web.StreamResponse)
+
+
+class Accounts(Protocol):
+    """What sign-in needs of `frontdesk.store.accounts.AccountStore`."""
+
+    async def verify(self, username: str, password: str) -> StaffUser | None: ...
+
+    async def get(self, username: str) -> StaffUser | None: ...
+
+
+# -- sessions -----------------------------------------------------------------------------
+@dataclass
+class Session:
+    id: str
+    user: StaffUser
+    csrf: str
+    created: datetime
+    last_seen: datetime
+    checked: datetime  # when the account was last read from the database
+
+
+class Sessions:
+    """Signed-in staff, in memory (pure: the clock is injected)."""
+
+    def __init__(
+        self, now: Clock, idle: timedelta = timedelta(minutes=15), lifetime: timedelta = LIFETIME
+    ) -> None:
+        self.now = now
+        self.idle = idle
+        self.lifetime = lifetime
+        self._by_id: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def create(self, user: StaffUser) -> Session:
+        """A new session with a new random id (never a reused one: no fixation)."""
+        self._purge()
+        at = self.now()
+        session = Session(secrets.token_urlsafe(32), user, secrets.token_urlsafe(32), at, at, at)
+        self._by_id[session.id] = session
+        return session
+
+    def peek(self, sid: str | None) -> Session | None:
+        """The live session `sid`, without counting this as use (an SSE stream's check)."""
+        session = self._by_id.get(sid) if sid else None
+        if session is None:
+            return None
+        if self._expired(session, self.now()):
+            del self._by_id[session.id]
+            return None
+        return session
+
+    def touch(self, sid: str | None) -> Session | None:
+        """The live session `sid`, its idle timer restarted; None when gone or expired."""
+        session = self.peek(sid)
+        if session is not None:
+            session.last_seen = self.now()
+        return session
+
+    def delete(self, sid: str | None) -> None:
+        if sid:
+            self._by_id.pop(sid, None)
+
+    def drop_user(self, username: str) -> None:
+        for sid in [s.id for s in self._by_id.values() if s.user.username == username]:
+            del self._by_id[sid]
+
+    def _expired(self, session: Session, at: datetime) -> bool:
+        return at - session.last_seen >= self.idle or at - session.created >= self.lifetime
+
+    def _purge(self) -> None:
+        at = self.now()
+        for sid in [s.id for s in self._by_id.values() if self._expired(s, at)]:
+            del self._by_id[sid]
+
+
+# -- login throttle -----------------------------------------------------------------------
+class LoginThrottle:
+    """Failed logins per username and per client address, in a sliding window (pure)."""
+
+    def __init__(
+        self,
+        now: Clock,
+        *,
+        per_user: int = 5,
+        per_address: int = 20,
+        window: timedelta = timedelta(minutes=15),
+        max_keys: int = 10_000,
+    ) -> None:
+        self.now = now
+        self.limits = {"user": per_user, "address": per_address}
+        self.window = window
+        self.max_keys = max_keys
+        self._failures: OrderedDict[tuple[str, str], deque[datetime]] = OrderedDict()
+
+    def retry_after(self, username: str, address: str) -> float | None:
+        """Seconds until an attempt is allowed, or None when it is allowed now."""
+        at = self.now()
+        waits = [self._wait(key, at) for key in self._keys(username, address)]
+        blocked = [w for w in waits if w is not None]
+        return max(blocked) if blocked else None
+
+    def failed(self, username: str, address: str) -> None:
+        at = self.now()
+        for key in self._keys(username, address):
+            times = self._failures.pop(key, None) or deque(maxlen=self.limits[key[0]])
+            times.append(at)
+            self._failures[key] = times  # most recently failed last
+        self._bound(at)
+
+    def succeeded(self, username: str) -> None:
+        self._failures.pop(("user", username), None)
+
+    def _keys(self, username: str, address: str) -> list[tuple[str, str]]:
+        return [("user", username), ("address", address)]
+
+    def _wait(self, key: tuple[str, str], at: datetime) -> float | None:
+        times = self._failures.get(key)
+        if times is None or len(times) < self.limits[key[0]]:
+            return None
+        until = times[0] + self.window  # the oldest of the last `limit` failures
+        return (until - at).total_seconds() if until > at else None
+
+    def _bound(self, at: datetime) -> None:
+        if len(self._failures) <= self.max_keys:
+            return
+        for key in [k for k, t in self._failures.items() if at - t[-1] >= self.window]:
+            del self._failures[key]
+        while len(self._failures) > self.max_keys:
+            self._failures.popitem(last=False)  # the least recently failed
+
+
+# -- configuration and request state ------------------------------------------------------
+@dataclass
+class _Auth:
+    accounts: Accounts | None
+    sessions: Sessions
+    throttle: LoginThrottle
+    now: Clock
+    api_token: str | None
+    secure_cookies: bool | None
+    put_audit: Callable[[AuditEntry], None] | None
+    login_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+
+SESSIONS: Final = web.AppKey("sessions", Sessions)
+_AUTH: Final = web.AppKey("auth", _Auth)
+_USER: Final = web.RequestKey("user", StaffUser)
+_SESSION: Final = web.RequestKey("session", Session)
+_CSRF: Final = web.RequestKey("csrf", str)
+
+
+def setup_auth(
+    app: web.Application,
+    accounts: Accounts | None,
+    *,
+    now: Clock,
+    idle_minutes: float = 15,
+    api_token: str | None = None,
+    secure_cookies: bool | None = None,
+    put_audit: Callable[[AuditEntry], None] | None = None,
+) -> None:
+    """Put `app` behind staff sign-in (see the module's docstring)."""
+    from frontdesk.web.templates import setup_static
+
+    sessions = Sessions(now, idle=timedelta(minutes=idle_minutes))
+    app[SESSIONS] = sessions
+    app[_AUTH] = _Auth(
+        accounts, sessions, LoginThrottle(now), now, api_token, secure_cookies, put_audit
+    )
+    app.middlewares.append(_middleware)
+    app.on_response_prepare.append(_security_headers)
+    app.router.add_get("/login", _login_page)
+    app.router.add_post("/login", _login)
+    app.router.add_post("/logout", _logout)
+    setup_static(app)
+
+
+def current_user(request: web.Request) -> StaffUser:
+    """The signed-in user; raises a redirect to /login (pages) or a 401 (APIs) if none."""
+    user: StaffUser | None = request.get(_USER)
+    if user is None:
+        raise _unauthenticated(request, expired=False)
+    return user
+
+
+def optional_user(request: web.Request) -> StaffUser | None:
+    user: StaffUser | None = request.get(_USER)
+    return user
+
+
+def current_session(request: web.Request) -> Session | None:
+    """The request's session (None for the API token and public paths)."""
+    session: Session | None = request.get(_SESSION)
+    return session
+
+
+def csrf_token(request: web.Request) -> str:
+    """The token forms and fetches must send back ("" with no session)."""
+    token: str = request.get(_CSRF, "")
+    return token
+
+
+def require(permission: Permission) -> Callable[[Callable[[web.Request], Awaitable[R]]], Handler]:
+    """A handler decorator: 403 unless the signed-in user holds `permission`."""
+
+    def wrap(handler: Callable[[web.Request], Awaitable[R]]) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            user = current_user(request)
+            if not can(user, permission):
+                return forbidden(request, "you are not allowed to do that")
+            return await handler(request)
+
+        return checked
+
+    return wrap
+
+
+def is_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/") or path.startswith("/events")
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith("/static/")
+
+
+def wants_html(request: web.Request) -> bool:
+    return not is_api(request.path) and "text/html" in request.headers.get("Accept", "")
+
+
+def forbidden(request: web.Request, message: str) -> web.Response:
+    if wants_html(request):
+        from frontdesk.web.templates import render
+
+        return render(request, "error.html", status=403, title="Forbidden", message=message)
+    return web.json_response({"error": message}, status=403)
+
+
+# -- the middleware -----------------------------------------------------------------------
+@web.middleware
+async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    auth = request.app[_AUTH]
+    if _is_public(request.path):
+        return await handler(request)
+    sent = request.headers.get("Authorization")
+    if sent is not None and auth.api_token and is_api(request.path):
+        if not _bearer_ok(sent, auth.api_token):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        request[_USER] = API_USER
+        return await handler(request)
+    sid = request.cookies.get(COOKIE)
+    session = auth.sessions.touch(sid)
+    if session is not None:
+        session = await _recheck(auth, session)
+    if session is None:
+        raise _unauthenticated(request, expired=bool(sid))
+    request[_USER], request[_SESSION], request[_CSRF] = session.user, session, session.csrf
+    if request.method not in SAFE_METHODS:
+        refused = await _csrf_refusal(request, session)
+        if refused is not None:
+            log.warning("auth.csrf_refused", username=session.user.username, path=request.path)
+            return forbidden(request, refused)
+    return await handler(request)
+
+
+def _bearer_ok(sent: str, token: str) -> bool:
+    scheme, _, value = sent.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.encode(), token.encode())
+
+
+async def _recheck(auth: _Auth, session: Session) -> Session | None:
+    """Read the account again now and then: disabled accounts lose their sessions."""
+    at = auth.now()
+    if auth.accounts is None or at - session.checked < RECHECK:
+        return session
+    try:
+        user = await auth.accounts.get(session.user.username)
+    except Exception as exc:  # the database is down: keep the session as it is
+        log.warning("auth.recheck_failed", error=type(exc).__name__)
+        return session
+    session.checked = at
+    if user is None:
+        log.info("auth.session_ended", username=session.user.username, reason="disabled")
+        auth.sessions.drop_user(session.user.username)
+        return None
+    session.user = user
+    return session
+
+
+def _unauthenticated(request: web.Request, *, expired: bool) -> web.HTTPException:
+    if is_api(request.path):
+        error: web.HTTPException = web.HTTPUnauthorized(
+            text='{"error": "login required"}', content_type="application/json"
+        )
+    else:
+        target = "/login?next=" + quote(request.path_qs, safe="/")
+        error = web.HTTPSeeOther(target + ("&expired=1" if expired else ""))
+    if expired:
+        error.del_cookie(COOKIE, path="/")
+    return error
+
+
+async def _csrf_refusal(request: web.Request, session: Session) -> str | None:
+    if not _same_origin(request):
+        return "cross-origin request refused"
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        form = await request.post()  # bounded by the app's client_max_size
+        field_value = form.get(CSRF_FIELD)
+        sent = field_value if isinstance(field_value, str) else None
+    if sent is None or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        return "CSRF token missing or wrong"
+    return None
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # A signal, not the middleware: streamed responses (SSE) send headers at prepare().
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.get(_USER) is not None or request.path == "/login":
+        response.headers["Cache-Control"] = "no-store"
+
+
+# -- login and logout ---------------------------------------------------------------------
+def _secure(request: web.Request, auth: _Auth) -> bool:
+    return request.secure if auth.secure_cookies is None else auth.secure_cookies
+
+
+def _set_cookie(response: web.StreamResponse, name: str, value: str, secure: bool) -> None:
+    response.set_cookie(
+        name, value, path="/", httponly=True, samesite="Strict", secure=secure or None
+    )
+
+
+def _login_token(auth: _Auth) -> str:
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_sign(auth, nonce)}"
+
+
+def _sign(auth: _Auth, nonce: str) -> str:
+    return hmac.new(auth.login_key, nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def _login_token_ok(auth: _Auth, cookie: str | None, sent: str | None) -> bool:
+    if not cookie or not sent or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        return False
+    nonce, _, signature = sent.partition(".")
+    return hmac.compare_digest(signature.encode(), _sign(auth, nonce).encode())
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to go to after login; anything else (another site) becomes `/`."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in value):
+        return "/"
+    return value
+
+
+def _login_form(
+    request: web.Request, *, status: int = 200, message: str | None = None, username: str = ""
+) -> web.Response:
+    from frontdesk.web.templates import render
+
+    auth = request.app[_AUTH]
+    # Keep a still-valid token: a second login page (another tab, or the browser's
+    # favicon request redirected here) must not void the form already shown.
+    kept = request.cookies.get(LOGIN_COOKIE)
+    token = kept if kept and _login_token_ok(auth, kept, kept) else _login_token(auth)
+    request[_CSRF] = token
+    if message is None and request.query.get("expired"):
+        message = "Your session expired. Please log in again."
+    response = render(
+        request,
+        "login.html",
+        status=status,
+        message=message,
+        next=safe_next(request.query.get("next")),
+        username=username,
+        no_database=auth.accounts is None,
+    )
+    _set_cookie(response, LOGIN_COOKIE, token, _secure(request, auth))
+    return response
+
+
+async def _login_page(request: web.Request) -> web.StreamResponse:
+    return _login_form(request)  # signed in or not: logging in again replaces the session
+
+
+async def _login(request: web.Request) -> web.StreamResponse:
+    auth = request.app[_AUTH]
+    form = await request.post()
+    sent = form.get(CSRF_FIELD)
+    if not _same_origin(request) or not _login_token_ok(
+        auth, request.cookies.get(LOGIN_COOKIE), sent if isinstance(sent, str) else None
+    ):
+        log.warning("auth.login_csrf_refused")
+        return _login_form(request, status=403, message="The login form expired; try again.")
+    if auth.accounts is None:
+        return _login_form(request, status=503)
+    username = str(form.get("username") or "").strip().lower()[:64]
+    password = str(form.get("password") or "")
+    address = request.remote or "unknown"
+    wait = auth.throttle.retry_after(username, address)
+    if wait is not None:
+        _record(request, "login_throttled", username)
+        response = _login_form(
+            request,
+            status=429,
+            message="Too many failed logins. Wait a few minutes and try again.",
+            username=username,
+        )
+        response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return response
+    try:
+        user = await auth.accounts.verify(username, password)
+    except Exception as exc:  # the database is down or too slow
+        log.error("auth.login_unavailable", error=type(exc).__name__)
+        return _login_form(
+            request, status=503, message="Logins are unavailable: the database cannot be reached."
+        )
+    if user is None:
+        auth.throttle.failed(username, address)
+        _record(request, "login_failed", username)
+        return _login_form(
+            request, status=401, message="Wrong username or password.", username=username
+        )
+    auth.throttle.succeeded(username)
+    auth.sessions.delete(request.cookies.get(COOKIE))
+    session = auth.sessions.create(user)
+    _record(request, "login", username)
+    response = _see_other(safe_next(str(form.get("next") or "")))
+    _set_cookie(response, COOKIE, session.id, _secure(request, auth))
+    response.del_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+async def _logout(request: web.Request) -> web.StreamResponse:
+    auth = request.app[_AUTH]
+    user = current_user(request)
+    session = current_session(request)
+    if session is not None:
+        auth.sessions.delete(session.id)
+    _record(request, "logout", user.username)
+    response = _see_other("/login")
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _record(request: web.Request, action: str, username: str) -> None:
+    """Log, and audit when configured, a sign-in event (never the password)."""
+    auth = request.app[_AUTH]
+    shown = username if _printable_name(username) else "<invalid>"
+    event = f"auth.{action}"
+    (log.warning if action in ("login_failed", "login_throttled") else log.info)(
+        event, username=shown
+    )
+    if auth.put_audit is None:
+        return
+    entry = AuditEntry(
+        at=auth.now(),
+        actor=f"user:{shown}" if action in ("login", "logout") else "anonymous",
+        action=action,
+        subject=shown,
+        data={"address": request.remote or "unknown"},
+    )
+    try:
+        auth.put_audit(entry)
+    except Exception as exc:  # sign-in goes on; the log line above still says it
+        log.error("auth.audit_failed", error=type(exc).__name__)
+
+
+def _printable_name(username: str) -> bool:
+    return bool(USERNAME.match(username))

@@ -1,0 +1,277 @@
+"""The live board's model: pure code fed by the ACD's AlertHub events and snapshots.
+
+`BoardState` remembers what a snapshot of the ACD does not: escalation alerts and who
+acknowledged them, callback tasks that need a person, and today's service level per
+queue. `board_view` turns an `AcdSnapshot` plus that state into the JSON the board
+pages render, for one viewer: caller numbers are full only for roles that need them
+(`see_full_numbers`), masked otherwise.
+
+Choices where the issue is silent:
+- service level today = calls answered within the threshold (default 60 s, the reports'
+  figure) / (answered + abandoned after the short-abandon threshold), per queue, since
+  local midnight; callers still waiting are not counted until they are answered or leave.
+  It covers calls seen since the daemon started (or seeded from today's call rows).
+- an escalation alert stays on the board until someone acknowledges it, even after the
+  caller was answered (the board says so): a nurse must see that a patient waited too long.
+- a callback task (callbacks that failed every attempt) and a voicemail message (with the
+  callback the practice promised: its due time) stay until acknowledged too: someone
+  must call the patient back.
+- the board keeps at most `MAX_ALERTS` alerts; the oldest acknowledged go first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from frontdesk.acd.model import AcdSnapshot, AgentView, CallerView, QueueView
+from frontdesk.routing.phone import mask_number
+
+MAX_ALERTS = 200
+SERVICE_LEVEL = timedelta(seconds=60)
+SHORT_ABANDON = timedelta(seconds=10)
+CALLBACK_STATUSES = frozenset({"callback", "callback_retry", "calling_back"})
+
+
+@dataclass
+class Alert:
+    """An escalation (a caller waited too long) or a callback task (callbacks all failed)."""
+
+    id: int
+    kind: str  # escalation | callback_task | voicemail
+    call: str
+    queue: str | None
+    raised_at: datetime
+    waited_s: int | None = None
+    recipients: tuple[str, ...] = ()
+    category: str | None = None
+    box: str | None = None  # voicemail: the box the message is in
+    due: str | None = None  # voicemail: when the practice promised to call back (ISO)
+    call_state: str = "waiting"  # waiting | answered | gone
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "call": self.call,
+            "queue": self.queue,
+            "raised_at": self.raised_at.isoformat(),
+            "waited_s": self.waited_s,
+            "recipients": list(self.recipients),
+            "category": self.category,
+            "box": self.box,
+            "due": self.due,
+            "call_state": self.call_state,
+            "acknowledged_by": self.acknowledged_by,
+            "acknowledged_at": None
+            if self.acknowledged_at is None
+            else self.acknowledged_at.isoformat(),
+        }
+
+
+@dataclass
+class _DayCounts:
+    answered_in_time: int = 0
+    answered: int = 0
+    abandoned: int = 0
+
+    def level(self) -> float | None:
+        offered = self.answered + self.abandoned
+        return None if offered == 0 else self.answered_in_time / offered
+
+
+@dataclass
+class BoardState:
+    zone: ZoneInfo
+    service_level: timedelta = SERVICE_LEVEL
+    short_abandon: timedelta = SHORT_ABANDON
+    alerts: list[Alert] = field(default_factory=list)
+    _joined: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    _day: date | None = None
+    _counts: dict[str, _DayCounts] = field(default_factory=dict)
+    _next_id: int = 1
+
+    def on_event(self, event: Mapping[str, Any], at: datetime) -> bool:
+        """Take one AlertHub event; True when the board changed because of it.
+        A malformed event changes nothing (the hub is in-process, but be strict)."""
+        kind, call = event.get("kind"), event.get("call")
+        if not isinstance(call, str):
+            return kind == "agent"
+        if kind == "joined" and isinstance(event.get("queue"), str):
+            self._joined[call] = (event["queue"], at)
+        elif kind == "answered":
+            self._left(call, at, answered=True)
+            self._mark_alerts(call, "answered")
+        elif kind in ("abandoned", "after_hours", "callback_accepted"):
+            self._left(call, at, answered=False, counted=kind == "abandoned")
+            self._mark_alerts(call, "gone")
+        elif kind == "escalation":
+            queue, waited = _text(event.get("queue")), _int(event.get("waited_s"))
+            recipients = _texts(event.get("recipients"))
+            self._raise(Alert(0, "escalation", call, queue, at, waited, recipients))
+        elif kind == "voicemail":
+            alert = Alert(0, "voicemail", call, None, at, category=_text(event.get("category")))
+            alert.box, alert.due, alert.call_state = (
+                _text(event.get("box")),
+                _text(event.get("callback_due")),
+                "gone",
+            )
+            self._raise(alert)
+        elif kind == "callback_task":
+            category = _text(event.get("category"))
+            self._raise(
+                Alert(0, "callback_task", call, None, at, category=category, call_state="gone")
+            )
+        return True
+
+    def acknowledge(self, alert_id: int, by: str, at: datetime) -> Alert | None:
+        """Acknowledge an alert (once: a second acknowledgement keeps the first's name)."""
+        for alert in self.alerts:
+            if alert.id == alert_id:
+                if alert.acknowledged_by is None:
+                    alert.acknowledged_by, alert.acknowledged_at = by, at
+                return alert
+        return None
+
+    def seed(self, answered: Iterable[tuple[str, timedelta | None, bool]], at: datetime) -> None:
+        """Today's earlier calls (queue, wait, answered) from the call rows, at start-up."""
+        counts = self._today(at)
+        for queue, wait, was_answered in answered:
+            self._count(counts, queue, wait or timedelta(), was_answered)
+
+    def service_level_today(self, queue: str, at: datetime) -> float | None:
+        return self._today(at).get(queue, _DayCounts()).level()
+
+    def _left(self, call: str, at: datetime, *, answered: bool, counted: bool = True) -> None:
+        joined = self._joined.pop(call, None)
+        if joined is None or not (answered or counted):
+            return
+        queue, since = joined
+        self._count(self._today(at), queue, at - since, answered)
+
+    def _count(
+        self, counts: dict[str, _DayCounts], queue: str, wait: timedelta, answered: bool
+    ) -> None:
+        day = counts.setdefault(queue, _DayCounts())
+        if answered:
+            day.answered += 1
+            day.answered_in_time += wait <= self.service_level
+        elif wait >= self.short_abandon:
+            day.abandoned += 1
+
+    def _today(self, at: datetime) -> dict[str, _DayCounts]:
+        day = at.astimezone(self.zone).date()
+        if day != self._day:
+            self._day, self._counts = day, {}
+        return self._counts
+
+    def _raise(self, alert: Alert) -> None:
+        alert.id = self._next_id
+        self._next_id += 1
+        self.alerts.append(alert)
+        while len(self.alerts) > MAX_ALERTS:
+            done = next((a for a in self.alerts if a.acknowledged_by is not None), self.alerts[0])
+            self.alerts.remove(done)
+
+    def _mark_alerts(self, call: str, state: str) -> None:
+        for alert in self.alerts:
+            if alert.call == call and alert.kind == "escalation":
+                alert.call_state = state
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who looks at the board: what decides the masking and the `me` section."""
+
+    full_numbers: bool
+    extension: str | None = None
+
+
+def board_view(
+    snapshot: AcdSnapshot,
+    state: BoardState,
+    viewer: Viewer,
+    *,
+    number_of: Callable[[str], str | None],
+    open_now: Mapping[str, bool],
+    at: datetime,
+) -> dict[str, Any]:
+    """The board for one viewer, as JSON-able data (the browser renders it as text)."""
+    show = (lambda n: n) if viewer.full_numbers else mask_number
+
+    def caller(position: int, c: CallerView) -> dict[str, Any]:
+        number = number_of(c.call_id)
+        return {
+            "position": position,
+            "call": c.call_id,
+            "number": None if number is None else show(number),
+            "priority": c.priority,
+            "status": c.status,
+            "category": c.category,
+            "waited_s": int(c.waited.total_seconds()),
+            "agent": c.agent,
+            "escalated": c.escalated,
+            "callback_attempts": c.callback_attempts,
+        }
+
+    def queue(q: QueueView) -> dict[str, Any]:
+        waiting = [c for c in q.callers if c.status not in CALLBACK_STATUSES]
+        level = state.service_level_today(q.name, at)
+        return {
+            "name": q.name,
+            "label": q.name.replace("_", " ").capitalize(),
+            "open": open_now.get(q.name),
+            "callers": [caller(i, c) for i, c in enumerate(waiting, start=1)],
+            "longest_wait_s": max((int(c.waited.total_seconds()) for c in waiting), default=0),
+            "service_level_today": None if level is None else round(level, 3),
+            "logged_in": q.logged_in,
+            "available": q.available,
+        }
+
+    callbacks = [
+        caller(i, c)
+        for i, c in enumerate(
+            (c for q in snapshot.queues for c in q.callers if c.status in CALLBACK_STATUSES),
+            start=1,
+        )
+    ]
+    view: dict[str, Any] = {
+        "at": at.isoformat(),
+        "service_level_s": int(state.service_level.total_seconds()),
+        "queues": [queue(q) for q in snapshot.queues],
+        "agents": [_agent(a) for a in snapshot.agents],
+        "alerts": [a.as_json() for a in reversed(state.alerts)],
+        "callbacks": callbacks,
+    }
+    if viewer.extension is not None:
+        mine = next((a for a in snapshot.agents if a.ext == viewer.extension), None)
+        view["me"] = None if mine is None else _agent(mine)
+    return view
+
+
+def _agent(a: AgentView) -> dict[str, Any]:
+    return {
+        "ext": a.ext,
+        "name": a.name,
+        "state": a.state,
+        "in_state_s": None if a.in_state is None else int(a.in_state.total_seconds()),
+        "call": a.call_id,
+        "queues": list(a.queues),
+    }
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()

@@ -1,0 +1,176 @@
+"""The live board over Server-Sent Events: `GET /events` pushes the board to each viewer.
+
+`LiveBoard` listens to the ACD's AlertHub (`queues.alerts.add_listener(live.on_hub)`),
+keeps a `BoardState` (web/board.py) and wakes every open stream when something changed;
+each stream then sends the board as seen by its viewer (masking by role). Bursts are
+coalesced (`COALESCE` seconds) and an unchanged board is re-sent every `REFRESH` seconds
+so that wait times move; the browser never polls.
+
+Routes (behind web/auth.py's session check):
+- `GET /events`: `text/event-stream`; `event: board` with the board JSON; `event: expired`
+  then end of stream when the viewer's session has ended (idle timeout, logout).
+- `GET /api/board`: the same JSON once (scripts, tests).
+- `POST /api/alerts/{id}/ack`: acknowledge an escalation or callback-task alert
+  (`acknowledge_alert`: charge nurses and supervisors); audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from aiohttp import web
+
+from frontdesk.calls.queues import QueueRuntime
+from frontdesk.plan import Plan
+from frontdesk.routing.clock import PracticeClock
+from frontdesk.store.records import AuditEntry
+from frontdesk.web.auth import SESSIONS, current_session, current_user, require
+from frontdesk.web.board import BoardState, Viewer, board_view
+from frontdesk.web.roles import StaffUser, can
+
+log = structlog.get_logger("frontdesk.web")
+COALESCE = 0.2
+REFRESH = 5.0
+
+
+class LiveBoard:
+    def __init__(
+        self,
+        queues: QueueRuntime,
+        plan: Plan,
+        *,
+        put_audit: Callable[[AuditEntry], None] | None = None,
+    ) -> None:
+        self.queues = queues
+        self.plan = plan
+        self.clock = PracticeClock(plan)
+        self.state = BoardState(ZoneInfo(plan.practice.timezone))
+        self.put_audit = put_audit
+        self._watchers: set[asyncio.Event] = set()
+        self.closed = False
+
+    def on_hub(self, event: dict[str, Any]) -> None:
+        if self.state.on_event(event, self.queues.now()):
+            self.changed()
+
+    def changed(self) -> None:
+        for wake in self._watchers:
+            wake.set()
+
+    def view_for(self, user: StaffUser) -> dict[str, Any]:
+        at = self.queues.now()
+        snapshot = self.queues.engine.snapshot(at)
+        calls = self.queues.calls
+
+        def number_of(call_id: str) -> str | None:
+            queued = calls.get(call_id)
+            return None if queued is None else queued.number
+
+        open_now = {
+            name: self.clock.schedule_open(queue.schedule, at)
+            for name, queue in self.plan.queues.items()
+        }
+        viewer = Viewer(full_numbers=can(user, "see_full_numbers"), extension=user.extension)
+        return board_view(
+            snapshot, self.state, viewer, number_of=number_of, open_now=open_now, at=at
+        )
+
+    def watch(self) -> asyncio.Event:
+        wake = asyncio.Event()
+        self._watchers.add(wake)
+        return wake
+
+    def unwatch(self, wake: asyncio.Event) -> None:
+        self._watchers.discard(wake)
+
+    def close(self) -> None:
+        """Ends every open stream (the daemon is stopping)."""
+        self.closed = True
+        self.changed()
+
+
+LIVE = web.AppKey("live_board", LiveBoard)
+
+
+def add_live_routes(app: web.Application, live: LiveBoard) -> None:
+    app[LIVE] = live
+
+    async def end_streams(_: web.Application) -> None:
+        live.close()  # before the runner waits for open handlers
+
+    app.on_shutdown.append(end_streams)
+    app.router.add_get("/events", events)
+    app.router.add_get("/api/board", board_once)
+    app.router.add_post("/api/alerts/{id}/ack", acknowledge)
+
+
+@require("view_board")
+async def board_once(request: web.Request) -> web.Response:
+    live = request.app[LIVE]
+    return web.json_response(live.view_for(current_user(request)))
+
+
+@require("view_board")
+async def events(request: web.Request) -> web.StreamResponse:
+    live, user = request.app[LIVE], current_user(request)
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    wake = live.watch()
+    try:
+        while not live.closed:
+            if not session_alive(request):
+                await response.write(b"event: expired\ndata: {}\n\n")
+                break
+            wake.clear()
+            payload = json.dumps(live.view_for(user), separators=(",", ":"))
+            await response.write(f"event: board\ndata: {payload}\n\n".encode())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=REFRESH)
+            await asyncio.sleep(COALESCE)
+    except (ConnectionError, RuntimeError):  # the browser went away
+        pass
+    finally:
+        live.unwatch(wake)
+    return response
+
+
+def session_alive(request: web.Request) -> bool:
+    """Whether the stream's session still stands (idle timeout and logout end streams);
+    looked at without counting as use, so an open board does not keep a session alive."""
+    session = current_session(request)
+    return session is None or request.app[SESSIONS].peek(session.id) is not None
+
+
+@require("acknowledge_alert")
+async def acknowledge(request: web.Request) -> web.Response:
+    live, user = request.app[LIVE], current_user(request)
+    try:
+        alert_id = int(request.match_info["id"])
+    except ValueError:
+        return web.json_response({"error": "no such alert"}, status=404)
+    at: datetime = live.queues.now()
+    alert = live.state.acknowledge(alert_id, user.username, at)
+    if alert is None:
+        return web.json_response({"error": "no such alert"}, status=404)
+    log.info("board.alert_acknowledged", alert=alert_id, kind=alert.kind, by=user.username)
+    if live.put_audit is not None:
+        live.put_audit(
+            AuditEntry(
+                at=at,
+                actor=f"user:{user.username}",
+                action="alert_acknowledged",
+                subject=alert.call,
+                data={"alert": alert_id, "kind": alert.kind},
+            )
+        )
+    live.changed()
+    return web.json_response(alert.as_json())

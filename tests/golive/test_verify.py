@@ -1,0 +1,109 @@
+"""Matching call rows to cases (by caller, number and order) and judging each one."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from frontdesk.golive.cases import Case, build_cases
+from frontdesk.golive.verify import CallRow, compare, match
+from frontdesk.plan import Plan
+
+T0 = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def cases(golive_plan: Plan) -> list[Case]:
+    return build_cases(golive_plan, date(2026, 12, 1), regimes=["closed", "office+triage"]).cases
+
+
+def row_for(case: Case, n: int, **changes: object) -> CallRow:
+    """The row a correct call of `case` leaves, started `n` seconds after T0."""
+    e = case.expected
+    values: dict[str, object] = {
+        "linkedid": f"pbx-{n}",
+        "caller": case.caller,
+        "dialled": case.did,
+        "started_at": T0 + timedelta(seconds=n),
+        "category": e.category,
+        "destination": e.destination,
+        "language": e.language,
+        "after_hours": e.after_hours,
+        "holiday": e.holiday,
+        "urgent": e.urgent,
+        "patient_id": "GOLIVE-1" if e.known else None,
+    }
+    return CallRow(**(values | changes))  # type: ignore[arg-type]
+
+
+def test_correct_rows_in_case_order_all_pass(cases: list[Case]) -> None:
+    outcome = match(cases, [row_for(c, c.number) for c in cases], latest=False)
+    assert outcome.passed
+    assert [v.row.linkedid if v.row else None for v in outcome.verdicts] == [
+        f"pbx-{c.number}" for c in cases
+    ]
+    assert outcome.surplus == []
+
+
+def test_rows_pair_by_caller_and_number_in_order_whatever_the_query_order(
+    cases: list[Case],
+) -> None:
+    rows = [row_for(c, c.number) for c in cases]
+    outcome = match(cases, list(reversed(rows)), latest=False)
+    assert outcome.passed
+
+
+def test_a_call_routed_at_the_wrong_time_fails_with_the_reasons(cases: list[Case]) -> None:
+    night = next(c for c in cases if c.id == "+13125550000/unknown/1,2@closed")
+    day = next(c for c in cases if c.id == "+13125550000/unknown/1,2@office+triage")
+    wrong = row_for(night, 1, destination=day.expected.destination, after_hours=False)
+    assert compare(night.expected, wrong) == [
+        "went to queue scheduling [primary_care], expected voicemail scheduling",
+        "after hours: no, expected yes",
+    ]
+    outcome = match([night], [wrong], latest=False)
+    assert not outcome.passed
+    assert outcome.as_json()["failed"] == 1
+
+
+def test_missing_rows_fail_the_last_cases_of_their_pair_and_surplus_is_reported(
+    cases: list[Case],
+) -> None:
+    rows = [row_for(c, c.number) for c in cases]
+    rows.pop(3)  # case 4's call never arrived
+    extra = row_for(cases[-1], 10_000, linkedid="pbx-retry")  # one call too many
+    outcome = match(cases, [*rows, extra], latest=False)
+    pair = [
+        v
+        for v in outcome.verdicts
+        if (v.case.caller, v.case.did) == (cases[3].caller, cases[3].did)
+    ]
+    assert pair[-1].row is None
+    assert pair[-1].problems[0].startswith("no call row")
+    assert outcome.surplus == [extra]
+    assert not outcome.passed
+
+
+def test_latest_takes_each_pairs_last_rows_so_an_earlier_run_is_ignored(
+    cases: list[Case],
+) -> None:
+    earlier = [row_for(c, c.number, destination={"kind": "queue"}) for c in cases]
+    now = [row_for(c, 1000 + c.number, linkedid=f"new-{c.number}") for c in cases]
+    outcome = match(cases, [*earlier, *now], latest=True)
+    assert outcome.passed
+    assert all(v.row is not None and v.row.linkedid.startswith("new-") for v in outcome.verdicts)
+
+
+def test_no_row_and_an_unrouted_row_are_failures(cases: list[Case]) -> None:
+    case = cases[0]
+    assert compare(case.expected, None)[0].startswith("no call row")
+    unrouted = row_for(case, 1, destination=None, category=None)
+    assert compare(case.expected, unrouted) == ["the call was never routed (hung up in the menu?)"]
+
+
+def test_a_test_caller_found_in_the_directory_is_named(cases: list[Case]) -> None:
+    case = next(c for c in cases if not c.expected.known)
+    assert compare(case.expected, row_for(case, 1, patient_id="P-1")) == [
+        "known patient: yes, expected no"
+    ]

@@ -1,0 +1,170 @@
+"""The live board's model (web/board.py): alerts, service level today, masking, order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from frontdesk.plan import Plan
+from frontdesk.web.board import MAX_ALERTS, BoardState, Viewer, board_view
+from tests.acd.support import T0, Desk
+
+ZONE = ZoneInfo("America/Chicago")
+NUMBERS = {"c1": "+13125551001", "c2": "+17735550123", "c3": None}
+
+
+def _view(desk: Desk, state: BoardState, viewer: Viewer) -> dict[str, object]:
+    snapshot = desk.engine.snapshot(desk.now)
+    return board_view(
+        snapshot,
+        state,
+        viewer,
+        number_of=NUMBERS.get,
+        open_now={"front_desk": True},
+        at=desk.now,
+    )
+
+
+def _queue(view: dict[str, object], name: str) -> dict[str, object]:
+    queues = view["queues"]
+    assert isinstance(queues, list)
+    return next(q for q in queues if q["name"] == name)
+
+
+def test_callers_are_listed_in_order_with_their_wait(plan: Plan) -> None:
+    desk = Desk(plan)
+    desk.join("c1", "front_desk")
+    desk.now += timedelta(seconds=30)
+    desk.join("c2", "front_desk")
+    desk.now += timedelta(seconds=15)
+    view = _view(desk, BoardState(ZONE), Viewer(full_numbers=True))
+    queue = _queue(view, "front_desk")
+    callers = queue["callers"]
+    assert isinstance(callers, list)
+    assert [(c["position"], c["call"], c["waited_s"]) for c in callers] == [
+        (1, "c1", 45),
+        (2, "c2", 15),
+    ]
+    assert queue["longest_wait_s"] == 45
+    assert queue["open"] is True
+    assert callers[0]["number"] == "+13125551001"
+
+
+def test_numbers_are_masked_for_viewers_without_the_permission(plan: Plan) -> None:
+    desk = Desk(plan)
+    desk.join("c1", "front_desk")
+    desk.join("c3", "front_desk")
+    view = _view(desk, BoardState(ZONE), Viewer(full_numbers=False))
+    callers = _queue(view, "front_desk")["callers"]
+    assert isinstance(callers, list)
+    shown = callers[0]["number"]
+    assert shown != "+13125551001"
+    assert "1001" not in shown[:-4] or shown.endswith("1001")  # at most the last digits
+    assert "555" not in shown
+    assert callers[1]["number"] is None  # withheld stays withheld
+
+
+def test_me_is_the_viewers_own_agent(plan: Plan) -> None:
+    desk = Desk(plan)
+    ext = plan.staff[0].extension
+    desk.login(ext)
+    view = _view(desk, BoardState(ZONE), Viewer(full_numbers=False, extension=ext))
+    me = view["me"]
+    assert isinstance(me, dict)
+    assert me["ext"] == ext
+    assert me["state"] == "idle"
+    assert "me" not in _view(desk, BoardState(ZONE), Viewer(full_numbers=True))
+
+
+def test_service_level_counts_answers_in_time_and_long_abandons() -> None:
+    state = BoardState(ZONE)
+    state.on_event({"kind": "joined", "call": "a", "queue": "q"}, T0)
+    state.on_event({"kind": "answered", "call": "a", "agent": "2001"}, T0 + timedelta(seconds=20))
+    state.on_event({"kind": "joined", "call": "b", "queue": "q"}, T0)
+    state.on_event({"kind": "answered", "call": "b", "agent": "2001"}, T0 + timedelta(seconds=90))
+    state.on_event({"kind": "joined", "call": "c", "queue": "q"}, T0)
+    state.on_event({"kind": "abandoned", "call": "c"}, T0 + timedelta(seconds=3))  # short
+    state.on_event({"kind": "joined", "call": "d", "queue": "q"}, T0)
+    state.on_event({"kind": "abandoned", "call": "d"}, T0 + timedelta(seconds=40))
+    assert state.service_level_today("q", T0 + timedelta(minutes=5)) == 1 / 3
+    assert state.service_level_today("other", T0) is None
+
+
+def test_service_level_starts_again_each_local_day() -> None:
+    state = BoardState(ZONE)
+    state.on_event({"kind": "joined", "call": "a", "queue": "q"}, T0)
+    state.on_event({"kind": "answered", "call": "a"}, T0 + timedelta(seconds=5))
+    assert state.service_level_today("q", T0 + timedelta(hours=1)) == 1.0
+    assert state.service_level_today("q", T0 + timedelta(days=1)) is None
+
+
+def test_escalation_alert_stays_until_acknowledged_once() -> None:
+    state = BoardState(ZONE)
+    event = {
+        "kind": "escalation",
+        "call": "a",
+        "queue": "nurse_triage",
+        "waited_s": 300,
+        "recipients": ["2004"],
+    }
+    assert state.on_event(event, T0)
+    state.on_event({"kind": "answered", "call": "a"}, T0 + timedelta(seconds=10))
+    (alert,) = state.alerts
+    assert (alert.kind, alert.waited_s, alert.call_state) == ("escalation", 300, "answered")
+    assert state.acknowledge(alert.id, "nurse.kim", T0 + timedelta(minutes=1)) is alert
+    assert state.acknowledge(alert.id, "someone.else", T0 + timedelta(minutes=2)) is alert
+    assert alert.acknowledged_by == "nurse.kim"
+    assert state.acknowledge(999, "nurse.kim", T0) is None
+
+
+def test_callback_task_is_an_alert() -> None:
+    state = BoardState(ZONE)
+    state.on_event({"kind": "callback_task", "call": "a", "category": "billing"}, T0)
+    (alert,) = state.alerts
+    assert (alert.kind, alert.category, alert.call_state) == ("callback_task", "billing", "gone")
+
+
+def test_malformed_events_change_nothing() -> None:
+    state = BoardState(ZONE)
+    for event in ({}, {"kind": "escalation"}, {"kind": "escalation", "call": 5}, {"call": "x"}):
+        state.on_event(event, T0)
+    state.on_event({"kind": "escalation", "call": "a", "waited_s": "long", "recipients": 7}, T0)
+    (alert,) = state.alerts
+    assert alert.waited_s is None
+    assert alert.recipients == ()
+
+
+def test_alerts_are_bounded_dropping_acknowledged_ones_first() -> None:
+    state = BoardState(ZONE)
+    state.on_event({"kind": "escalation", "call": "keep-me", "queue": "q"}, T0)
+    state.on_event({"kind": "escalation", "call": "old-acked", "queue": "q"}, T0)
+    state.acknowledge(2, "x", T0)
+    for i in range(MAX_ALERTS - 1):  # one too many: the acknowledged one goes
+        state.on_event({"kind": "escalation", "call": f"c{i}", "queue": "q"}, T0)
+    calls = [a.call for a in state.alerts]
+    assert len(calls) == MAX_ALERTS
+    assert "old-acked" not in calls
+    assert "keep-me" in calls
+
+
+def test_callbacks_are_listed_apart_from_waiting_callers(plan: Plan) -> None:
+    desk = Desk(plan)
+    desk.join("c1", "front_desk")
+    view = _view(desk, BoardState(ZONE), Viewer(full_numbers=True))
+    assert view["callbacks"] == []
+    assert view["alerts"] == []
+
+
+def test_a_voicemail_is_an_alert_with_its_callback_due() -> None:
+    state = BoardState(ZONE)
+    event = {
+        "kind": "voicemail",
+        "call": "a",
+        "box": "scheduling",
+        "category": "scheduling",
+        "callback_due": "2026-12-01T17:00:00-06:00",
+    }
+    state.on_event(event, T0)
+    (alert,) = state.alerts
+    assert (alert.kind, alert.box, alert.due) == ("voicemail", "scheduling", event["callback_due"])
+    assert alert.as_json()["due"] == "2026-12-01T17:00:00-06:00"
