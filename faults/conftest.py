@@ -3,6 +3,7 @@ the test's own, unique app names, and teardown that kills whatever a test left r
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -68,8 +69,21 @@ async def database() -> AsyncIterator[Database]:
     try:
         yield Database(f"{DSN}?options=-csearch_path%3D{name}", name)
     finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        await _drop_schema(admin, name)
         await admin.close()
+
+
+async def _drop_schema(admin: asyncpg.Connection, name: str) -> None:
+    """Drop the test's schema; a killed daemon's backend may still hold its locks for a
+    moment (PostgreSQL then reports a deadlock with the DROP): try again."""
+    for attempt in range(20):
+        try:
+            await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            return
+        except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.5)
 
 
 @pytest.fixture

@@ -237,7 +237,7 @@ async def test_a_call_from_the_board_to_the_report(daemon: Daemon) -> None:
         assert await _disposition(daemon, channel) == "booked"
 
         await board.goto(daemon.url + "reports")
-        await expect(board.locator("#total-calls")).to_contain_text("1 calls")
+        await expect(board.locator("#total-calls")).to_contain_text("1 call from")
         await expect(board.locator("#categories")).to_contain_text("scheduling")
         await board.screenshot(path=ARTIFACTS / "report.png", full_page=True)
         assert errors == []

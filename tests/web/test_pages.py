@@ -91,7 +91,7 @@ async def test_the_report_counts_the_range_against_the_targets(
     day = T0.date().isoformat()
     status, page, _ = await sam.request("GET", f"/reports?from={day}&to={day}")
     assert status == 200
-    assert "1 calls from" in page
+    assert "1 call from" in page
     assert "Average handle time" in page
     assert "3.3 min" in page  # 200 s of talk
     assert "Mean talk time of answered calls" in page  # each metric's definition
