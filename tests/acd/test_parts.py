@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,11 @@ import pytest
 import frontdesk.acd
 from frontdesk.acd import AcdEngine, Announce, CallerJoined, FollowAfterHours, Tick, caller_joined
 from frontdesk.acd.hours import HORIZON, next_closing
+from frontdesk.acd.matching import best_agent, requested_skills
 from frontdesk.acd.ordering import SortedIndex, Timers
+from frontdesk.acd.state import Agent, Caller
 from frontdesk.plan import Plan, load_plan
+from frontdesk.plan.model import Staff
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Request, decide
 from tests.conftest import local
@@ -167,3 +171,31 @@ def test_acd_module_does_no_io_and_reads_no_clock(path: Path) -> None:
             assert node.module.split(".")[0] not in FORBIDDEN_MODULES
         elif isinstance(node, ast.Attribute):
             assert node.attr not in FORBIDDEN_CALLS, f"{path.name}:{node.lineno} reads a clock"
+
+
+def test_best_agent_stops_at_the_first_top_scorer_with_the_same_answer() -> None:
+    rng = random.Random(5)
+    now = datetime(2026, 12, 1, 15, tzinfo=UTC)
+    skills = ("primary_care", "spanish")
+    for _ in range(200):
+        agents = [
+            Agent(
+                Staff(
+                    name=f"A{n}",
+                    extension=str(3000 + n),
+                    skills={s: rng.randint(0, 3) for s in skills},
+                ),
+                idle_since=now - timedelta(seconds=rng.randint(0, 50)),
+            )
+            for n in range(rng.randint(0, 30))
+        ]
+        caller = Caller(
+            "c", "scheduling", "normal", "primary_care", rng.choice(["spanish", None]),
+            "scheduling", now - timedelta(seconds=rng.randint(0, 90)), None, "en", 1,
+        )  # fmt: skip
+        requested = requested_skills(caller)
+        top = max((sum(a.staff.level(s) for s in requested) for a in agents), default=0)
+        in_idle_order = sorted(agents, key=lambda a: (a.idle_since, a.ext))
+        relax = timedelta(seconds=60)
+        expected = best_agent(agents, caller, now, relax)
+        assert best_agent(in_idle_order, caller, now, relax, top=top) is expected

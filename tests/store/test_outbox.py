@@ -20,6 +20,7 @@ from frontdesk.store import (
     Record,
     upgrade,
 )
+from frontdesk.store.records import Disposition
 from tests.store.conftest import TcpProxy, via
 
 T0 = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
@@ -175,6 +176,50 @@ async def test_a_refused_record_does_not_block_the_rest(
     assert [r["linkedid"] for r in rows] == ["a", "c"]
     assert outbox.refused == 1
     assert "x" * 30 in (tmp_path / "spool.jsonl.rejected").read_text()
+
+
+async def test_one_batch_applies_its_records_as_if_one_by_one(
+    migrated: asyncpg.Connection, pg_dsn: str, make_outbox: MakeOutbox
+) -> None:
+    outbox = make_outbox(pg_dsn)
+    batch: list[Record] = [
+        CallEvent("e", "e:1", T0, "started"),  # before the call's first upsert
+        CallUpsert("e", {"queue": "first", "wait_s": 4}, key="e:up"),
+        CallUpsert("e", {"queue": "again"}, key="e:up"),  # the same key: merged once
+        CallEvent("e", "e:1", T0, "started"),  # the same key: stored once
+        CallUpsert("e", {"agent": "2001"}),
+        CallUpsert("e", {}),
+        CallUpsert("bare", {}),
+        # a disposition, then an upsert that sets the column too: the upsert wins
+        Disposition("d1", "2001", T0, "booked"),
+        CallUpsert("d1", {"disposition": "resolved"}),
+        # the other way round: the disposition wins
+        CallUpsert("d2", {"disposition": "resolved"}),
+        Disposition("d2", "2001", T0, "booked"),
+    ]
+    for record in batch:  # all queued before the writer starts: one batch
+        outbox.put(record)
+    outbox.start()
+    assert await outbox.drain(5)
+    rows = {r["linkedid"]: r for r in await migrated.fetch("SELECT * FROM calls")}
+    assert set(rows) == {"e", "bare", "d1", "d2"}
+    assert (rows["e"]["queue"], rows["e"]["wait_s"], rows["e"]["agent"]) == ("first", 4, "2001")
+    assert (rows["d1"]["disposition"], rows["d2"]["disposition"]) == ("resolved", "booked")
+    assert await migrated.fetchval("SELECT count(*) FROM call_events") == 1
+    assert outbox.written == len(batch)
+
+
+async def test_a_refused_upsert_leaves_the_later_ones_of_its_call(
+    migrated: asyncpg.Connection, pg_dsn: str, make_outbox: MakeOutbox
+) -> None:
+    outbox = make_outbox(pg_dsn)
+    outbox.put(CallUpsert("r", {"queue": "q", "wait_s": -1}))  # calls.wait_s >= 0
+    outbox.put(CallUpsert("r", {"wait_s": 3, "talk_s": 5}))
+    outbox.start()
+    assert await outbox.drain(5)
+    row = await migrated.fetchrow("SELECT * FROM calls WHERE linkedid = 'r'")
+    assert (row["queue"], row["wait_s"], row["talk_s"]) == (None, 3, 5)
+    assert outbox.refused == 1
 
 
 async def test_unreachable_database_spools_then_replays_without_duplicates(

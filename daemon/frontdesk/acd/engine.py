@@ -10,12 +10,13 @@ costs O(groups + available agents), not O(callers x agents).
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from frontdesk.acd.hours import next_closing
-from frontdesk.acd.matching import best_agent
+from frontdesk.acd.matching import best_agent, requested_skills
 from frontdesk.acd.model import (
     AcdSnapshot,
     AgentLogin,
@@ -87,6 +88,9 @@ class AcdEngine:
         self._order = {name: SortedIndex() for name in plan.queues}
         self._groups: dict[GroupKey, SortedIndex] = {}  # available callers; never empty
         self._available = {name: set[str]() for name in plan.queues}
+        # The same agents per queue, longest idle first (`_best_pair` may stop early).
+        self._idle_order = {name: list[tuple[datetime, str]]() for name in plan.queues}
+        self._top_scores: dict[tuple[str, tuple[str, ...]], int] = {}
         self._logged_in = dict.fromkeys(plan.queues, 0)
         self._handle_times = {
             name: deque[timedelta](maxlen=HANDLE_TIME_SAMPLES) for name in plan.queues
@@ -404,10 +408,25 @@ class AcdEngine:
                 continue
             caller = self._callers[head[3]]
             relax_after = self._plan.queues[group[0]].skill_relax_after
-            agent = best_agent((self._agents[e] for e in pool), caller, now, relax_after)
+            if group in self._dirty_groups:  # every agent, longest idle first
+                agents = (self._agents[ext] for _, ext in self._idle_order[group[0]])
+                top = self._top_score(group[0], caller)
+                agent = best_agent(agents, caller, now, relax_after, top=top)
+            else:
+                agent = best_agent((self._agents[e] for e in pool), caller, now, relax_after)
             if agent is not None:
                 best = (caller, agent)
         return best
+
+    def _top_score(self, queue: str, caller: Caller) -> int:
+        """The highest sum of the caller's requested skill levels in the queue's staff."""
+        requested = requested_skills(caller)
+        top = self._top_scores.get((queue, requested))
+        if top is None:
+            members = self._plan.members(queue)
+            top = max((sum(m.level(s) for s in requested) for m in members), default=0)
+            self._top_scores[queue, requested] = top
+        return top
 
     def _offer(self, caller: Caller, agent: Agent, now: datetime) -> None:
         callback = caller.status == "callback"
@@ -485,15 +504,21 @@ class AcdEngine:
         eligible = agent.is_eligible()
         if eligible != agent.eligible:
             agent.eligible = eligible
+            if eligible and (not keep_idle_since or agent.idle_since is None):
+                agent.idle_since = now
+            idle = (agent.idle_since or now, agent.ext)  # set while available
             for queue in agent.staff.queues:
                 pool = self._available.get(queue)
-                if pool is not None and eligible:
+                if pool is None or (agent.ext in pool) == eligible:
+                    continue
+                order = self._idle_order[queue]
+                if eligible:
                     pool.add(agent.ext)
-                elif pool is not None:
+                    insort(order, idle)
+                else:
                     pool.discard(agent.ext)
+                    del order[bisect_left(order, idle)]
             if eligible:
-                if not keep_idle_since or agent.idle_since is None:
-                    agent.idle_since = now
                 self._dirty_agents.add(agent.ext)
         shown = agent.display()
         if shown != agent.shown:

@@ -41,17 +41,37 @@ def rank(agent: Agent, requested: tuple[str, ...]) -> tuple[int, datetime, str]:
 
 
 def best_agent(
-    agents: Iterable[Agent], caller: Caller, now: datetime, relax_after: timedelta
+    agents: Iterable[Agent],
+    caller: Caller,
+    now: datetime,
+    relax_after: timedelta,
+    *,
+    top: int | None = None,
 ) -> Agent | None:
-    """The best of `agents` (assumed available members of the queue) for this caller."""
+    """The best of `agents` (assumed available members of the queue) for this caller.
+
+    `top`: the highest score (sum of requested levels) any of them can have, when they
+    come longest idle first: the first agent with that score is the best, so stop there.
+    """
     required = required_skills(caller, now, relax_after)
     requested = requested_skills(caller)
     best: Agent | None = None
     best_key: tuple[int, datetime, str] | None = None
+    # `holds` and `rank` inlined: this loop meets every available agent of the queue
+    # when a caller joins (600 agents: 0.5 ms with the calls, a fifth of it without).
     for agent in agents:
-        if not holds(agent, required):
-            continue
-        key = rank(agent, requested)
-        if best_key is None or key < best_key:
-            best, best_key = agent, key
+        levels = agent.staff.skills
+        for skill in required:
+            if levels.get(skill, 0) <= 0:
+                break
+        else:
+            score = 0
+            for skill in requested:
+                score -= levels.get(skill, 0)
+            if best_key is None or score <= best_key[0]:
+                key = (score, agent.idle_since or _NEVER, agent.ext)
+                if best_key is None or key < best_key:
+                    best, best_key = agent, key
+                    if top is not None and -score >= top:
+                        break
     return best

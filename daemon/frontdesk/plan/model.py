@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -246,7 +246,20 @@ class Plan(_Model):
         return next(found, DEFAULT_OPERATOR_KEY)
 
     def members(self, queue: str) -> tuple[Staff, ...]:
-        return tuple(s for s in self.staff if queue in s.queues)
+        staff, by_queue = self._members_index
+        if staff is not self.staff:  # `model_copy(update=...)` copies the cache as well
+            del self.__dict__["_members_index"]
+            staff, by_queue = self._members_index
+        return by_queue.get(queue, ())
+
+    @cached_property
+    def _members_index(self) -> tuple[tuple[Staff, ...], dict[str, tuple[Staff, ...]]]:
+        """Each queue's staff in plan order, once per staff list: routing asks every call."""
+        found: dict[str, list[Staff]] = {}
+        for member in self.staff:
+            for queue in dict.fromkeys(member.queues):
+                found.setdefault(queue, []).append(member)
+        return self.staff, {queue: tuple(members) for queue, members in found.items()}
 
 
 Option.model_rebuild()

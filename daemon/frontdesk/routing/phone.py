@@ -6,6 +6,7 @@ callers reach the practice from payphones, hospitals and blocked lines.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -16,6 +17,7 @@ _NANP = re.compile(r"^[2-9]\d{2}[2-9]\d{6}$")
 _EXTENSION = re.compile(r"\s*(?:ext\.?|x)\s*\d+\s*$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)  # a call normalises its caller twice and its DID
 def normalize_number(raw: str | None, region: str = "US") -> str | None:
     """`(312) 555-1007` -> `+13125551007`; None for withheld or malformed numbers."""
     if raw is None:

@@ -68,9 +68,22 @@ async def connect(
 
 
 async def create_pool(dsn: str, *, timeout: float, max_size: int = 4) -> Pool:
-    """A small pool for the call path (caller lookup); min_size 0: no connection at start."""
-    pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max_size, timeout=timeout)
+    """A small pool for the call path (caller lookup); min_size 0: no connection at start.
+
+    A released connection skips asyncpg's reset query (advisory unlock, CLOSE ALL,
+    UNLISTEN, RESET ALL), a round trip between a caller's StasisStart and the answer:
+    users of the pool never leave session state behind (no SET, LISTEN, cursors outside
+    a transaction; migrations unlock their own lock). An open transaction is still
+    rolled back.
+    """
+    pool = await asyncpg.create_pool(
+        dsn, min_size=0, max_size=max_size, timeout=timeout, reset=_keep_session
+    )
     return cast(Pool, pool)
+
+
+async def _keep_session(_: object) -> None:
+    """Pool reset: nothing beyond asyncpg's own rollback of an open transaction."""
 
 
 class BoundedRead(Generic[T]):

@@ -1,8 +1,9 @@
 """The outbox: call records reach PostgreSQL without ever holding up a call.
 
 `Outbox.put(record)` appends to an in-memory queue and returns at once. One writer task
-takes the records in order and writes them in batches, each batch one transaction under
-`statement_timeout` and a client-side deadline (a stalled network is caught too).
+takes the records in order and writes them in batches (a small one waits `linger` for
+more), each batch one transaction under `statement_timeout` and a client-side deadline
+(a stalled network is caught too), a few statements per record type (see SQL below).
 
 When PostgreSQL is unreachable, too slow, or refuses the connection, the records in
 memory, and every record put after them until the database is back, are appended to the
@@ -22,9 +23,9 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -32,6 +33,7 @@ from frontdesk.store.db import UNAVAILABLE, Connection, PostgresError, connect
 from frontdesk.store.records import (
     CALL_FIELDS,
     AgentStateChange,
+    AuditEntry,
     CallEvent,
     CallUpsert,
     Disposition,
@@ -56,6 +58,7 @@ class Outbox:
         write_timeout: float | None = None,
         connect_timeout: float = 5.0,
         batch_size: int = 200,
+        linger: float = 0.05,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
@@ -70,6 +73,7 @@ class Outbox:
         self.write_timeout = write_timeout if write_timeout is not None else statement_timeout + 1
         self.connect_timeout = connect_timeout
         self.batch_size = batch_size
+        self.linger = linger
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.written = 0  # records written to PostgreSQL straight from memory
@@ -175,6 +179,7 @@ class Outbox:
                 if self._spool_pending:
                     await self._replay()
                 if self._queue:
+                    await self._linger()
                     await self._write_memory()
                     continue
             except UNAVAILABLE as exc:
@@ -189,6 +194,12 @@ class Outbox:
             self._wakeup.clear()
             if not self._queue:
                 await self._wakeup.wait()
+
+    async def _linger(self) -> None:
+        """Let a small batch grow for `linger` seconds: a transaction costs about the same
+        for one record as for a hundred, and calls put a few records each."""
+        if self.linger > 0 and len(self._queue) < self.batch_size and not self._stopping:
+            await asyncio.sleep(self.linger)
 
     async def _pause(self, delay: float) -> None:
         """Sleep before reconnecting, but spool records put meanwhile at once."""
@@ -295,58 +306,207 @@ class Outbox:
 
     async def _transaction(self, conn: Connection, batch: list[Record]) -> None:
         async with conn.transaction():
-            for record in batch:
-                await _apply(conn, record)
+            for chunk in _chunks(batch):
+                await _apply_chunk(conn, chunk)
 
 
 # --- SQL ------------------------------------------------------------------------------
+# A batch is written a few statements per record type (arrays through `unnest`), not a
+# round trip per record. The effect is that of applying its records one by one, in
+# order: each table's rows are written in the batch's order, a call's upserts are merged
+# in rounds (the n-th upsert of every call in round n, so every intermediate row meets
+# the constraints as before), and `_chunks` cuts the batch where writing by type would
+# reorder two records that set the same column.
+
+# The array type each `calls` column travels as (jsonb as text, cast in the statement).
+_ARRAY_TYPES: Final[Mapping[str, str]] = {
+    "text": "text[]",
+    "int": "int4[]",
+    "bool": "bool[]",
+    "timestamptz": "timestamptz[]",
+    "jsonb": "text[]",
+}
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
-async def _apply(conn: Connection, record: Record) -> None:
-    if isinstance(record, CallEvent):
+def _chunks(batch: list[Record]) -> Iterator[list[Record]]:
+    """The batch, cut before a CallUpsert that sets `disposition` on a call that has a
+    Disposition earlier in the chunk (a chunk writes its upserts before its dispositions)."""
+    chunk: list[Record] = []
+    disposed: set[str] = set()
+    for record in batch:
+        if (
+            isinstance(record, CallUpsert)
+            and record.linkedid in disposed
+            and record.fields.get("disposition") is not None
+        ):
+            yield chunk
+            chunk, disposed = [], set()
+        if isinstance(record, Disposition):
+            disposed.add(record.linkedid)
+        chunk.append(record)
+    if chunk:
+        yield chunk
+
+
+async def _apply_chunk(conn: Connection, chunk: list[Record]) -> None:
+    upserts = [r for r in chunk if isinstance(r, CallUpsert)]
+    events = [r for r in chunk if isinstance(r, CallEvent)]
+    fresh = await _claim_upserts(conn, upserts) if upserts else []
+    bare = await _merge_upserts(conn, fresh)
+    # Events may come before the call's first upsert; a replayed upsert creates nothing.
+    await _add_calls(conn, [r.linkedid for r in events] + bare)
+    for record in chunk:
+        if isinstance(record, Disposition):
+            await _add_disposition(conn, record)
+    if events:
+        await _add_events(conn, events)
+    changes = [r for r in chunk if isinstance(r, AgentStateChange)]
+    if changes:
+        await _add_agent_changes(conn, changes)
+    entries = [r for r in chunk if isinstance(r, AuditEntry)]
+    if entries:
+        await _add_audit_entries(conn, entries)
+
+
+async def _add_calls(conn: Connection, linkedids: list[str]) -> None:
+    if linkedids:
         await conn.execute(
-            "INSERT INTO calls (linkedid) VALUES ($1) ON CONFLICT (linkedid) DO NOTHING",
-            record.linkedid,
+            "INSERT INTO calls (linkedid) SELECT unnest($1::text[])"
+            " ON CONFLICT (linkedid) DO NOTHING",
+            list(dict.fromkeys(linkedids)),
         )
-        await conn.execute(
-            "INSERT INTO call_events (linkedid, event_key, at, kind, data)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (event_key) DO NOTHING",
-            record.linkedid,
-            record.key,
-            record.at,
-            record.kind,
-            _json(dict(record.data)),
-        )
-    elif isinstance(record, CallUpsert):
-        await _upsert_call(conn, record)
-    elif isinstance(record, AgentStateChange):
-        await conn.execute(
-            "INSERT INTO agent_state_changes (change_key, agent, at, state, reason, data)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (change_key) DO NOTHING",
-            record.key,
-            record.agent,
-            record.at,
-            record.state,
-            record.reason,
-            _json(dict(record.data)),
-        )
-    elif isinstance(record, Disposition):
-        await _add_disposition(conn, record)
-    else:
-        await conn.execute(
-            "INSERT INTO audit_log (entry_key, at, actor, action, subject, data)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (entry_key) DO NOTHING",
-            record.key,
-            record.at,
-            record.actor,
-            record.action,
-            record.subject,
-            _json(dict(record.data)),
-        )
+
+
+async def _claim_upserts(conn: Connection, upserts: list[CallUpsert]) -> list[CallUpsert]:
+    """The upserts not merged before (a replay merges nothing), in order, each key once."""
+    rows = await conn.fetch(
+        "INSERT INTO call_upserts_applied (upsert_key, linkedid)"
+        " SELECT * FROM unnest($1::text[], $2::text[])"
+        " ON CONFLICT (upsert_key) DO NOTHING RETURNING upsert_key",
+        [r.key for r in upserts],
+        [r.linkedid for r in upserts],
+    )
+    claimed = {row["upsert_key"] for row in rows}
+    fresh = []
+    for record in upserts:
+        if record.key in claimed:
+            claimed.discard(record.key)  # the same key twice in a batch merges once
+            fresh.append(record)
+    return fresh
+
+
+async def _merge_upserts(conn: Connection, upserts: list[CallUpsert]) -> list[str]:
+    """Merge the upserts' fields; the calls of those without any, to make bare rows for.
+
+    Round n holds the n-th upsert (with fields) of each call, so a call's rounds run in
+    order and later non-null fields win; a round's calls differ, so its statements
+    (one per set of columns) touch different rows.
+    """
+    rounds: list[dict[str, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    bare: list[str] = []
+    for record in upserts:
+        fields = record.present()
+        if not fields:
+            bare.append(record.linkedid)
+            continue
+        n = seen.get(record.linkedid, 0)
+        seen[record.linkedid] = n + 1
+        if n == len(rounds):
+            rounds.append({})
+        rounds[n][record.linkedid] = fields
+    for rows in rounds:
+        by_columns: dict[tuple[str, ...], list[tuple[str, dict[str, Any]]]] = {}
+        for linkedid, fields in rows.items():
+            by_columns.setdefault(tuple(fields), []).append((linkedid, fields))
+        for columns, group in by_columns.items():
+            await _upsert_calls(conn, columns, group)
+    return bare
+
+
+async def _upsert_calls(
+    conn: Connection, columns: tuple[str, ...], rows: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Insert or merge calls (each once) that all set exactly `columns`."""
+    # Column names come from CALL_FIELDS only (checked when the record was made).
+    names = [name for name in columns if name in CALL_FIELDS]
+    arrays: list[list[Any]] = [[linkedid for linkedid, _ in rows]]
+    for name in names:
+        if CALL_FIELDS[name] == "jsonb":
+            arrays.append([_json(fields[name]) for _, fields in rows])
+        else:
+            arrays.append([fields[name] for _, fields in rows])
+    types = "".join(f", ${i}::{_ARRAY_TYPES[CALL_FIELDS[n]]}" for i, n in enumerate(names, 2))
+    values = "".join(f", {n}::jsonb" if CALL_FIELDS[n] == "jsonb" else f", {n}" for n in names)
+    updates = "".join(f"{n} = EXCLUDED.{n}, " for n in names)
+    await conn.execute(
+        f"INSERT INTO calls (linkedid, {', '.join(names)}) SELECT linkedid{values}"
+        f" FROM unnest($1::text[]{types}) AS u(linkedid, {', '.join(names)})"
+        f" ON CONFLICT (linkedid) DO UPDATE SET {updates}updated_at = now()",
+        *arrays,
+    )
+
+
+async def _insert_new(
+    conn: Connection, table: str, key: str, columns: list[tuple[str, str]], values: list[list[Any]]
+) -> None:
+    """One statement for a batch of append-only rows: arrays through `unnest`, rows whose
+    `key` is already there skipped (a replay from the spool writes nothing twice)."""
+    names = ", ".join(name for name, _ in columns)
+    arrays = ", ".join(
+        f"${i}::{'text' if kind == 'jsonb' else kind}[]" for i, (_, kind) in enumerate(columns, 1)
+    )
+    picks = ", ".join(f"{name}::jsonb" if kind == "jsonb" else name for name, kind in columns)
+    await conn.execute(
+        f"INSERT INTO {table} ({names}) SELECT {picks} FROM unnest({arrays}) AS u({names})"
+        f" ON CONFLICT ({key}) DO NOTHING",
+        *values,
+    )
+
+
+async def _add_events(conn: Connection, events: list[CallEvent]) -> None:
+    columns = [("linkedid", "text"), ("event_key", "text"), ("at", "timestamptz"),
+               ("kind", "text"), ("data", "jsonb")]  # fmt: skip
+    values: list[list[Any]] = [
+        [r.linkedid for r in events],
+        [r.key for r in events],
+        [r.at for r in events],
+        [r.kind for r in events],
+        [_json(dict(r.data)) for r in events],
+    ]
+    await _insert_new(conn, "call_events", "event_key", columns, values)
+
+
+async def _add_agent_changes(conn: Connection, changes: list[AgentStateChange]) -> None:
+    columns = [("change_key", "text"), ("agent", "text"), ("at", "timestamptz"),
+               ("state", "text"), ("reason", "text"), ("data", "jsonb")]  # fmt: skip
+    values: list[list[Any]] = [
+        [r.key for r in changes],
+        [r.agent for r in changes],
+        [r.at for r in changes],
+        [r.state for r in changes],
+        [r.reason for r in changes],
+        [_json(dict(r.data)) for r in changes],
+    ]
+    await _insert_new(conn, "agent_state_changes", "change_key", columns, values)
+
+
+async def _add_audit_entries(conn: Connection, entries: list[AuditEntry]) -> None:
+    columns = [("entry_key", "text"), ("at", "timestamptz"), ("actor", "text"),
+               ("action", "text"), ("subject", "text"), ("data", "jsonb")]  # fmt: skip
+    values: list[list[Any]] = [
+        [r.key for r in entries],
+        [r.at for r in entries],
+        [r.actor for r in entries],
+        [r.action for r in entries],
+        [r.subject for r in entries],
+        [_json(dict(r.data)) for r in entries],
+    ]
+    await _insert_new(conn, "audit_log", "entry_key", columns, values)
 
 
 async def _add_disposition(conn: Connection, record: Disposition) -> None:
@@ -374,41 +534,4 @@ async def _add_disposition(conn: Connection, record: Disposition) -> None:
         record.linkedid,
         record.code,
         record.at,
-    )
-
-
-async def _upsert_call(conn: Connection, record: CallUpsert) -> None:
-    first = await conn.fetchval(
-        "INSERT INTO call_upserts_applied (upsert_key, linkedid) VALUES ($1, $2)"
-        " ON CONFLICT (upsert_key) DO NOTHING RETURNING true",
-        record.key,
-        record.linkedid,
-    )
-    if not first:
-        return  # already merged (a replay)
-    fields = record.present()
-    if not fields:
-        await conn.execute(
-            "INSERT INTO calls (linkedid) VALUES ($1) ON CONFLICT (linkedid) DO NOTHING",
-            record.linkedid,
-        )
-        return
-    # Column names come from CALL_FIELDS only (checked when the record was made).
-    columns = [name for name in fields if name in CALL_FIELDS]
-    values: list[Any] = []
-    placeholders: list[str] = []
-    for i, name in enumerate(columns, start=2):
-        if CALL_FIELDS[name] == "jsonb":
-            values.append(_json(fields[name]))
-            placeholders.append(f"${i}::jsonb")
-        else:
-            values.append(fields[name])
-            placeholders.append(f"${i}")
-    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns)
-    await conn.execute(
-        f"INSERT INTO calls (linkedid, {', '.join(columns)})"
-        f" VALUES ($1, {', '.join(placeholders)})"
-        f" ON CONFLICT (linkedid) DO UPDATE SET {updates}, updated_at = now()",
-        record.linkedid,
-        *values,
     )
