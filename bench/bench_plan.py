@@ -17,6 +17,7 @@ with the scheduling skills; nurse_triage keeps its two reference nurses.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,15 @@ OVERFLOW_EXTENSION = "2999"  # the referrals member whose phone is never registe
 FIRST_AGENT = 3000
 # `frontdesk check` refuses a schedule that is never open: one minute a week it is
 NEARLY_NEVER = {"mon-sat": "closed", "sun": "00:00-00:01"}
+# Exchanges the daemon may call back (frontdesk/acd/callbacks.py): NXX, not an N11
+# service code, not 976. Any other caller is never offered a callback, so the callback
+# journey would press 1 to no offer and hang up: an abandon, and a false bench error.
+CALLABLE_EXCHANGES = tuple(str(n) for n in range(200, 1000) if n % 100 != 11 and n != 976)
+
+
+def caller_number(rng: random.Random) -> str:
+    """An unknown caller (area 773) whose number may be called back."""
+    return f"+1773{rng.choice(CALLABLE_EXCHANGES)}{rng.randrange(10**4):04d}"
 
 
 def agent_extensions(agents: int) -> list[str]:
