@@ -444,6 +444,8 @@ async def _serve_agents_api(
     )
     add_ops_routes(app, metrics.probes, metrics)
     live = LiveBoard(queues, queues.plan, put_audit=recorder.sink.put if recorder else None)
+    if pool is not None:
+        await live.restore(pool)
     queues.alerts.add_listener(live.on_hub)
     add_live_routes(app, live)
     add_page_routes(app, queues.plan, pool, now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -153,3 +154,57 @@ async def test_acknowledging_an_alert(world: World) -> None:
     ] == [("user:nina", "alert_acknowledged", "c9")]
     missing = await nina.request("POST", "/api/alerts/999/ack", csrf=await nina.csrf())
     assert missing[0] == 404
+
+
+async def test_a_restart_brings_back_unacknowledged_alerts_and_the_service_level(
+    plan: Plan, accounts: AccountStore
+) -> None:
+    async with accounts.pool.acquire() as conn:
+        for call in ("vm-open", "vm-acked", "esc", "answered", "abandoned"):
+            await conn.execute("INSERT INTO calls (linkedid) VALUES ($1)", call)
+        await conn.execute(
+            "UPDATE calls SET started_at = $1, queue = 'billing', wait_s = 30,"
+            " answered_at = $1 WHERE linkedid = 'answered'",
+            T0,
+        )
+        await conn.execute(
+            "UPDATE calls SET started_at = $1, queue = 'billing', wait_s = 40,"
+            " abandoned = true WHERE linkedid = 'abandoned'",
+            T0,
+        )
+        events = [
+            ("vm-open", "voicemail", {"box": "billing", "callback_due": "2026-12-01T17:00"}),
+            ("vm-acked", "voicemail", {"box": "billing"}),
+            ("esc", "escalation", {"queue": "nurse_triage", "waited_s": 300}),
+        ]
+        for i, (call, kind, data) in enumerate(events):
+            await conn.execute(
+                "INSERT INTO call_events (linkedid, event_key, at, kind, data)"
+                " VALUES ($1, $2, $3, $4, $5::jsonb)",
+                call,
+                f"k{i}",
+                T0 - timedelta(hours=3 - i),
+                kind,
+                json.dumps(data),
+            )
+        await conn.execute(
+            "INSERT INTO audit_log (entry_key, at, actor, action, subject, data)"
+            " VALUES ('a1', $1, 'user:nina', 'alert_acknowledged', 'vm-acked',"
+            ' \'{"kind": "voicemail"}\'::jsonb)',
+            T0,
+        )
+    world = await start_world(plan, accounts)
+    try:
+        live = LiveBoard(world.queues, plan)
+        await live.restore(accounts.pool)
+    finally:
+        await stop_world(world)
+    assert [(a.kind, a.call) for a in live.state.alerts] == [
+        ("voicemail", "vm-open"),
+        ("escalation", "esc"),
+    ]
+    voicemail, escalation = live.state.alerts
+    assert (voicemail.box, voicemail.due) == ("billing", "2026-12-01T17:00")
+    assert (escalation.waited_s, escalation.call_state) == (300, "ended")
+    assert escalation.raised_at == T0 - timedelta(hours=1)
+    assert live.state.service_level_today("billing", T0) == 1 / 2

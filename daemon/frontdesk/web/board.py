@@ -50,7 +50,7 @@ class Alert:
     category: str | None = None
     box: str | None = None  # voicemail: the box the message is in
     due: str | None = None  # voicemail: when the practice promised to call back (ISO)
-    call_state: str = "waiting"  # waiting | answered | gone
+    call_state: str = "waiting"  # waiting | answered | gone | ended (before a restart)
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
 

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,8 @@ from aiohttp import web
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
+from frontdesk.store import board as store_board
+from frontdesk.store import db
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.auth import SESSIONS, current_session, current_user, require
 from frontdesk.web.board import BoardState, Viewer, board_view
@@ -38,6 +40,7 @@ from frontdesk.web.roles import StaffUser, can
 log = structlog.get_logger("frontdesk.web")
 COALESCE = 0.2
 REFRESH = 5.0
+ALERT_DAYS = 3  # unacknowledged alerts older than this are not brought back after a restart
 
 
 class LiveBoard:
@@ -55,6 +58,28 @@ class LiveBoard:
         self.put_audit = put_audit
         self._watchers: set[asyncio.Event] = set()
         self.closed = False
+
+    async def restore(self, pool: db.Pool) -> None:
+        """After a restart: the unacknowledged alerts of the last `ALERT_DAYS` days and
+        today's service level, from the call records. A database problem leaves the
+        board empty (logged), never delays the start for long."""
+        at = self.queues.now()
+        local = at.astimezone(self.state.zone)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        try:
+            async with pool.acquire() as conn:
+                alerts = await store_board.open_alerts(conn, at - timedelta(days=ALERT_DAYS))
+                outcomes = await store_board.queue_outcomes(conn, midnight)
+        except (db.PostgresError, OSError, TimeoutError) as exc:
+            log.warning("board.restore_failed", error=type(exc).__name__)
+            return
+        for when, event in alerts:
+            self.state.on_event(event, when)
+        for alert in self.state.alerts:
+            if alert.kind == "escalation" and alert.call not in self.queues.calls:
+                alert.call_state = "ended"
+        self.state.seed(outcomes, at)
+        log.info("board.restored", alerts=len(alerts), queue_calls_today=len(outcomes))
 
     def on_hub(self, event: dict[str, Any]) -> None:
         if self.state.on_event(event, self.queues.now()):
