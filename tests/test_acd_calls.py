@@ -82,7 +82,12 @@ def _routed(practice: Practice, channel: str) -> bool:
 
 @contextlib.asynccontextmanager
 async def open_practice(
-    plan: Plan, pbx: Emulator, *, logged_in: list[str] | None = None, clock: FastClock | None = None
+    plan: Plan,
+    pbx: Emulator,
+    *,
+    logged_in: list[str] | None = None,
+    clock: FastClock | None = None,
+    before_start: Callable[[QueueRuntime], None] | None = None,
 ) -> AsyncIterator[Practice]:
     clock = clock or FastClock(local("2026-11-30 10:00"))
     ari = AriClient(AriConfig(pbx.ari_url, "frontdesk", PASSWORD, backoff_initial=0.05))
@@ -101,6 +106,8 @@ async def open_practice(
         destinations=destinations,
     )
     queues.login_everyone(STAFF if logged_in is None else logged_in)
+    if before_start is not None:  # what the daemon does before it takes calls
+        before_start(queues)
     task = asyncio.create_task(runtime.run())
     practice = Practice(pbx, runtime, queues, routed, ari, task)
     try:

@@ -40,6 +40,7 @@ from frontdesk.routing.paths import enumerate_routes
 from frontdesk.settings import Settings
 from frontdesk.store import CallUpsert, MigrationError, Outbox, db, upgrade
 from frontdesk.store.accounts import AccountStore
+from frontdesk.store.callbacks import load_pending_callbacks
 from frontdesk.store.cdr import cdr_upsert
 from frontdesk.store.directory import PatientLookup
 from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
@@ -96,6 +97,8 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         queues, destinations = await _start_acd(
             stack, settings, plan, ari, ami, now, logged_in, recorder, pool
         )
+        if queues is not None and recorder is not None:
+            await _durable_callbacks(stack, queues, recorder, pool)
         if recorder is not None and queues is not None:
             queues.alerts.add_listener(recorder.on_hub)
         if recorder is not None and not settings.demo:
@@ -337,6 +340,47 @@ async def _start_acd(
     if settings.agents_start == "all":
         queues.login_everyone([s.extension for s in plan.staff])
     return queues, destinations
+
+
+async def _durable_callbacks(
+    stack: contextlib.AsyncExitStack,
+    queues: QueueRuntime,
+    recorder: CallRecorder,
+    pool: db.Pool | None,
+) -> None:
+    """Pending callbacks survive restarts: each change goes through the outbox (spooled in
+    an outage), and those still pending come back at their place before calls are taken.
+    The database gets RESTORE_WAIT seconds; after that they come back when it does."""
+    outbox = recorder.sink
+    if not isinstance(outbox, Outbox):
+        return
+    queues.on_callback = outbox.put
+    if pool is None:
+        return
+    task = asyncio.create_task(_restore_callbacks(outbox, pool, queues), name="callbacks")
+    stack.callback(task.cancel)
+    await asyncio.wait({task}, timeout=RESTORE_WAIT)
+
+
+RESTORE_WAIT = 5.0
+
+
+async def _restore_callbacks(outbox: Outbox, pool: db.Pool, queues: QueueRuntime) -> None:
+    """Once the outbox has replayed its spool (the table is complete), read and restore."""
+    wait = 1.0
+    while True:
+        if await outbox.drain(wait):
+            try:
+                callbacks = await load_pending_callbacks(pool)
+            except (*db.UNAVAILABLE, db.PostgresError) as exc:
+                log.warning("acd.callbacks_not_restored_yet", error=type(exc).__name__)
+            else:
+                log.info("acd.callbacks_restored", pending=len(callbacks))
+                queues.restore_callbacks(callbacks)
+                return
+        elif wait == 1.0:
+            log.warning("acd.callbacks_waiting_for_database")
+        wait = min(wait * 2, 30.0)
 
 
 async def _start_fastagi(

@@ -20,6 +20,7 @@ TABLES = {
     "patients",
     "audit_log",
     "staff_accounts",
+    "pending_callbacks",
 }
 
 

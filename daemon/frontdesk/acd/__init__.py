@@ -48,7 +48,10 @@ Choices where ROUTING.md is silent (what a practice manager would expect):
   for an offer), `OfferAnswered` means the agent is on the line, `CallbackResult` tells
   about the patient leg. Not answered: the agent is free at once (no wrap-up), the
   callback is retried per `CallbackPolicy` (default: 2 more tries, 10 min apart, each
-  time at its original place), then becomes a `CallbackTask`.
+  time at its original place), then becomes a `CallbackTask`. `CallbackRestored` brings
+  back a callback that was pending when frontdesk stopped (the runtime keeps them in
+  PostgreSQL) at its original place, with its attempts, pending retry and escalation;
+  if its queue is closed by then it becomes a `CallbackTask` at once.
 - **Escalation** happens once per call at `escalate_after` of wait, whether the caller
   is on hold, being rung or waiting for a callback. Recipients: logged-in staff with
   the `escalate_to` role (members of any queue), else the logged-in members of the
@@ -79,6 +82,7 @@ from frontdesk.acd.model import (
     AgentView,
     Announce,
     CallbackAccepted,
+    CallbackRestored,
     CallbackResult,
     CallbackTask,
     CallerJoined,
@@ -116,6 +120,7 @@ __all__ = [
     "Announce",
     "CallbackAccepted",
     "CallbackPolicy",
+    "CallbackRestored",
     "CallbackResult",
     "CallbackTask",
     "CallerJoined",

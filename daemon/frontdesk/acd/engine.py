@@ -27,6 +27,7 @@ from frontdesk.acd.model import (
     AgentView,
     Announce,
     CallbackAccepted,
+    CallbackRestored,
     CallbackResult,
     CallbackTask,
     CallerJoined,
@@ -113,6 +114,11 @@ class AcdEngine:
         out, self._out = self._out, []
         return out
 
+    def caller(self, call_id: str) -> CallerView | None:
+        """One waiting caller or pending callback as of the last event (None: not queued)."""
+        caller = self._callers.get(call_id)
+        return self._caller_view(caller, self._now) if caller is not None else None
+
     def next_deadline(self) -> datetime | None:
         """When the runtime must call `handle(Tick(), now)` next (None: nothing pending)."""
         return self._timers.next()
@@ -155,6 +161,8 @@ class AcdEngine:
                 self._callback_accepted(call_id, now)
             case CallbackResult(call_id, answered):
                 self._callback_result(call_id, answered, now)
+            case CallbackRestored():
+                self._restore(event, now)
             case Tick():
                 pass
 
@@ -173,6 +181,30 @@ class AcdEngine:
         self._order[caller.queue].add(caller.order)
         self._enter_group(caller)
         self._start_caller_timers(caller)
+        if self._timers.get(("closing", caller.queue)) is None:
+            self._watch_closing(caller.queue, now)
+
+    def _restore(self, event: CallbackRestored, now: datetime) -> None:
+        """A callback pending before a restart takes its original place again."""
+        if event.queue not in self._plan.queues:
+            raise ValueError(f"callback {event.call_id} restored to unknown queue '{event.queue}'")
+        if event.call_id in self._callers or event.call_id in self._talking:
+            return  # a repeated event
+        if not self._open(event.queue, now):  # as at closing time: a task for staff
+            self._emit(CallbackTask(event.call_id, event.callback_number, event.category))
+            return
+        retry_at = _utc(event.retry_at) if event.retry_at is not None else None
+        retrying = retry_at is not None and retry_at > now
+        self._seq += 1
+        status: CallerStatus = "callback_retry" if retrying else "callback"
+        caller = Caller.restored(event, _utc(event.enqueued_at), self._seq, status)
+        self._callers[caller.call_id] = caller
+        self._order[caller.queue].add(caller.order)
+        if caller.available:
+            self._enter_group(caller)
+        self._start_caller_timers(caller)  # announcements and offers skip callbacks
+        if retrying and retry_at is not None:
+            self._timers.set(("callback_retry", caller.call_id), retry_at)
         if self._timers.get(("closing", caller.queue)) is None:
             self._watch_closing(caller.queue, now)
 
@@ -621,8 +653,7 @@ class AcdEngine:
         callers = tuple(self._caller_view(self._callers[c], at) for c in self._order[name])
         return QueueView(name, callers, self._logged_in[name], len(self._available[name]))
 
-    @staticmethod
-    def _caller_view(caller: Caller, at: datetime | None) -> CallerView:
+    def _caller_view(self, caller: Caller, at: datetime | None) -> CallerView:
         waited = at - caller.enqueued_at if at is not None else timedelta()
         return CallerView(
             call_id=caller.call_id,
@@ -637,6 +668,7 @@ class AcdEngine:
             escalated=caller.escalated,
             category=caller.category,
             callback_attempts=caller.callback_failures,
+            retry_at=self._timers.get(("callback_retry", caller.call_id)),
         )
 
     @staticmethod

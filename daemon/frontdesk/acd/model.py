@@ -121,6 +121,29 @@ class CallbackResult:
 
 
 @dataclass(frozen=True)
+class CallbackRestored:
+    """A callback still pending when frontdesk last stopped (from the database), at its
+    original place: the original enqueue time and priority, and the attempts made so far.
+
+    `retry_at`: when the next attempt falls due after an unanswered one (None: at its turn).
+    `escalated`: the escalation alert was already raised (it is raised once per call).
+    """
+
+    call_id: str
+    queue: str
+    enqueued_at: datetime
+    callback_number: str
+    priority: Priority = "normal"
+    skill: str | None = None
+    language_skill: str | None = None
+    category: str = UNROUTED
+    language: str = "en"
+    attempts: int = 0
+    retry_at: datetime | None = None
+    escalated: bool = False
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed; the runtime sends it at `next_deadline()`."""
 
@@ -139,6 +162,7 @@ Event = (
     | TalkEnded
     | CallbackAccepted
     | CallbackResult
+    | CallbackRestored
     | Tick
 )
 
@@ -244,6 +268,7 @@ class CallerView:
     escalated: bool
     category: str = UNROUTED
     callback_attempts: int = 0  # callbacks tried and not answered so far
+    retry_at: datetime | None = None  # a `callback_retry`'s next attempt
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from frontdesk.acd.model import AgentStatus, CallerJoined, CallerStatus, Priority
+from frontdesk.acd.model import (
+    AgentStatus,
+    CallbackRestored,
+    CallerJoined,
+    CallerStatus,
+    Priority,
+)
 from frontdesk.acd.ordering import OrderKey
 from frontdesk.plan.model import Staff
 
@@ -38,7 +44,9 @@ class Caller:
     callback_failures: int = 0
 
     @classmethod
-    def joining(cls, event: CallerJoined, enqueued_at: datetime, seq: int) -> Caller:
+    def joining(
+        cls, event: CallerJoined | CallbackRestored, enqueued_at: datetime, seq: int
+    ) -> Caller:
         return cls(
             call_id=event.call_id,
             queue=event.queue,
@@ -51,6 +59,16 @@ class Caller:
             language=event.language,
             seq=seq,
         )
+
+    @classmethod
+    def restored(
+        cls, event: CallbackRestored, enqueued_at: datetime, seq: int, status: CallerStatus
+    ) -> Caller:
+        """A pending callback brought back after a restart, with what it had reached."""
+        caller = cls.joining(event, enqueued_at, seq)
+        caller.status, caller.escalated = status, event.escalated
+        caller.callback_failures = event.attempts
+        return caller
 
     @property
     def order(self) -> OrderKey:

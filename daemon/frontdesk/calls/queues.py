@@ -10,13 +10,18 @@ into engine events: an agent leg destroyed before it answered is a failed offer 
 Each queued call keeps everything needed to rebuild it in one channel variable,
 `FRONTDESK_STATE` (compact JSON, written once when the call joins), so a restarted
 daemon re-adopts waiting callers in their original order with their original wait.
+A caller who chose a callback has hung up, so their callback is handed to `on_callback`
+(the outbox: `pending_callbacks`) when accepted and at each change, and given back by
+`restore_callbacks` at the next start; it rejoins among the re-adopted callers
+(`take_restored`) at its original place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,10 +38,12 @@ from frontdesk.acd.model import (
     AgentUnpause,
     Announce,
     CallbackAccepted,
+    CallbackRestored,
     CallbackResult,
     CallbackTask,
     CallerJoined,
     CallerLeft,
+    CallerView,
     CancelOffer,
     Command,
     Escalate,
@@ -61,6 +68,7 @@ from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Decision, QueueDestination, Request, decide
 from frontdesk.routing.phone import mask_number
+from frontdesk.store.records import PendingCallback
 
 log = structlog.get_logger("frontdesk.acd")
 
@@ -70,6 +78,7 @@ CALLBACK_AGENT = "callback-agent"
 CALLBACK_PATIENT = "callback-patient"
 FEATURE = "feature"
 _ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
+_CALLBACK_STATES = frozenset({"callback", "callback_retry", "calling_back"})
 _FAIL_BY_CAUSE: dict[int, FailReason] = {
     17: "busy",
     21: "declined",
@@ -160,6 +169,11 @@ class QueueRuntime:
         self._tick: asyncio.TimerHandle | None = None
         self._leg_seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        # Durable callbacks: where each change goes, the last state given to it per
+        # pending callback, and those restored but not yet fed (None: feed at once).
+        self.on_callback: Callable[[PendingCallback], None] | None = None
+        self._callbacks: dict[str, PendingCallback] = {}
+        self._restored: list[PendingCallback] | None = []
 
     # -- entry points ---------------------------------------------------------------------
     def login_everyone(self, extensions: Collection[str]) -> None:
@@ -191,6 +205,10 @@ class QueueRuntime:
         joined = decode_state(str(channel.get("id")), state)
         if joined is None:
             return False
+        known = self.calls.get(joined.call_id)
+        if known is not None and known.state == "callback":  # restored: they chose a callback
+            self._hangup_leg(joined.call_id)
+            return True
         talk = talking_with(state)
         if talk is not None:
             self._readopt_conversation(joined, *talk)
@@ -237,9 +255,129 @@ class QueueRuntime:
 
     def feed(self, event: Event) -> None:
         """Hand one event to the engine and run what it decides."""
-        for command in self.engine.handle(event, self.now()):
+        commands = self.engine.handle(event, self.now())
+        if self.on_callback is not None:
+            self._save_callbacks(event, commands)
+        for command in commands:
             self._run(command)
         self._arm_tick()
+
+    # -- durable callbacks ----------------------------------------------------------------
+    def restore_callbacks(self, callbacks: Iterable[PendingCallback]) -> None:
+        """Callbacks pending when frontdesk last stopped: kept for `take_restored` until
+        the first resync takes them; fed at once after it (a late database)."""
+        if self._restored is not None:
+            self._restored.extend(callbacks)
+            return
+        for callback in sorted(callbacks, key=lambda c: queue_order(c.priority, c.enqueued_at)):
+            self.restore_callback(callback)
+
+    def take_restored(self) -> list[PendingCallback]:
+        """The restored callbacks to feed among the re-adopted callers (then none again)."""
+        restored, self._restored = self._restored or [], None
+        return restored
+
+    def restore_callback(self, callback: PendingCallback) -> None:
+        """One callback back at its original place (the caller hung up long ago)."""
+        if callback.call_id in self.calls or callback.call_id in self._callbacks:
+            return
+        if callback.queue not in self.plan.queues:  # the plan changed meanwhile: staff call back
+            self._run(CallbackTask(callback.call_id, callback.number, callback.category))
+            ended = dataclasses.replace(callback, status="task", revision=callback.revision + 1)
+            self._emit_callback(dataclasses.replace(ended, at=self.now()))
+            return
+        self._callbacks[callback.call_id] = callback
+        joined = CallerJoined(
+            call_id=callback.call_id,
+            queue=callback.queue,
+            enqueued_at=callback.enqueued_at,
+            priority="front" if callback.priority == "front" else "normal",
+            skill=callback.skill,
+            language_skill=callback.language_skill,
+            category=callback.category,
+            callback_number=callback.number,
+            language=callback.language,
+        )
+        decision = _decision_for(self.plan, self.clock, joined, self.now())
+        self.calls[callback.call_id] = Queued(
+            callback.call_id,
+            decision,
+            callback.language,
+            callback.number,
+            state="callback",
+            category=callback.category,
+            joined=joined,
+        )
+        log.info(
+            "acd.callback_restored",
+            call=callback.call_id,
+            queue=callback.queue,
+            number=mask_number(callback.number),
+            attempts=callback.attempts,
+        )
+        self.alerts.publish(
+            {"kind": "callback_restored", "call": callback.call_id, "queue": callback.queue}
+        )
+        self.feed(_restored_event(callback, joined))
+
+    def _save_callbacks(self, event: Event, commands: list[Command]) -> None:
+        """Write each callback this event or its commands touched, if its state changed."""
+        touched = {getattr(item, "call_id", None) for item in (event, *commands)}
+        for call_id in touched:
+            if isinstance(call_id, str):
+                self._save_callback(call_id, event, commands)
+
+    def _save_callback(self, call_id: str, event: Event, commands: list[Command]) -> None:
+        view = self.engine.caller(call_id)
+        saved = self._callbacks.get(call_id)
+        if view is not None and view.status in _CALLBACK_STATES:
+            queued = self.calls.get(call_id)
+            if queued is not None and queued.joined is not None:
+                record = self._callback_record(queued.joined, view, saved)
+                if saved is None or _callback_changed(saved, record):
+                    self._write_callback(record)
+        elif saved is not None:  # no longer pending: done, a task, or cancelled
+            status = _callback_end(call_id, event, commands)
+            revision = saved.revision + 1
+            del self._callbacks[call_id]
+            self._emit_callback(
+                dataclasses.replace(saved, status=status, revision=revision, at=self.now())
+            )
+
+    def _callback_record(
+        self, joined: CallerJoined, view: CallerView, saved: PendingCallback | None
+    ) -> PendingCallback:
+        number = joined.callback_number
+        assert number is not None  # the engine never takes a callback without one
+        return PendingCallback(
+            call_id=joined.call_id,
+            revision=saved.revision + 1 if saved is not None else 1,
+            status="pending",
+            queue=joined.queue,
+            priority=joined.priority,
+            skill=joined.skill,
+            language_skill=joined.language_skill,
+            category=joined.category,
+            language=joined.language,
+            number=number,
+            enqueued_at=joined.enqueued_at,
+            attempts=view.callback_attempts,
+            retry_at=view.retry_at,
+            escalated=view.escalated,
+            at=self.now(),
+        )
+
+    def _write_callback(self, record: PendingCallback) -> None:
+        self._callbacks[record.call_id] = record
+        self._emit_callback(record)
+
+    def _emit_callback(self, record: PendingCallback) -> None:
+        if self.on_callback is None:
+            return
+        try:
+            self.on_callback(record)
+        except Exception:  # a record keeping bug must not stop a call
+            log.exception("acd.callback_not_saved", call=record.call_id)
 
     # -- ARI events -----------------------------------------------------------------------
     def on_stasis_start(self, event: dict[str, Any]) -> bool:
@@ -633,6 +771,43 @@ class QueueRuntime:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _restored_event(callback: PendingCallback, joined: CallerJoined) -> CallbackRestored:
+    return CallbackRestored(
+        call_id=callback.call_id,
+        queue=joined.queue,
+        enqueued_at=joined.enqueued_at,
+        callback_number=callback.number,
+        priority=joined.priority,
+        skill=joined.skill,
+        language_skill=joined.language_skill,
+        category=joined.category,
+        language=joined.language,
+        attempts=callback.attempts,
+        retry_at=callback.retry_at,
+        escalated=callback.escalated,
+    )
+
+
+def queue_order(priority: str, enqueued_at: datetime) -> tuple[int, datetime]:
+    """The engine's order of callers in a queue: front first, then the longest waiting."""
+    return (0 if priority == "front" else 1, enqueued_at)
+
+
+def _callback_changed(saved: PendingCallback, record: PendingCallback) -> bool:
+    """Worth a write: what a restart must know (attempts, the next try, the escalation)."""
+    before = (saved.attempts, saved.retry_at, saved.escalated)
+    return before != (record.attempts, record.retry_at, record.escalated)
+
+
+def _callback_end(call_id: str, event: Event, commands: list[Command]) -> str:
+    """How a callback that left the engine ended."""
+    if any(isinstance(c, CallbackTask) and c.call_id == call_id for c in commands):
+        return "task"
+    if isinstance(event, CallbackResult) and event.answered:
+        return "done"
+    return "cancelled"
 
 
 # -- FRONTDESK_STATE ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from frontdesk.acd.model import CallerLeft
 from frontdesk.asterisk.ari import AriClient, AriError, Connected, ignore_gone
 from frontdesk.asterisk.ari_events import channel_of
 from frontdesk.calls.destinations import Destinations
-from frontdesk.calls.queues import STATE_VARIABLE, QueueRuntime, decode_state
+from frontdesk.calls.queues import STATE_VARIABLE, QueueRuntime, decode_state, queue_order
 from frontdesk.calls.session import (
     Answer,
     AriCommand,
@@ -42,6 +42,7 @@ from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory, Patient
 from frontdesk.routing.ivr import CallFacts
 from frontdesk.routing.phone import mask_number, normalize_number
+from frontdesk.store.records import PendingCallback
 
 log = structlog.get_logger("frontdesk.calls")
 Clock = Callable[[], datetime]
@@ -355,7 +356,7 @@ class CallRuntime:
             self._end(channel)
             self._interrupted(channel)
         self._queued_calls_gone(present)
-        waiting: list[tuple[datetime, dict[str, Any], str]] = []
+        waiting: list[tuple[tuple[int, datetime], dict[str, Any], str]] = []
         for channel in sorted(present - self.sessions.keys()):
             if self.queues is not None and self.queues.owns(channel):
                 continue
@@ -398,7 +399,9 @@ class CallRuntime:
         if self.on_interrupted is not None:
             self.on_interrupted(channel)
 
-    async def _readopt(self, channel_id: str) -> tuple[datetime, dict[str, Any], str] | None:
+    async def _readopt(
+        self, channel_id: str
+    ) -> tuple[tuple[int, datetime], dict[str, Any], str] | None:
         """Re-adopt a call we lost track of; a queued caller is returned for `_rejoin_in_order`."""
         try:
             channel = await self.ari.get_channel(channel_id)
@@ -413,16 +416,29 @@ class CallRuntime:
                 state = ""
             joined = decode_state(channel_id, state) if state else None
             if joined is not None:
-                return joined.enqueued_at, channel, state
+                return queue_order(joined.priority, joined.enqueued_at), channel, state
         self.adopt(channel, answered=channel.get("state") == "Up")
         return None
 
-    async def _rejoin_in_order(self, waiting: list[tuple[datetime, dict[str, Any], str]]) -> None:
-        """Queued callers come back in their original order, with their original wait."""
+    async def _rejoin_in_order(
+        self, waiting: list[tuple[tuple[int, datetime], dict[str, Any], str]]
+    ) -> None:
+        """Queued callers come back in their original order, with their original wait,
+        and the callbacks restored from the database at their places among them (each is
+        offered as soon as it is fed: feeding out of order would hand out agents so)."""
         assert self.queues is not None or not waiting
-        for _, channel, state in sorted(waiting, key=lambda w: w[0]):
-            if self.queues is not None and await self.queues.rejoin(channel, state):
-                log.info("call.readopted_in_queue", channel=channel.get("id"))
+        if self.queues is None:
+            return
+        restored = self.queues.take_restored()
+        rejoining: list[tuple[tuple[int, datetime], PendingCallback | tuple[dict[str, Any], str]]]
+        # A restored callback first: a caller still on the line for it is hung up.
+        rejoining = [(queue_order(c.priority, c.enqueued_at), c) for c in restored]
+        rejoining += [(order, (channel, state)) for order, channel, state in waiting]
+        for _, item in sorted(rejoining, key=lambda entry: entry[0]):
+            if isinstance(item, PendingCallback):
+                self.queues.restore_callback(item)
+            elif await self.queues.rejoin(*item):
+                log.info("call.readopted_in_queue", channel=item[0].get("id"))
 
     async def _check_playback(self, session: CallSession) -> None:
         playback = session.current_playback

@@ -37,6 +37,7 @@ from frontdesk.store.records import (
     CallEvent,
     CallUpsert,
     Disposition,
+    PendingCallback,
     Record,
     RecordError,
     from_json,
@@ -370,6 +371,9 @@ async def _apply_chunk(conn: Connection, chunk: list[Record]) -> None:
     entries = [r for r in chunk if isinstance(r, AuditEntry)]
     if entries:
         await _add_audit_entries(conn, entries)
+    callbacks = [r for r in chunk if isinstance(r, PendingCallback)]
+    if callbacks:
+        await _save_callbacks(conn, callbacks)
 
 
 async def _add_calls(conn: Connection, linkedids: list[str]) -> None:
@@ -507,6 +511,36 @@ async def _add_audit_entries(conn: Connection, entries: list[AuditEntry]) -> Non
         [_json(dict(r.data)) for r in entries],
     ]
     await _insert_new(conn, "audit_log", "entry_key", columns, values)
+
+
+_CALLBACK_COLUMNS: Final = (
+    ("call_id", "text"), ("revision", "int4"), ("status", "text"), ("queue", "text"),
+    ("priority", "text"), ("skill", "text"), ("language_skill", "text"),
+    ("category", "text"), ("language", "text"), ("number", "text"),
+    ("enqueued_at", "timestamptz"), ("attempts", "int4"), ("retry_at", "timestamptz"),
+    ("escalated", "bool"), ("updated_at", "timestamptz"),
+)  # fmt: skip
+
+
+async def _save_callbacks(conn: Connection, records: list[PendingCallback]) -> None:
+    """Each callback's latest state: a row keeps its highest revision (a replayed or late
+    record changes nothing), so only the chunk's latest revision per call is sent."""
+    latest: dict[str, PendingCallback] = {}
+    for record in records:
+        if record.call_id not in latest or latest[record.call_id].revision < record.revision:
+            latest[record.call_id] = record
+    rows = list(latest.values())
+    values = [
+        [getattr(r, "at" if n == "updated_at" else n) for r in rows] for n, _ in _CALLBACK_COLUMNS
+    ]
+    names = ", ".join(name for name, _ in _CALLBACK_COLUMNS)
+    arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(_CALLBACK_COLUMNS, 1))
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name, _ in _CALLBACK_COLUMNS[1:])
+    await conn.execute(
+        f"INSERT INTO pending_callbacks AS p ({names}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT (call_id) DO UPDATE SET {updates} WHERE p.revision < EXCLUDED.revision",
+        *values,
+    )
 
 
 async def _add_disposition(conn: Connection, record: Disposition) -> None:

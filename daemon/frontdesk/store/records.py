@@ -12,7 +12,7 @@ import json
 import unicodedata
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -232,7 +232,52 @@ class Disposition:
             object.__setattr__(self, "note", note or None)
 
 
-Record = CallEvent | CallUpsert | AgentStateChange | AuditEntry | Disposition
+CALLBACK_STATUSES: Final = frozenset({"pending", "done", "task", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCallback:
+    """A callback that keeps the caller's place, as of `revision` (`pending_callbacks`).
+
+    Written when it is accepted and at each change; `status` leaves `pending` once it is
+    done (the patient answered), a task (every try failed, or closing time), or cancelled.
+    The row keeps the highest revision, so a replayed or late older record changes nothing.
+    """
+
+    call_id: str
+    revision: int
+    status: str
+    queue: str
+    priority: str
+    skill: str | None
+    language_skill: str | None
+    category: str
+    language: str
+    number: str
+    enqueued_at: datetime
+    attempts: int
+    retry_at: datetime | None
+    escalated: bool
+    at: datetime
+
+    def __post_init__(self) -> None:
+        _check_id(self.call_id, "PendingCallback.call_id", max_chars=128)
+        if self.status not in CALLBACK_STATUSES:
+            raise RecordError(f"PendingCallback: status {self.status!r} is not one of "
+                              f"{sorted(CALLBACK_STATUSES)}")  # fmt: skip
+        if self.priority not in ("front", "normal"):
+            raise RecordError(f"PendingCallback: priority {self.priority!r}")
+        if self.revision < 1 or self.attempts < 0:
+            raise RecordError("PendingCallback: revision >= 1 and attempts >= 0")
+        for name in ("enqueued_at", "at") + (("retry_at",) if self.retry_at else ()):
+            _aware(getattr(self, name), f"PendingCallback.{name}")
+
+    @property
+    def key(self) -> str:
+        return f"{self.call_id}:callback:{self.revision}"
+
+
+Record = CallEvent | CallUpsert | AgentStateChange | AuditEntry | Disposition | PendingCallback
 
 
 def record_key(record: Record) -> str:
@@ -285,6 +330,11 @@ def to_json(record: Record) -> dict[str, Any]:
             "code": record.code,
             "note": record.note,
         }
+    if isinstance(record, PendingCallback):
+        return {"type": "pending_callback", "key": record.key} | {
+            name: _time(value) if isinstance(value, datetime) else value
+            for name, value in _callback_fields(record).items()
+        }
     return {
         "type": "audit",
         "key": record.key,
@@ -294,6 +344,21 @@ def to_json(record: Record) -> dict[str, Any]:
         "subject": record.subject,
         "data": dict(record.data),
     }
+
+
+def _callback_fields(record: PendingCallback) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(PendingCallback)}
+
+
+def _callback_from_json(obj: Mapping[str, Any]) -> PendingCallback:
+    times = ("enqueued_at", "retry_at", "at")
+    values: dict[str, Any] = {
+        f.name: datetime.fromisoformat(obj[f.name])
+        if f.name in times and obj[f.name]
+        else obj[f.name]
+        for f in fields(PendingCallback)
+    }
+    return PendingCallback(**values)
 
 
 def from_json(obj: Mapping[str, Any]) -> Record:
@@ -334,6 +399,8 @@ def from_json(obj: Mapping[str, Any]) -> Record:
                 note=obj.get("note"),
                 key=str(obj["key"]),
             )
+        if kind == "pending_callback":
+            return _callback_from_json(obj)
         if kind == "audit":
             return AuditEntry(
                 at=datetime.fromisoformat(obj["at"]),
