@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from structlog.testing import capture_logs
 
@@ -38,10 +36,11 @@ from frontdesk.emulator import Emulator
 from frontdesk.golive.cases import Case, CaseSet, route_time_header
 from frontdesk.golive.override import ARI_VARIABLE, HEADER
 from frontdesk.plan import Plan, load_plan
-from frontdesk.store import Outbox, db, upgrade
+from frontdesk.store import Outbox, db
 from frontdesk.store.directory import PatientLookup, import_directory
 from frontdesk.store.recorder import CallRecorder
 from tests.conftest import local, reference_text
+from tests.golive.conftest import schema_dsn as schema_dsn
 
 DSN = os.environ.get("FRONTDESK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 STAFF = ["2001", "2002", "2003", "2004", "2005", "2006"]
@@ -62,30 +61,6 @@ class DayClock:
 
     def __call__(self) -> datetime:
         return self.start + timedelta(seconds=time.monotonic() - self.t0)
-
-
-@pytest.fixture
-async def schema_dsn() -> AsyncIterator[str]:
-    """A fresh schema, migrated, as a DSN whose search_path is that schema."""
-    name = f"fd_golive_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if "FRONTDESK_TEST_PG_DSN" in os.environ:
-            pytest.fail(f"PostgreSQL unreachable: {exc!r}")
-        pytest.skip(f"no PostgreSQL at {DSN}")
-    await admin.execute(f'CREATE SCHEMA "{name}"')
-    dsn = f"{DSN}{'&' if '?' in DSN else '?'}options=-csearch_path%3D{name}"
-    try:
-        conn = await db.connect(dsn, timeout=5)
-        try:
-            await upgrade(conn)
-        finally:
-            await conn.close()
-        yield dsn
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await admin.close()
 
 
 @pytest.fixture

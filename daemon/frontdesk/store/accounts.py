@@ -89,6 +89,14 @@ def _user(row: Mapping[str, Any]) -> StaffUser:
     )
 
 
+_ON_CONFLICT_REFUSE = "ON CONFLICT (username) DO NOTHING"
+_ON_CONFLICT_RESET = (
+    "ON CONFLICT (username) DO UPDATE SET display_name = EXCLUDED.display_name,"
+    " role = EXCLUDED.role, extension = EXCLUDED.extension,"
+    " password_hash = EXCLUDED.password_hash, disabled = false, updated_at = now()"
+)
+
+
 class AccountStore:
     def __init__(
         self, pool: Pool, *, timeout: float = TIMEOUT, hasher: PasswordHasher | None = None
@@ -118,21 +126,12 @@ class AccountStore:
         password: str,
     ) -> StaffUser:
         """Create an account; an existing username is refused (AccountError)."""
-        check_username(username)
-        checked_role = check_fields(display_name, role, extension)
-        hashed = await self._hash(check_password(password))
-        rows = await self._fetch(
-            "INSERT INTO staff_accounts (username, display_name, role, extension, password_hash)"
-            f" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING {_COLUMNS}",
-            username,
-            display_name.strip(),
-            checked_role,
-            extension,
-            hashed,
+        rows = await self._insert(
+            _ON_CONFLICT_REFUSE, username, display_name, role, extension, password
         )
         if not rows:
             raise AccountError(f"username {username!r} is taken")
-        log.info("accounts.added", username=username, role=checked_role)
+        log.info("accounts.added", username=username, role=rows[0]["role"])
         return _user(rows[0])
 
     async def upsert_demo(
@@ -144,22 +143,33 @@ class AccountStore:
         password: str,
     ) -> StaffUser:
         """Create or reset a demo login (enabled, with this password) on every run."""
+        rows = await self._insert(
+            _ON_CONFLICT_RESET, username, display_name, role, extension, password
+        )
+        return _user(rows[0])
+
+    async def _insert(
+        self,
+        on_conflict: str,
+        username: str,
+        display_name: str,
+        role: str,
+        extension: str | None,
+        password: str,
+    ) -> list[Mapping[str, Any]]:
+        """Check the fields, hash the password (in a thread), insert the account."""
         check_username(username)
         checked_role = check_fields(display_name, role, extension)
         hashed = await self._hash(check_password(password))
-        rows = await self._fetch(
+        return await self._fetch(
             "INSERT INTO staff_accounts (username, display_name, role, extension, password_hash)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET"
-            " display_name = EXCLUDED.display_name, role = EXCLUDED.role,"
-            " extension = EXCLUDED.extension, password_hash = EXCLUDED.password_hash,"
-            f" disabled = false, updated_at = now() RETURNING {_COLUMNS}",
+            f" VALUES ($1, $2, $3, $4, $5) {on_conflict} RETURNING {_COLUMNS}",
             username,
             display_name.strip(),
             checked_role,
             extension,
             hashed,
         )
-        return _user(rows[0])
 
     async def set_password(self, username: str, password: str) -> None:
         hashed = await self._hash(check_password(password))
