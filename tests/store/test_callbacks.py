@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -121,3 +122,26 @@ async def test_a_callback_accepted_during_an_outage_is_spooled_then_restored(
     up.start()
     assert await up.drain(10)  # what the daemon waits for before it restores
     assert await load_pending_callbacks(conn) == [callback("c1", 2, attempts=1)]
+
+
+async def test_a_callback_is_written_without_waiting_for_a_batch_to_fill(
+    conn: asyncpg.Connection, pg_dsn: str, schema: str, tmp_path: Path
+) -> None:
+    await upgrade(conn)
+    outbox = Outbox(
+        pg_dsn,
+        tmp_path / "spool.jsonl",
+        server_settings={"search_path": schema},
+        linger=60.0,  # other records would wait a minute for company
+        **FAST,  # type: ignore[arg-type]
+    )
+    outbox.start()
+    try:
+        outbox.put(callback("c1"))
+        for _ in range(100):
+            if await conn.fetchval("SELECT count(*) FROM pending_callbacks") == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert [c.call_id for c in await load_pending_callbacks(conn)] == ["c1"]
+    finally:
+        await outbox.close(timeout=2)

@@ -198,8 +198,11 @@ class Outbox:
 
     async def _linger(self) -> None:
         """Let a small batch grow for `linger` seconds: a transaction costs about the same
-        for one record as for a hundred, and calls put a few records each."""
-        if self.linger > 0 and len(self._queue) < self.batch_size and not self._stopping:
+        for one record as for a hundred, and calls put a few records each. A pending
+        callback never waits: until it is written, a crash would forget the patient."""
+        small = len(self._queue) < self.batch_size and not self._stopping
+        urgent = any(isinstance(record, PendingCallback) for record in self._queue)
+        if self.linger > 0 and small and not urgent:
             await asyncio.sleep(self.linger)
 
     async def _pause(self, delay: float) -> None:
