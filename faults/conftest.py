@@ -3,8 +3,6 @@ the test's own, unique app names, and teardown that kills whatever a test left r
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,11 +12,11 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from tests.pg import DSN, dsn_in, scratch_schema
 
 from faults.harness import DaemonProcess, EmulatorProcess, Process
 
 ROOT = Path(__file__).resolve().parent.parent
-DSN = os.environ.get("FRONTDESK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")
@@ -58,32 +56,8 @@ class Database:
 
 @pytest.fixture
 async def database() -> AsyncIterator[Database]:
-    name = f"fd_fault_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if "FRONTDESK_TEST_PG_DSN" in os.environ:
-            pytest.fail(f"PostgreSQL unreachable: {exc!r}")
-        pytest.skip(f"no PostgreSQL at {DSN}")
-    await admin.execute(f'CREATE SCHEMA "{name}"')
-    try:
-        yield Database(f"{DSN}?options=-csearch_path%3D{name}", name)
-    finally:
-        await _drop_schema(admin, name)
-        await admin.close()
-
-
-async def _drop_schema(admin: asyncpg.Connection, name: str) -> None:
-    """Drop the test's schema; a killed daemon's backend may still hold its locks for a
-    moment (PostgreSQL then reports a deadlock with the DROP): try again."""
-    for attempt in range(20):
-        try:
-            await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-            return
-        except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
-            if attempt == 19:
-                raise
-            await asyncio.sleep(0.5)
+    async with scratch_schema("fd_fault") as name:
+        yield Database(dsn_in(name), name)
 
 
 @pytest.fixture

@@ -7,31 +7,19 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-DSN = os.environ.get("FRONTDESK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.pg import DSN, scratch_schema
 
 
 @pytest.fixture
 async def schema() -> AsyncIterator[str]:
-    name = f"fd_daemon_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if "FRONTDESK_TEST_PG_DSN" in os.environ:
-            pytest.fail(f"PostgreSQL unreachable: {exc!r}")
-        pytest.skip(f"no PostgreSQL at {DSN}")
-    await admin.execute(f'CREATE SCHEMA "{name}"')
-    try:
+    async with scratch_schema("fd_daemon") as name:
         yield name
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await admin.close()
 
 
 async def test_demo_routes_calls_records_them_and_logs_no_full_number(

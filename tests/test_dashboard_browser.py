@@ -28,7 +28,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.test_daemon import DSN
+from tests.pg import DSN, dsn_in
 from tests.test_daemon import schema as schema
 
 CHROMIUM = os.environ.get("FRONTDESK_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -113,7 +113,7 @@ async def _drain(process: asyncio.subprocess.Process) -> None:
 @pytest.fixture
 async def daemon(schema: str, tmp_path: Path) -> AsyncIterator[Daemon]:
     _browser_or_skip()
-    dsn = f"{DSN}?options=-csearch_path%3D{schema}"
+    dsn = dsn_in(schema)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
     env |= {
         "FRONTDESK_HTTP_PORT": str(_free_port()),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -42,7 +41,6 @@ from frontdesk.store.recorder import CallRecorder
 from tests.conftest import local, reference_text
 from tests.golive.conftest import schema_dsn as schema_dsn
 
-DSN = os.environ.get("FRONTDESK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 STAFF = ["2001", "2002", "2003", "2004", "2005", "2006"]
 PASSWORD = "test-only-secret"
 TEST_CALLERS = ["+13125559901", "+13125559902", "+13125559903", "+13125559904"]

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,26 +15,14 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from frontdesk.instance import AlreadyRunning, InstanceLock
-
-DSN = os.environ.get("FRONTDESK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.pg import DSN, dsn_in, scratch_schema
 
 
 @pytest.fixture
 async def dsn() -> AsyncIterator[str]:
     """The test database, in a schema of its own (the lock is keyed on the schema)."""
-    name = f"fd_instance_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if "FRONTDESK_TEST_PG_DSN" in os.environ:
-            pytest.fail(f"PostgreSQL unreachable: {exc!r}")
-        pytest.skip(f"no PostgreSQL at {DSN}")
-    await admin.execute(f'CREATE SCHEMA "{name}"')
-    try:
-        yield f"{DSN}?options=-csearch_path%3D{name}"
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await admin.close()
+    async with scratch_schema("fd_instance") as name:
+        yield dsn_in(name)
 
 
 async def test_second_lock_on_the_same_host_is_refused_and_names_the_holder(

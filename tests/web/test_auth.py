@@ -4,16 +4,13 @@ login throttle, CSRF, the API token, redirects and the security headers."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -41,7 +38,7 @@ from frontdesk.web.auth import (
 )
 from frontdesk.web.roles import StaffUser
 from frontdesk.web.templates import render
-from tests.store.conftest import DEFAULT_DSN
+from tests.pg import dsn_in, scratch_schema
 
 TOKEN = "test-token"
 PASSWORD = "correct horse battery"
@@ -71,26 +68,16 @@ class Clock:
 @contextlib.asynccontextmanager
 async def staff_accounts() -> AsyncIterator[AccountStore]:
     """An AccountStore in a schema of its own, with USERS (password PASSWORD)."""
-    dsn = os.environ.get("FRONTDESK_TEST_PG_DSN", DEFAULT_DSN)
-    try:
-        admin = await asyncpg.connect(dsn, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        if "FRONTDESK_TEST_PG_DSN" in os.environ:
-            pytest.fail(f"PostgreSQL at FRONTDESK_TEST_PG_DSN is unreachable: {exc!r}")
-        pytest.skip(f"no PostgreSQL at {DEFAULT_DSN} (set FRONTDESK_TEST_PG_DSN): {exc!r}")
-    schema = f"fd_test_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    pool = await db.create_pool(f"{dsn}?options=-csearch_path%3D{schema}", timeout=5)
-    try:
-        await upgrade(pool)
-        store = AccountStore(pool, hasher=FAST)
-        for username, name, role, ext in USERS:
-            await store.add(username, name, role, ext, PASSWORD)
-        yield store
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
+    async with scratch_schema("fd_test") as schema:
+        pool = await db.create_pool(dsn_in(schema), timeout=5)
+        try:
+            await upgrade(pool)
+            store = AccountStore(pool, hasher=FAST)
+            for username, name, role, ext in USERS:
+                await store.add(username, name, role, ext, PASSWORD)
+            yield store
+        finally:
+            await pool.close()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +26,7 @@ from frontdesk.store.records import (
 )
 from frontdesk.web.auth import SESSIONS, setup_auth
 from frontdesk.web.dispositions import add_disposition_routes
-from tests.store.conftest import DEFAULT_DSN
+from tests.pg import DSN, scratch_schema
 from tests.web.test_auth import Browser, staff_accounts
 
 T0 = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
@@ -179,20 +177,8 @@ async def test_signed_in_agents_record_for_their_own_extension_only() -> None:
 
 @pytest.fixture
 async def pg_schema() -> AsyncIterator[tuple[str, str]]:
-    dsn = os.environ.get("FRONTDESK_TEST_PG_DSN", DEFAULT_DSN)
-    try:
-        admin = await asyncpg.connect(dsn, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        if "FRONTDESK_TEST_PG_DSN" in os.environ:
-            pytest.fail(f"PostgreSQL at FRONTDESK_TEST_PG_DSN is unreachable: {exc!r}")
-        pytest.skip(f"no PostgreSQL at {DEFAULT_DSN} (set FRONTDESK_TEST_PG_DSN): {exc!r}")
-    name = f"fd_test_{uuid.uuid4().hex[:12]}"
-    try:
-        await admin.execute(f'CREATE SCHEMA "{name}"')
-        yield dsn, name
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await admin.close()
+    async with scratch_schema("fd_test") as name:
+        yield DSN, name
 
 
 async def test_through_the_outbox_into_postgres(pg_schema: tuple[str, str], tmp_path: Path) -> None:
