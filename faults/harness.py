@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import os
@@ -58,6 +59,22 @@ async def wait_for(
 
 def caller_number(n: int) -> str:
     return f"+1773555{n:04d}"
+
+
+async def callers_in_flight(pbx: EmulatorProcess, menu_caller: int) -> tuple[list[str], str]:
+    """With nobody to answer: three callers waiting in a queue, then one hearing the main
+    menu (caller number `menu_caller`); their channel ids."""
+    await pbx.unregister_staff()
+    queued = [await pbx.place_call(caller_number(n)) for n in range(3)]
+    for channel in queued:
+        await wait_for(functools.partial(pbx.queued, channel), "a caller to wait in the queue")
+    in_menu = await pbx.place_call(caller_number(menu_caller), did=MAIN_DID)
+
+    async def hearing_the_menu() -> bool:
+        return any("menu" in m for m in (await pbx.channel(in_menu))["media"])
+
+    await wait_for(hearing_the_menu, "the caller to hear the main menu")
+    return queued, in_menu
 
 
 class Process:

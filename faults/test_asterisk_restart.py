@@ -5,11 +5,10 @@ old Asterisk, never seen to end — are recorded as `interrupted`."""
 from __future__ import annotations
 
 import signal
-from functools import partial
 from typing import Any
 
 from faults.conftest import Database
-from faults.harness import MAIN_DID, EmulatorProcess, caller_number, wait_for
+from faults.harness import EmulatorProcess, caller_number, callers_in_flight, wait_for
 
 
 async def test_asterisk_restart_reconnects_and_records_in_flight_calls_as_interrupted(
@@ -17,16 +16,7 @@ async def test_asterisk_restart_reconnects_and_records_in_flight_calls_as_interr
 ) -> None:
     daemon = daemon_for(pbx, database.dsn)
     await daemon.ready()
-    await pbx.unregister_staff()
-    queued = [await pbx.place_call(caller_number(n)) for n in range(3)]
-    for channel in queued:
-        await wait_for(partial(pbx.queued, channel), "a caller to wait in the queue")
-    in_menu = await pbx.place_call(caller_number(9), did=MAIN_DID)
-
-    async def hearing_the_menu() -> bool:
-        return any("menu" in m for m in (await pbx.channel(in_menu))["media"])
-
-    await wait_for(hearing_the_menu, "the caller to hear the main menu")
+    queued, in_menu = await callers_in_flight(pbx, menu_caller=9)
     in_flight = {*queued, in_menu}
 
     async def recorded(query: str, expected: set[str]) -> bool:

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from faults.conftest import Database
-from faults.harness import MAIN_DID, EmulatorProcess, caller_number, wait_for
+from faults.harness import EmulatorProcess, caller_number, callers_in_flight, wait_for
 
 EXIT_BOUND_S = 5.0
 MARGIN_S = 0.5  # process start-up and polling granularity of the test itself
@@ -29,16 +29,7 @@ async def test_sigterm_hands_new_calls_to_the_dialplan_flushes_and_exits_within_
 ) -> None:
     daemon = daemon_for(pbx, database.dsn)
     await daemon.ready()
-    await pbx.unregister_staff()
-    queued = [await pbx.place_call(caller_number(n)) for n in range(3)]
-    for channel in queued:
-        await wait_for(partial(pbx.queued, channel), "a caller to wait in the queue")
-    in_menu = await pbx.place_call(caller_number(10), did=MAIN_DID)
-
-    async def hearing_the_menu() -> bool:
-        return any("menu" in m for m in (await pbx.channel(in_menu))["media"])
-
-    await wait_for(hearing_the_menu, "the caller to hear the main menu")
+    queued, in_menu = await callers_in_flight(pbx, menu_caller=10)
 
     new_calls: list[str] = []
 
