@@ -88,7 +88,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             if demo_calls is not None and routed >= demo_calls:
                 stop.set()
 
-        now = _demo_clock(plan) if settings.demo else utc_now
+        now = _practice_clock(plan, settings)
         logged_in: set[str] = set()
         ami_port = emulator.ami_port if emulator is not None else settings.ami_port
         ami = await _start_ami(stack, settings, ami_port, plan)
@@ -101,9 +101,9 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             await _durable_callbacks(stack, queues, recorder, pool)
         if recorder is not None and queues is not None:
             queues.alerts.add_listener(recorder.on_hub)
-        if recorder is not None and not settings.demo:
-            # (The demo's emulator keeps the machine's time while the demo's practice
-            # clock is shifted to a business morning: its CDR times would not agree.)
+        if recorder is not None and not settings.demo and settings.practice_time is None:
+            # (The PBX keeps the machine's time while a demo or lab practice clock is
+            # shifted to another hour: its CDR times would not agree.)
             _record_cdrs(ami, recorder, ZoneInfo(plan.practice.timezone))
         runtime = CallRuntime(
             plan,
@@ -542,6 +542,16 @@ async def _demo_login(plan: Plan, pool: db.Pool | None, url: str) -> None:
         f"  (supervisor at extension {ext}; a new password each run)\n",
         flush=True,
     )
+
+
+def _practice_clock(plan: Plan, settings: Settings) -> Clock:
+    """The real clock, or a shifted one: the demo's, or `FRONTDESK_PRACTICE_TIME`'s."""
+    if settings.practice_time is not None:
+        start = settings.practice_time.replace(tzinfo=ZoneInfo(plan.practice.timezone))
+        offset = start - utc_now()
+        log.warning("clock.shifted", practice_time=start.isoformat())
+        return lambda: utc_now() + offset
+    return _demo_clock(plan) if settings.demo else utc_now
 
 
 def _demo_clock(plan: Plan) -> Clock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -49,6 +50,9 @@ class Settings:
     cookie_secure: bool | None = None  # None: Secure cookies when the request came over HTTPS
     golive: bool = False  # go-live testing: declared test callers may carry a routing time
     demo_callers: bool = True  # the demo's synthetic callers (off: place calls yourself)
+    # Testing only (`make lab`): the practice clock starts at this practice-local time and
+    # flows from there, so business hours and after hours can be tested at any hour.
+    practice_time: datetime | None = None
 
     @property
     def demo(self) -> bool:
@@ -91,7 +95,23 @@ class Settings:
             golive=env.get("FRONTDESK_GOLIVE", "off").lower() in ("on", "1", "yes", "true"),
             demo_callers=env.get("FRONTDESK_DEMO_CALLERS", "on").lower()
             not in ("off", "0", "no", "false"),
+            practice_time=_practice_time(env.get("FRONTDESK_PRACTICE_TIME") or None),
         )
+
+
+def _practice_time(value: str | None) -> datetime | None:
+    """`FRONTDESK_PRACTICE_TIME`: a naive ISO 8601 time, read in the practice's zone."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"FRONTDESK_PRACTICE_TIME must be an ISO 8601 time like 2026-12-07T10:30, not {value!r}"
+        ) from None
+    if moment.tzinfo is not None:
+        raise ValueError("FRONTDESK_PRACTICE_TIME is practice-local: give it without an offset")
+    return moment
 
 
 def _on_off_auto(value: str) -> bool | None:
