@@ -8,6 +8,7 @@ AMI said, and the call rows in PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -20,7 +21,16 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from lab.pbx import AMI_PORT, ARI_URL, CALLER_PORTS, FRONTDESK, PHONE_PORTS, ROOT, TRUNK_PORT, Asterisk
+from lab.pbx import (
+    AMI_PORT,
+    ARI_URL,
+    CALLER_PORTS,
+    FRONTDESK,
+    PHONE_PORTS,
+    ROOT,
+    TRUNK_PORT,
+    Asterisk,
+)
 from lab.sipp import Call, Sipp, answering_xml, caller_xml, register_xml, wait_until
 
 API_TOKEN = "lab-api-token"
@@ -135,13 +145,20 @@ class Lab:
         for ext in PHONE_PORTS:
             self.register(ext)
             self.phone(ext)
-        self.trunk = Sipp("trunk", self.workdir, TRUNK_PORT, answering_xml(1000, 60000), calls=None).start()
+        self.trunk = Sipp(
+            "trunk", self.workdir, TRUNK_PORT, answering_xml(1000, 60000), calls=None
+        ).start()
         self.daemon.start(BUSINESS_HOURS)
 
     def register(self, ext: str) -> None:
         port = PHONE_PORTS[ext]
-        reg = Sipp(f"register-{ext}-{next(self._seq)}", self.workdir, port,
-                   register_xml(ext, self.pbx.secrets.phones[ext]), calls=1).start()
+        reg = Sipp(
+            f"register-{ext}-{next(self._seq)}",
+            self.workdir,
+            port,
+            register_xml(ext, self.pbx.secrets.phones[ext]),
+            calls=1,
+        ).start()
         if reg.wait(15) != 0:
             raise RuntimeError(f"phone {ext} did not register: {reg.dir}")
 
@@ -151,8 +168,13 @@ class Lab:
         old = self.phones.get(ext)
         if old is not None:
             old.stop()
-        sipp = Sipp(f"phone-{ext}-{next(self._seq)}", self.workdir, PHONE_PORTS[ext],
-                    answering_xml(round(ring * 1000), round(talk * 1000)), calls=None).start()
+        sipp = Sipp(
+            f"phone-{ext}-{next(self._seq)}",
+            self.workdir,
+            PHONE_PORTS[ext],
+            answering_xml(round(ring * 1000), round(talk * 1000)),
+            calls=None,
+        ).start()
         self.phones[ext] = sipp
         return sipp
 
@@ -166,11 +188,9 @@ class Lab:
         return sipp.start()
 
     def stop(self) -> None:
-        for sipp in [*self._callers, *self.phones.values(), *( [self.trunk] if self.trunk else [])]:
-            try:
+        for sipp in [*self._callers, *self.phones.values(), *([self.trunk] if self.trunk else [])]:
+            with contextlib.suppress(Exception):  # teardown goes on whatever one did
                 sipp.stop()
-            except Exception:  # noqa: BLE001 - teardown goes on whatever one did
-                pass
         try:
             self.daemon.stop()
         finally:
@@ -179,8 +199,9 @@ class Lab:
     # -- observing ------------------------------------------------------------------------------
     def rows(self, query: str, *args: Any) -> list[dict[str, Any]]:
         async def fetch() -> list[dict[str, Any]]:
-            conn = await asyncpg.connect(self.database_url.split("?")[0],
-                                         server_settings={"search_path": self.schema})
+            conn = await asyncpg.connect(
+                self.database_url.split("?")[0], server_settings={"search_path": self.schema}
+            )
             try:
                 return [dict(r) for r in await conn.fetch(query, *args)]
             finally:
@@ -195,7 +216,9 @@ class Lab:
         def written() -> bool:
             found[:] = self.rows(
                 "SELECT * FROM calls WHERE caller = $1 AND outcome IS NOT NULL "
-                "ORDER BY started_at DESC LIMIT 1", caller)
+                "ORDER BY started_at DESC LIMIT 1",
+                caller,
+            )
             return bool(found)
 
         wait_until(written, f"the call row of {caller}", timeout)

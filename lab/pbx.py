@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FRONTDESK = str(Path(sys.executable).with_name("frontdesk"))
 TRUNK_PORT = 5070  # the PSTN far end: externals and callbacks are dialled here
 CALLER_PORTS = range(5071, 5091)  # trunk callers, one port per call in flight
-PHONE_PORTS = {ext: 5100 + i for i, ext in enumerate(("2001", "2002", "2003", "2004", "2005", "2006"), 1)}
+PHONE_PORTS = {
+    ext: 5100 + i for i, ext in enumerate(("2001", "2002", "2003", "2004", "2005", "2006"), 1)
+}
 SIP_PORT = 5060
 ARI_URL = "http://127.0.0.1:8088/ari"
 AMI_PORT = 5038
@@ -38,7 +40,6 @@ _DIRECTORIES = (
     ("astagidir", "var/lib/asterisk/agi-bin"),
     ("astspooldir", "var/spool/asterisk"),
     ("astrundir", "var/run/asterisk"),
-    ("astlogdir", "var/log/asterisk"),
     ("astcachedir", "var/cache/asterisk"),
     ("astsbindir", "sbin"),
 )
@@ -76,6 +77,11 @@ class Asterisk:
     @property
     def sounds(self) -> Path:
         return self.prefix / "var/lib/asterisk/sounds"
+
+    @property
+    def logs(self) -> Path:
+        """This run's logs (`messages.log`: with `ari set debug`, what the app received)."""
+        return self.etc.parent / "asterisk-log"
 
     @property
     def spool(self) -> Path:
@@ -116,7 +122,7 @@ class Asterisk:
             (self.etc / name).chmod(0o600)
 
     def _asterisk_conf(self) -> str:
-        lines = ["[directories]", f"astetcdir => {self.etc}"]
+        lines = ["[directories]", f"astetcdir => {self.etc}", f"astlogdir => {self.logs}"]
         lines += [f"{key} => {self.prefix / sub}" for key, sub in _DIRECTORIES]
         lines += ["", "[options]", "verbose = 3", "hideconnect = yes", ""]
         return "\n".join(lines)
@@ -129,8 +135,9 @@ class Asterisk:
     def start(self, timeout: float = 40.0) -> None:
         """Start in a private mount namespace whose resolv.conf names no DNS server (an
         Asterisk started plainly queries the machine's resolver)."""
-        for sub in ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk"):
+        for sub in ("var/run/asterisk", "var/spool/asterisk"):
             (self.prefix / sub).mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
         resolv = self.etc / ".resolv.conf"
         resolv.write_text("options timeout:1 attempts:1\n")
         conf = self.etc / "asterisk.conf"
@@ -176,8 +183,13 @@ def _caller_identify() -> str:
     """The trunk, also from the lab's caller ports (on loopback every SIPp shares the IP)."""
     lines = ["; lab: trunk callers placed side by side, one source port each"]
     for port in CALLER_PORTS:
-        lines += ["[trunk-lab-%d]" % port, "type = identify", "endpoint = trunk",
-                  f"match = 127.0.0.1:{port}", ""]
+        lines += [
+            f"[trunk-lab-{port}]",
+            "type = identify",
+            "endpoint = trunk",
+            f"match = 127.0.0.1:{port}",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -39,12 +39,16 @@ def _send(text: str, *, retrans: bool = False, next_label: str | None = None) ->
     return f"  <send{attrs}>\n    <![CDATA[\n      {text}\n    ]]>\n  </send>\n"
 
 
-def _response(code: str, *, sdp: bool = False) -> str:
-    body = f"Content-Type: application/sdp\n      Content-Length: [len]\n\n      {_SDP}" if sdp else "Content-Length: 0"
+def _response(code: str, *, sdp: bool = False, tag: bool = True) -> str:
+    body = (
+        f"Content-Type: application/sdp\n      Content-Length: [len]\n\n      {_SDP}"
+        if sdp
+        else "Content-Length: 0"
+    )
     return f"""SIP/2.0 {code}
       [last_Via:]
       [last_From:]
-      [last_To:];tag=[pid]lab[call_number]
+      [last_To:]{";tag=[pid]lab[call_number]" if tag else ""}
       [last_Call-ID:]
       [last_CSeq:]
       Contact: <sip:[local_ip]:[local_port];transport=[transport]>
@@ -74,9 +78,12 @@ def register_xml(ext: str, password: str) -> str:
     )
 
 
-def answering_xml(ring_ms: int, talk_ms: int) -> str:
+def answering_xml(ring_ms: int, talk_ms: int, *, transfer_to: str | None = None) -> str:
     """A phone (or the PSTN far end) that rings `ring_ms`, answers, and hangs up after
-    `talk_ms` unless the other side hangs up first. A CANCEL while ringing ends it."""
+    `talk_ms` unless the other side hangs up first. With `transfer_to`, the phone's
+    transfer button instead: after `talk_ms` a blind REFER to that extension, then it
+    answers Asterisk's NOTIFYs until Asterisk hangs it up."""
+    after_answer = _blind_transfer(ring_ms, talk_ms, transfer_to) if transfer_to else ""
     bye = """BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       [last_To:]
@@ -98,12 +105,38 @@ def answering_xml(ring_ms: int, talk_ms: int) -> str:
         + f'  <pause milliseconds="{ring_ms}"/>\n'
         + _send(_response("200 OK", sdp=True), retrans=True)
         + '  <recv request="ACK" optional="false"/>\n'
+        + after_answer
         + f'  <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup"/>\n'
-        + _send(_response("200 OK"), next_label="end")
+        + _send(_response("200 OK", tag=False), next_label="end")
         + '  <label id="hangup"/>\n'
         + _send(bye, retrans=True)
         + '  <recv response="200" crlf="true"/>\n'
         + '  <label id="end"/>\n</scenario>\n'
+    )
+
+
+def _blind_transfer(ring_ms: int, talk_ms: int, target: str) -> str:
+    refer = f"""REFER [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$to]
+      To: [$from]
+      [last_Call-ID:]
+      CSeq: 2 REFER
+      Contact: <sip:[local_ip]:[local_port]>
+      Refer-To: <sip:{target}@[remote_ip]:[remote_port]>
+      Max-Forwards: 70
+      Content-Length: 0"""
+    return (
+        f'  <pause milliseconds="{talk_ms}"/>\n'
+        + _send(refer, retrans=True)
+        + '  <recv response="202"/>\n'
+        + '  <label id="xfer"/>\n'
+        + '  <recv request="NOTIFY" optional="true" next="notified"/>\n'
+        + '  <recv request="BYE" next="done" timeout="30000"/>\n'
+        + '  <label id="notified"/>\n'
+        + _send(_response("200 OK", tag=False), next_label="xfer")
+        + '  <label id="done"/>\n'
+        + _send(_response("200 OK", tag=False), next_label="end")
     )
 
 
@@ -184,10 +217,27 @@ class Sipp:
         self.scenario = self.dir / "scenario.xml"
         self.scenario.write_text(xml)
         self.trace = self.dir / "messages.log"
-        argv = [SIPP, f"127.0.0.1:{SIP_PORT}", "-sf", str(self.scenario), "-i", "127.0.0.1",
-                "-p", str(port), "-mp", str(port * 4 + 20000), "-nostdin",
-                "-trace_msg", "-message_file", str(self.trace), "-trace_err",
-                "-error_file", str(self.dir / "errors.log"), "-max_recv_loops", "100"]
+        argv = [
+            SIPP,
+            f"127.0.0.1:{SIP_PORT}",
+            "-sf",
+            str(self.scenario),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-mp",
+            str(port * 4 + 20000),
+            "-nostdin",
+            "-trace_msg",
+            "-message_file",
+            str(self.trace),
+            "-trace_err",
+            "-error_file",
+            str(self.dir / "errors.log"),
+            "-max_recv_loops",
+            "100",
+        ]
         if calls is not None:
             argv += ["-m", str(calls)]
         self.argv = argv
@@ -196,7 +246,10 @@ class Sipp:
     def start(self) -> Sipp:
         with (self.dir / "stdout.log").open("ab") as out:
             self.proc = subprocess.Popen(
-                self.argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.dir,
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.dir,
                 stdin=subprocess.DEVNULL,
             )
         return self

@@ -77,6 +77,7 @@ AGENT = "agent"
 CALLBACK_AGENT = "callback-agent"
 CALLBACK_PATIENT = "callback-patient"
 FEATURE = "feature"
+FALLBACK_CONTEXT = "frontdesk-fallback"  # dialplan/extensions.conf: ring the front desk
 _ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
 _CALLBACK_STATES = frozenset({"callback", "callback_retry", "calling_back"})
 _FAIL_BY_CAUSE: dict[int, FailReason] = {
@@ -96,8 +97,9 @@ class Queued:
     decision: Decision
     language: str
     number: str | None
-    state: str = "waiting"  # waiting | talking | callback | gone
+    state: str = "waiting"  # waiting | talking | callback | transferred | gone
     agent_leg: str | None = None
+    transfer_answered: bool = False  # the phone-transfer target picked up
     agent_ext: str | None = None
     patient_leg: str | None = None
     category: str = "unrouted"
@@ -394,12 +396,78 @@ class QueueRuntime:
             return True
         return bool(args)
 
+    def on_transfer_leg(self, event: dict[str, Any]) -> bool:
+        """A phone's transfer button (SIP REFER): Asterisk dials the target through a Local
+        channel and swaps it into our conversation bridge in place of the agent; that
+        channel enters the app with `replace_channel` (recorded on Asterisk 22.10.1:
+        StasisStart, then ChannelLeftBridge/EnteredBridge, then BridgeBlindTransfer). It
+        is the transfer's leg, never a new call. False: not one of our agents' legs."""
+        replaced = str((event.get("replace_channel") or {}).get("id", ""))
+        call_id = self._legs.get(replaced)
+        queued = self.calls.get(call_id or "")
+        if call_id is None or queued is None or replaced != queued.agent_leg:
+            return False
+        leg = str((event.get("channel") or {}).get("id"))
+        target = _transfer_target(event)
+        self._legs.pop(replaced)
+        self._legs[leg] = call_id
+        queued.agent_leg, queued.state = leg, "transferred"
+        log.info("acd.phone_transfer", call=call_id, agent=queued.agent_ext, target=target)
+        self.alerts.publish(
+            {
+                "kind": "transferred",
+                "call": call_id,
+                "agent": queued.agent_ext,
+                "target": target,
+                "how": "phone",
+            }
+        )
+        # The agent's part is over: wrap-up, then new calls. Their swapped-out channel
+        # stays in the app until someone hangs it up.
+        self.feed(TalkEnded(call_id))
+        self._hangup_leg(replaced)
+        return True
+
+    def _transfer_leg_event(self, queued: Queued, event: dict[str, Any]) -> None:
+        if event.get("type") == "ChannelStateChange":
+            queued.transfer_answered = (event.get("channel") or {}).get("state") == "Up"
+
+    def _transfer_ended(self, queued: Queued) -> None:
+        """The transfer leg is gone. Answered: the conversation is over, hang the patient
+        up. Never answered (busy, no answer): the patient must not be left in silence
+        nor dropped: the dialplan's fallback rings the front desk."""
+        queued.state = "gone"
+        self.calls.pop(queued.channel, None)
+        bridge = f"frontdesk-c-{queued.channel}"
+        if queued.transfer_answered:
+            self.alerts.publish({"kind": "talk_ended", "call": queued.channel})
+            self._hangup_leg(queued.channel)
+        else:
+            log.warning("acd.phone_transfer_failed", call=queued.channel)
+            self.alerts.publish({"kind": "transfer_failed", "call": queued.channel})
+            channel = queued.channel
+            self._submit(
+                channel,
+                lambda: ignore_gone(
+                    self.ari.continue_in_dialplan(channel, FALLBACK_CONTEXT, "s", 1)
+                ),
+            )
+        self._submit(queued.channel, lambda: ignore_gone(self.ari.delete_bridge(bridge)))
+
     def on_event(self, event: dict[str, Any]) -> None:
         channel = channel_of(event)
         if channel is None:
             return
         kind = event.get("type")
         if channel in self._legs:
+            queued = self.calls.get(self._legs[channel])
+            if queued is not None and queued.state == "transferred":
+                if kind in _ENDING:
+                    self._legs.pop(channel, None)
+                    self._transfer_ended(queued)
+                else:
+                    self._transfer_leg_event(queued, event)
+                return
             if kind in _ENDING:
                 self._leg_ended(channel, event)
             elif kind == "PlaybackFinished":
@@ -466,6 +534,14 @@ class QueueRuntime:
     def _caller_ended(self, queued: Queued) -> None:
         if queued.state == "callback":
             return  # they accepted a callback: hanging up keeps their place
+        if queued.state == "transferred":
+            queued.state = "gone"
+            self.calls.pop(queued.channel, None)
+            self.alerts.publish({"kind": "talk_ended", "call": queued.channel})
+            self._hangup_leg(queued.agent_leg)
+            bridge = f"frontdesk-c-{queued.channel}"
+            self._submit(queued.channel, lambda: ignore_gone(self.ari.delete_bridge(bridge)))
+            return
         if queued.state == "talking":
             self._end_talk(queued)
             return
@@ -788,6 +864,12 @@ def _restored_event(callback: PendingCallback, joined: CallerJoined) -> Callback
         retry_at=callback.retry_at,
         escalated=callback.escalated,
     )
+
+
+def _transfer_target(event: dict[str, Any]) -> str:
+    """`2005` of `Local/2005@staff-00000001;1`: the number the agent transferred to."""
+    name = str((event.get("channel") or {}).get("name", ""))
+    return name.removeprefix("Local/").split("@", 1)[0] if name.startswith("Local/") else name
 
 
 def queue_order(priority: str, enqueued_at: datetime) -> tuple[int, datetime]:

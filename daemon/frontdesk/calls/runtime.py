@@ -126,7 +126,9 @@ class CallRuntime:
         channel = event.get("channel")
         channel_id = channel_of(event)
         if kind == "StasisStart" and isinstance(channel, dict) and channel_id not in self.sessions:
-            if not event.get("args"):
+            if event.get("replace_channel"):
+                self._replacing(event)
+            elif not event.get("args"):
                 self._start_call(channel)
             elif self.destinations is not None and self.destinations.on_stasis_start(event):
                 pass  # a transfer's far end answered
@@ -148,6 +150,19 @@ class CallRuntime:
             log.info("call.left_in_menu", channel=session.channel)
             if self.on_left_in_menu is not None:
                 self.on_left_in_menu(session.channel)
+
+    def _replacing(self, event: dict[str, Any]) -> None:
+        """A channel Asterisk swapped into one of our bridges (a phone's transfer button):
+        a leg of a call we have, never a new call. One we cannot place is hung up rather
+        than given the menu in the middle of a conversation."""
+        if self.queues is not None and self.queues.on_transfer_leg(event):
+            return
+        leg = channel_of(event) or ""
+        replaced = (event.get("replace_channel") or {}).get("name")
+        log.warning("calls.unknown_replacement", channel=leg, replaced=replaced)
+        task = asyncio.ensure_future(ignore_gone(self.ari.hangup(leg)))
+        self._handing_back.add(task)
+        task.add_done_callback(self._handing_back.discard)
 
     def _start_call(self, channel: dict[str, Any]) -> None:
         """A new call: look the caller up (the database has a short deadline), then adopt.

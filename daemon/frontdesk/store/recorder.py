@@ -28,6 +28,7 @@ _ROW_FIELDS: dict[str, dict[str, Any]] = {
     "callback_accepted": {"callback_accepted": True, "outcome": "callback"},
     "callback_task": {"outcome": "callback"},
     "transfer_connected": {"outcome": "transferred_external"},
+    "transferred": {"transferred": True},  # staff moved the call (a phone's transfer button)
     "escalation": {"escalated": True},
     "interrupted": {"outcome": "interrupted"},
 }
