@@ -18,6 +18,7 @@ import yaml
 from rich.console import Console
 
 from frontdesk import asterisk_config
+from frontdesk.asterisk.ami import DEFAULT_EVENTS
 from frontdesk.asterisk_config import (
     Address,
     ConfigError,
@@ -65,7 +66,7 @@ def parse_conf(text: str) -> tuple[list[Section], list[str]]:
             templates = tuple(t for t in (head.group(2) or "").split(",") if t)
             sections.append(Section(head.group(1), templates))
             continue
-        option = re.fullmatch(r"([A-Za-z0-9_().-]+)\s*=>?\s*(.*)", line)
+        option = re.fullmatch(r"([A-Za-z0-9_(),.-]+)\s*=>?\s*(.*)", line)
         assert option, (number, raw)
         assert sections, (number, raw)
         sections[-1].options.append((option.group(1), option.group(2).strip()))
@@ -319,6 +320,19 @@ def test_ami_user_has_the_least_privilege() -> None:
     user = {s.name: s for s in _conf("manager.conf")}["frontdesk"]
     assert set((user.get("read") or "").split(",")) == {"system", "call", "cdr", "user"}
     assert user.get("write") == "user"
+    # Events filtered at the source (Action: Filter would need write = system).
+    filters = {k: v for k, v in user.options if k.startswith("eventfilter")}
+    names = {re.search(r"name\((\w+)\)", k).group(1) for k in filters}  # type: ignore[union-attr]
+    assert names == {
+        "FullyBooted",
+        "Shutdown",
+        "ContactStatus",
+        "DeviceStateChange",
+        "Cdr",
+        "UserEvent",
+    }
+    assert all(k.startswith("eventfilter(action(include),") for k in filters)
+    assert names >= DEFAULT_EVENTS  # every event the AMI client reads gets through
 
 
 def test_no_secret_in_the_repository() -> None:

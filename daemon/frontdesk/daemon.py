@@ -122,13 +122,14 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         if recorder is not None:
             runtime.on_routed = _chain(count, recorder.routed)
             runtime.on_interrupted = recorder.interrupted
+            runtime.on_golive_case = recorder.golive_case
         stack.push_async_callback(runtime.close)
         if queues is not None:
             metrics = _start_metrics(stack, ari, ami, recorder, queues, runtime)
             url = await _serve_agents_api(stack, settings, queues, recorder, pool, now, metrics)
             if settings.demo and url is not None:
                 await _demo_login(plan, pool, url)
-        _track_phones(ami, plan, queues)
+        _track_phones(ami, ari, plan, queues)
         await _start_fastagi(stack, settings, plan, directory, runtime.logged_in)
         tasks = [asyncio.create_task(runtime.run(), name="ari-events")]
         if emulator is not None and settings.demo_callers:
@@ -421,11 +422,12 @@ async def _start_ami(
     return ami
 
 
-def _track_phones(ami: AmiClient, plan: Plan, queues: QueueRuntime | None) -> None:
+def _track_phones(ami: AmiClient, ari: AriClient, plan: Plan, queues: QueueRuntime | None) -> None:
     """Registered staff phones -> the ACD never rings an absent phone.
 
-    At each AMI (re)connect the contacts Asterisk has now (nothing is replayed), then every
-    ContactStatus, changed or not (the ACD starts out assuming every phone reachable)."""
+    At each AMI (re)connect the endpoint states Asterisk has now, read over ARI (nothing is
+    replayed; AMI's own contact listing needs `write = system`: calls/presence.py), then
+    every ContactStatus, changed or not (the ACD starts out assuming every phone reachable)."""
     presence = PhonePresence({s.extension for s in plan.staff})
     syncing: set[asyncio.Task[None]] = set()
 
@@ -446,12 +448,13 @@ def _track_phones(ami: AmiClient, plan: Plan, queues: QueueRuntime | None) -> No
 
     async def sync() -> None:
         try:
-            states = presence.on_contacts(await ami.action_list(PhonePresence.ACTION))
-        except Exception as exc:  # AMI lost again: the next connect asks again
+            listing = await ari.request("GET", PhonePresence.ENDPOINTS_PATH, idempotent=True)
+        except Exception as exc:  # ARI down too: the next AMI connect asks again
             log.warning("phones.sync_failed", error=type(exc).__name__)
             return
+        states = presence.on_endpoints(listing)
         if states is None:
-            log.warning("phones.sync_refused")
+            log.warning("phones.sync_failed", error="not an endpoint list")
             return
         log.info("phones.registered", phones=sorted(presence.registered), synced=True)
         tell_acd(states)

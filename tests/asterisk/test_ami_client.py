@@ -240,7 +240,7 @@ async def next_event(client: AmiClient, timeout: float = 2.0) -> Event:
 # --- login --------------------------------------------------------------------------------
 
 
-async def test_login_with_events_on_and_server_side_filter(
+async def test_login_with_events_on_and_no_filter_action_by_default(
     fake: FakeAmi, client_for: Callable[..., AmiClient]
 ) -> None:
     client = client_for(fake.port)
@@ -250,6 +250,15 @@ async def test_login_with_events_on_and_server_side_filter(
     login = fake.sessions[0].actions[0]
     assert login["Action"] == "Login"
     assert (login["Username"], login["Secret"], login["Events"]) == ("frontdesk", SECRET, "on")
+    # Filter needs `write = system`: manager.conf's eventfilter lines filter at the source.
+    assert [a["Action"] for a in fake.sessions[0].actions] == ["Login"]
+
+
+async def test_server_side_filter_when_asked_for(
+    fake: FakeAmi, client_for: Callable[..., AmiClient]
+) -> None:
+    client = client_for(fake.port, server_filter=True)
+    await client.start()
     filters = [a["Filter"] for a in fake.sessions[0].actions if a["Action"] == "Filter"]
     assert "Event: DeviceStateChange" in filters
     assert "Event: Shutdown" in filters

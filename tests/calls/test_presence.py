@@ -1,11 +1,17 @@
-"""Registered staff phones, from AMI: the pure tracker, over the emulator, and the ACD."""
+"""Registered staff phones, from AMI events and ARI endpoint states: the pure tracker, over
+the emulator (with asterisk-conf/manager.conf's AMI rights), and the ACD."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
-from frontdesk.asterisk.ami import AmiClient, AmiSettings, ListResult
-from frontdesk.asterisk.ami_codec import Event, Response
+import structlog
+
+from frontdesk.asterisk.ami import AmiClient, AmiSettings
+from frontdesk.asterisk.ami_codec import Event
+from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.presence import PhonePresence
 from frontdesk.daemon import _track_phones
 from frontdesk.emulator import Emulator
@@ -20,8 +26,8 @@ def contact(aor: str, status: str) -> Event:
     return Event((("Event", "ContactStatus"), ("AOR", aor), ("ContactStatus", status)))
 
 
-def listed(name: str, status: str = "NonQualified") -> Event:
-    return Event((("Event", "ContactList"), ("ObjectName", name), ("Status", status)))
+def endpoint(resource: str, state: str) -> dict[str, object]:
+    return {"technology": "PJSIP", "resource": resource, "state": state, "channel_ids": []}
 
 
 def test_contact_status_tracks_registration() -> None:
@@ -45,26 +51,26 @@ def test_other_events_and_strangers_are_ignored() -> None:
     assert presence.registered == set()
 
 
-def test_contact_list_gives_every_staff_phone_its_state() -> None:
-    presence = PhonePresence([*STAFF, "2003"], registered={"2002"})
-    answer = ListResult(
-        Response((("Response", "Success"), ("EventList", "start"))),
-        (
-            listed("2001;@0c1e7a"),
-            listed("2002;@9f3b2d", "Unreachable"),
-            listed("trunk@@77aa01"),  # the trunk's static contact
-        ),
-    )
-    assert presence.on_contacts(answer) == {"2001": True, "2002": False, "2003": False}
-    assert presence.registered == {"2001"}
+def test_endpoint_list_gives_every_staff_phone_its_state() -> None:
+    presence = PhonePresence([*STAFF, "2003", "2004"], registered={"2002", "2004"})
+    listing = [
+        endpoint("trunk", "online"),
+        endpoint("2001", "online"),
+        endpoint("2002", "offline"),
+        endpoint("2004", "unknown"),  # says nothing: 2004 keeps its state
+    ]
+    # 2003 has no endpoint at all (pjsip.conf older than the plan): it cannot be rung.
+    assert presence.on_endpoints(listing) == {"2001": True, "2002": False, "2003": False}
+    assert presence.registered == {"2001", "2004"}
 
 
-def test_no_contacts_found_means_nobody_is_registered() -> None:
+def test_a_malformed_endpoint_list_is_refused() -> None:
     presence = PhonePresence(STAFF, registered={"2001"})
-    none = Response((("Response", "Error"), ("Message", "No Contacts found")))
-    assert presence.on_contacts(ListResult(none)) == {"2001": False, "2002": False}
-    refused = Response((("Response", "Error"), ("Message", "Permission denied")))
-    assert presence.on_contacts(ListResult(refused)) is None
+    assert presence.on_endpoints({"message": "No Endpoints found"}) is None
+    assert presence.on_endpoints([[], {"resource": ["2001"]}, "2001"]) == {
+        "2001": False,
+        "2002": False,
+    }
 
 
 async def test_registration_seen_through_ami_from_the_emulator() -> None:
@@ -86,18 +92,54 @@ async def test_registration_seen_through_ami_from_the_emulator() -> None:
             await client.close()
 
 
-async def test_contacts_listed_by_the_emulator() -> None:
-    async with Emulator(ami_secret="pw", staff=STAFF, registered=["2002"]) as emulator:
+async def test_endpoint_states_read_from_the_emulator_over_ari() -> None:
+    async with Emulator(ari_password="pw", staff=STAFF, registered=["2002"]) as emulator:
         presence = PhonePresence(STAFF)
-        client = AmiClient(AmiSettings("127.0.0.1", emulator.ami_port, "frontdesk", "pw"))
-        await client.start()
-        try:
-            answer = await client.action_list(PhonePresence.ACTION)
-            names = [e.get("ObjectName") or "" for e in answer.events]
-            assert [n.split(";@")[0].split("@@")[0] for n in names] == ["trunk", "2002"]
-            assert presence.on_contacts(answer) == {"2001": False, "2002": True}
-        finally:
-            await client.close()
+        async with AriClient(AriConfig(emulator.ari_url, "frontdesk", "pw")) as ari:
+            listing = await ari.request("GET", PhonePresence.ENDPOINTS_PATH, idempotent=True)
+        assert presence.on_endpoints(listing) == {"2001": False, "2002": True}
+        assert emulator.violations == []
+
+
+async def test_with_manager_conf_rights_the_daemon_syncs_without_a_refusal(plan: Plan) -> None:
+    """asterisk-conf/manager.conf's user (write = user): no Filter action, no contact
+    listing over AMI; the sync reads ARI and registrations still arrive over AMI."""
+    staff = [s.extension for s in plan.staff]
+    async with Emulator(
+        ari_password="pw", ami_secret="pw", staff=staff, registered=staff[1:]
+    ) as emulator:
+        ami = AmiClient(AmiSettings("127.0.0.1", emulator.ami_port, "frontdesk", "pw"))
+        ari = AriClient(AriConfig(emulator.ari_url, "frontdesk", "pw"))
+        with structlog.testing.capture_logs() as logs:
+            await ami.start()
+            try:
+                _track_phones(ami, ari, plan, None)
+                await _until(lambda: _synced(logs))
+                assert _synced(logs)[-1]["phones"] == staff[1:]
+                await emulator.register(staff[0])
+                await _until(lambda: staff[0] in _registered(logs)[-1]["phones"])
+            finally:
+                await ami.close()
+                await ari.close()
+        events = {entry["event"] for entry in logs}
+        assert not {"ami_filter_refused", "phones.sync_failed"} & events, events
+        assert emulator.violations == []
+        sent = [r["path"] for r in emulator.requests]
+        assert "/ari/endpoints/PJSIP" in sent
+
+
+def _registered(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    return [e for e in logs if e["event"] == "phones.registered"]
+
+
+def _synced(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    return [e for e in _registered(logs) if e.get("synced")]
+
+
+async def _until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
 
 
 async def test_a_phone_absent_before_frontdesk_connects_is_never_rung(
@@ -108,7 +150,7 @@ async def test_a_phone_absent_before_frontdesk_connects_is_never_rung(
         ami = AmiClient(AmiSettings("127.0.0.1", pbx.ami_port, "frontdesk", PASSWORD))
         await ami.start()
         try:
-            _track_phones(ami, plan, practice.queues)
+            _track_phones(ami, practice.ari, plan, practice.queues)
             agents = practice.queues.engine.snapshot
             await practice.wait_for(
                 lambda: agents(practice.queues.now()).agent("2001").state == "unreachable"

@@ -8,8 +8,10 @@ import aiohttp
 import pytest
 
 from frontdesk.emulator import Emulator
+from frontdesk.emulator.ami_access import LAB
 from tests.emulator.helpers import Ari
 
+# The lab's AMI user (read = all, write = all, no event filter): the transcripts' events.
 FAST = {
     "media_seconds": 0.02,
     "answer_after": 0.05,
@@ -17,6 +19,7 @@ FAST = {
     "ami_failure_delay": 0.05,
     "shutdown_linger": 0.05,
     "seed": 7,
+    "ami_access": LAB,
 }
 
 

@@ -8,8 +8,11 @@ refuses CR/LF in values.
 
 Rules this client keeps:
 
-- `start()` connects, reads the banner (timed), logs in with `Events: on` and installs
-  the event filter. A wrong secret raises `AmiAuthError` (Asterisk answers
+- `start()` connects, reads the banner (timed) and logs in with `Events: on`. Events are
+  filtered at the source by the user's `eventfilter` lines in manager.conf
+  (asterisk-conf/manager.conf) and again here (`AmiSettings.events`). `Action: Filter` is
+  sent only with `server_filter=True`: Asterisk registers it with EVENT_FLAG_SYSTEM, and
+  `write = system` would also allow Reload, ModuleLoad and GetConfig. A wrong secret raises `AmiAuthError` (Asterisk answers
   `Response: Error` / `Authentication failed` after ~1 s and closes). If Asterisk is
   not reachable yet, `start()` returns and the client keeps trying in the background.
 - a watchdog sends `Ping` every `ping_interval` s; no answer within `ping_timeout` s
@@ -117,7 +120,9 @@ class AmiSettings:
     backoff_jitter: float = 0.5  # fraction of the delay that is randomised
     stable_after: float = 60.0  # a session this long resets the backoff
     events: frozenset[str] | None = DEFAULT_EVENTS  # None: every event
-    server_filter: bool = True  # also ask Asterisk to send only these (Action: Filter)
+    # Also ask Asterisk to send only these (`Action: Filter`, needs `write = system`). Off:
+    # frontdesk's manager.conf user has eventfilter lines instead (the module docstring).
+    server_filter: bool = False
     event_queue_size: int = 10_000  # per subscription; the oldest is dropped when full
     read_size: int = 64 * 1024
     max_list_events: int = 50_000
@@ -456,8 +461,10 @@ class AmiClient:
                 conn, "Filter", fields, self.settings.action_timeout, collect=False
             )
             if not result.response.ok:
+                # "Permission denied" without `write = system`: use manager.conf's
+                # eventfilter lines instead; the client-side filter still applies.
                 log.warning("ami_filter_refused", message=result.response.message)
-                return  # the client-side filter still applies
+                return
 
     async def _run_session(self, conn: _Connection) -> None:
         assert conn.reader_task is not None

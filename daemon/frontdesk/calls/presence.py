@@ -1,37 +1,41 @@
-"""Which staff phones are registered, from AMI. No I/O.
+"""Which staff phones are registered: AMI ContactStatus events, ARI endpoint states. No I/O.
 
 The ACD starts out assuming every phone reachable (a restart must not leave callers
 without agents), and Asterisk replays nothing after an AMI (re)connect. So:
 
 - `on_event` answers every staff `ContactStatus` with the phone's state, changed or not:
   an "unreachable"/"removed" about a phone never seen registered must still reach the ACD.
-- `on_contacts` reads the answer to `PJSIPShowContacts`, sent at each AMI (re)connect:
-  it lists the contacts that exist, so a staff phone without one is not registered.
-  Asterisk answers "No Contacts found" (an error) when there are none: nobody is.
+- `on_endpoints` reads the answer to ARI `GET /endpoints/PJSIP` (`ENDPOINTS_PATH`), asked at
+  each AMI (re)connect: an endpoint is `online` while it has a reachable contact (with
+  qualify off, any registered contact: flow b), `offline` without one. `unknown` says
+  nothing, so it leaves the phone's state as it was.
+
+Why ARI and not AMI for that snapshot: AMI's `PJSIPShowContacts` needs `write = system`
+(res_pjsip registers it with EVENT_FLAG_SYSTEM), which also grants Reload, ModuleLoad,
+GetConfig, Hangup and the Filter action; `DeviceStateList` needs `write = call` (Hangup,
+Redirect, Setvar) or `reporting` (Status, Getvar: channel variables hold caller data).
+frontdesk's ARI user already answers, bridges and originates; reading endpoint states
+asks for no new right (asterisk-conf/README.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar
 
 from frontdesk.asterisk.ami_codec import Event
 
-if TYPE_CHECKING:
-    from frontdesk.asterisk.ami import ListResult
-
-NO_CONTACTS = "No Contacts found"
 _UP = frozenset({"Created", "Reachable", "NonQualified", "Updated"})
 _DOWN = frozenset({"Removed", "Unreachable"})
-_LISTED_DOWN = frozenset({"Unreachable", "Removed"})  # a listed contact in any other state is up
+_ENDPOINT_STATES = {"online": True, "offline": False}  # "unknown" tells nothing
 
 
 @dataclass
 class PhonePresence:
     staff: Collection[str]
     registered: set[str] = field(default_factory=set)
-    ACTION: ClassVar[str] = "PJSIPShowContacts"  # the list action `on_contacts` reads
+    ENDPOINTS_PATH: ClassVar[str] = "/endpoints/PJSIP"  # the ARI listing `on_endpoints` reads
 
     def on_event(self, event: Event) -> tuple[str, bool] | None:
         """Apply one AMI event; (extension, registered) for a staff phone's ContactStatus."""
@@ -47,28 +51,26 @@ class PhonePresence:
             self.registered.discard(extension)
         return extension, status in _UP
 
-    def on_contacts(self, result: ListResult) -> dict[str, bool] | None:
-        """The answer to `ACTION`: every staff phone's state, None if Asterisk refused."""
-        if not result.response.ok:
-            return self.snapshot(()) if result.response.message == NO_CONTACTS else None
-        return self.snapshot(result.events)
+    def on_endpoints(self, endpoints: Any) -> dict[str, bool] | None:
+        """The ARI endpoint list -> the state of every staff phone (None: not a list).
 
-    def snapshot(self, contacts: Iterable[Event]) -> dict[str, bool]:
-        """Replace the set from `ContactList` events; every staff phone's state."""
-        self.registered = {
-            aor
-            for contact in contacts
-            if contact.name == "ContactList"
-            and (contact.get("Status") or "") not in _LISTED_DOWN
-            and (aor := _aor_of(contact)) in self.staff
-        }
-        return {ext: ext in self.registered for ext in sorted(self.staff)}
-
-
-def _aor_of(contact: Event) -> str:
-    """The AoR of a listed contact: its id is `<aor>;@<hash>` (`<aor>@@<hash>` if static)."""
-    name = contact.get("ObjectName") or ""
-    for separator in (";@", "@@"):
-        if separator in name:
-            return name.split(separator, 1)[0]
-    return contact.get("Endpoint") or ""
+        A staff phone missing from the list has no endpoint in pjsip.conf (the plan is newer
+        than Asterisk's configuration): it cannot be rung either. One in state `unknown`
+        is left out of the answer and keeps its state."""
+        if not isinstance(endpoints, list):
+            return None
+        listed: dict[str, bool | None] = {}
+        for endpoint in endpoints:
+            if isinstance(endpoint, dict) and isinstance(endpoint.get("resource"), str):
+                listed[endpoint["resource"]] = _ENDPOINT_STATES.get(str(endpoint.get("state")))
+        states: dict[str, bool] = {}
+        for extension in sorted(self.staff):
+            online = listed.get(extension, False)
+            if online is None:
+                continue
+            states[extension] = online
+            if online:
+                self.registered.add(extension)
+            else:
+                self.registered.discard(extension)
+        return states

@@ -3,6 +3,11 @@ CoreShowChannels, Originate; anything else gets Asterisk's "Invalid/unknown comm
 
 PJSIPShowContacts is not in the transcripts: its replies follow res_pjsip's source and the
 AMI docs (ContactList fields in the documented order; "No Contacts found" when none).
+Filter follows main/manager.c (`action_filter`, `manager_add_filter`).
+
+An action the user's `write` classes do not cover (`ami_access.AUTHORITY`: Filter and
+PJSIPShowContacts need `system`, Originate `originate`...) is answered as manager.c does:
+`Response: Error` / `Message: Permission denied`, plus a `RequestNotAllowed` security event.
 """
 
 from __future__ import annotations
@@ -10,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from frontdesk.emulator import originate
+from frontdesk.emulator.ami_access import FilterError, parse_filter
 from frontdesk.emulator.ami_server import AmiServer, AmiSession, Message, header, reply
 from frontdesk.emulator.clock import ami_timestamp, ari_time, now
 from frontdesk.emulator.errors import AriError
@@ -96,6 +101,10 @@ class AmiActions:
             session.send(reply("Error", action_id, [("Message", text)]))
             self._security(session, "RequestBadFormat", "Error", request_type)
             return
+        if session.authenticated and not self.server.config.access.may_run(name):
+            session.send(reply("Error", action_id, [("Message", "Permission denied")]))
+            self._security(session, "RequestNotAllowed", "Error", request_type)
+            return
         await action(session, message)
 
     # -- security events ---------------------------------------------------------------
@@ -149,9 +158,11 @@ class AmiActions:
             session.close()
             return
         session.authenticated = True
+        session.read = config.access.read
+        session.filters = config.access.filters()
         session.mask = event_mask(header(message, "Events"))
         session.send(reply("Success", action_id, [("Message", "Authentication accepted")]))
-        if session.mask is None or "system" in session.mask:
+        if (session.mask is None or "system" in session.mask) and "system" in session.read:
             uptime = str(int(now() - self.pbx.started))
             booted = [("Uptime", uptime), ("LastReload", uptime), ("Status", "Fully Booted")]
             session.send(ami_event("FullyBooted", "system", booted, system_name=False).encode(""))
@@ -186,19 +197,25 @@ class AmiActions:
         self.server.event(ami_event("UserEvent", "user", [("UserEvent", name), *body]))
 
     async def filter(self, session: AmiSession, message: Message) -> None:
-        """`Action: Filter` (Asterisk 13+): add a whitelist regex on the event text."""
+        """`action_filter`: `Operation: Add`, `Filter: <pattern>`, optional `MatchCriteria`
+        (the advanced options, as in `eventfilter(<MatchCriteria>)` of manager.conf)."""
         action_id = header(message, "ActionID")
-        operation = (header(message, "Operation") or "").lower()
-        text = header(message, "Filter") or ""
-        if operation != "add" or not text or text.startswith("!"):
-            session.send(reply("Error", action_id, [("Message", "Filter Add failed")]))
+        if header(message, "Operation").lower() != "add":
+            session.send(reply("Error", action_id, [("Message", "Unknown operation")]))
             return
+        criteria = header(message, "MatchCriteria")
+        key = f"eventfilter({criteria})" if criteria else "eventfilter"
         try:
-            session.filters.append(re.compile(text))
-        except re.error:
-            session.send(reply("Error", action_id, [("Message", "Filter Add failed")]))
+            session.filters.append(parse_filter(key, header(message, "Filter")))
+        except FilterError as exc:
+            text = (
+                "Filter did not compile.  Check the syntax of the filter given."
+                if exc.kind == "compile"
+                else "Filter was formatted incorrectly.  Check the syntax of the filter given."
+            )
+            session.send(reply("Error", action_id, [("Message", text)]))
             return
-        session.send(reply("Success", action_id, [("Message", "Filter Added Successfully")]))
+        session.send(reply("Success", action_id, [("Message", "Success")]))
 
     async def core_show_channels(self, session: AmiSession, message: Message) -> None:
         action_id = header(message, "ActionID")

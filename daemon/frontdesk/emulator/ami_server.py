@@ -4,16 +4,19 @@ Every read is bounded: a line longer than `max_line` or a block larger than `max
 closes the connection; a connection that has not logged in within `auth_timeout` is
 closed; reads after login time out after `read_timeout` and simply wait again (a logged-in
 manager may stay silent, as with Asterisk). Writes go through one queue per session.
+
+The user's `read`/`write` classes and `eventfilter`s (`AmiConfig.access`, by default those of
+asterisk-conf/manager.conf) decide which events a session gets (see `ami_access`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from frontdesk.emulator.ami_access import FRONTDESK, EventFilter, ManagerUser, should_send
 from frontdesk.emulator.events import AmiEvent, ami_event
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -34,6 +37,7 @@ class AmiConfig:
     max_line: int = 8192
     max_block: int = 64 * 1024
     max_fields: int = 256
+    access: ManagerUser = field(default_factory=lambda: FRONTDESK)  # manager.conf's user
 
 
 class ProtocolError(Exception):
@@ -64,8 +68,9 @@ class AmiSession:
         self.authenticated = False
         self.username = ""
         self.mask: frozenset[str] | None = None  # None: every class ("on")
-        # `Action: Filter` whitelist (regexes on the event text); empty: no filtering
-        self.filters: list[re.Pattern[str]] = []
+        self.read: frozenset[str] = frozenset()  # the user's classes, set at login
+        # manager.conf's eventfilters (copied at login), then those of `Action: Filter`
+        self.filters: list[EventFilter] = []
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self.closing = False
         self.opened = asyncio.get_running_loop().time()
@@ -85,10 +90,16 @@ class AmiSession:
             self.close()
 
     def deliver(self, event: AmiEvent) -> None:
-        if self.authenticated and (self.mask is None or event.privilege in self.mask):
-            data = event.encode(self.server.config.system_name)
-            if not self.filters or any(f.search(data.decode()) for f in self.filters):
-                self.send(data)
+        """`process_events`: the user may read every class of the event, the session asked
+        for them, and the event filters let it through."""
+        if not self.authenticated:
+            return
+        classes = frozenset(event.privilege.split(",")) - {""}
+        if not classes <= self.read or (self.mask is not None and not classes <= self.mask):
+            return
+        data = event.encode(self.server.config.system_name)
+        if not self.filters or should_send(self.filters, event.name, data.decode()):
+            self.send(data)
 
     def close(self) -> None:
         """Stop after what is queued has been written."""

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from frontdesk.emulator import calls, endpoints
+from frontdesk.emulator.ami_access import FRONTDESK, ManagerUser
 from frontdesk.emulator.ami_actions import AmiActions
 from frontdesk.emulator.ami_server import AmiConfig, AmiServer
 from frontdesk.emulator.ari_server import MAX_BODY, AriServer, Credentials
@@ -68,6 +69,7 @@ class Emulator:
         dialplan: Contexts | None = None,
         ami_auth_timeout: float = 30.0,
         ami_failure_delay: float = 1.0,
+        ami_access: ManagerUser = FRONTDESK,
         shutdown_linger: float = 2.0,
     ) -> None:
         self._ari_address, self._ami_address = ari, ami
@@ -93,7 +95,12 @@ class Emulator:
         self.requests: list[dict[str, Any]] = []
         self._credentials = Credentials(ari_user, ari_password)
         ami_config = AmiConfig(
-            ami_user, ami_secret, system_name, ami_auth_timeout, ami_failure_delay
+            ami_user,
+            ami_secret,
+            system_name,
+            ami_auth_timeout,
+            ami_failure_delay,
+            access=ami_access,
         )
         self.ami_server = AmiServer(ami_config, self._dispatch_ami)
         self._actions = AmiActions(self.pbx, self.ami_server)
