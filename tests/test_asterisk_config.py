@@ -28,7 +28,7 @@ from frontdesk.asterisk_config import (
     parse_secrets,
     render_pjsip,
 )
-from frontdesk.plan import Plan
+from frontdesk.plan import Plan, read_plan
 from frontdesk.plan.model import Staff
 from tests.conftest import REFERENCE_PLAN
 
@@ -253,6 +253,7 @@ def test_the_command_writes_every_file_with_its_mode(
         "frontdesk-globals.conf": "644",
         "queues.conf": "644",
         "frontdesk-voicemail.conf": "600",
+        "frontdesk-rtp.conf": "644",
     }
     for name, mode in modes.items():
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == int(mode, 8)
@@ -260,6 +261,72 @@ def test_the_command_writes_every_file_with_its_mode(
     assert summary["endpoints"][0] == {"extension": "2001", "password": "env"}
     assert "a-long-phone-password" not in json.dumps(summary)  # never printed
     assert "match = 203.0.113.7\n" in (tmp_path / "pjsip.conf").read_text(encoding="utf-8")
+    assert summary["rtp"] == {"start": 10000, "end": 10999, "max_calls": 30, "streams": 36}
+
+
+# -- the RTP range -------------------------------------------------------------------------------
+def _rtp(text: str) -> tuple[int, int]:
+    section, _ = parse_conf("[general]\n" + text)
+    start, end = section[0].get("rtpstart"), section[0].get("rtpend")
+    assert start is not None
+    assert end is not None
+    return int(start), int(end)
+
+
+def _with_staff(plan: Plan, count: int) -> Plan:
+    staff = [
+        Staff(name=f"Agent {n}", extension=str(3000 + n), queues=["front_desk"])
+        for n in range(count)
+    ]
+    return plan.model_copy(update={"staff": staff})
+
+
+def test_rtp_range_is_sized_from_staff_and_peak_calls(plan: Plan) -> None:
+    # Lakeside: 6 staff, 30 calls by default (5 per staff member): 36 streams, 144 ports,
+    # below the 1000-port floor.
+    default = asterisk_config.rtp_range(plan)
+    assert (default.max_calls, default.streams, default.start, default.end) == (
+        30,
+        36,
+        10000,
+        10999,
+    )
+    # The lab at 30 calls/s, 20 s per call: 600 calls + 6 phones = 606 streams, x2 x2 = 2424.
+    lab = asterisk_config.rtp_range(plan, 600)
+    assert (lab.streams, lab.ports, lab.end) == (606, 2500, 12499)
+    big = asterisk_config.rtp_range(_with_staff(plan, 400))  # 2000 calls + 400 phones
+    assert (big.max_calls, big.streams, big.ports) == (2000, 2400, 9600)
+    for rtp in (default, lab, big):
+        assert rtp.start % 2 == 0
+        assert rtp.end % 2 == 1  # the last stream's RTCP port is inside the range
+        assert rtp.ports >= rtp.streams * 2 * 2
+
+
+def test_rtp_conf_is_generated_and_included_first(plan: Plan) -> None:
+    generated = generate(plan, _options(max_calls=600), {})
+    text, mode = generated.files["frontdesk-rtp.conf"]
+    assert mode == 0o644
+    assert _rtp(text) == (10000, 12499)
+    assert "600 calls (--max-calls) + 6 staff phones = 606" in text
+    static = (STATIC / "rtp.conf").read_text(encoding="utf-8")
+    sections, includes = parse_conf(static)
+    assert includes == ["#tryinclude frontdesk-rtp.conf"]
+    # Asterisk takes the first rtpstart it reads: the include comes before the defaults.
+    body = [line.split(";")[0].strip() for line in static.splitlines()]
+    body = [line for line in body if line]
+    assert body.index("#tryinclude frontdesk-rtp.conf") < body.index("rtpstart = 10000")
+    general = sections[0]
+    assert (general.get("rtpstart"), general.get("rtpend")) == ("10000", "19999")
+    assert general.get("strictrtp") == "yes"
+
+
+@pytest.mark.parametrize("calls", ["0", "-3", "15000"])
+def test_impossible_max_calls_are_refused(
+    calls: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(str(REFERENCE_PLAN), "--out", str(tmp_path), "--max-calls", calls) == 2
+    assert "--max-calls" in capsys.readouterr().err
+    assert not (tmp_path / "pjsip.conf").exists()
 
 
 def test_the_command_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -536,6 +603,13 @@ def test_compose_publishes_only_on_loopback(compose: dict[str, object]) -> None:
             published.append(port)
             assert port.startswith("127.0.0.1:"), port
     assert "127.0.0.1:5060:5060/udp" in published
+    # RTP: the range `frontdesk asterisk-conf` generates for the compose file's default plan.
+    rtp = next(p for p in published if p.endswith("/udp") and "5060" not in p)
+    default = re.fullmatch(r"127\.0\.0\.1:\$\{FRONTDESK_RTP_PORTS:-(\d+-\d+)\}:(.*)/udp", rtp)
+    assert default is not None, rtp
+    assert default.group(2) == f"${{FRONTDESK_RTP_PORTS:-{default.group(1)}}}"
+    plan, _ = read_plan(REFERENCE_PLAN)
+    assert default.group(1) == asterisk_config.rtp_range(plan).text()
     assert services["postgres"]["image"] == "postgres:16"
     assert services["frontdesk"]["network_mode"] == "service:asterisk"
 
