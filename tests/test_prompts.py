@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import json
 import os
@@ -28,6 +29,7 @@ from frontdesk.prompts import (
     decide,
     render_prompt,
 )
+from frontdesk.routing.ivr import EMERGENCY_NOTICE, INVALID_OPTION
 from frontdesk.routing.paths import build_matrix
 from tests.conftest import REFERENCE_PLAN
 
@@ -93,11 +95,152 @@ def test_inventory_of_the_reference_plan(plan: Plan) -> None:
         "callback-offer",
         "callback-confirmed",
         "fallback-voicemail",
+        "callback-scheduling",
+        "callback-new_patient",
+        "callback-billing",
+        "callback-clinical",
+        "callback-refill",
+        "callback-referral",
+        "callback-test_results",
+        "callback-forms",
+        "callback-operator",
+        "callback-unrouted",
     ]
     assert len(inventory.prompts) == 2 * len(inventory.names())
     paths = {str(p.path) for p in inventory.prompts}
     assert "en/frontdesk/menu-1-3.wav" in paths
     assert "es/frontdesk/voicemail-billing.wav" in paths
+
+
+# -- every media the daemon can play is rendered --------------------------------------------
+PACKAGE = Path(prompts.__file__).parent
+SOUND = "sound:frontdesk/"
+
+
+def played_in_source(source: str) -> tuple[set[str], set[tuple[str, tuple[str, ...]]]]:
+    """`sound:frontdesk/<name>` literals, and f-strings as (template, placeholder sources).
+
+    The bare prefix (`SOUND_PREFIX`, joined to the IVR's prompt names) is left out: the
+    IVR's prompts are checked by walking every route of the plan."""
+    literals: set[str] = set()
+    templates: set[tuple[str, tuple[str, ...]]] = set()
+    nodes = list(ast.walk(ast.parse(source)))
+    inside_f_strings = {
+        id(part) for node in nodes if isinstance(node, ast.JoinedStr) for part in node.values
+    }
+    for node in nodes:
+        if id(node) in inside_f_strings:
+            continue
+        if isinstance(node, ast.JoinedStr):
+            parts: list[str] = []
+            holes: list[str] = []
+            for value in node.values:
+                if isinstance(value, ast.Constant):
+                    parts.append(str(value.value))
+                else:
+                    assert isinstance(value, ast.FormattedValue)
+                    holes.append(ast.unparse(value.value))
+                    parts.append("{}")
+            text = "".join(parts)
+            if text.startswith(SOUND):
+                templates.add((text.removeprefix(SOUND), tuple(holes)))
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.startswith(SOUND)
+            and node.value != SOUND
+        ):
+            literals.add(node.value.removeprefix(SOUND))
+    return literals, templates
+
+
+def _daemon_media() -> tuple[set[str], set[tuple[str, tuple[str, ...]]]]:
+    literals: set[str] = set()
+    templates: set[tuple[str, tuple[str, ...]]] = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        found, patterns = played_in_source(path.read_text(encoding="utf-8"))
+        literals |= found
+        templates |= patterns
+    return literals, templates
+
+
+def test_the_scan_finds_literals_and_f_strings() -> None:
+    source = (
+        'PLAY = ["sound:frontdesk/new-thing", "sound:beep"]\n'
+        'media = f"sound:frontdesk/x-{call.kind}-{n}"\n'
+        'SOUND_PREFIX = "sound:frontdesk/"\n'
+    )
+    assert played_in_source(source) == (
+        {"new-thing"},
+        {("x-{}-{}", ("call.kind", "n"))},
+    )
+    literals, templates = _daemon_media()
+    assert {"callback-offer", "callback-confirmed"} <= literals  # the ACD's
+    assert ("callback-{}", ("queued.category",)) in templates  # the callback whisper
+
+
+def test_every_media_the_daemon_can_play_is_rendered(
+    plan: Plan, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`frontdesk prompts` renders every `sound:frontdesk/...` the daemon can ask for: the
+    literals and f-strings in the daemon's source, the IVR's prompts on every route of the
+    plan in every regime, and the IVR's prompt-name constants. A new media name fails here
+    until the renderer makes it (or this test learns what a new f-string placeholder takes)."""
+    matrix = build_matrix(plan, date(2026, 11, 30))
+    decisions = [outcome.result.decision for outcome in matrix.outcomes.values()]
+    values_of = {
+        # ACD: the category of the queued call (each route's, as the IVR decides it).
+        "queued.category": {d.request.category for d in decisions},
+    }
+    literals, templates = _daemon_media()
+    wanted = set(literals)
+    for template, holes in templates:
+        unknown = [h for h in holes if h not in values_of]
+        assert not unknown, f"which values can {unknown} take in sound:frontdesk/{template}?"
+        combos: list[list[str]] = [[]]
+        for hole in holes:
+            combos = [[*c, v] for c in combos for v in sorted(values_of[hole])]
+        wanted |= {template.format(*combo) for combo in combos}
+    wanted |= {name for outcome in matrix.outcomes.values() for name in outcome.result.prompts}
+    wanted |= {EMERGENCY_NOTICE, INVALID_OPTION, *EXTRA_PROMPTS}
+    assert {"callback-operator", "callback-unrouted", "callback-billing"} <= wanted
+
+    monkeypatch.setattr(prompts.shutil, "which", lambda _name: None)  # no tools needed
+    assert _run(str(REFERENCE_PLAN), "--dry-run", "--json") == 0
+    files = json.loads(capsys.readouterr().out)["files"]
+    for language in plan.practice.languages:
+        rendered = {f["name"] for f in files if f["language"] == language}
+        assert wanted <= rendered, (language, sorted(wanted - rendered))
+
+
+def test_callback_whispers_name_the_category(plan: Plan) -> None:
+    assert prompts.queue_categories(plan) == [
+        "scheduling",
+        "new_patient",
+        "billing",
+        "clinical",
+        "refill",
+        "referral",
+        "test_results",
+        "forms",
+        "operator",
+        "unrouted",
+    ]
+    inventory = build_inventory(plan)
+    assert _text(inventory, "en", "callback-billing") == "Callback, billing."
+    assert _text(inventory, "en", "callback-test_results") == "Callback, test results."
+    assert _text(inventory, "en", "callback-operator") == "Callback, front desk."
+    assert _text(inventory, "es", "callback-billing") == "Devolución de llamada, facturación."
+    assert _prompt(inventory, "es", "callback-billing").kind == "whisper"
+
+
+def test_a_category_unsafe_as_a_file_name_is_warned_about(plan: Plan) -> None:
+    entry = plan.numbers["+13125550010"].model_copy(update={"category": "lab results"})
+    odd = plan.model_copy(update={"numbers": {**plan.numbers, "+13125550010": entry}})
+    inventory = build_inventory(odd)
+    assert "lab results" in prompts.queue_categories(odd)
+    assert not any(p.name == "callback-lab results" for p in inventory.prompts)
+    assert any("category 'lab results'" in w for w in inventory.warnings)
 
 
 def test_texts_in_english(plan: Plan) -> None:
@@ -387,7 +530,7 @@ def test_the_command_renders_everything_and_keeps_recordings(
     assert _run(str(plan_file), "--out", str(sounds), "--json") == 0
     first = json.loads(capsys.readouterr().out)
     assert {f["action"] for f in first["files"]} == {"create"}
-    assert len(list(sounds.rglob("*.wav"))) == len(first["files"]) == 54
+    assert len(list(sounds.rglob("*.wav"))) == len(first["files"]) == 74
 
     recording = sounds / "es" / "frontdesk" / "menu-2.wav"
     recording.write_bytes(b"RIFF a recording by the practice")

@@ -7,9 +7,14 @@ mono, 16-bit PCM) for every practice language; `DIR` is Asterisk's sounds folder
 
 Two halves: `build_inventory` is pure (which prompts, which texts, which voice) and
 `render_prompt` runs `espeak-ng` then `sox`. Texts come from the plan (option labels
-in each language, the callback window of each voicemail box) and a small table of
-phrases per language (`PHRASES`); a language without a table is spoken in English, with
-a warning, until the practice records it.
+in each language, the callback window of each voicemail box, the call categories) and a
+small table of phrases per language (`PHRASES`); a language without a table is spoken in
+English, with a warning, until the practice records it.
+
+Besides the IVR's prompts, the ACD plays `callback-offer`, `callback-confirmed` and, to the
+staff member who takes a callback, the whisper `callback-<category>` ("Callback, billing.")
+for every category a queued call can have (`queue_categories`). A test scans the daemon
+for every `sound:frontdesk/...` it can play and checks that this command renders it.
 
 A practice may replace any file with a recording. A file is only ever replaced when
 frontdesk wrote it itself (its SHA-256 is in `DIR/.frontdesk-prompts.json`) and its text
@@ -39,6 +44,7 @@ from rich.table import Table
 
 from frontdesk.plan import Plan, PlanError, read_plan
 from frontdesk.plan.model import FRONT_DESK, AfterHours, Menu
+from frontdesk.routing.destination import OPERATOR, UNROUTED
 from frontdesk.routing.ivr import EMERGENCY_NOTICE, INVALID_OPTION
 
 EXIT_OK = 0
@@ -63,6 +69,7 @@ CALLBACK_CONFIRMED = "callback-confirmed"
 FALLBACK_VOICEMAIL = "fallback-voicemail"
 CALLBACK_KEY = "1"
 EXTRA_PROMPTS = (PLEASE_HOLD, CALLBACK_OFFER, CALLBACK_CONFIRMED, FALLBACK_VOICEMAIL)
+CALLBACK_WHISPER = "callback-{category}"  # to the staff member, before the patient is dialled
 
 # Prompt names and language codes become file and folder names: no dots, no slashes.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -80,7 +87,15 @@ EMERGENCY_NUMBERS = {
 DEFAULT_EMERGENCY_NUMBER = "112"
 
 PromptKind = Literal[
-    "emergency", "menu", "operator", "language", "invalid", "voicemail", "announce", "extra"
+    "emergency",
+    "menu",
+    "operator",
+    "language",
+    "invalid",
+    "voicemail",
+    "announce",
+    "extra",
+    "whisper",
 ]
 
 
@@ -105,8 +120,10 @@ class Phrases:
     callback_offer: str  # {key}
     callback_confirmed: str
     fallback_voicemail: str
+    callback_whisper: str  # {category}
     keys: Mapping[str, str]  # "*" and "#" as spoken
     callbacks: Mapping[str, str] = field(default_factory=dict)  # plan wording -> phrase
+    categories: Mapping[str, str] = field(default_factory=dict)  # category -> as spoken
 
     def voice(self, region: str) -> str:
         return self.voices.get(region, self.voices[""])
@@ -141,6 +158,7 @@ PHRASES: dict[str, Phrases] = {
             "your phone number and a short message after the tone, and we will call you "
             "back as soon as we can."
         ),
+        callback_whisper="Callback, {category}.",
         keys={"*": "star", "#": "pound"},
         callbacks={
             "next business day": "on the next business day",
@@ -149,6 +167,7 @@ PHRASES: dict[str, Phrases] = {
             "within 24 hours": "within 24 hours",
             "within one business day": "within one business day",
         },
+        categories={OPERATOR: "front desk", UNROUTED: "general"},
     ),
     "es": Phrases(
         voices={"": "es-419", "ES": "es"},
@@ -181,6 +200,7 @@ PHRASES: dict[str, Phrases] = {
             "nombre, su número de teléfono y un breve mensaje después del tono, y le "
             "devolveremos la llamada lo antes posible."
         ),
+        callback_whisper="Devolución de llamada, {category}.",
         keys={"*": "asterisco", "#": "numeral"},
         callbacks={
             "next business day": "el próximo día hábil",
@@ -188,6 +208,18 @@ PHRASES: dict[str, Phrases] = {
             "same business day": "el mismo día hábil",
             "within 24 hours": "en un plazo de 24 horas",
             "within one business day": "en un plazo de un día hábil",
+        },
+        categories={
+            OPERATOR: "recepción",
+            UNROUTED: "general",
+            "scheduling": "citas",
+            "new_patient": "paciente nuevo",
+            "billing": "facturación",
+            "clinical": "clínica",
+            "refill": "recetas",
+            "referral": "referencias",
+            "test_results": "resultados",
+            "forms": "formularios",
         },
     ),
 }
@@ -240,11 +272,15 @@ def build_inventory(plan: Plan) -> Inventory:
         )
     boxes = voicemail_boxes(plan, warnings)
     announces = _announces(plan)
+    categories = _whisper_categories(plan, warnings)
     _check_operator_keys(plan, warnings)
     prompts: list[Prompt] = []
     for code in languages:
         seen: dict[str, PromptKind] = {}
-        for prompt in _language_prompts(plan, code, region, number, boxes, announces, warnings):
+        language_prompts = _language_prompts(
+            plan, code, region, number, boxes, announces, categories, warnings
+        )
+        for prompt in language_prompts:
             _check_name(prompt.name, "prompt name")
             if prompt.name in seen:
                 warnings.append(
@@ -264,6 +300,7 @@ def _language_prompts(
     number: str,
     boxes: Mapping[str, str | None],
     announces: Sequence[str],
+    categories: Sequence[str],
     warnings: list[str],
 ) -> Iterable[Prompt]:
     """The prompts of one language folder, in a stable order."""
@@ -298,6 +335,10 @@ def _language_prompts(
     yield prompt(CALLBACK_OFFER, offer, "extra")
     yield prompt(CALLBACK_CONFIRMED, phrases.callback_confirmed, "extra")
     yield prompt(FALLBACK_VOICEMAIL, phrases.fallback_voicemail, "extra")
+    for category in categories:
+        spoken = phrases.categories.get(category) or category.replace("_", " ").replace("-", " ")
+        text = phrases.callback_whisper.format(category=spoken)
+        yield prompt(CALLBACK_WHISPER.format(category=category), text, "whisper")
 
 
 def _base(code: str) -> str:
@@ -385,6 +426,39 @@ def _has_urgent(plan: Plan) -> bool:
         )
 
     return in_menu(plan.menu) or any(e.urgent for e in plan.numbers.values())
+
+
+def queue_categories(plan: Plan) -> list[str]:
+    """Every category a queued call can carry: each menu option's (a submenu's passes to
+    its options), each direct number's, `operator` (the operator key) and `unrouted`
+    (silence, invalid keys, a number without a category)."""
+    found: list[str] = []
+
+    def walk(menu: Menu) -> None:
+        for option in menu.options.values():
+            if option.category:
+                found.append(option.category)
+            if option.menu is not None:
+                walk(option.menu)
+
+    walk(plan.menu)
+    found += [e.category for e in plan.numbers.values() if e.category]
+    return list(dict.fromkeys([*found, OPERATOR, UNROUTED]))
+
+
+def _whisper_categories(plan: Plan, warnings: list[str]) -> list[str]:
+    """The categories whose `callback-<category>` can be a file; the others are warned about."""
+    usable = []
+    for category in queue_categories(plan):
+        if _SAFE_NAME.fullmatch(category):
+            usable.append(category)
+        else:
+            warnings.append(
+                f"category '{category}' cannot be a sound file name: its callback whisper is "
+                "not rendered (the staff member hears only the beep); use letters, digits, "
+                "'-' and '_'"
+            )
+    return usable
 
 
 def _announces(plan: Plan) -> list[str]:
