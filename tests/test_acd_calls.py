@@ -24,6 +24,7 @@ from frontdesk.calls.runtime import CallRuntime
 from frontdesk.calls.session import Routed
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan
+from frontdesk.prompts import build_inventory
 from frontdesk.routing.directory import Directory
 from tests.conftest import REFERENCE_DIRECTORY, local
 
@@ -122,8 +123,13 @@ async def open_practice(
         await ari.close()
 
 
+def rendered_prompts(plan: Plan) -> set[str]:
+    """The sound files `frontdesk prompts` makes for the plan, as Asterisk names them."""
+    return {f"{p.language}/frontdesk/{p.name}" for p in build_inventory(plan).prompts}
+
+
 @pytest.fixture
-async def pbx() -> AsyncIterator[Emulator]:
+async def pbx(plan: Plan) -> AsyncIterator[Emulator]:
     emulator = Emulator(
         ari_password=PASSWORD,
         ami_secret=PASSWORD,
@@ -131,11 +137,14 @@ async def pbx() -> AsyncIterator[Emulator]:
         media_seconds=0.01,
         answer_after=0.05,
         time_scale=1 / SPEED,
+        sounds=rendered_prompts(plan),  # any other sound:frontdesk/... fails to play
     )
     await emulator.start()
     yield emulator
     await emulator.stop()
     assert emulator.violations == []
+    failed = {m for ch in emulator.pbx.history.values() for m in ch.failed_media}
+    assert not failed, f"played but never rendered: {sorted(failed)}"
 
 
 async def test_cardiology_caller_reaches_the_best_cardiology_agent(

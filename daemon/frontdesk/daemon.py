@@ -122,7 +122,6 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         if recorder is not None:
             runtime.on_routed = _chain(count, recorder.routed)
             runtime.on_interrupted = recorder.interrupted
-            runtime.on_golive_case = recorder.golive_case
         stack.push_async_callback(runtime.close)
         if queues is not None:
             metrics = _start_metrics(stack, ari, ami, recorder, queues, runtime)
@@ -589,6 +588,7 @@ async def _embedded_emulator(settings: Settings, plan: Plan) -> Any:
         ami_secret=settings.ami_secret,
         staff=[s.extension for s in plan.staff],
         media_seconds=0.3,
+        sounds=_rendered_prompts(plan),
     )
     await emulator.start()
     log.info("emulator.started", ari_port=emulator.ari_port, ami_port=emulator.ami_port)
@@ -596,6 +596,18 @@ async def _embedded_emulator(settings: Settings, plan: Plan) -> Any:
         yield emulator
     finally:
         await emulator.stop()
+
+
+def _rendered_prompts(plan: Plan) -> set[str] | None:
+    """The files `frontdesk prompts` would write: the demo's Asterisk plays those (and its
+    core sounds) and, as a real one does, fails any other (None: every file exists)."""
+    from frontdesk.prompts import PromptsError, build_inventory
+
+    try:
+        inventory = build_inventory(plan)
+    except PromptsError:
+        return None
+    return {f"{p.language}/frontdesk/{p.name}" for p in inventory.prompts}
 
 
 async def _synthetic_calls(

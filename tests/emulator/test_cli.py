@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,6 +59,15 @@ def test_options() -> None:
         ("2001", "2005"),
         0.2,
     )
+
+
+def test_sounds_folder_makes_missing_files_fail(tmp_path: Path) -> None:
+    assert not build(_parse(), {}).pbx.config.sounds.strict  # default: every file exists
+    (tmp_path / "en" / "frontdesk").mkdir(parents=True)
+    (tmp_path / "en" / "frontdesk" / "menu-1.wav").write_bytes(b"")
+    sounds = build(_parse("--sounds", str(tmp_path)), {}).pbx.config.sounds
+    assert sounds.playable("sound:frontdesk/menu-1", "en")
+    assert not sounds.playable("sound:frontdesk/menu-2", "en")
 
 
 @pytest.mark.parametrize("bad", ["8088", "host:", ":80", "host:99999", "host:x"])

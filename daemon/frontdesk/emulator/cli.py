@@ -61,6 +61,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--answer-after", type=float, default=1.5, help="seconds a rung staff phone rings"
     )
+    parser.add_argument(
+        "--sounds",
+        metavar="DIR",
+        help=(
+            "an Asterisk sounds folder (e.g. `frontdesk prompts --out DIR`): only its files "
+            "and the core sounds exist, others fail to play as on Asterisk (default: all exist)"
+        ),
+    )
     parser.set_defaults(handler=run)
 
 
@@ -81,6 +89,7 @@ def build(args: argparse.Namespace, env: Mapping[str, str]) -> Emulator:
         staff=args.staff,
         media_seconds=args.media_seconds,
         answer_after=args.answer_after,
+        sounds_dir=args.sounds,
     )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from frontdesk.emulator.event_sockets import EventSockets
 from frontdesk.emulator.events import AmiEvent
 from frontdesk.emulator.model import JsonDict
 from frontdesk.emulator.pbx import Pbx, PbxConfig
+from frontdesk.emulator.sounds import Sounds
 from frontdesk.emulator.timings import Timings
 
 Address = tuple[str, int]
@@ -71,6 +73,8 @@ class Emulator:
         ami_failure_delay: float = 1.0,
         ami_access: ManagerUser = FRONTDESK,
         shutdown_linger: float = 2.0,
+        sounds: Iterable[str] | None = None,
+        sounds_dir: str | Path | None = None,
     ) -> None:
         self._ari_address, self._ami_address = ari, ami
         self.timings = Timings()  # event -> command latency, off until a benchmark asks
@@ -89,6 +93,7 @@ class Emulator:
             cdr_after_hangup=cdr_after_hangup,
             seed=seed,
             dialplan=dialplan,
+            sounds=Sounds(sounds, sounds_dir),
         )
         self.pbx = Pbx(config, self._sink)
         self.violations: list[dict[str, str]] = []
@@ -205,6 +210,11 @@ class Emulator:
     async def channel(self, channel_id: str) -> dict[str, Any]:
         return channel_snapshot(self.pbx, channel_id)
 
+    def add_sounds(self, names: Iterable[str]) -> None:
+        """Sound files that exist from now on (`frontdesk/menu-1`, `es/frontdesk/menu-1`);
+        only matters when the emulator was made with `sounds` or `sounds_dir`."""
+        self.pbx.config.sounds.add(names)
+
     async def drop_websockets(self) -> None:
         self.sockets.drop_all()
 
@@ -244,6 +254,7 @@ def channel_snapshot(pbx: Pbx, channel_id: str) -> dict[str, Any]:
         "stasis_args": list(ch.stasis_args),
         "bridge": ch.bridge_id,
         "media": list(ch.media),
+        "failed_media": list(ch.failed_media),
         "variables": dict(ch.variables),
         "dialplan": ch.dialplan.json(),
         "continued_to": ch.continued_to.json() if ch.continued_to else None,

@@ -4,6 +4,10 @@ A playback of several media URIs is one playback (Asterisk 22): `PlaybackStarted
 URI, `PlaybackContinuing` between them and `PlaybackFinished` after the last; its JSON has
 `next_media_uri` while more URIs follow. Playbacks on one channel queue behind each other.
 Each URI lasts `media_seconds` (or its entry in `media_durations`).
+
+A `sound:` file that does not exist (`PbxConfig.sounds`, see `sounds.py`) plays for no
+time: `PlaybackStarted`, then at once `PlaybackContinuing` (more URIs follow) or
+`PlaybackFinished` with state `failed` (it was the last), as res_stasis_playback does.
 """
 
 from __future__ import annotations
@@ -46,10 +50,15 @@ def _start(pbx: Pbx, playback: Playback) -> None:
     if channel_id is not None and channel_id in pbx.channels:
         pbx.channels[channel_id].media.append(uri)
     _emit(pbx, "PlaybackStarted", playback)
+    if not pbx.config.sounds.playable(uri, playback.language):
+        if channel_id is not None and channel_id in pbx.history:
+            pbx.history[channel_id].failed_media.append(uri)
+        playback.timer = pbx.later(None, 0.0, _media_done, pbx, playback.id, True)
+        return
     playback.timer = pbx.later(None, pbx.media_seconds(uri), _media_done, pbx, playback.id)
 
 
-def _media_done(pbx: Pbx, playback_id: str) -> None:
+def _media_done(pbx: Pbx, playback_id: str, failed: bool = False) -> None:
     playback = pbx.playbacks.get(playback_id)
     if playback is None:
         return
@@ -59,13 +68,13 @@ def _media_done(pbx: Pbx, playback_id: str) -> None:
         playback.index += 1
         _start(pbx, playback)
     else:
-        _finish(pbx, playback, start_next=True)
+        _finish(pbx, playback, start_next=True, state="failed" if failed else "done")
 
 
-def _finish(pbx: Pbx, playback: Playback, *, start_next: bool) -> None:
+def _finish(pbx: Pbx, playback: Playback, *, start_next: bool, state: str = "done") -> None:
     if playback.timer is not None:
         playback.timer.cancel()
-    playback.state = "done"
+    playback.state = state
     _emit(pbx, "PlaybackFinished", playback)
     pbx.playbacks.pop(playback.id, None)
     waiting = pbx.playback_queues.get(playback.target_uri, [])

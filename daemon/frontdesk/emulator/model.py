@@ -96,6 +96,7 @@ class Channel:
     undialed: bool = False  # made by POST /channels/create and not dialled yet
     dialstring: str = ""
     media: list[str] = field(default_factory=list)
+    failed_media: list[str] = field(default_factory=list)  # played but not found (sounds.py)
     continued_to: Dialplan | None = None
     redirected_to: str | None = None
     moh_class: str | None = None

@@ -38,6 +38,7 @@ from frontdesk.emulator.model import (
     StoredRecording,
     cause_text,
 )
+from frontdesk.emulator.sounds import Sounds
 
 
 class Sink(Protocol):
@@ -67,6 +68,7 @@ class PbxConfig:
     dialplan: Contexts | None = None
     trunk_context: str = "from-pstn"
     staff_context: str = "staff"
+    sounds: Sounds = field(default_factory=Sounds)  # default: every sound file exists
 
 
 class Pbx:
