@@ -19,7 +19,7 @@ import structlog
 from frontdesk.acd.model import CallerLeft
 from frontdesk.asterisk.ari import AriClient, AriError, Connected, ignore_gone
 from frontdesk.asterisk.ari_events import channel_of
-from frontdesk.calls.destinations import HANDOFF_VARIABLE, Destinations
+from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.queues import STATE_VARIABLE, QueueRuntime, decode_state, queue_order
 from frontdesk.calls.session import (
     Answer,
@@ -94,7 +94,6 @@ class CallRuntime:
         self.resyncs = 0
         self.stopping = False  # shutting down: new calls go straight back to the dialplan
         self.on_interrupted: Callable[[str], None] | None = None  # ended while out of touch
-        self.on_golive_case: Callable[[str, str], None] | None = None  # (channel, case id)
         self._handing_back: set[asyncio.Task[None]] = set()
 
     # -- the event loop -------------------------------------------------------------------
@@ -177,52 +176,40 @@ class CallRuntime:
         lookup = self.lookup
 
         async def looked_up() -> None:
-            channel_id = str(channel.get("id"))
             reading = (
-                asyncio.ensure_future(self._golive_headers(channel_id, caller)) if timed else None
+                asyncio.ensure_future(self._route_time_offset(str(channel.get("id")), caller))
+                if timed
+                else None
             )  # in parallel with the lookup: both are bounded
             try:
                 patient = await lookup(caller) if lookup is not None else None
-                shift, case = await reading if reading is not None else (timedelta(0), None)
+                shift = await reading if reading is not None else timedelta(0)
             finally:
                 if reading is not None:
                     reading.cancel()  # closing: no orphan read
             self.adopt(channel, answered=False, patient=patient, clock_offset=shift)
-            if case is not None and channel_id in self.sessions and self.on_golive_case:
-                self.on_golive_case(channel_id, case)  # `golive verify` finds the call by it
 
         task = asyncio.create_task(looked_up())
         self._looking_up.add(task)
         task.add_done_callback(self._looking_up.discard)
 
-    async def _golive_headers(
-        self, channel_id: str, caller: str | None
-    ) -> tuple[timedelta, str | None]:
-        """A test caller's routing time and go-live case id, both read at once."""
-        return await asyncio.gather(
-            self._route_time_offset(channel_id, caller), self._golive_case(channel_id, caller)
-        )
+    async def _route_time_offset(self, channel_id: str, caller: str | None) -> timedelta:
+        """A test caller's `X-Frontdesk-Route-Time`, read once with a short deadline.
 
-    async def _read_header(self, channel_id: str, variable: str) -> str | None:
-        """One header of the INVITE, read once with a short deadline; None on any trouble
-        (no header: Asterisk answers 500, a slow PBX)."""
+        Any trouble (no header: Asterisk answers 500, a slow PBX) means real time."""
         try:
             body = await asyncio.wait_for(
                 self.ari.request(
                     "GET",
                     f"/channels/{channel_id}/variable",
-                    {"variable": variable},
+                    {"variable": override.ARI_VARIABLE},
                     idempotent=False,  # no retries: a missing header is a 500 too
                 ),
                 ROUTE_TIME_READ_TIMEOUT,
             )
+            header = str(body["value"]) if isinstance(body, dict) and "value" in body else None
         except (AriError, TimeoutError):
-            return None
-        return str(body["value"]) if isinstance(body, dict) and "value" in body else None
-
-    async def _route_time_offset(self, channel_id: str, caller: str | None) -> timedelta:
-        """A test caller's `X-Frontdesk-Route-Time`; any trouble means real time."""
-        header = await self._read_header(channel_id, override.ARI_VARIABLE)
+            header = None
         verdict = override.decide(header, self.now())
         fields = {"channel": channel_id, "caller": mask_number(caller), "reason": verdict.reason}
         if verdict.honoured:
@@ -231,20 +218,6 @@ class CallRuntime:
         elif verdict.reason != "absent":
             log.warning("golive.time_override_ignored", **fields)
         return verdict.offset
-
-    async def _golive_case(self, channel_id: str, caller: str | None) -> str | None:
-        """A test caller's `X-Frontdesk-Case`, if it is a well-formed case id."""
-        header = await self._read_header(channel_id, override.CASE_ARI_VARIABLE)
-        case = override.case_id(header)
-        if case is None and header is not None and header.strip():
-            log.warning(
-                "golive.case_ignored",
-                channel=channel_id,
-                caller=mask_number(caller),
-                case=override.mask_case(header),
-                length=len(header),
-            )
-        return case
 
     def adopt(
         self,
@@ -459,21 +432,8 @@ class CallRuntime:
             joined = decode_state(channel_id, state) if state else None
             if joined is not None:
                 return queue_order(joined.priority, joined.enqueued_at), channel, state
-        if await self._readopt_handoff(channel_id, channel):
-            return None
         self.adopt(channel, answered=channel.get("state") == "Up")
         return None
-
-    async def _readopt_handoff(self, channel_id: str, channel: dict[str, Any]) -> bool:
-        """A caller in a transfer or leaving a message when we lost track: theirs again."""
-        if self.destinations is None:
-            return False
-        try:
-            marker = await self.ari.get_variable(channel_id, HANDOFF_VARIABLE)
-        except AriError:
-            return False  # no such variable: Asterisk answers 404/500
-        caller = normalize_number(facts_from_channel(channel)[0], self.plan.practice.phone_region)
-        return bool(marker) and await self.destinations.readopt(channel_id, marker, caller)
 
     async def _rejoin_in_order(
         self, waiting: list[tuple[tuple[int, datetime], dict[str, Any], str]]
