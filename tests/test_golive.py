@@ -3,10 +3,12 @@
 `frontdesk golive` writes the cases of the example plan (with a `golive` section); the
 daemon's pieces run in-process with go-live mode on and a practice clock on a Monday
 morning; every case is called in through the emulator's control API with its
-`X-Frontdesk-Route-Time` header and its keys; then `frontdesk golive verify` reads the
-call rows back from PostgreSQL. After-hours and holiday cases pass although the practice
-clock says 10:30 on a working day. Then the header is shown to be ignored when go-live
-mode is off, when the caller is not a declared test caller, and when it is garbage.
+`X-Frontdesk-Route-Time` header, its `X-Frontdesk-Case` id and its keys, in reverse case
+order and side by side; then `frontdesk golive verify` reads the call rows back from
+PostgreSQL and finds every case's call by the id the daemon recorded. After-hours and
+holiday cases pass although the practice clock says 10:30 on a working day. Then the
+headers are shown to be ignored when go-live mode is off, when the caller is not a
+declared test caller, and when they are garbage.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from frontdesk.calls.runtime import CallRuntime
 from frontdesk.calls.session import Routed
 from frontdesk.cli import main
 from frontdesk.emulator import Emulator
-from frontdesk.golive.cases import Case, CaseSet, route_time_header
-from frontdesk.golive.override import ARI_VARIABLE, HEADER
+from frontdesk.golive.cases import Case, CaseSet, case_tag, route_time_header
+from frontdesk.golive.override import ARI_VARIABLE, CASE_ARI_VARIABLE, CASE_HEADER, HEADER
 from frontdesk.plan import Plan, load_plan
 from frontdesk.store import Outbox, db
 from frontdesk.store.directory import PatientLookup, import_directory
@@ -143,6 +145,8 @@ async def daemon(
             lookup=lookup,
             golive=golive,
         )
+        if recorder is not None:
+            runtime.on_golive_case = recorder.golive_case  # as daemon.run wires it
         stack.push_async_callback(runtime.close)
         queues.login_everyone(STAFF)
         task = asyncio.create_task(runtime.run())
@@ -208,7 +212,8 @@ async def test_every_case_of_the_example_plan_passes_verify_during_the_day(
     run_dir = tmp_path / "run"
     argv = ["golive", str(golive_plan), "--out", str(run_dir), "--week-of", WEEK_OF.isoformat()]
     assert main(argv) == 0
-    cases = CaseSet.from_json(json.loads((run_dir / "expected.json").read_text()))
+    expected = json.loads((run_dir / "expected.json").read_text())
+    cases = CaseSet.from_json(expected)
     assert not cases.skipped
     regimes = {c.regime_id for c in cases.cases}
     assert {"closed", "holiday"} <= regimes
@@ -222,8 +227,14 @@ async def test_every_case_of_the_example_plan_passes_verify_during_the_day(
     started = time.monotonic()
     async with daemon(plan, pbx, golive=True, dsn=schema_dsn, data_dir=tmp_path) as fd:
         callers: list[asyncio.Task[None]] = []
-        for case in cases.cases:  # placed in case order: verify pairs rows by order
-            channel = await place(pbx, case.caller, case.did, {HEADER: route_time_header(case)})
+        # Placed last case first: verify finds each call by the case id it sent (as
+        # SIPp's scenarios send it), so the order in which calls start does not matter.
+        for case in reversed(cases.cases):
+            headers = {
+                HEADER: route_time_header(case),
+                CASE_HEADER: case_tag(expected["run"], case),
+            }
+            channel = await place(pbx, case.caller, case.did, headers)
             await _wait_for(lambda c=channel: c in fd.runtime.sessions or c in fd.routed, 5.0)
             callers.append(asyncio.create_task(drive(pbx, fd, channel, case)))
         await asyncio.gather(*callers)
@@ -244,6 +255,7 @@ async def test_every_case_of_the_example_plan_passes_verify_during_the_day(
     failed = [v for v in report["verdicts"] if not v["passed"]][:5]
     assert (code, report["failed"], failed) == (0, 0, [])
     assert report["cases"] == len(cases.cases)
+    assert report["matched_by_case"] == len(cases.cases)
     assert report["surplus_rows"] == []
     assert elapsed < 90, f"the go-live run took {elapsed:.0f} s"
     # The readable table says the same.
@@ -257,10 +269,12 @@ NIGHT = "2026-12-07T22:00:00-06:00"
 
 
 async def _billing_call(
-    pbx: Emulator, fd: Daemon, caller: str, header: str | None
+    pbx: Emulator, fd: Daemon, caller: str, header: str | None, case: str | None = None
 ) -> tuple[Routed, list[dict[str, Any]]]:
     with capture_logs() as logs:
         headers = {HEADER: header} if header is not None else {}
+        if case is not None:
+            headers[CASE_HEADER] = case
         channel = await place(pbx, caller, "+13125550000", headers)
         await _wait_for(lambda: _phase(fd.runtime, channel) == "WAITING", 5.0)
         await press(pbx, channel, BILLING)
@@ -272,6 +286,10 @@ async def _billing_call(
 
 def _header_reads(pbx: Emulator) -> list[dict[str, Any]]:
     return [r for r in pbx.requests if ARI_VARIABLE in str(r.get("query", ""))]
+
+
+def _case_reads(pbx: Emulator) -> list[dict[str, Any]]:
+    return [r for r in pbx.requests if CASE_ARI_VARIABLE in str(r.get("query", ""))]
 
 
 def _where(routed: Routed) -> tuple[str, bool]:
@@ -340,6 +358,62 @@ async def test_a_test_caller_without_the_header_routes_at_real_time(
     assert [r["status"] for r in _header_reads(pbx)] == [500]
     assert time.monotonic() - started < 3.0
     assert not [e for e in logs if e["event"].startswith("golive.time_override")]
+
+
+# -- the case id: recorded for verify, only when it should be ------------------------------------
+CASE = "20261130T160000Z:37"
+
+
+def _recording_case_ids(fd: Daemon) -> list[tuple[str, str]]:
+    recorded: list[tuple[str, str]] = []
+    fd.runtime.on_golive_case = lambda channel, case: recorded.append((channel, case))
+    return recorded
+
+
+async def test_a_test_callers_case_id_is_read_with_the_route_time_and_recorded(
+    plan_with_test_callers: Plan, pbx: Emulator
+) -> None:
+    async with daemon(plan_with_test_callers, pbx, golive=True) as fd:
+        recorded = _recording_case_ids(fd)
+        routed, logs = await _billing_call(pbx, fd, TEST_CALLERS[0], NIGHT, case=CASE)
+    assert recorded == [(routed.channel, CASE)]
+    assert _where(routed) == ("voicemail", True)  # the route time still counts
+    # Both headers read once, in the same round: before the call is answered.
+    paths = [(r["method"], r["path"]) for r in pbx.requests]
+    answered = paths.index(("POST", f"/ari/channels/{routed.channel}/answer"))
+    reads = [pbx.requests.index(r) for r in (*_header_reads(pbx), *_case_reads(pbx))]
+    assert len(reads) == 2
+    assert max(reads) < answered
+    assert not [e for e in logs if e["event"] == "golive.case_ignored"]
+
+
+@pytest.mark.parametrize("bad", ["17 closed", "1;DROP TABLE calls", "x" * 80])
+async def test_a_bad_case_id_is_ignored_and_logged_masked(
+    plan_with_test_callers: Plan, pbx: Emulator, bad: str
+) -> None:
+    async with daemon(plan_with_test_callers, pbx, golive=True) as fd:
+        recorded = _recording_case_ids(fd)
+        routed, logs = await _billing_call(pbx, fd, TEST_CALLERS[0], NIGHT, case=bad)
+    assert recorded == []
+    assert _where(routed) == ("voicemail", True)  # the call itself goes on as ever
+    ignored = [e for e in logs if e["event"] == "golive.case_ignored"]
+    assert len(ignored) == 1
+    assert ignored[0]["length"] == len(bad)
+    assert ignored[0]["caller"] == "+*******9901"
+    assert bad[3:] not in str(ignored[0])  # the text is never logged, beyond 3 characters
+
+
+async def test_the_case_id_of_a_caller_not_declared_or_with_go_live_off_is_never_read(
+    plan_with_test_callers: Plan, pbx: Emulator
+) -> None:
+    async with daemon(plan_with_test_callers, pbx, golive=True) as fd:
+        recorded = _recording_case_ids(fd)
+        await _billing_call(pbx, fd, "+17735550123", NIGHT, case=CASE)
+    async with daemon(plan_with_test_callers, pbx, golive=False) as fd:
+        recorded += _recording_case_ids(fd)
+        await _billing_call(pbx, fd, TEST_CALLERS[0], NIGHT, case=CASE)
+    assert recorded == []
+    assert _case_reads(pbx) == []
 
 
 class SlowHeaderProxy:

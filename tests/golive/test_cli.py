@@ -38,6 +38,9 @@ def test_generate_writes_the_run(
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert {"expected.json", "expected.csv", "test_patients.csv", "README.txt"} <= names
     assert len([n for n in names if n.endswith(".xml")]) == 50
+    pcaps = sorted(n for n in names if n.endswith(".pcap"))
+    assert "scenarios/001-13125550000-unknown-1-1/key-2-1.pcap" in pcaps
+    assert all((out / n).read_bytes()[:4] == b"\xd4\xc3\xb2\xa1" for n in pcaps)  # pcap magic
 
 
 def test_generate_json_summary(
@@ -57,6 +60,8 @@ def test_generate_refuses_bad_input(
     assert "declares no test callers" in capsys.readouterr().err
     assert main(["golive", str(write_plan(with_test_callers()))]) == 2
     assert "--out" in capsys.readouterr().err
+    assert _generate(write_plan(with_test_callers()), tmp_path / "x", "--key-gap", "0.1") == 2
+    assert "--key-gap: a key takes 0.14 s to send" in capsys.readouterr().err
     bad = write_plan(reference_text() + '\ngolive:\n  test_callers: ["312-555"]\n')
     assert _generate(bad, tmp_path / "x") == 2
     err = capsys.readouterr().err
@@ -87,11 +92,20 @@ def test_verify_refuses_bad_input(
     assert "unreachable" in capsys.readouterr().err
 
 
-async def _insert(dsn: str, cases: list[Case], *, wrong: int | None = None) -> None:
-    """The rows a run leaves: one per case, in order; case `wrong` went to the wrong place."""
+async def _insert(
+    dsn: str,
+    cases: list[Case],
+    *,
+    wrong: int | None = None,
+    run: str | None = None,
+    reverse: bool = False,
+) -> None:
+    """The rows a run leaves: one per case, in order (`reverse`: the last case's call
+    first); case `wrong` went to the wrong place. `run`: each row also has the case id
+    its call sent, as the daemon records it (a `golive_case` call event)."""
     conn = await db.connect(dsn, timeout=5)
     try:
-        for case in cases:
+        for position, case in enumerate(reversed(cases) if reverse else cases, 1):
             e = case.expected
             destination = dict(e.destination)
             if case.number == wrong:
@@ -107,11 +121,20 @@ async def _insert(dsn: str, cases: list[Case], *, wrong: int | None = None) -> N
                 e.language,
                 e.category,
                 json.dumps(destination),
-                STARTED + timedelta(seconds=case.number),
+                STARTED + timedelta(seconds=position),
                 e.after_hours,
                 e.holiday,
                 e.urgent,
             )
+            if run is not None:
+                await conn.execute(
+                    "INSERT INTO call_events (linkedid, event_key, at, kind, data)"
+                    " VALUES ($1, $2, $3, 'golive_case', $4::jsonb)",
+                    f"pbx-{case.number}",
+                    f"case-{case.number}",
+                    STARTED + timedelta(seconds=position),
+                    json.dumps({"case": f"{run}:{case.number}"}),
+                )
     finally:
         await conn.close()
 
@@ -159,3 +182,45 @@ async def test_verify_all_pass_exits_0(
     argv = ["golive", "verify", str(out), "--database-url", schema_dsn]  # latest rows per pair
     assert await asyncio.to_thread(main, argv) == 0
     assert f"{len(cases)} cases: all passed" in capsys.readouterr().out
+
+
+async def test_verify_finds_each_call_by_the_case_id_the_daemon_recorded(
+    write_plan: Callable[[str], Path],
+    tmp_path: Path,
+    schema_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "run"
+    assert _generate(write_plan(with_test_callers()), out, "--regime", "closed") == 0
+    expected = json.loads((out / "expected.json").read_text())
+    cases = CaseSet.from_json(expected).cases
+    # Calls placed side by side: they started in any order (here: backwards).
+    await _insert(schema_dsn, cases, run=expected["run"], reverse=True)
+    (out / "started_at.txt").write_text(STARTED.isoformat() + "\n")
+    capsys.readouterr()
+    argv = ["golive", "verify", str(out), "--database-url", schema_dsn]
+    assert await asyncio.to_thread(main, [*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["matched_by_case"], report["matched_by_order"]) == (len(cases), 0)
+    assert [v["linkedid"] for v in report["verdicts"]] == [f"pbx-{c.number}" for c in cases]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert f"calls found by their case id: {len(cases)}" in capsys.readouterr().out
+
+
+async def test_verify_without_case_ids_needs_the_order(
+    write_plan: Callable[[str], Path],
+    tmp_path: Path,
+    schema_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same backwards rows without recorded ids: order is all verify has, and fails."""
+    out = tmp_path / "run"
+    assert _generate(write_plan(with_test_callers()), out, "--regime", "closed") == 0
+    cases = CaseSet.from_json(json.loads((out / "expected.json").read_text())).cases
+    await _insert(schema_dsn, cases, reverse=True)
+    capsys.readouterr()
+    argv = ["golive", "verify", str(out), "--database-url", schema_dsn, "--json"]
+    assert await asyncio.to_thread(main, argv) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["matched_by_case"] == 0
+    assert report["failed"] > 0

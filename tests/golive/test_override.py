@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from frontdesk.golive.override import decide, should_read
+from frontdesk.golive.override import case_id, decide, mask_case, should_read
 from frontdesk.settings import Settings
 
 NOW = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)  # 10:30 in Chicago
@@ -57,3 +57,35 @@ def test_anything_else_is_refused_with_a_reason(header: str | None, reason: str)
 def test_go_live_mode_is_a_setting_off_by_default(value: str | None, on: bool) -> None:
     env = {"FRONTDESK_GOLIVE": value} if value is not None else {}
     assert Settings.from_env(env).golive is on
+
+
+@pytest.mark.parametrize(
+    "header", ["20261130T160000Z:17", " 20261130T160000Z:245 ", "a", "A.b_c-d:9"]
+)
+def test_a_short_case_id_is_kept(header: str) -> None:
+    assert case_id(header) == header.strip()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "   ",
+        "17 closed",  # a blank inside
+        "x" * 41,  # too long
+        "1;DROP TABLE calls",
+        "<script>",
+        "café:1",  # only ASCII letters
+        "a\r\nX-Injected: 1",
+    ],
+)
+def test_anything_else_is_no_case_id(header: str | None) -> None:
+    assert case_id(header) is None
+
+
+def test_a_refused_case_id_is_masked_for_the_log() -> None:
+    assert mask_case("1;DROP TABLE calls") == "1?D" + "*" * 12
+    assert mask_case("<a>") == "?a?"
+    assert mask_case("x" * 100) == "xxx" + "*" * 12
+    assert "DROP" not in mask_case("1;DROP TABLE calls")

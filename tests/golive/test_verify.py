@@ -1,4 +1,5 @@
-"""Matching call rows to cases (by caller, number and order) and judging each one."""
+"""Matching call rows to cases (by the case id each call sent; else by caller, number
+and order) and judging each one."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from frontdesk.golive.cases import Case, build_cases
-from frontdesk.golive.verify import CallRow, compare, match
+from frontdesk.golive.cases import Case, build_cases, case_tag
+from frontdesk.golive.verify import BY_CASE, BY_ORDER, CallRow, compare, match
 from frontdesk.plan import Plan
 
 T0 = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+RUN = "20261130T160000Z"
 
 
 @pytest.fixture
@@ -107,3 +109,81 @@ def test_a_test_caller_found_in_the_directory_is_named(cases: list[Case]) -> Non
     assert compare(case.expected, row_for(case, 1, patient_id="P-1")) == [
         "known patient: yes, expected no"
     ]
+
+
+# -- by case id ---------------------------------------------------------------------------------
+def tagged(case: Case, n: int, **changes: object) -> CallRow:
+    return row_for(case, n, case_id=case_tag(RUN, case), **changes)
+
+
+def _shuffled(cases: list[Case]) -> list[CallRow]:
+    """Every case's call, the calls of each (caller, DID) pair started in reverse order
+    (as calls placed side by side may start): order alone would pair them wrongly."""
+    return [tagged(c, 10_000 - c.number) for c in cases]
+
+
+def test_rows_are_matched_by_case_id_whatever_order_the_calls_started_in(
+    cases: list[Case],
+) -> None:
+    rows = _shuffled(cases)
+    outcome = match(cases, rows, latest=False, run=RUN)
+    assert outcome.passed
+    assert [v.row.linkedid if v.row else None for v in outcome.verdicts] == [
+        f"pbx-{10_000 - c.number}" for c in cases
+    ]
+    assert {v.matched_by for v in outcome.verdicts} == {BY_CASE}
+    assert outcome.as_json()["matched_by_case"] == len(cases)
+    # The same rows without their ids, by order: the test above can fail.
+    untagged = [CallRow(**(vars(r) | {"case_id": None})) for r in rows]
+    assert not match(cases, untagged, latest=False, run=RUN).passed
+
+
+def test_a_retried_case_takes_its_last_call_and_the_earlier_is_surplus(
+    cases: list[Case],
+) -> None:
+    case = cases[0]
+    first = tagged(case, 1, linkedid="first", destination={"kind": "queue"})
+    retry = tagged(case, 2, linkedid="retry")
+    outcome = match([case], [retry, first], latest=False, run=RUN)
+    assert outcome.passed
+    assert outcome.verdicts[0].row == retry
+    assert outcome.surplus == [first]
+
+
+def test_another_runs_case_ids_are_not_this_runs_calls(cases: list[Case]) -> None:
+    case = cases[0]
+    other = row_for(case, 1, linkedid="other", case_id=f"20260101T000000Z:{case.number}")
+    mine = tagged(case, 2, linkedid="mine")
+    outcome = match([case], [other, mine], latest=False, run=RUN)
+    assert (outcome.verdicts[0].row, outcome.surplus) == (mine, [other])
+    # Without --since every earlier run is in the rows: the other run's is left alone.
+    outcome = match([case], [other, mine], latest=True, run=RUN)
+    assert (outcome.verdicts[0].row, outcome.surplus) == (mine, [])
+    alone = match([case], [other], latest=True, run=RUN)
+    assert alone.verdicts[0].row is None
+    assert alone.verdicts[0].problems[0].startswith("no call row")
+
+
+def test_rows_without_a_case_id_fall_back_to_order_for_the_cases_left(
+    cases: list[Case],
+) -> None:
+    pair = [c for c in cases if (c.caller, c.did) == (cases[0].caller, cases[0].did)][:3]
+    rows = [
+        tagged(pair[0], 5, linkedid="by-id"),  # started last, but says which case it is
+        row_for(pair[1], 1, linkedid="plain-1"),  # no id (a header read that timed out)
+        row_for(pair[2], 2, linkedid="plain-2"),
+    ]
+    outcome = match(pair, rows, latest=False, run=RUN)
+    assert outcome.passed
+    assert [(v.row.linkedid if v.row else None, v.matched_by) for v in outcome.verdicts] == [
+        ("by-id", BY_CASE),
+        ("plain-1", BY_ORDER),
+        ("plain-2", BY_ORDER),
+    ]
+
+
+def test_a_run_without_an_id_is_matched_by_order_as_before(cases: list[Case]) -> None:
+    rows = [tagged(c, c.number) for c in cases]  # ids of some run, but none given here
+    outcome = match(cases, rows, latest=False)
+    assert outcome.passed
+    assert {v.matched_by for v in outcome.verdicts} == {BY_ORDER}

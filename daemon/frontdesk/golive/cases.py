@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from frontdesk.plan.model import Plan
@@ -385,3 +385,14 @@ def _seconds(language: str, prompts: Iterable[str], length: PromptLength) -> flo
 def route_time_header(case: Case) -> str:
     """The header value: ISO 8601 with the practice's offset, to the second."""
     return case.route_time.isoformat(timespec="seconds")
+
+
+def run_id(generated_at: datetime) -> str:
+    """A run's id, from when it was generated: `20261130T160000Z`."""
+    return generated_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def case_tag(run: str, case: Case) -> str:
+    """What a case's call sends as `X-Frontdesk-Case` and the daemon records:
+    `<run id>:<case number>` (only characters the daemon accepts: override.case_id)."""
+    return f"{run}:{case.number}"

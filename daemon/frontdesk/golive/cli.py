@@ -24,8 +24,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from frontdesk.golive.cases import CasesError, CaseSet, PromptLength, Timing, build_cases
-from frontdesk.golive.sipp import DEBIAN_PCAPS, EXPECTED_JSON, render
-from frontdesk.golive.verify import Outcome, load_rows, match
+from frontdesk.golive.dtmf_pcap import EVENT_SECONDS
+from frontdesk.golive.sipp import EXPECTED_JSON, render
+from frontdesk.golive.verify import BY_CASE, BY_ORDER, Outcome, load_rows, match
 from frontdesk.store import db
 
 ENV = "FRONTDESK_DATABASE_URL"
@@ -35,6 +36,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 VERIFY = "verify"
+MIN_KEY_GAP = 0.3  # seconds: one RFC 4733 event (0.14 s) and room to spare
 
 
 class _Refused(Exception):
@@ -55,11 +57,6 @@ def add_parser(commands: Any) -> None:
     )
     golive.add_argument(
         "--regime", action="append", default=None, help="only this regime (repeatable)"
-    )
-    golive.add_argument(
-        "--pcap-dir",
-        default=None,
-        help=f"SIPp's DTMF pcaps (default: {DEBIAN_PCAPS} when present, else 'pcap')",
     )
     golive.add_argument(
         "--sounds", type=Path, metavar="DIR", help="`frontdesk prompts` output: exact timeouts"
@@ -101,6 +98,9 @@ def _generate(args: argparse.Namespace, out: Console) -> int:
         raise _Refused("usage: frontdesk golive PLAN --out DIR (or: frontdesk golive verify DIR)")
     if min(args.key_gap, args.hold, args.prompt_seconds) < 0:
         raise _Refused("--key-gap, --hold and --prompt-seconds are seconds >= 0")
+    if args.key_gap < MIN_KEY_GAP:
+        # SIPp stops a key's pcap when the next one starts: its end packets would be lost.
+        raise _Refused(f"--key-gap: a key takes {EVENT_SECONDS:g} s to send; give >= {MIN_KEY_GAP}")
     plan_path = Path(args.target)
     plan, _ = read_plan(plan_path)
     timing = Timing(key_gap=args.key_gap, hold=args.hold, prompt_seconds=args.prompt_seconds)
@@ -115,22 +115,13 @@ def _generate(args: argparse.Namespace, out: Console) -> int:
         )
     except CasesError as exc:
         raise _Refused(str(exc)) from None
-    files = render(
-        cases,
-        pcap_dir=args.pcap_dir or _default_pcaps(),
-        generated_at=datetime.now(UTC),
-        plan_path=str(plan_path),
-    )
+    files = render(cases, generated_at=datetime.now(UTC), plan_path=str(plan_path))
     _write(args.out, files)
     if args.json:
         print(json.dumps(_summary(cases, args.out), ensure_ascii=False))
     else:
         _print_summary(out, cases, args.out)
     return EXIT_OK
-
-
-def _default_pcaps() -> str:
-    return DEBIAN_PCAPS if Path(DEBIAN_PCAPS).is_dir() else "pcap"
 
 
 def wav_lengths(sounds: Path, default: float) -> PromptLength:
@@ -147,12 +138,15 @@ def wav_lengths(sounds: Path, default: float) -> PromptLength:
     return length
 
 
-def _write(out_dir: Path, files: dict[str, str]) -> None:
+def _write(out_dir: Path, files: dict[str, str | bytes]) -> None:
     try:
-        for name, text in files.items():
+        for name, content in files.items():
             path = out_dir / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            if isinstance(content, bytes):
+                path.write_bytes(content)  # the key pcaps
+            else:
+                path.write_text(content, encoding="utf-8")
         (out_dir / "run.sh").chmod(0o755)
         (out_dir / STARTED_AT).unlink(missing_ok=True)  # from an earlier run
     except OSError as exc:
@@ -194,12 +188,12 @@ def _print_summary(out: Console, cases: CaseSet, out_dir: Path) -> None:
 def _verify(args: argparse.Namespace, out: Console) -> int:
     if args.dir is None:
         raise _Refused("verify needs the run's directory: frontdesk golive verify DIR")
-    cases = _load_cases(args.dir)
+    cases, run = _load_cases(args.dir)
     since = _since(args.since, args.dir, ZoneInfo(cases.timezone))
     dsn: str | None = args.database_url or os.environ.get(ENV)
     if not dsn:
         raise _Refused(f"no database: give --database-url or set {ENV}")
-    outcome = asyncio.run(_match(dsn, cases, since))
+    outcome = asyncio.run(_match(dsn, cases, run, since))
     if args.json:
         print(json.dumps(outcome.as_json(), ensure_ascii=False))
     else:
@@ -207,11 +201,12 @@ def _verify(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK if outcome.passed else EXIT_FAILED
 
 
-def _load_cases(run_dir: Path) -> CaseSet:
+def _load_cases(run_dir: Path) -> tuple[CaseSet, str]:
+    """The cases and the run's id ("" from a run written before case ids)."""
     path = run_dir / EXPECTED_JSON
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return CaseSet.from_json(data)
+        return CaseSet.from_json(data), str(data.get("run") or "")
     except OSError as exc:
         raise _Refused(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError) as exc:
@@ -233,7 +228,7 @@ def _since(raw: str | None, run_dir: Path, zone: ZoneInfo) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
-async def _match(dsn: str, cases: CaseSet, since: datetime | None) -> Outcome:
+async def _match(dsn: str, cases: CaseSet, run: str, since: datetime | None) -> Outcome:
     try:
         conn = await db.connect(dsn, timeout=CONNECT_TIMEOUT)
     except db.UNAVAILABLE as exc:
@@ -249,7 +244,7 @@ async def _match(dsn: str, cases: CaseSet, since: datetime | None) -> Outcome:
         raise _Refused(f"cannot read the calls ({type(exc).__name__})") from None
     finally:
         await conn.close()
-    return match(cases.cases, rows, latest=since is None)
+    return match(cases.cases, rows, latest=since is None, run=run)
 
 
 def print_outcome(out: Console, outcome: Outcome) -> None:
@@ -275,6 +270,11 @@ def print_outcome(out: Console, outcome: Outcome) -> None:
     failed = sum(not v.passed for v in outcome.verdicts)
     verdict_line = "[green]all passed[/]" if not failed else f"[red]{failed} failed[/]"
     out.print(f"{len(outcome.verdicts)} cases: {verdict_line}")
+    by_case, by_order = outcome.matched(BY_CASE), outcome.matched(BY_ORDER)
+    out.print(
+        f"calls found by their case id: {by_case}"
+        + (f"; by order (no case id recorded): {by_order}" if by_order else "")
+    )
     if outcome.surplus:
         out.print(
             f"[yellow]{len(outcome.surplus)} more call(s) from the test callers than cases[/] "

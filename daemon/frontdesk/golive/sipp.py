@@ -1,16 +1,25 @@
-"""A go-live run as files: SIPp scenarios, injection CSVs, the expectation, a README.
+"""A go-live run as files: SIPp scenarios, their key pcaps, injection CSVs, the
+expectation, a README and `run.sh`.
 
-Pure: `render(cases, ...)` returns `{relative path: text}`; the CLI writes them.
+Pure: `render(cases, ...)` returns `{relative path: text or bytes}`; the CLI writes them.
 
-One scenario per route (its keys and pauses are baked in: SIPp loads the DTMF pcaps when
-it parses a scenario, so a key cannot come from an injection field), with an injection
+One scenario per route (its keys and pauses are baked in: SIPp loads the pcaps when it
+parses a scenario, so a key cannot come from an injection field), with an injection
 CSV of one line per regime (SEQUENTIAL): caller `[field0]`, DID `[field1]`, routing time
-`[field2]` (sent as `X-Frontdesk-Route-Time`), case number `[field3]` and regime
-`[field4]` (both sent as `X-Frontdesk-Case` for Asterisk's logs). Keys are RFC 4733
-events played from SIPp's own pcaps (`play_pcap_audio` of `dtmf_2833_<key>.pcap`; SIPp
-3.x has no `play_pcap_rtp`). `run.sh` runs the scenarios in case order, one call at a
-time: `frontdesk golive verify` matches the k-th call of a caller to a number with the
-k-th case of that pair.
+`[field2]` (sent as `X-Frontdesk-Route-Time`), the case id `[field3]` (sent as
+`X-Frontdesk-Case`: `<run id>:<case number>`) and the regime `[field4]` (for people).
+
+Keys are RFC 4733 events played with `play_pcap_audio` from pcaps written here, one per
+press (`scenarios/NNN-<route>/key-<n>-<key>.pcap`, `dtmf_pcap`): their RTP sequence
+numbers and timestamps grow from press to press of the call, as a phone's do (SIPp's
+stock `dtmf_2833_<key>.pcap` files carry fixed ones, and Asterisk drops a press that
+looks older than the one before). The scenario names them relative to itself, where
+SIPp (3.5 and later) looks first; `run.sh` also runs SIPp from `scenarios/`, so the
+older current-directory lookup finds the same files.
+
+`run.sh [--parallel N]` runs every scenario, one call at a time per lane, N lanes side by
+side (lane k sends from LOCAL_PORT+k). `frontdesk golive verify` finds each case's call
+by its case id, so the order does not matter (order is the fallback for rows without).
 """
 
 from __future__ import annotations
@@ -24,35 +33,32 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from frontdesk.golive.cases import Case, CaseSet, route_time_header
-from frontdesk.golive.override import HEADER
+from frontdesk.golive import dtmf_pcap
+from frontdesk.golive.cases import Case, CaseSet, Step, case_tag, route_time_header, run_id
+from frontdesk.golive.override import CASE_HEADER, HEADER
 
-DEBIAN_PCAPS = "/usr/share/sip-tester"  # Debian/Ubuntu package sip-tester
-PCAP_NAMES = {"*": "star", "#": "pound"}
-DTMF_PCAP_SECONDS = 0.3  # each SIPp dtmf_2833 pcap is 10 packets over 280 ms
+SCENARIOS = "scenarios"
 EXPECTED_JSON = "expected.json"
 EXPECTED_CSV = "expected.csv"
 TEST_PATIENTS_CSV = "test_patients.csv"
-FORMAT = 1
-
-
-def pcap_for(key: str, pcap_dir: str) -> str:
-    return f"{pcap_dir.rstrip('/')}/dtmf_2833_{PCAP_NAMES.get(key, key)}.pcap"
+FORMAT = 2  # 2: a run id, and case ids sent as X-Frontdesk-Case
 
 
 def render(
     cases: CaseSet,
     *,
-    pcap_dir: str,
     generated_at: datetime,
     plan_path: str,
-) -> dict[str, str]:
-    files: dict[str, str] = {}
+) -> dict[str, str | bytes]:
+    files: dict[str, str | bytes] = {}
+    run = run_id(generated_at)
     groups = _by_route(cases.cases)
     for index, group in enumerate(groups, 1):
-        stem = f"scenarios/{index:03d}-{_slug(group[0].route_id)}"
-        files[f"{stem}.xml"] = scenario_xml(group, pcap_dir)
-        files[f"{stem}.csv"] = injection_csv(group)
+        name = scenario_name(index, group[0])
+        pcaps = key_pcaps(group[0].steps, name, seed=group[0].route_id)
+        files[f"{SCENARIOS}/{name}.xml"] = scenario_xml(group, [path for path, _ in pcaps])
+        files[f"{SCENARIOS}/{name}.csv"] = injection_csv(group, run)
+        files |= {f"{SCENARIOS}/{path}": data for path, data in pcaps}
     files[EXPECTED_JSON] = expected_json(cases, generated_at, plan_path)
     files[EXPECTED_CSV] = expected_csv(cases.cases)
     if cases.test_patients:
@@ -60,6 +66,28 @@ def render(
     files["run.sh"] = run_script(groups)
     files["README.txt"] = readme(cases, len(groups), plan_path)
     return files
+
+
+def scenario_name(index: int, case: Case) -> str:
+    """`NNN-<route slug>`: the scenario's files in `scenarios/` (and its pcap folder)."""
+    return f"{index:03d}-{_slug(case.route_id)}"
+
+
+def key_pcaps(steps: tuple[Step, ...], folder: str, *, seed: str) -> list[tuple[str, bytes]]:
+    """The call's presses as pcaps, `(<folder>/key-<n>-<key>.pcap, bytes)` in press order:
+    one RTP stream whose sequence numbers and timestamps only grow (`dtmf_pcap`)."""
+    presses: list[tuple[float, str]] = []
+    waited = 0.0
+    for step in steps:
+        waited += step.pause
+        if step.key is not None:
+            presses.append((waited, step.key))
+            waited = 0.0
+    blobs = dtmf_pcap.call_pcaps(presses, seed=seed)
+    return [
+        (f"{folder}/{dtmf_pcap.file_name(n, key)}", blob)
+        for n, ((_, key), blob) in enumerate(zip(presses, blobs, strict=True), 1)
+    ]
 
 
 def _by_route(cases: list[Case]) -> list[list[Case]]:
@@ -90,7 +118,7 @@ _INVITE = f"""INVITE sip:[field1]@[remote_ip]:[remote_port] SIP/2.0
       Contact: <sip:[field0]@[local_ip]:[local_port]>
       Max-Forwards: 70
       {HEADER}: [field2]
-      X-Frontdesk-Case: [field3] [field4]
+      {CASE_HEADER}: [field3]
       Content-Type: application/sdp
       Content-Length: [len]
 
@@ -120,8 +148,9 @@ def _in_dialog(method: str, cseq: int) -> str:
 """
 
 
-def scenario_xml(group: list[Case], pcap_dir: str) -> str:
-    """A UAC scenario for one route: INVITE, ACK, the keys with their pauses, BYE."""
+def scenario_xml(group: list[Case], pcaps: list[str]) -> str:
+    """A UAC scenario for one route: INVITE, ACK, the keys with their pauses, BYE.
+    `pcaps`: one per key of the route, relative to the scenario's folder."""
     first = group[0]
     name = _ascii(f"frontdesk golive: {first.route_id}")
     lines = [
@@ -129,7 +158,7 @@ def scenario_xml(group: list[Case], pcap_dir: str) -> str:
         '<!DOCTYPE scenario SYSTEM "sipp.dtd">',
         f"<!-- {_comment(first.description)}; keys {','.join(first.keys) or 'none'} -->",
         f"<!-- cases {', '.join(str(c.number) for c in group)}; fields: caller;did;"
-        "route time;case;regime -->",
+        "route time;case id;regime -->",
         f"<scenario name={quoteattr(name)}>",
         f'  <send retrans="500">\n    <![CDATA[\n      {_INVITE}    ]]>\n  </send>',
         '  <recv response="100" optional="true"/>',
@@ -138,12 +167,13 @@ def scenario_xml(group: list[Case], pcap_dir: str) -> str:
         '  <recv response="200" rtd="true"/>',
         f"  <send>\n    <![CDATA[\n      {_in_dialog('ACK', 1)}    ]]>\n  </send>",
     ]
+    played = iter(pcaps)
     for step in first.steps:
         lines.append(f'  <pause milliseconds="{_ms(step.pause)}"/>')
         if step.key is None:
             lines.append("  <!-- silence: the menu's timeout runs out -->")
         else:
-            pcap = pcap_for(step.key, pcap_dir)
+            pcap = next(played)
             lines.append(
                 f"  <nop>\n    <action>\n      <exec play_pcap_audio={quoteattr(pcap)}/>\n"
                 f"    </action>\n  </nop>  <!-- key {escape(step.key)} -->"
@@ -170,9 +200,10 @@ def _comment(text: str) -> str:
     return _ascii(text).replace("--", "- -")
 
 
-def injection_csv(group: list[Case]) -> str:
+def injection_csv(group: list[Case], run: str) -> str:
     rows = [
-        ";".join((c.caller, c.did, route_time_header(c), str(c.number), c.regime_id)) for c in group
+        ";".join((c.caller, c.did, route_time_header(c), case_tag(run, c), c.regime_id))
+        for c in group
     ]
     return "SEQUENTIAL\n" + "\n".join(rows) + "\n"
 
@@ -183,7 +214,9 @@ def expected_json(cases: CaseSet, generated_at: datetime, plan_path: str) -> str
         "format": FORMAT,
         "generated_at": generated_at.isoformat(timespec="seconds"),
         "plan_file": plan_path,
+        "run": run_id(generated_at),
         "header": HEADER,
+        "case_header": CASE_HEADER,
     } | cases.as_json()
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
@@ -255,61 +288,107 @@ def test_patients_csv(cases: CaseSet) -> str:
 
 
 # -- running it -----------------------------------------------------------------------------------
-def sipp_command(xml: str, csv_name: str, calls: int) -> str:
-    """One route's regimes, one call at a time, from the trunk's address (127.0.0.1:5070)."""
-    return " ".join(
-        [
-            '"$SIPP"',
-            f"-sf {shlex.quote(xml)}",
-            f"-inf {shlex.quote(csv_name)}",
-            f"-m {calls} -l 1 -r 1",
-            '-i "$LOCAL_IP" -p "$LOCAL_PORT" -mi "$LOCAL_IP"',
-            "-recv_timeout 60000 -nostdin -trace_err",
-            '"$TARGET"',
-        ]
+SIPP_OPTIONS = "-l 1 -r 1 -recv_timeout 60000 -nostdin -trace_err"
+RESULTS = "logs/results.txt"  # run.sh: "<sipp exit code> <scenario>" per scenario
+
+
+def sipp_command(name: str, calls: int) -> str:
+    """What run.sh runs for one route's regimes (from `scenarios/`), with the defaults:
+    one call at a time from the trunk's address 127.0.0.1:5070 to 127.0.0.1:5060."""
+    return (
+        f"sipp -sf {shlex.quote(name + '.xml')} -inf {shlex.quote(name + '.csv')} -m {calls} "
+        f"{SIPP_OPTIONS} -i 127.0.0.1 -p 5070 -mi 127.0.0.1 127.0.0.1:5060"
     )
 
 
+_RUN_HEAD = """#!/bin/sh
+# Every go-live case through SIPp: each route's scenario calls once per regime.
+#   ./run.sh [--parallel N] [ASTERISK_HOST:PORT]      (defaults: 1, 127.0.0.1:5060)
+# --parallel N: N lanes side by side; lane k runs scenarios k, k+N, k+2N, ... one after
+# another, one call at a time, from port LOCAL_PORT+k, so the trunk's identify in
+# pjsip.conf must match LOCAL_PORT .. LOCAL_PORT+N-1 (docs/golive.md). frontdesk golive
+# verify finds each case's call by its X-Frontdesk-Case id: the order does not matter.
+# LOCAL_IP/LOCAL_PORT: the trunk's address in pjsip.conf (default 127.0.0.1:5070).
+# SIPp's output goes to logs/<scenario>.log; its own pass/fail is not the verdict:
+# run `frontdesk golive verify .` afterwards.
+set -u
+cd "$(dirname "$0")" || exit 2
+PARALLEL=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --parallel) [ $# -ge 2 ] || { echo "run.sh: --parallel needs a number" >&2; exit 2; }
+                PARALLEL=$2; shift 2 ;;
+    --parallel=*) PARALLEL=${1#--parallel=}; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -*) echo "run.sh: unknown option $1 (see ./run.sh --help)" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
+case "$PARALLEL" in
+  ''|*[!0-9]*|0|0*) echo "run.sh: --parallel N: N is a whole number from 1" >&2; exit 2 ;;
+esac
+TARGET="${1:-127.0.0.1:5060}"
+SIPP="${SIPP:-sipp}"
+LOCAL_IP="${LOCAL_IP:-127.0.0.1}"
+LOCAL_PORT="${LOCAL_PORT:-5070}"
+"""
+
+_RUN_LANES = """
+lane() {  # lane K: every PARALLEL-th scenario from the K-th, in case order
+  port=$((LOCAL_PORT + $1))
+  i=0
+  scenarios | while read -r name calls cases route; do
+    if [ $((i % PARALLEL)) -eq "$1" ]; then
+      echo "cases $cases: $route (from port $port)"
+      (cd scenarios && "$SIPP" -sf "$name.xml" -inf "$name.csv" -m "$calls" \\
+        @OPTIONS@ \\
+        -i "$LOCAL_IP" -p "$port" -mi "$LOCAL_IP" "$TARGET") > "logs/$name.log" 2>&1
+      echo "$? $name" >> @RESULTS@
+    fi
+    i=$((i + 1))
+  done
+}
+
+mkdir -p logs || exit 2
+: > @RESULTS@
+date -u +"%Y-%m-%dT%H:%M:%SZ" > started_at.txt
+echo "@COUNT@ scenarios, @CALLS@ calls, $PARALLEL lane(s) to $TARGET"
+k=0
+while [ "$k" -lt "$PARALLEL" ]; do
+  lane "$k" &
+  k=$((k + 1))
+done
+wait
+
+ran=$(grep -c '' @RESULTS@)
+failed=$(grep -vc '^0 ' @RESULTS@)
+echo "summary: $ran of @COUNT@ scenarios run in $PARALLEL lane(s); $((ran - failed)) SIPp-clean, \\
+$failed with SIPp errors (SIPp's verdict, not the go-live one)"
+grep -v '^0 ' @RESULTS@ | sort -k 2 | while read -r code name; do
+  echo "  $name: sipp exit $code (logs/$name.log, scenarios/${name}_*_errors.log)"
+done
+echo "now: frontdesk golive verify $(pwd) --since $(cat started_at.txt)"
+[ "$ran" -eq @COUNT@ ] && [ "$failed" -eq 0 ]
+"""
+
+
 def run_script(groups: list[list[Case]]) -> str:
-    lines = [
-        "#!/bin/sh",
-        "# Every go-live case through SIPp, in case order, one call at a time.",
-        "#   ./run.sh [ASTERISK_HOST:PORT]      (default 127.0.0.1:5060)",
-        "# LOCAL_IP/LOCAL_PORT must be the trunk's address in pjsip.conf (default",
-        "# 127.0.0.1:5070). SIPp's own pass/fail is not the verdict: run",
-        "# `frontdesk golive verify .` afterwards.",
-        "set -u",
-        'cd "$(dirname "$0")"',
-        'TARGET="${1:-127.0.0.1:5060}"',
-        'SIPP="${SIPP:-sipp}"',
-        'LOCAL_IP="${LOCAL_IP:-127.0.0.1}"',
-        'LOCAL_PORT="${LOCAL_PORT:-5070}"',
-        'date -u +"%Y-%m-%dT%H:%M:%SZ" > started_at.txt',
-        "failed=0",
+    listing = [
+        f"{scenario_name(index, group[0])} {len(group)} "
+        f"{group[0].number}-{group[-1].number} {_shell_text(group[0].route_id)}"
+        for index, group in enumerate(groups, 1)
     ]
-    for index, group in enumerate(groups, 1):
-        stem = f"scenarios/{index:03d}-{_slug(group[0].route_id)}"
-        numbers = f"{group[0].number}-{group[-1].number}"
-        lines.append(f'echo "cases {numbers}: {_shell_text(group[0].route_id)}"')
-        lines.append(sipp_command(f"{stem}.xml", f"{stem}.csv", len(group)) + " || failed=1")
-    lines += [
-        'echo "done; now: frontdesk golive verify $(pwd) --since $(cat started_at.txt)"',
-        "exit $failed",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _concrete(command: str) -> str:
-    """A run.sh command line as a person would type it (defaults filled in)."""
-    values = {
-        '"$SIPP"': "sipp",
-        '"$LOCAL_IP"': "127.0.0.1",
-        '"$LOCAL_PORT"': "5070",
-        '"$TARGET"': "127.0.0.1:5060",
-    }
-    for name, value in values.items():
-        command = command.replace(name, value)
-    return command
+    lanes = (
+        _RUN_LANES.replace("@OPTIONS@", SIPP_OPTIONS)
+        .replace("@RESULTS@", RESULTS)
+        .replace("@COUNT@", str(len(groups)))
+        .replace("@CALLS@", str(sum(len(g) for g in groups)))
+    )
+    scenarios = (
+        "\nscenarios() {  # name, calls (regimes), case numbers, route: in case order\n"
+        "  cat <<'EOF'\n" + "\n".join(listing) + "\nEOF\n}\n"
+    )
+    return _RUN_HEAD + scenarios + lanes
 
 
 def _shell_text(text: str) -> str:
@@ -326,7 +405,8 @@ def readme(cases: CaseSet, scenarios: int, plan_path: str) -> str:
     skipped = "\n".join(f"  {route}" for route in cases.skipped)
     return f"""frontdesk go-live run for {cases.plan}
 Plan: {plan_path}; reference week of {cases.week_of.isoformat()}.
-{len(cases.cases)} cases in {scenarios} SIPp scenarios; about {minutes:.0f} minutes of calls.
+{len(cases.cases)} cases in {scenarios} SIPp scenarios; about {minutes:.0f} minutes of calls
+one at a time (--parallel N: about 1/N of that).
 Step by step: docs/golive.md.
 
 1. Callers. The unknown caller is {cases.unknown_caller}: it must NOT be in the
@@ -335,12 +415,17 @@ Step by step: docs/golive.md.
 {"   Import them first: frontdesk directory import " + TEST_PATIENTS_CSV if known else ""}
 2. frontdesk runs with FRONTDESK_GOLIVE=on, every staff member logged in (the
    default at start): the expectation assumes a staffed practice.
-3. Run the calls (SIPp 3.x, package sip-tester; the DTMF pcaps are SIPp's own):
-     ./run.sh 127.0.0.1:5060
-   One scenario per route, e.g.:
-     {_concrete(sipp_command("scenarios/001-....xml", "scenarios/001-....csv", 5))}
+3. Run the calls (SIPp 3.x, package sip-tester; as root: SIPp sends the keys' RTP
+   from a raw socket):
+     ./run.sh 127.0.0.1:5060                 one scenario after another
+     ./run.sh --parallel 4 127.0.0.1:5060    4 at a time, from ports 5070-5073
+   One scenario per route, run from scenarios/, e.g.:
+     {sipp_command("001-...", 5)}
    SIPp sends from 127.0.0.1:5070, the trunk's address in pjsip.conf
-   (LOCAL_IP / LOCAL_PORT to change it).
+   (LOCAL_IP / LOCAL_PORT to change it; with --parallel N the trunk must match
+   the N ports from LOCAL_PORT on). Each call sends {CASE_HEADER}
+   (<run id>:<case number>); the keys are this run's own RFC 4733 pcaps
+   (scenarios/NNN-<route>/key-<n>-<key>.pcap).
 4. Compare the call rows with the expectation:
      frontdesk golive verify . --since "$(cat started_at.txt)"
    exit 0: every case passed; 1: some failed (the table says how); 2: bad input.

@@ -82,6 +82,11 @@ class CallRecorder:
         self._put_row(CallUpsert(routed.channel, fields, key=f"{routed.channel}:routed"))
         self._event(routed.channel, "routed", {"destination": destination}, at)
 
+    def golive_case(self, channel: str, case: str) -> None:
+        """Go-live mode: the test case a declared test caller's call says it is (an id
+        the runtime has validated); `frontdesk golive verify` finds the call by it."""
+        self._event(channel, "golive_case", {"case": case}, self.now())
+
     def left_in_menu(self, channel: str) -> None:
         """The caller hung up before any route was decided: an abandoned call."""
         self.on_hub({"kind": "abandoned", "call": channel, "where": "menu"})
