@@ -1,5 +1,6 @@
 """Missing sound files, as Asterisk 22 plays them: 201, PlaybackStarted, then at once
-PlaybackContinuing (more media follow) or PlaybackFinished with state `failed`."""
+PlaybackContinuing (more media follow) or PlaybackFinished with state `failed` (the
+sequences below are those a real Asterisk 22.10.1 sent for the same requests)."""
 
 from __future__ import annotations
 
