@@ -45,6 +45,14 @@ async def test_demo_routes_calls_records_them_and_logs_no_full_number(
     log = result.stdout + result.stderr
     assert log.count('"event": "call.routed"') >= 3
     assert '"event": "frontdesk.stopped"' in log
+    # AMI with asterisk-conf/manager.conf's rights (the emulator's default): nothing refused,
+    # and the phones' states were read at connect (over ARI).
+    assert "ami_filter_refused" not in log
+    assert "phones.sync" not in log  # neither sync_failed nor the old sync_refused
+    assert re.search(
+        r'"event": "phones.registered".*"synced": true|"synced": true.*"event": "phones.registered"',
+        log,
+    )
     # The demo's callers include known patients (+1312555100x): never in full in a log line.
     assert not re.search(r"\+?1?312555100\d", log)
     conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
