@@ -122,6 +122,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         if recorder is not None:
             runtime.on_routed = _chain(count, recorder.routed)
             runtime.on_interrupted = recorder.interrupted
+            runtime.on_golive_case = recorder.golive_case
         stack.push_async_callback(runtime.close)
         if queues is not None:
             metrics = _start_metrics(stack, ari, ami, recorder, queues, runtime)

@@ -94,6 +94,7 @@ class CallRuntime:
         self.resyncs = 0
         self.stopping = False  # shutting down: new calls go straight back to the dialplan
         self.on_interrupted: Callable[[str], None] | None = None  # ended while out of touch
+        self.on_golive_case: Callable[[str, str], None] | None = None  # (channel, case id)
         self._handing_back: set[asyncio.Task[None]] = set()
 
     # -- the event loop -------------------------------------------------------------------
@@ -176,40 +177,52 @@ class CallRuntime:
         lookup = self.lookup
 
         async def looked_up() -> None:
+            channel_id = str(channel.get("id"))
             reading = (
-                asyncio.ensure_future(self._route_time_offset(str(channel.get("id")), caller))
-                if timed
-                else None
+                asyncio.ensure_future(self._golive_headers(channel_id, caller)) if timed else None
             )  # in parallel with the lookup: both are bounded
             try:
                 patient = await lookup(caller) if lookup is not None else None
-                shift = await reading if reading is not None else timedelta(0)
+                shift, case = await reading if reading is not None else (timedelta(0), None)
             finally:
                 if reading is not None:
                     reading.cancel()  # closing: no orphan read
             self.adopt(channel, answered=False, patient=patient, clock_offset=shift)
+            if case is not None and channel_id in self.sessions and self.on_golive_case:
+                self.on_golive_case(channel_id, case)  # `golive verify` finds the call by it
 
         task = asyncio.create_task(looked_up())
         self._looking_up.add(task)
         task.add_done_callback(self._looking_up.discard)
 
-    async def _route_time_offset(self, channel_id: str, caller: str | None) -> timedelta:
-        """A test caller's `X-Frontdesk-Route-Time`, read once with a short deadline.
+    async def _golive_headers(
+        self, channel_id: str, caller: str | None
+    ) -> tuple[timedelta, str | None]:
+        """A test caller's routing time and go-live case id, both read at once."""
+        return await asyncio.gather(
+            self._route_time_offset(channel_id, caller), self._golive_case(channel_id, caller)
+        )
 
-        Any trouble (no header: Asterisk answers 500, a slow PBX) means real time."""
+    async def _read_header(self, channel_id: str, variable: str) -> str | None:
+        """One header of the INVITE, read once with a short deadline; None on any trouble
+        (no header: Asterisk answers 500, a slow PBX)."""
         try:
             body = await asyncio.wait_for(
                 self.ari.request(
                     "GET",
                     f"/channels/{channel_id}/variable",
-                    {"variable": override.ARI_VARIABLE},
+                    {"variable": variable},
                     idempotent=False,  # no retries: a missing header is a 500 too
                 ),
                 ROUTE_TIME_READ_TIMEOUT,
             )
-            header = str(body["value"]) if isinstance(body, dict) and "value" in body else None
         except (AriError, TimeoutError):
-            header = None
+            return None
+        return str(body["value"]) if isinstance(body, dict) and "value" in body else None
+
+    async def _route_time_offset(self, channel_id: str, caller: str | None) -> timedelta:
+        """A test caller's `X-Frontdesk-Route-Time`; any trouble means real time."""
+        header = await self._read_header(channel_id, override.ARI_VARIABLE)
         verdict = override.decide(header, self.now())
         fields = {"channel": channel_id, "caller": mask_number(caller), "reason": verdict.reason}
         if verdict.honoured:
@@ -218,6 +231,20 @@ class CallRuntime:
         elif verdict.reason != "absent":
             log.warning("golive.time_override_ignored", **fields)
         return verdict.offset
+
+    async def _golive_case(self, channel_id: str, caller: str | None) -> str | None:
+        """A test caller's `X-Frontdesk-Case`, if it is a well-formed case id."""
+        header = await self._read_header(channel_id, override.CASE_ARI_VARIABLE)
+        case = override.case_id(header)
+        if case is None and header is not None and header.strip():
+            log.warning(
+                "golive.case_ignored",
+                channel=channel_id,
+                caller=mask_number(caller),
+                case=override.mask_case(header),
+                length=len(header),
+            )
+        return case
 
     def adopt(
         self,
