@@ -439,13 +439,13 @@ class QueueRuntime:
         queued.state = "gone"
         self.calls.pop(queued.channel, None)
         bridge = f"frontdesk-c-{queued.channel}"
+        channel = queued.patient_leg or queued.channel  # a callback: the patient's leg
         if queued.transfer_answered:
             self.alerts.publish({"kind": "talk_ended", "call": queued.channel})
-            self._hangup_leg(queued.channel)
+            self._hangup_leg(channel)
         else:
             log.warning("acd.phone_transfer_failed", call=queued.channel)
             self.alerts.publish({"kind": "transfer_failed", "call": queued.channel})
-            channel = queued.channel
             self._submit(
                 channel,
                 lambda: ignore_gone(
@@ -462,7 +462,11 @@ class QueueRuntime:
         if channel in self._legs:
             queued = self.calls.get(self._legs[channel])
             if queued is not None and queued.state == "transferred":
-                if kind in _ENDING:
+                if channel != queued.agent_leg:  # a callback's patient leg: the caller
+                    if kind in _ENDING:
+                        self._legs.pop(channel, None)
+                        self._caller_ended(queued)
+                elif kind in _ENDING:
                     self._legs.pop(channel, None)
                     self._transfer_ended(queued)
                 else:

@@ -93,7 +93,8 @@ def leave(pbx: Pbx, ch: Channel, *, explicit: bool) -> None:
         return
     if ch.variables.get("BRIDGEPEER"):
         pbx.set_var(ch, "BRIDGEPEER", "")
-        pbx.set_var(ch, "BRIDGEPVTCALLID", "")
+        if "BRIDGEPVTCALLID" in ch.variables:  # not when its peer had none (a Local channel)
+            pbx.set_var(ch, "BRIDGEPVTCALLID", "")
     bridge.channels.remove(ch.id)
     pbx.ami("BridgeLeave", "call", [*_bridge_block(bridge), *channel_block(ch)])
     body = [("bridge", bridge.json()), ("channel", ch.json())]
@@ -103,6 +104,25 @@ def leave(pbx: Pbx, ch: Channel, *, explicit: bool) -> None:
         bridge.technology = BRIDGE_TECHNOLOGY[bridge.bridge_type]
     if explicit and ch.stasis_app is not None:
         _unref(pbx, ch.stasis_app, bridge.id)
+
+
+def swap(pbx: Pbx, bridge: Bridge, out: Channel, into: Channel) -> None:
+    """`into` takes `out`'s place (a blind transfer): `out` leaves, `into` enters; the
+    bridge keeps its technology in both events (recorded: still `native_rtp`)."""
+    technology = bridge.technology
+    leave(pbx, out, explicit=False)
+    bridge.technology = technology
+    _enter(pbx, bridge, into)
+
+
+def set_peer_vars(pbx: Pbx, ch: Channel, peer: Channel) -> None:
+    """`BRIDGEPEER`, and `BRIDGEPVTCALLID` if the peer has a SIP call id (else it is
+    unset: a Local peer has none)."""
+    pbx.set_var(ch, "BRIDGEPEER", peer.name)
+    if peer.protocol_id:
+        pbx.set_var(ch, "BRIDGEPVTCALLID", peer.protocol_id)
+    else:
+        pbx.unset_var(ch, "BRIDGEPVTCALLID")
 
 
 def _unref(pbx: Pbx, app_name: str, bridge_id: str) -> None:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from frontdesk.emulator import execution, media
+from frontdesk.emulator import execution, media, transfer
 from frontdesk.emulator.clock import now
 from frontdesk.emulator.errors import CallRefused
 from frontdesk.emulator.model import Channel, Dialplan, Party
@@ -73,10 +73,11 @@ def dtmf(pbx: Pbx, ch: Channel, digit: str) -> None:
 
 
 def caller_hangup(pbx: Pbx, channel_id: str) -> None:
-    """The caller sends BYE: ChannelHangupRequest without cause; AMI Hangup Cause 0."""
-    pbx.hangup(pbx.channel(channel_id), cause=0, request=[])
+    """The caller sends BYE: ChannelHangupRequest without cause; AMI Hangup Cause 0.
+    A transfer's Local channel gets no BYE: the phone it rings hangs up instead."""
+    pbx.hangup(transfer.far_end(pbx, pbx.channel(channel_id)), cause=0, request=[])
 
 
 def far_hangup(pbx: Pbx, channel_id: str) -> None:
     """The far end of an originated leg sends BYE: AMI Hangup Cause 16 (flow h)."""
-    pbx.hangup(pbx.channel(channel_id), cause=16, request=[])
+    pbx.hangup(transfer.far_end(pbx, pbx.channel(channel_id)), cause=16, request=[])

@@ -82,6 +82,12 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
             await emu.hangup(channel_id)
         return _json(200, {})
 
+    async def transfer(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        if not isinstance(body.get("to"), str | int) or isinstance(body.get("to"), bool):
+            raise ValueError("to: the extension to transfer to is required")
+        return _json(200, await emu.transfer(request.match_info["id"], str(body["to"])))
+
     async def register(request: web.Request) -> web.StreamResponse:
         await emu.register(request.match_info["ext"])
         return _json(200, {})
@@ -134,6 +140,7 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
         ("POST", "/_emulator/calls", place_call),
         ("POST", "/_emulator/channels/{id}/dtmf", dtmf),
         ("POST", "/_emulator/channels/{id}/hangup", hangup),
+        ("POST", "/_emulator/channels/{id}/transfer", transfer),
         ("GET", "/_emulator/channels/{id}", channel),
         ("POST", "/_emulator/endpoints/{ext}/register", register),
         ("POST", "/_emulator/endpoints/{ext}/unregister", unregister),

@@ -1,7 +1,8 @@
 """A tiny dialplan: contexts of extensions (exact or `_X.` patterns) of (app, data) steps.
 
 The default is the lab's `extensions.conf` from the transcripts with the Stasis app name
-replaced, so `continue`, `STASISSTATUS=FAILED` and Local channels behave as recorded.
+replaced, so `continue`, `STASISSTATUS=FAILED` and Local channels behave as recorded, plus
+the project's `[frontdesk-fallback]` (dialplan/extensions.conf) reduced to what runs here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,19 @@ def default_dialplan(app: str) -> dict[str, dict[str, list[tuple[str, str]]]]:
         },
         "lab-local": {"wait": [("Answer", ""), ("Wait", "20"), ("Hangup", "")]},
         "staff": {"_200X": [("Dial", "PJSIP/${EXTEN},20"), ("Hangup", "")]},
+        # Where frontdesk sends a caller it cannot route (e.g. a phone transfer nobody
+        # answered). `Dial` of the desk phones and `VoiceMail` are no-ops here, so the
+        # caller hears the notice and the message prompt, then is hung up.
+        "frontdesk-fallback": {
+            "s": [
+                ("NoOp", "frontdesk fallback: STASISSTATUS=${STASISSTATUS}"),
+                ("Dial", "${FRONTDESK_FALLBACK_DIAL},${FRONTDESK_FALLBACK_RING}"),
+                ("Answer", ""),
+                ("Playback", "frontdesk/emergency-notice&frontdesk/fallback-voicemail"),
+                ("VoiceMail", "${FRONTDESK_FALLBACK_MAILBOX},s"),
+                ("Hangup", ""),
+            ]
+        },
     }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from frontdesk.emulator import calls, endpoints
+from frontdesk.emulator import calls, endpoints, transfer
 from frontdesk.emulator.ami_access import FRONTDESK, ManagerUser
 from frontdesk.emulator.ami_actions import AmiActions
 from frontdesk.emulator.ami_server import AmiConfig, AmiServer
@@ -195,6 +195,11 @@ class Emulator:
 
     async def agent_hangup(self, channel_id: str) -> None:
         calls.far_hangup(self.pbx, channel_id)
+
+    async def transfer(self, channel_id: str, to: str) -> dict[str, str | None]:
+        """The phone of `channel_id` presses BLIND TRANSFER to extension `to` (SIP REFER);
+        returns the ids/names of the Local `;1` channel and of the rung target's channel."""
+        return transfer.blind_transfer(self.pbx, channel_id, to).json()
 
     async def register(self, extension: str) -> None:
         endpoints.set_registered(self.pbx, extension, True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from frontdesk.emulator import bridging
 from frontdesk.emulator.dialplan import parse_goto, substitute
 from frontdesk.emulator.model import Channel, Dialplan
 
@@ -94,7 +95,10 @@ def _stasis(pbx: Pbx, ch: Channel, data: str) -> float:
 
 
 def continue_at(pbx: Pbx, ch: Channel, context: str, exten: str, priority: int) -> None:
-    """Leave Stasis (`POST /channels/{id}/continue`) and resume the dialplan there."""
+    """Leave Stasis (`POST /channels/{id}/continue`) and resume the dialplan there; a
+    bridged channel departs its bridge first (`app_control_continue`)."""
+    if ch.bridge_id is not None:
+        bridging.leave(pbx, ch, explicit=False)
     pbx.leave_stasis(ch)
     pbx.set_var(ch, "STASISSTATUS", "SUCCESS")
     ch.dialplan.context, ch.dialplan.exten, ch.dialplan.priority = context, exten, priority

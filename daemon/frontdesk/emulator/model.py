@@ -16,6 +16,7 @@ STATE_CODES = {"Down": 0, "Rsrvd": 1, "OffHook": 2, "Dialing": 3, "Ring": 4, "Ri
 CAUSE_TEXT = {
     0: "Unknown",
     1: "Unallocated (unassigned) number",
+    3: "No route to destination",
     16: "Normal Clearing",
     17: "User busy",
     18: "No user responding",
@@ -104,6 +105,10 @@ class Channel:
     last_data: str = ""
     peer_name: str = ""  # the channel bridged with it, for the CDR's DestinationChannel
     on_result: Callable[[bool], None] | None = None  # AMI Originate: answered or not
+    # A Local half or a dialled phone: what its end does to the channels tied to it, and
+    # the channel whose hangup ends it from outside (a Local channel never gets a BYE).
+    on_destroyed: Callable[[Channel], None] | None = None
+    far_end: str | None = None
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
     @property

@@ -9,6 +9,7 @@ unregistered or non-PJSIP endpoint fails at once with `500 {"error":"Allocation 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -157,6 +158,23 @@ def originate(pbx: Pbx, req: OriginateRequest) -> Channel:
     else:
         plan = AnswerPlan(dest=_destination(req))
     pbx.later(ch, 0.0, _ring, pbx, ch, req.timeout, plan)
+    return ch
+
+
+def dial_phone(
+    pbx: Pbx, endpoint: str, timeout: int, connected: Party, on_result: Callable[[bool], None]
+) -> Channel:
+    """`Dial(<endpoint>,<timeout>)` from the dialplan (a blind transfer's `Local;2`): the
+    phone's channel is made and rings at once with its behaviour (answer, 486/603, never
+    until `timeout` s; -1: no timeout); `on_result(answered)` as for an AMI Originate. An
+    unknown or unregistered phone raises `AriError` (Dial's CHANUNAVAIL)."""
+    target = resolve(pbx, endpoint)
+    ch = _new_channel(pbx, target, None, created=False)
+    pbx.add_channel(ch)
+    pbx.set_dialplan_app(ch, "AppDial2", "(Outgoing Line)")
+    pbx.set_connected(ch, connected)
+    ch.on_result = on_result
+    _ring(pbx, ch, timeout, AnswerPlan())
     return ch
 
 

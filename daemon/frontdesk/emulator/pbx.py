@@ -225,6 +225,14 @@ class Pbx:
         self.ami_channel("VarSet", ch, [("Variable", name), ("Value", escape_c(value))], "dialplan")
         self.emit_channel(ch, "ChannelVarset", head=[("variable", name), ("value", value)])
 
+    def unset_var(self, ch: Channel, name: str) -> None:
+        """`Set(NAME=)` with no value: the variable is deleted; only one that existed is
+        reported (with an empty value), as `pbx_builtin_setvar_helper` does."""
+        if ch.variables.pop(name, None) is None:
+            return
+        self.ami_channel("VarSet", ch, [("Variable", name), ("Value", "")], "dialplan")
+        self.emit_channel(ch, "ChannelVarset", head=[("variable", name), ("value", "")])
+
     def set_caller(self, ch: Channel, caller: Party) -> None:
         ch.caller = caller
         pres = [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
@@ -274,12 +282,19 @@ class Pbx:
             self.ami("DeviceStateChange", "call", [("Device", endpoint), ("State", state)])
 
     # -- Stasis -----------------------------------------------------------------------
-    def enter_stasis(self, ch: Channel, app: str, args: list[str]) -> None:
+    def enter_stasis(
+        self, ch: Channel, app: str, args: list[str], replace: Channel | None = None
+    ) -> None:
+        """StasisStart; `replace`: the channel `ch` takes the place of in a Stasis bridge
+        (a blind transfer's Local channel), sent as `replace_channel`."""
         ch.stasis_app, ch.stasis_args = app, args
         application = self.register_app(app)
         if ch.id not in application.channel_ids:
             application.channel_ids.append(ch.id)
-        self.emit_channel(ch, "StasisStart", [("args", list(args))], stasis=True)
+        fields: list[tuple[str, Any]] = [("args", list(args)), ("channel", ch.json())]
+        if replace is not None:
+            fields.append(("replace_channel", replace.json()))
+        self.emit(ari_event("StasisStart", fields, channel_sources(ch), stasis=True))
 
     def leave_stasis(self, ch: Channel) -> None:
         app = ch.stasis_app
@@ -394,5 +409,8 @@ class Pbx:
                 app.channel_ids.remove(ch.id)
         self.update_device(ch.endpoint)
         self.endpoint_changed(ch.endpoint)
+        hook, ch.on_destroyed = ch.on_destroyed, None
+        if hook is not None:  # the other half of a Local pair, a Dial's callee
+            hook(ch)
         if not self.channels and self.on_idle is not None:
             self.on_idle()
