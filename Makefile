@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PLAN   ?= daemon/frontdesk/examples/lakeside.yaml
 
-.PHONY: run test bench lint typecheck unit clean faults
+.PHONY: run test bench lint typecheck unit clean faults lab lab-golive
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,22 @@ faults: $(STAMP)
 	$(BIN)/ruff format --check faults
 	$(BIN)/mypy --strict faults
 	$(BIN)/pytest -q faults
+
+## lab: the lab tier against a real Asterisk 22 (docs/real-asterisk.md, "Test it on a real
+## Asterisk"): FRONTDESK_LAB_PREFIX names the build's prefix. Without it: skipped, exit 0.
+lab: $(STAMP)
+	@if [ -z "$$FRONTDESK_LAB_PREFIX" ] || [ ! -x "$$FRONTDESK_LAB_PREFIX/sbin/asterisk" ]; then \
+		echo "make lab: skipped: no Asterisk build (set FRONTDESK_LAB_PREFIX to the prefix"; \
+		echo "  shared/asterisk/real/build.sh installed into; see docs/real-asterisk.md)"; \
+		exit 0; fi
+	$(BIN)/ruff check lab
+	$(BIN)/ruff format --check lab
+	$(BIN)/pytest -v -p no:cacheprovider lab
+
+## lab-golive: the example plan's go-live run on the real Asterisk (every case, 10 side
+## by side), then `frontdesk golive verify`'s table. Without FRONTDESK_LAB_PREFIX: skipped.
+lab-golive: $(STAMP)
+	$(BIN)/python -m lab.golive_run $(GOLIVE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check daemon tests bench

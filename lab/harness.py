@@ -31,7 +31,16 @@ from lab.pbx import (
     TRUNK_PORT,
     Asterisk,
 )
-from lab.sipp import Call, Sipp, answering_xml, caller_xml, register_xml, wait_until
+from lab.sipp import (
+    Call,
+    Sipp,
+    answering_xml,
+    caller_xml,
+    dial_xml,
+    invites_from,
+    register_xml,
+    wait_until,
+)
 
 API_TOKEN = "lab-api-token"
 BUSINESS_HOURS = "2026-12-07T10:30"  # a Monday, no holiday
@@ -125,9 +134,11 @@ class Daemon:
 
 
 class Lab:
-    def __init__(self, prefix: Path, workdir: Path, database_url: str, schema: str) -> None:
+    def __init__(
+        self, prefix: Path, workdir: Path, database_url: str, schema: str, plan: Path | None = None
+    ) -> None:
         self.workdir = workdir
-        self.plan = lab_plan(workdir)
+        self.plan = plan or lab_plan(workdir)
         self.pbx = Asterisk(prefix, workdir, self.plan)
         self.database_url, self.schema = database_url, schema
         self.daemon = Daemon(workdir, self.plan, self.pbx, database_url)
@@ -135,12 +146,14 @@ class Lab:
         self.trunk: Sipp | None = None
         self._callers: list[Sipp] = []
         self._ports: Iterator[int] = itertools.cycle(CALLER_PORTS)
+        self._dial_ports: Iterator[int] = itertools.cycle(range(5201, 5261))  # staff dialling
         self._seq = itertools.count(1)
 
     # -- bringing it up -----------------------------------------------------------------------
-    def start(self) -> None:
-        self.pbx.configure()
-        self.pbx.render_prompts()
+    def start(self, *, configure: bool = True) -> None:
+        if configure:
+            self.pbx.configure()
+            self.pbx.render_prompts()
         self.pbx.start()
         for ext in PHONE_PORTS:
             self.register(ext)
@@ -162,9 +175,12 @@ class Lab:
         if reg.wait(15) != 0:
             raise RuntimeError(f"phone {ext} did not register: {reg.dir}")
 
-    def phone(self, ext: str, *, ring: float = 1.0, talk: float = 120.0) -> Sipp:
+    def phone(
+        self, ext: str, *, ring: float = 1.0, talk: float = 120.0, transfer_to: str | None = None
+    ) -> Sipp:
         """(Re)start a phone's answering SIPp: rings `ring` s, answers, hangs up after
-        `talk` s unless the caller hangs up first."""
+        `talk` s unless the caller hangs up first (`transfer_to`: presses transfer to that
+        extension after `talk` s instead)."""
         old = self.phones.get(ext)
         if old is not None:
             old.stop()
@@ -172,7 +188,7 @@ class Lab:
             f"phone-{ext}-{next(self._seq)}",
             self.workdir,
             PHONE_PORTS[ext],
-            answering_xml(round(ring * 1000), round(talk * 1000)),
+            answering_xml(round(ring * 1000), round(talk * 1000), transfer_to=transfer_to),
             calls=None,
         ).start()
         self.phones[ext] = sipp
@@ -186,6 +202,38 @@ class Lab:
         sipp = Sipp(name, self.workdir, next(self._ports), caller_xml(call, directory), calls=1)
         self._callers.append(sipp)
         return sipp.start()
+
+    def dial(self, ext: str, number: str) -> Sipp:
+        """A staff phone dials `number` (a feature code), from a port of its own."""
+        name = f"dial-{next(self._seq):03d}-{ext}-{number.replace('*', 'star')}"
+        xml = dial_xml(ext, self.pbx.secrets.phones[ext], number)
+        sipp = Sipp(name, self.workdir, next(self._dial_ports), xml, calls=1)
+        self._callers.append(sipp)
+        return sipp.start()
+
+    def answered_by(self, caller: str, timeout: float = 40.0) -> str:
+        """The extension whose phone got the INVITE carrying `caller`'s caller ID."""
+        found: list[str] = []
+
+        def rung() -> bool:
+            found[:] = [e for e, p in self.phones.items() if invites_from(p, caller)]
+            return bool(found)
+
+        wait_until(rung, f"a phone to ring with {caller}", timeout)
+        return found[0]
+
+    def agent_states(self) -> dict[str, Any]:
+        return {a["ext"]: a for a in self.daemon.api("GET", "/api/acd")["agents"]}
+
+    def queue_callers(self, queue: str) -> list[dict[str, Any]]:
+        for view in self.daemon.api("GET", "/api/acd")["queues"]:
+            if view["name"] == queue:
+                return list(view["callers"])
+        raise AssertionError(f"no queue {queue}")
+
+    def restart_daemon(self, practice_time: str) -> None:
+        self.daemon.stop()
+        self.daemon.start(practice_time)
 
     def stop(self) -> None:
         for sipp in [*self._callers, *self.phones.values(), *([self.trunk] if self.trunk else [])]:

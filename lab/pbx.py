@@ -58,6 +58,7 @@ def lab_prefix() -> Path | None:
 class Secrets:
     ari: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     ami: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    lab_ami: str = field(default_factory=lambda: secrets.token_urlsafe(18))  # the tests' own
     phones: dict[str, str] = field(default_factory=dict)
 
 
@@ -100,6 +101,11 @@ class Asterisk:
         self._generate()
         self._write_secrets()
         (self.etc / "pjsip-local.conf").write_text(_caller_identify())
+        with (self.etc / "manager.conf").open("a") as manager:
+            manager.write(
+                f"\n[lab]\nsecret = {self.secrets.lab_ami}\ndeny = 0.0.0.0/0.0.0.0\n"
+                "permit = 127.0.0.1/255.255.255.255\nread = all\nwrite = system\n"
+            )
         (self.etc / "asterisk.conf").write_text(self._asterisk_conf())
         # The samples' logger.conf writes full logs; the lab keeps a `messages` file only.
         (self.etc / "logger.conf").write_text(

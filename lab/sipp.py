@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from frontdesk.golive.dtmf_pcap import write_key_pcaps  # RTP that rises across keys
 from lab.pbx import SIP_PORT
 
 SIPP = "sipp"
@@ -149,17 +150,15 @@ class Call:
     did: str
     keys: tuple[tuple[float, str | None], ...] = ()
     hold: float = 20.0
-    speak: bool = False  # play 8 s of audio after the keys (a voicemail message)
+    # Play 8 s of audio this many seconds after the keys (a voicemail message, after the
+    # greeting). Not at once: a new play_pcap_audio cuts the key that is still playing.
+    speak: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
 
 
 def caller_xml(call: Call, pcap_dir: Path) -> str:
-    keys = [key for _, key in call.keys if key is not None]
-    pcaps: list[Path] = []
-    if keys:
-        from frontdesk.golive.dtmf_pcap import write_key_pcaps  # rising RTP across keys
-
-        pcaps = write_key_pcaps(keys, pcap_dir)
+    presses = [(pause, key) for pause, key in call.keys if key is not None]
+    pcaps = write_key_pcaps([k for _, k in presses], pcap_dir, gaps=[p for p, _ in presses])
     extra = "".join(f"\n      {name}: {value}" for name, value in call.headers)
     invite = f"""INVITE sip:{call.did}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -193,7 +192,8 @@ def caller_xml(call: Call, pcap_dir: Path) -> str:
         if key is not None:
             pcap = quoteattr(str(next(played)))
             parts.append(f"  <nop><action><exec play_pcap_audio={pcap}/></action></nop>\n")
-    if call.speak:
+    if call.speak is not None:
+        parts.append(f'  <pause milliseconds="{round(call.speak * 1000)}"/>\n')
         audio = quoteattr(AUDIO_PCAP)
         parts.append(f"  <nop><action><exec play_pcap_audio={audio}/></action></nop>\n")
     parts += [
@@ -205,6 +205,55 @@ def caller_xml(call: Call, pcap_dir: Path) -> str:
         '  <label id="end"/>\n</scenario>\n',
     ]
     return "".join(parts)
+
+
+def dial_xml(ext: str, password: str, number: str, hold_ms: int = 15000) -> str:
+    """A staff phone dials `number` (a feature code such as *45), authenticating."""
+
+    def invite(cseq: int, auth: str) -> str:
+        return f"""INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{ext}@[remote_ip]>;tag=[pid]dial[call_number]
+      To: <sip:{number}@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: {cseq} INVITE
+      Contact: <sip:{ext}@[local_ip]:[local_port]>
+      Max-Forwards: 70{auth}
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {_SDP.replace("[media_port]", "[auto_media_port]")}"""
+
+    ack = """ACK sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{ext}@[remote_ip]>;tag=[pid]dial[call_number]
+      To: <sip:{number}@[remote_ip]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: {cseq} ACK
+      Max-Forwards: 70
+      Content-Length: 0"""
+    bye = ack.replace("ACK sip", "BYE sip").replace("{cseq} ACK", "{cseq} BYE")
+    auth = f"\n      [authentication username={ext} password={password}]"
+    return (
+        _HEAD
+        + '<scenario name="lab phone dials">\n'
+        + _send(invite(1, ""), retrans=True)
+        + '  <recv response="100" optional="true"/>\n'
+        + '  <recv response="401" auth="true"/>\n'
+        + _send(ack.format(number=number, ext=ext, cseq=1))
+        + _send(invite(2, auth), retrans=True)
+        + '  <recv response="100" optional="true"/>\n'
+        + '  <recv response="180" optional="true"/>\n'
+        + '  <recv response="183" optional="true"/>\n'
+        + '  <recv response="200"/>\n'
+        + _send(ack.format(number=number, ext=ext, cseq=2))
+        + f'  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>\n'
+        + _send(_response("200 OK", tag=False), next_label="end")
+        + '  <label id="hangup"/>\n'
+        + _send(bye.format(number=number, ext=ext, cseq=3), retrans=True)
+        + '  <recv response="200" crlf="true"/>\n'
+        + '  <label id="end"/>\n</scenario>\n'
+    )
 
 
 class Sipp:
@@ -227,7 +276,9 @@ class Sipp:
             "-p",
             str(port),
             "-mp",
-            str(port * 4 + 20000),
+            # Media ports far apart: each SIPp binds several from its base, and a caller
+            # whose RTP socket cannot bind sends no keys at all.
+            str(20000 + (port - 5000) * 20),
             "-nostdin",
             "-trace_msg",
             "-message_file",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from frontdesk.asterisk.ari import AriClient
-from frontdesk.calls.destinations import Destinations, callback_due
+from frontdesk.asterisk.ari import AriClient, AriError
+from frontdesk.calls.destinations import HANDOFF_VARIABLE, Destinations, callback_due
 from frontdesk.calls.queues import Alert, AlertHub
 from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
@@ -75,6 +75,22 @@ class FakeAri:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
+        self.variables: dict[tuple[str, str], str] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
+
+    async def set_variable(self, channel: str, name: str, value: str) -> None:
+        self.variables[(channel, name)] = value
+
+    async def get_channel(self, channel: str) -> dict[str, Any]:
+        if channel not in self.channels:
+            raise AriError("GET", f"/channels/{channel}", 404, "Channel not found")
+        return self.channels[channel]
+
+    async def delete_bridge(self, bridge: str) -> None:
+        self.sent.append(("delete_bridge", bridge))
+
+    async def continue_in_dialplan(self, channel: str, *_: object) -> None:
+        self.sent.append(("continue", channel))
 
     async def record(self, channel: str, name: str, **_: object) -> None:
         self.sent.append(("record", name))
@@ -153,3 +169,56 @@ async def test_pound_still_ends_the_message_and_the_call(plan: Plan) -> None:
     await settle(destinations)
     assert [(a["kind"], a["hung_up"]) for a in published] == [("voicemail", False)]
     assert ari.sent == [("record", NAME), ("hangup", CHANNEL)]
+
+
+# -- a restarted frontdesk finds callers mid-handoff -------------------------------------------
+async def test_a_handoff_is_marked_on_the_channel_for_a_restart(plan: Plan) -> None:
+    _, ari, _ = await recording(plan)
+    assert ari.variables[(CHANNEL, HANDOFF_VARIABLE)] == "voicemail:billing:billing:billing"
+
+
+def fresh(plan: Plan) -> tuple[Destinations, FakeAri, list[Alert]]:
+    ari = FakeAri()
+    alerts = AlertHub()
+    published: list[Alert] = []
+    alerts.add_listener(published.append)
+    destinations = Destinations(
+        plan, cast(AriClient, ari), alerts, now=lambda: local("2026-11-30 20:00")
+    )
+    return destinations, ari, published
+
+
+async def test_a_message_being_left_is_readopted_and_still_counts(plan: Plan) -> None:
+    destinations, _, published = fresh(plan)
+    marker = "voicemail:billing:billing:billing"
+    assert await destinations.readopt(CHANNEL, marker, "+13125551001")
+    destinations.on_event(ended("ChannelHangupRequest"))
+    destinations.on_event(finished(9))
+    await settle(destinations)
+    (alert,) = published
+    assert (alert["kind"], alert["box"], alert["category"]) == ("voicemail", "billing", "billing")
+    assert alert["callback_due"] == local("2026-12-01 16:00").isoformat()
+
+
+async def test_a_connected_transfer_is_readopted_and_either_hangup_ends_both(plan: Plan) -> None:
+    destinations, ari, _ = fresh(plan)
+    ari.channels[f"{CHANNEL}-xfer"] = {"id": f"{CHANNEL}-xfer", "state": "Up"}
+    assert await destinations.readopt(CHANNEL, "transfer", None)
+    destinations.on_event({"type": "StasisEnd", "channel": {"id": f"{CHANNEL}-xfer"}})
+    await settle(destinations)
+    assert ("hangup", CHANNEL) in ari.sent
+    assert not destinations.owns(CHANNEL)
+
+
+async def test_a_transfer_whose_far_end_is_gone_goes_to_the_fallback(plan: Plan) -> None:
+    destinations, ari, _ = fresh(plan)
+    assert await destinations.readopt(CHANNEL, "transfer", None)
+    await settle(destinations)
+    assert ari.sent == [("continue", CHANNEL)]
+    assert ari.variables[(CHANNEL, "FRONTDESK_ROUTE")] == "fallback"
+
+
+async def test_a_marker_of_another_kind_is_not_ours(plan: Plan) -> None:
+    destinations, _, _ = fresh(plan)
+    assert not await destinations.readopt(CHANNEL, "voicemail:x", None)
+    assert not destinations.owns(CHANNEL)

@@ -37,16 +37,32 @@ from frontdesk.routing.phone import mask_number
 log = structlog.get_logger("frontdesk.destinations")
 
 TRANSFER = "transfer"
+# Set on the caller's channel when a handoff starts, so that a restarted frontdesk finds a
+# caller in a transfer or leaving a message and leaves them be (instead of playing them
+# the menu): `transfer`, or `voicemail:<box>:<queue>:<category>` (plan names only).
+HANDOFF_VARIABLE = "FRONTDESK_HANDOFF"
 RECORD_SECONDS = 180
 MIN_MESSAGE_SECONDS = 1  # Asterisk's whole seconds: 0 = under 1 s of audio, no message
 _ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
 _SEARCH_DAYS = 14
 
 
+@dataclass(frozen=True)
+class Message:
+    """What a voicemail handoff needs to know when the recording ends."""
+
+    box: VoicemailDestination
+    queue: str | None
+    category: str
+
+    def encode(self) -> str:
+        return f"voicemail:{self.box.box}:{self.queue or ''}:{self.category}"
+
+
 @dataclass
 class Handoff:
     channel: str
-    decision: Decision
+    message: Message | None
     number: str | None
     leg: str | None = None
     connected: bool = False
@@ -76,9 +92,14 @@ class Destinations:
         return channel in self.calls or channel in self._legs
 
     async def deliver(self, channel: str, decision: Decision, number: str | None) -> None:
-        handoff = Handoff(channel, decision, number)
-        self.calls[channel] = handoff
         destination = decision.destination
+        message = None
+        if isinstance(destination, VoicemailDestination):
+            message = Message(destination, decision.deciding_queue, decision.request.category)
+        handoff = Handoff(channel, message, number)
+        self.calls[channel] = handoff
+        marker = message.encode() if message is not None else TRANSFER
+        await ignore_gone(self.ari.set_variable(channel, HANDOFF_VARIABLE, marker))
         if isinstance(destination, VoicemailDestination):
             handoff.recording = f"frontdesk/{destination.box}/{channel}"
             try:
@@ -89,6 +110,50 @@ class Destinations:
                 raise
         elif isinstance(destination, TransferDestination):
             await self._dial(handoff, destination)
+
+    async def readopt(self, channel: str, marker: str, number: str | None) -> bool:
+        """After a restart: a caller found mid-handoff (`HANDOFF_VARIABLE`) is watched
+        again, never given the menu. A transfer whose far end is gone, or that was still
+        ringing, goes to the dialplan's fallback. False: not a handoff of ours."""
+        if marker == TRANSFER:
+            return await self._readopt_transfer(channel, number)
+        message = self._decode_message(marker)
+        if message is None:
+            return False
+        handoff = Handoff(channel, message, number, hung_up=False)
+        handoff.recording = f"frontdesk/{message.box.box}/{channel}"
+        self.calls[channel] = handoff
+        log.info("voicemail.readopted", call=channel, box=message.box.box)
+        return True
+
+    async def _readopt_transfer(self, channel: str, number: str | None) -> bool:
+        handoff = Handoff(channel, None, number, leg=f"{channel}-xfer")
+        self.calls[channel] = handoff
+        try:
+            leg = await self.ari.get_channel(handoff.leg or "")
+        except AriError:
+            leg = None
+        if leg is None or leg.get("state") != "Up":
+            log.warning("transfer.readopted_without_far_end", call=channel)
+            self._spawn(self._fall_back(handoff))
+            return True
+        assert handoff.leg is not None
+        self._legs[handoff.leg] = channel
+        handoff.connected = True
+        log.info("transfer.readopted", call=channel)
+        return True
+
+    def _decode_message(self, marker: str) -> Message | None:
+        parts = marker.split(":")
+        if len(parts) != 4 or parts[0] != "voicemail":
+            return None
+        _, box, queue, category = parts
+        # The greeting's callback promise: that of the after-hours path with this box.
+        paths = [q.after_hours for q in self.plan.queues.values()]
+        if self.plan.urgent is not None:
+            paths.append(self.plan.urgent.after_hours)
+        callback = next((p.callback for p in paths if p is not None and p.voicemail == box), None)
+        return Message(VoicemailDestination(box, callback), queue or None, category)
 
     def on_stasis_start(self, event: dict[str, Any]) -> bool:
         args = [str(a) for a in event.get("args") or []]
@@ -118,12 +183,10 @@ class Destinations:
         recording = event.get("recording") or {}
         target = str(recording.get("target_uri", "")).removeprefix("channel:")
         handoff = self.calls.pop(target, None)
-        if handoff is None or not isinstance(handoff.decision.destination, VoicemailDestination):
+        if handoff is None or handoff.message is None:
             return
-        box = handoff.decision.destination
-        due = callback_due(
-            self.plan, self.clock, handoff.decision.deciding_queue, box.callback, self.now()
-        )
+        box = handoff.message.box
+        due = callback_due(self.plan, self.clock, handoff.message.queue, box.callback, self.now())
         seconds = recording.get("duration")
         if handoff.hung_up and not _is_message(seconds):
             self._no_message(handoff, seconds)
@@ -142,7 +205,7 @@ class Destinations:
                 "call": handoff.channel,
                 "box": box.box,
                 "recording": handoff.recording,
-                "category": handoff.decision.request.category,
+                "category": handoff.message.category,
                 "callback_due": due.isoformat() if due else None,
                 "hung_up": handoff.hung_up,  # no `#`: the caller just hung up
             }

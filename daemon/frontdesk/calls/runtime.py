@@ -19,7 +19,7 @@ import structlog
 from frontdesk.acd.model import CallerLeft
 from frontdesk.asterisk.ari import AriClient, AriError, Connected, ignore_gone
 from frontdesk.asterisk.ari_events import channel_of
-from frontdesk.calls.destinations import Destinations
+from frontdesk.calls.destinations import HANDOFF_VARIABLE, Destinations
 from frontdesk.calls.queues import STATE_VARIABLE, QueueRuntime, decode_state, queue_order
 from frontdesk.calls.session import (
     Answer,
@@ -459,8 +459,21 @@ class CallRuntime:
             joined = decode_state(channel_id, state) if state else None
             if joined is not None:
                 return queue_order(joined.priority, joined.enqueued_at), channel, state
+        if await self._readopt_handoff(channel_id, channel):
+            return None
         self.adopt(channel, answered=channel.get("state") == "Up")
         return None
+
+    async def _readopt_handoff(self, channel_id: str, channel: dict[str, Any]) -> bool:
+        """A caller in a transfer or leaving a message when we lost track: theirs again."""
+        if self.destinations is None:
+            return False
+        try:
+            marker = await self.ari.get_variable(channel_id, HANDOFF_VARIABLE)
+        except AriError:
+            return False  # no such variable: Asterisk answers 404/500
+        caller = normalize_number(facts_from_channel(channel)[0], self.plan.practice.phone_region)
+        return bool(marker) and await self.destinations.readopt(channel_id, marker, caller)
 
     async def _rejoin_in_order(
         self, waiting: list[tuple[tuple[int, datetime], dict[str, Any], str]]

@@ -1,0 +1,219 @@
+"""Calls on a real Asterisk 22 during business hours (the daemon's practice clock: a
+Monday 10:30). Each test judges a call by what the phones and the trunk saw (SIPp
+traces), by AMI, and by the call row in PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+
+from lab.ami_watch import AmiWatch
+from lab.harness import BUSINESS_HOURS, Lab
+from lab.sipp import Call, invites_from, wait_until
+
+MAIN = "+13125550000"
+REFILL = "+13125550010"
+FIRST_KEY = 6.0  # after the answer: the emergency notice plays first
+NEXT_KEY = 2.5
+
+
+def keys(*pressed: str) -> tuple[tuple[float, str | None], ...]:
+    return tuple((FIRST_KEY if i == 0 else NEXT_KEY, k) for i, k in enumerate(pressed))
+
+
+def test_menu_to_a_skill_queue_rings_the_best_agent(lab: Lab) -> None:
+    # Scheduling, cardiology: Ana (2001, cardiology 3) before Fay (2006, cardiology 2).
+    caller = "+13125552001"
+    lab.call(Call(caller, MAIN, keys("1", "3"), hold=16))
+    assert lab.answered_by(caller) == "2001"
+    row = lab.call_row(caller)
+    assert (row["queue"], row["agent"], row["outcome"]) == ("scheduling", "2001", "answered")
+    assert row["category"] == "scheduling"
+
+
+def test_known_patient_goes_straight_to_the_specialty_on_file(lab: Lab) -> None:
+    # P-1003 (directory.csv): orthopedics. Key 1 skips the specialty menu: Ben (2002).
+    caller = "+13125551003"
+    lab.call(Call(caller, MAIN, keys("1"), hold=12))
+    assert lab.answered_by(caller) == "2002"
+    row = lab.call_row(caller)
+    assert row["patient_id"] == "P-1003"
+    assert '"orthopedics"' in str(row["destination"])
+
+
+def test_operator_key_reaches_the_front_desk(lab: Lab) -> None:
+    caller = "+13125552002"
+    lab.call(Call(caller, MAIN, keys("0"), hold=12))
+    assert lab.answered_by(caller) in ("2001", "2003", "2006")
+    assert lab.call_row(caller)["queue"] == "front_desk"
+
+
+def test_silent_caller_reaches_the_front_desk(lab: Lab) -> None:
+    caller = "+13125552003"
+    lab.call(Call(caller, MAIN, (), hold=120))  # three menus and their timeouts, first
+    assert lab.answered_by(caller, timeout=110) in ("2001", "2003", "2006")
+    row = lab.call_row(caller, timeout=120)
+    assert (row["queue"], row["outcome"]) == ("front_desk", "answered")
+
+
+def test_refill_number_goes_to_the_pharmacy_skilled_nurse(lab: Lab) -> None:
+    caller = "+13125552004"
+    lab.call(Call(caller, REFILL, (), hold=12))
+    assert lab.answered_by(caller) == "2004"  # Dana: pharmacy 3, Eli 2
+    row = lab.call_row(caller)
+    assert (row["category"], row["queue"]) == ("refill", "nurse_triage")
+
+
+def test_spanish_caller_without_a_spanish_agent_gets_the_language_line(lab: Lab) -> None:
+    # 9: Spanish; 4, 2: a referral. Referrals' only member (Fay) has no Spanish.
+    caller = "+13125552005"
+    lab.call(Call(caller, MAIN, keys("9", "4", "2"), hold=14))
+    assert lab.trunk is not None
+    wait_until(lambda: trunk_invites(lab, "+18005550123", caller), "the language line to ring")
+    row = lab.call_row(caller)
+    assert row["language"] == "es"
+    assert row["outcome"] == "transferred_external"
+
+
+def test_urgent_caller_goes_first_in_triage_and_escalation_reaches_ami(
+    lab: Lab, ami: AmiWatch
+) -> None:
+    # Both nurses busy with refill callers; a clinical caller waits, then an urgent one.
+    busy = ["+13125552011", "+13125552012"]
+    for number in busy:
+        lab.call(Call(number, REFILL, (), hold=45))
+        lab.answered_by(number)
+    clinical, urgent = "+13125552013", "+13125552014"
+    lab.call(Call(clinical, MAIN, keys("3", "2"), hold=90))
+    wait_until(lambda: len(lab.queue_callers("nurse_triage")) == 1, "the clinical caller to wait")
+    lab.call(Call(urgent, MAIN, keys("3", "1"), hold=90))
+    wait_until(lambda: len(lab.queue_callers("nurse_triage")) == 2, "the urgent caller to wait")
+    order = [c["priority"] for c in lab.queue_callers("nurse_triage")]
+    assert order == ["front", "normal"]
+    # The clinical caller has waited 20 s: the charge nurse's alert, as an AMI UserEvent.
+    wait_until(lambda: ami.named("UserEvent"), "the escalation UserEvent", 40)
+    assert any("Escalation" in e.get("UserEvent", "") for e in ami.named("UserEvent"))
+    # A nurse frees up: the urgent caller is answered before the clinical one.
+    first = lab.answered_by(urgent, timeout=60)
+    later = [p for p in lab.phones.values() if invites_from(p, clinical)]
+    assert not later or first in ("2004", "2005")
+    assert lab.call_row(urgent, timeout=120)["urgent"] is True
+
+
+def test_callback_is_made_agent_first_then_the_patient(lab: Lab) -> None:
+    # Referrals: Fay (2006) only. Fay busy; the next caller waits 25 s, presses 1.
+    lab.phone("2006", talk=120)
+    first, patient = "+13125552021", "+13125557777"
+    lab.call(Call(first, MAIN, keys("4", "2"), hold=48))
+    lab.answered_by(first)
+    lab.call(Call(patient, MAIN, (*keys("4", "2"), (30.0, "1")), hold=60))
+    wait_until(
+        lambda: lab.daemon.seen("acd.callback_accepted") or _accepted(lab, patient),
+        "the callback to be accepted",
+        60,
+    )
+    # Fay's call ends; frontdesk calls her first (the whisper), then the patient.
+    assert lab.trunk is not None
+    wait_until(lambda: trunk_invites(lab, patient, None), "the patient to be called back", 90)
+    assert len(lab.phones["2006"].received("INVITE")) >= 2
+    log = (lab.pbx.logs / "messages.log").read_text(errors="replace")
+    assert re.search(r"Playing 'frontdesk/callback-referral", log), "the whisper was not heard"
+
+
+def test_feature_codes_from_a_phone(lab: Lab) -> None:
+    def state() -> str:
+        return str(lab.agent_states()["2002"]["state"])
+
+    lab.dial("2002", "*46")
+    wait_until(lambda: state() == "logged_out", "*46 to log 2002 out")
+    lab.dial("2002", "*45")
+    wait_until(lambda: state() == "idle", "*45 to log 2002 in")
+    lab.dial("2002", "*47")
+    wait_until(lambda: state() == "paused", "*47 to pause 2002")
+    lab.dial("2002", "*47")
+    wait_until(lambda: state() == "idle", "*47 again to resume 2002")
+
+
+def test_kill_9_with_callers_waiting_answers_them_in_arrival_order(lab: Lab) -> None:
+    # Billing: Chloe (2003) only. Paused (logged out, billing would be unstaffed and
+    # route like after hours), five callers wait; frontdesk is killed.
+    lab.daemon.api("POST", "/api/agents/2003/pause")
+    lab.phone("2003", ring=0.5, talk=3)
+    callers = [f"+1312555203{n}" for n in range(5)]
+    for number in callers:
+        lab.call(Call(number, MAIN, keys("2"), hold=150))
+        time.sleep(1.0)
+    wait_until(lambda: len(lab.queue_callers("billing")) == 5, "five callers in billing", 40)
+    lab.daemon.kill(signal.SIGKILL)
+    lab.daemon.start(BUSINESS_HOURS)  # logins are not kept yet: everyone starts available
+    lab.daemon.api("POST", "/api/agents/2003/unpause")
+    wait_until(
+        lambda: all(invites_from(lab.phones["2003"], n) for n in callers),
+        "Chloe to answer all five",
+        90,
+    )
+    rung = [_from_number(m) for m in lab.phones["2003"].received("INVITE")]
+    assert [n for n in rung if n in {c.lstrip("+") for c in callers}] == [
+        c.lstrip("+") for c in callers
+    ]
+
+
+def test_frontdesk_down_the_dialplan_rings_the_front_desk(lab: Lab) -> None:
+    lab.daemon.stop()
+    try:
+        caller = "+13125552041"
+        lab.call(Call(caller, MAIN, (), hold=10))
+        wait_until(
+            lambda: all(invites_from(lab.phones[e], caller) for e in ("2001", "2003", "2006")),
+            "every front-desk phone to ring",
+        )
+    finally:
+        lab.daemon.start(BUSINESS_HOURS)
+
+
+def trunk_invites(lab: Lab, dialled: str, caller: str | None) -> list[str]:
+    assert lab.trunk is not None
+    found = [m for m in lab.trunk.received("INVITE") if m.startswith(f"INVITE sip:{dialled}@")]
+    if caller is not None:
+        found = [m for m in found if caller.lstrip("+") in m.split("\n", 3)[2] + m]
+    return found
+
+
+def _accepted(lab: Lab, caller: str) -> bool:
+    rows = lab.rows("SELECT callback_accepted FROM calls WHERE caller = $1", caller)
+    return any(r["callback_accepted"] for r in rows)
+
+
+def _from_number(message: str) -> str:
+    match = re.search(r"^From:[^\n]*sip:\+?(\d+)@", message, re.M)
+    return match.group(1) if match else ""
+
+
+def test_a_phones_blind_transfer_keeps_the_patient_and_is_recorded(lab: Lab) -> None:
+    # Dana (2004) answers a refill caller and presses transfer to Eli (2005), who talks
+    # 5 s and hangs up: the patient is hung up then, and no second call appears.
+    lab.phone("2004", talk=4, transfer_to="2005")
+    lab.phone("2005", talk=5)
+    caller = "+13125552061"
+    call = lab.call(Call(caller, REFILL, (), hold=60))
+    wait_until(
+        lambda: invites_from(lab.phones["2005"], "2004") or lab.phones["2005"].received("INVITE"),
+        "Eli's phone to ring",
+    )
+    row = lab.call_row(caller, timeout=40)
+    assert (row["agent"], row["transferred"], row["outcome"]) == ("2004", True, "answered")
+    wait_until(lambda: call.received("BYE"), "the patient to be hung up with Eli")
+    menus = re.findall(
+        r"Local/2005@staff[^\n]*Playing 'frontdesk/menu",
+        (lab.pbx.logs / "messages.log").read_text(errors="replace"),
+    )
+    assert not menus, "the menu was played into the conversation"
+    calls = lab.rows(
+        "SELECT count(*) AS n FROM calls WHERE created_at >= "
+        "(SELECT created_at FROM calls WHERE linkedid = $1)",
+        row["linkedid"],
+    )
+    assert calls[0]["n"] == 1
+    lab.phone("2004")
+    lab.phone("2005")
