@@ -7,6 +7,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from frontdesk.emulator.rtp_events import EventPacket, Rfc4733Stream
+
 DIGITS = "0123456789*#ABCD"
 
 
@@ -88,21 +90,8 @@ def _ones_complement_sum(data: bytes) -> int:
 
 
 def asterisk_hears(events: Iterable[Event]) -> list[str]:
-    """The keys Asterisk 22 reports for these packets of one stream, in order: a model of
-    the rule in res_rtp_asterisk (`process_dtmf_rfc2833`, no DTMF compensation). An end
-    packet counts once per sequence number and only with a timestamp newer than the last
-    counted end; a start or update packet older than that is dropped."""
-    heard: list[str] = []
-    last_seq: int | None = None
-    last_end: int | None = None
-    for event in events:
-        if event.end:
-            if event.seq != last_seq and (last_end is None or event.timestamp > last_end):
-                last_end = event.timestamp
-                heard.append(event.key)
-        else:
-            older = last_seq is not None and last_seq > event.seq and last_seq - event.seq < 50
-            if older or (last_end is not None and event.timestamp <= last_end):
-                continue  # dropped before the sequence number is remembered
-        last_seq = event.seq
-    return heard
+    """The keys Asterisk 22 reports for these packets of one stream, in order (the rule the
+    emulator reproduces: frontdesk.emulator.rtp_events)."""
+    stream = Rfc4733Stream()
+    packets = [EventPacket(e.key, e.seq, e.timestamp, e.end) for e in events]
+    return stream.hear_all(packets)

@@ -10,6 +10,7 @@ from frontdesk.emulator import execution, media, transfer
 from frontdesk.emulator.clock import now
 from frontdesk.emulator.errors import CallRefused
 from frontdesk.emulator.model import Channel, Dialplan, Party
+from frontdesk.emulator.rtp_events import Rfc4733Stream, press_packets
 
 if TYPE_CHECKING:
     from frontdesk.emulator.pbx import Pbx
@@ -61,6 +62,24 @@ async def press(pbx: Pbx, channel_id: str, digits: str, gap: float = 0.05) -> No
         dtmf(pbx, ch, digit)
         if index < len(digits) - 1:
             await asyncio.sleep(gap)
+
+
+def press_rtp(pbx: Pbx, channel_id: str, presses: list[tuple[str, int, int]]) -> list[str]:
+    """Keys sent as RTP (key, first sequence number, timestamp each), taken the way
+    Asterisk takes them (rtp_events): an older or repeated event is dropped. The keys
+    heard, which reach the app as ChannelDtmfReceived."""
+    ch = pbx.channels.get(channel_id)
+    if ch is None or ch.hangup_requested:
+        raise KeyError(channel_id)
+    stream = pbx.rtp_events.setdefault(channel_id, Rfc4733Stream())
+    heard: list[str] = []
+    for key, seq, timestamp in presses:
+        if key not in DTMF_DIGITS:
+            raise ValueError(f"not a DTMF digit: {key}")
+        for digit in stream.hear_all(press_packets(key, seq, timestamp)):
+            dtmf(pbx, ch, digit)
+            heard.append(digit)
+    return heard
 
 
 def dtmf(pbx: Pbx, ch: Channel, digit: str) -> None:

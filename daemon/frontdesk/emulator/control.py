@@ -74,6 +74,15 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
         await emu.press(request.match_info["id"], str(body["digits"]), gap)
         return _json(200, {})
 
+    async def rtp(request: web.Request) -> web.StreamResponse:
+        """Keys as RTP: `{"presses": [{"key": "3", "seq": 100, "timestamp": 8000}, ...]}`."""
+        body = await _body(request)
+        presses = [
+            (str(p["key"]), int(p["seq"]), int(p["timestamp"])) for p in body.get("presses", [])
+        ]
+        heard = emu.press_rtp(request.match_info["id"], presses)
+        return _json(200, {"heard": heard})
+
     async def hangup(request: web.Request) -> web.StreamResponse:
         channel_id = request.match_info["id"]
         if request.query.get("side") == "far":
@@ -139,6 +148,7 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
     routes: list[tuple[str, str, Handler]] = [
         ("POST", "/_emulator/calls", place_call),
         ("POST", "/_emulator/channels/{id}/dtmf", dtmf),
+        ("POST", "/_emulator/channels/{id}/rtp", rtp),
         ("POST", "/_emulator/channels/{id}/hangup", hangup),
         ("POST", "/_emulator/channels/{id}/transfer", transfer),
         ("GET", "/_emulator/channels/{id}", channel),

@@ -190,6 +190,10 @@ class Emulator:
     async def press(self, channel_id: str, digits: str, gap: float = 0.05) -> None:
         await calls.press(self.pbx, channel_id, digits, gap)
 
+    def press_rtp(self, channel_id: str, presses: list[tuple[str, int, int]]) -> list[str]:
+        """Keys as RFC 4733 RTP (key, sequence number, timestamp): the keys Asterisk hears."""
+        return calls.press_rtp(self.pbx, channel_id, presses)
+
     async def hangup(self, channel_id: str) -> None:
         calls.caller_hangup(self.pbx, channel_id)
 

@@ -38,6 +38,7 @@ from frontdesk.emulator.model import (
     StoredRecording,
     cause_text,
 )
+from frontdesk.emulator.rtp_events import Rfc4733Stream
 from frontdesk.emulator.sounds import Sounds
 
 
@@ -85,6 +86,7 @@ class Pbx:
         self.playback_queues: dict[str, list[str]] = {}
         self.live: dict[str, LiveRecording] = {}
         self.stored: dict[str, StoredRecording] = {}
+        self.rtp_events: dict[str, Rfc4733Stream] = {}  # per channel: keys sent as RTP
         self.apps: dict[str, Application] = {}
         self.globals: dict[str, str] = {}
         self.phones = self._phones(config)
