@@ -136,17 +136,20 @@ def test_the_test_patients_file_is_a_directory_import(cases: CaseSet, tmp_path: 
 # -- run.sh, with a stand-in for SIPp -------------------------------------------------------------
 FAKE_SIPP = """#!/bin/sh
 # A stand-in for sipp: logs what run.sh asked for, takes a moment, fails one scenario.
-sf=""; port=""
+sf=""; port=""; inf=""
 while [ $# -gt 0 ]; do
-  case "$1" in -sf) sf=$2; shift 2 ;; -p) port=$2; shift 2 ;; *) shift ;; esac
+  case "$1" in -sf) sf=$2; shift 2 ;; -p) port=$2; shift 2 ;; -inf) inf=$2; shift 2 ;;
+               *) shift ;; esac
 done
+[ -f "$inf" ] || exit 97  # the case's own injection line
 [ -f "$sf" ] || exit 99  # run.sh runs SIPp from scenarios/
 for pcap in $(sed -n 's/.*play_pcap_audio="\\([^"]*\\)".*/\\1/p' "$sf"); do
   [ -f "$pcap" ] || exit 98  # ... where the scenario's pcap paths resolve
 done
-echo "start $(date +%s%N) $port ${sf%.xml}" >> "$FAKE_LOG"
+case_id=$(sed -n 2p "$inf" | cut -d';' -f4 | cut -d: -f2)
+echo "start $(date +%s%N) $port ${sf%.xml}#$case_id" >> "$FAKE_LOG"
 sleep "$FAKE_SLEEP"
-echo "end $(date +%s%N) $port ${sf%.xml}" >> "$FAKE_LOG"
+echo "end $(date +%s%N) $port ${sf%.xml}#$case_id" >> "$FAKE_LOG"
 case "$sf" in "$FAKE_FAIL"*) exit 1 ;; esac
 """
 
@@ -204,18 +207,22 @@ def run_dir(cases: CaseSet, tmp_path: Path) -> Path:
     return where
 
 
-def test_run_sh_runs_every_scenario_one_at_a_time_by_default(cases: CaseSet, run_dir: Path) -> None:
+def test_run_sh_runs_every_case_one_at_a_time_by_default(cases: CaseSet, run_dir: Path) -> None:
     done, entries = _run_sh(run_dir)
     assert done.returncode == 0, done.stdout[-500:] + done.stderr[-500:]
     runs = _intervals(entries)
-    scenarios = sorted(p.stem for p in (run_dir / "scenarios").glob("*.xml"))
-    assert sorted(runs) == scenarios  # every scenario, once, and all of them could run
-    assert [name for name, _ in sorted(runs.items(), key=lambda r: r[1][0])] == scenarios
+    total = len(cases.cases)
+    assert sorted(int(name.split("#")[1]) for name in runs) == [c.number for c in cases.cases]
     assert {port for _, _, port in runs.values()} == {5070}
     assert _most_at_once([(a, b) for a, b, _ in runs.values()]) == 1
-    assert "summary: 50 of 50 scenarios run in 1 lane(s); 50 SIPp-clean, 0 with" in done.stdout
+    # The longest calls go first, so that N lanes finish together.
+    by_number = {c.number: c.duration for c in cases.cases}
+    started = [int(n.split("#")[1]) for n, _ in sorted(runs.items(), key=lambda r: r[1][0])]
+    durations = [by_number[n] for n in started]
+    assert durations == sorted(durations, reverse=True)
+    assert f"summary: {total} of {total} calls run in 1 lane(s); {total} SIPp-clean" in done.stdout
     assert (run_dir / "started_at.txt").is_file()
-    assert len((run_dir / "logs" / "results.txt").read_text().splitlines()) == 50
+    assert len((run_dir / "logs" / "results.txt").read_text().splitlines()) == total
 
 
 def test_run_sh_parallel_runs_n_lanes_from_n_ports_and_sums_up(
@@ -223,19 +230,22 @@ def test_run_sh_parallel_runs_n_lanes_from_n_ports_and_sums_up(
 ) -> None:
     scenarios = sorted(p.stem for p in (run_dir / "scenarios").glob("*.xml"))
     failing = scenarios[1]
-    done, entries = _run_sh(run_dir, "--parallel", "3", sleep=0.1, fail=failing)
+    done, entries = _run_sh(run_dir, "--parallel", "3", sleep=0.05, fail=failing)
     assert done.returncode == 1  # one scenario's SIPp failed
     runs = _intervals(entries)
-    assert sorted(runs) == scenarios
-    # Lane k runs scenarios k, k+3, ... from port 5070+k, one after another.
-    for index, name in enumerate(scenarios):
-        assert runs[name][2] == 5070 + index % 3
+    total = len(cases.cases)
+    assert len(runs) == total  # every case once
+    assert {port for _, _, port in runs.values()} == {5070, 5071, 5072}
     for port in (5070, 5071, 5072):
         lane = [(a, b) for a, b, p in runs.values() if p == port]
         assert _most_at_once(lane) == 1
     assert 2 <= _most_at_once([(a, b) for a, b, _ in runs.values()]) <= 3
-    assert "summary: 50 of 50 scenarios run in 3 lane(s); 49 SIPp-clean, 1 with" in done.stdout
-    assert f"  {failing}: sipp exit 1 (logs/{failing}.log" in done.stdout
+    fails = sum(1 for name in runs if name.startswith(failing))
+    assert (
+        f"summary: {total} of {total} calls run in 3 lane(s); {total - fails} SIPp-clean, "
+        f"{fails} with" in done.stdout
+    )
+    assert f"({failing}): sipp exit 1 (logs/case-" in done.stdout
 
 
 @pytest.mark.parametrize("bad", [["--parallel", "0"], ["--parallel", "x"], ["--parallel"]])

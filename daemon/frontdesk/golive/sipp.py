@@ -289,7 +289,7 @@ def test_patients_csv(cases: CaseSet) -> str:
 
 # -- running it -----------------------------------------------------------------------------------
 SIPP_OPTIONS = "-l 1 -r 1 -recv_timeout 60000 -nostdin -trace_err"
-RESULTS = "logs/results.txt"  # run.sh: "<sipp exit code> <scenario>" per scenario
+RESULTS = "logs/results.txt"  # run.sh: "<sipp exit code> <scenario> <case>" per call
 
 
 def sipp_command(name: str, calls: int) -> str:
@@ -304,12 +304,13 @@ def sipp_command(name: str, calls: int) -> str:
 _RUN_HEAD = """#!/bin/sh
 # Every go-live case through SIPp: each route's scenario calls once per regime.
 #   ./run.sh [--parallel N] [ASTERISK_HOST:PORT]      (defaults: 1, 127.0.0.1:5060)
-# --parallel N: N lanes side by side; lane k runs scenarios k, k+N, k+2N, ... one after
-# another, one call at a time, from port LOCAL_PORT+k, so the trunk's identify in
-# pjsip.conf must match LOCAL_PORT .. LOCAL_PORT+N-1 (docs/golive.md). frontdesk golive
-# verify finds each case's call by its X-Frontdesk-Case id: the order does not matter.
+# --parallel N: N lanes side by side, each one call at a time from port LOCAL_PORT+k
+# (the trunk's identify in pjsip.conf must match LOCAL_PORT .. LOCAL_PORT+N-1,
+# docs/golive.md); every case is one job, the longest first, taken from a shared queue
+# (flock). frontdesk golive verify finds each case's call by its X-Frontdesk-Case id:
+# the order does not matter.
 # LOCAL_IP/LOCAL_PORT: the trunk's address in pjsip.conf (default 127.0.0.1:5070).
-# SIPp's output goes to logs/<scenario>.log; its own pass/fail is not the verdict:
+# SIPp's output goes to logs/case-<n>.log; its own pass/fail is not the verdict:
 # run `frontdesk golive verify .` afterwards.
 set -u
 cd "$(dirname "$0")" || exit 2
@@ -334,25 +335,36 @@ LOCAL_PORT="${LOCAL_PORT:-5070}"
 """
 
 _RUN_LANES = """
-lane() {  # lane K: every PARALLEL-th scenario from the K-th, in case order
+take() {  # the next job's number from the shared queue, or failure when none is left
+  (
+    flock 9 || exit 1
+    n=$(cat logs/.next 2>/dev/null || echo 1)
+    [ "$n" -le @JOBS@ ] || exit 1
+    echo $((n + 1)) > logs/.next
+    echo "$n"
+  ) 9> logs/.next.lock
+}
+
+lane() {  # lane K: takes the next case until none is left, from port LOCAL_PORT+K
   port=$((LOCAL_PORT + $1))
-  i=0
-  scenarios | while read -r name calls cases route; do
-    if [ $((i % PARALLEL)) -eq "$1" ]; then
-      echo "cases $cases: $route (from port $port)"
-      (cd scenarios && "$SIPP" -sf "$name.xml" -inf "$name.csv" -m "$calls" \\
+  while n=$(take); do
+    jobs | sed -n "${n}p" | {
+      read -r name row num route
+      echo "case $num: $route (from port $port)"
+      { echo SEQUENTIAL; sed -n "$((row + 1))p" "scenarios/$name.csv"; } > "logs/case-$num.csv"
+      (cd scenarios && "$SIPP" -sf "$name.xml" -inf "../logs/case-$num.csv" -m 1 \\
         @OPTIONS@ \\
-        -i "$LOCAL_IP" -p "$port" -mi "$LOCAL_IP" "$TARGET") > "logs/$name.log" 2>&1
-      echo "$? $name" >> @RESULTS@
-    fi
-    i=$((i + 1))
+        -i "$LOCAL_IP" -p "$port" -mi "$LOCAL_IP" "$TARGET") > "logs/case-$num.log" 2>&1
+      echo "$? $name $num" >> @RESULTS@
+    }
   done
 }
 
 mkdir -p logs || exit 2
 : > @RESULTS@
+rm -f logs/.next
 date -u +"%Y-%m-%dT%H:%M:%SZ" > started_at.txt
-echo "@COUNT@ scenarios, @CALLS@ calls, $PARALLEL lane(s) to $TARGET"
+echo "@JOBS@ calls (@COUNT@ scenarios), $PARALLEL lane(s) to $TARGET, the longest calls first"
 k=0
 while [ "$k" -lt "$PARALLEL" ]; do
   lane "$k" &
@@ -362,33 +374,40 @@ wait
 
 ran=$(grep -c '' @RESULTS@)
 failed=$(grep -vc '^0 ' @RESULTS@)
-echo "summary: $ran of @COUNT@ scenarios run in $PARALLEL lane(s); $((ran - failed)) SIPp-clean, \\
+echo "summary: $ran of @JOBS@ calls run in $PARALLEL lane(s); $((ran - failed)) SIPp-clean, \\
 $failed with SIPp errors (SIPp's verdict, not the go-live one)"
-grep -v '^0 ' @RESULTS@ | sort -k 2 | while read -r code name; do
-  echo "  $name: sipp exit $code (logs/$name.log, scenarios/${name}_*_errors.log)"
+grep -v '^0 ' @RESULTS@ | sort -k 3 -n | while read -r code name num; do
+  echo "  case $num ($name): sipp exit $code (logs/case-$num.log)"
 done
 echo "now: frontdesk golive verify $(pwd) --since $(cat started_at.txt)"
-[ "$ran" -eq @COUNT@ ] && [ "$failed" -eq 0 ]
+[ "$ran" -eq @JOBS@ ] && [ "$failed" -eq 0 ]
 """
 
 
 def run_script(groups: list[list[Case]]) -> str:
-    listing = [
-        f"{scenario_name(index, group[0])} {len(group)} "
-        f"{group[0].number}-{group[-1].number} {_shell_text(group[0].route_id)}"
+    """run.sh: one job per case (its scenario with its own injection line), the longest
+    calls first, taken by N lanes from a shared queue: the run takes about the calls'
+    total time / N plus one call, whatever mix of short and long routes the plan has."""
+    jobs = [
+        (case, scenario_name(index, group[0]), row)
         for index, group in enumerate(groups, 1)
+        for row, case in enumerate(group, 1)
+    ]
+    jobs.sort(key=lambda job: (-job[0].duration, job[0].number))
+    listing = [
+        f"{name} {row} {case.number} {_shell_text(case.route_id)}" for case, name, row in jobs
     ]
     lanes = (
         _RUN_LANES.replace("@OPTIONS@", SIPP_OPTIONS)
         .replace("@RESULTS@", RESULTS)
         .replace("@COUNT@", str(len(groups)))
-        .replace("@CALLS@", str(sum(len(g) for g in groups)))
+        .replace("@JOBS@", str(len(jobs)))
     )
-    scenarios = (
-        "\nscenarios() {  # name, calls (regimes), case numbers, route: in case order\n"
+    table = (
+        "\njobs() {  # scenario, its injection line, case number, route: longest first\n"
         "  cat <<'EOF'\n" + "\n".join(listing) + "\nEOF\n}\n"
     )
-    return _RUN_HEAD + scenarios + lanes
+    return _RUN_HEAD + table + lanes
 
 
 def _shell_text(text: str) -> str:
