@@ -10,6 +10,8 @@ import time
 
 from lab.ami_watch import AmiWatch
 from lab.harness import BUSINESS_HOURS, Lab
+from lab.pbx import PHONE_PORTS
+from lab.phone_ua import AttendedTransferPhone
 from lab.sipp import Call, invites_from, wait_until
 
 MAIN = "+13125550000"
@@ -217,3 +219,21 @@ def test_a_phones_blind_transfer_keeps_the_patient_and_is_recorded(lab: Lab) -> 
     assert calls[0]["n"] == 1
     lab.phone("2004")
     lab.phone("2005")
+
+
+def test_a_phones_attended_transfer_keeps_the_patient_and_is_recorded(lab: Lab) -> None:
+    # Dana (2004) answers a refill caller, calls Eli (2005), then completes the transfer.
+    lab.phones["2004"].stop()
+    phone = AttendedTransferPhone("2004", lab.pbx.secrets.phones["2004"], PHONE_PORTS["2004"])
+    lab.phone("2005", talk=6)
+    caller = "+13125552062"
+    try:
+        call = lab.call(Call(caller, REFILL, (), hold=60))
+        phone.transfer("2005")
+        row = lab.call_row(caller, timeout=40)
+        assert (row["agent"], row["transferred"], row["outcome"]) == ("2004", True, "answered")
+        wait_until(lambda: call.received("BYE"), "the patient to be hung up with Eli")
+    finally:
+        phone.close()
+        lab.phone("2004")
+        lab.phone("2005")

@@ -118,7 +118,7 @@ async def test_answered_transfer_is_the_same_call_and_ends_with_the_target(
 
     transferred = [a for a in alerts_of(practice, channel) if a["kind"] == "transferred"]
     assert transferred == [
-        {"kind": "transferred", "call": channel, "agent": "2001", "target": TARGET, "how": "phone"}
+        {"kind": "transferred", "call": channel, "agent": "2001", "target": TARGET, "how": "blind"}
     ]
     assert row["transferred"] is True
     assert (row["outcome"], row["agent"]) == ("answered", "2001")
@@ -126,7 +126,7 @@ async def test_answered_transfer_is_the_same_call_and_ends_with_the_target(
     assert (event.data["target"], event.data["agent"], event.data["how"]) == (
         TARGET,
         "2001",
-        "phone",
+        "blind",
     )
     # Never a new call: no session, no route, no row, nothing answered or played for the
     # Local channel, and no menu for anyone after the transfer.

@@ -412,6 +412,10 @@ class QueueRuntime:
         self._legs.pop(replaced)
         self._legs[leg] = call_id
         queued.agent_leg, queued.state = leg, "transferred"
+        # Blind: `Local/<ext>@staff-…;1`, Up when the target answers. Attended (recorded
+        # too): `Local/_attended@transfer-…;1`, Up at once (the colleague is on the line;
+        # BridgeAttendedTransfer names them).
+        queued.transfer_answered = (event.get("channel") or {}).get("state") == "Up"
         log.info("acd.phone_transfer", call=call_id, agent=queued.agent_ext, target=target)
         self.alerts.publish(
             {
@@ -419,7 +423,7 @@ class QueueRuntime:
                 "call": call_id,
                 "agent": queued.agent_ext,
                 "target": target,
-                "how": "phone",
+                "how": "attended" if target is None else "blind",
             }
         )
         # The agent's part is over: wrap-up, then new calls. Their swapped-out channel
@@ -427,6 +431,17 @@ class QueueRuntime:
         self.feed(TalkEnded(call_id))
         self._hangup_leg(replaced)
         return True
+
+    def on_attended_transfer(self, event: dict[str, Any]) -> None:
+        """BridgeAttendedTransfer: who the agent handed the patient to (the colleague's
+        leg is `transfer_target`), recorded with the call once the swap is done."""
+        link = str((event.get("destination_link_first_leg") or {}).get("id", ""))
+        call_id = self._legs.get(link)
+        if call_id is None or event.get("result") != "Success":
+            return
+        name = str((event.get("transfer_target") or {}).get("name", ""))
+        target = name.removeprefix("PJSIP/").rsplit("-", 1)[0] if name else None
+        self.alerts.publish({"kind": "transfer_target", "call": call_id, "target": target})
 
     def _transfer_leg_event(self, queued: Queued, event: dict[str, Any]) -> None:
         if event.get("type") == "ChannelStateChange":
@@ -870,9 +885,12 @@ def _restored_event(callback: PendingCallback, joined: CallerJoined) -> Callback
     )
 
 
-def _transfer_target(event: dict[str, Any]) -> str:
-    """`2005` of `Local/2005@staff-00000001;1`: the number the agent transferred to."""
+def _transfer_target(event: dict[str, Any]) -> str | None:
+    """`2005` of `Local/2005@staff-00000001;1`: the number the agent transferred to; None
+    for an attended transfer's `Local/_attended@transfer-…` (on_attended_transfer)."""
     name = str((event.get("channel") or {}).get("name", ""))
+    if name.startswith("Local/_attended@"):
+        return None
     return name.removeprefix("Local/").split("@", 1)[0] if name.startswith("Local/") else name
 
 

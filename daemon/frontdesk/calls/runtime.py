@@ -124,6 +124,9 @@ class CallRuntime:
         if kind == "ApplicationReplaced":
             log.error("calls.app_replaced", app=self.ari.config.app)
             return
+        if kind == "BridgeAttendedTransfer" and self.queues is not None:
+            self.queues.on_attended_transfer(event)
+            return
         channel = event.get("channel")
         channel_id = channel_of(event)
         if kind == "StasisStart" and isinstance(channel, dict) and channel_id not in self.sessions:
