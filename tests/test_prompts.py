@@ -7,6 +7,7 @@ import ast
 import io
 import json
 import os
+import re
 import shutil
 import wave
 from datetime import date
@@ -95,6 +96,7 @@ def test_inventory_of_the_reference_plan(plan: Plan) -> None:
         "callback-offer",
         "callback-confirmed",
         "fallback-voicemail",
+        "feature-unavailable",
         "callback-scheduling",
         "callback-new_patient",
         "callback-billing",
@@ -211,6 +213,28 @@ def test_every_media_the_daemon_can_play_is_rendered(
     for language in plan.practice.languages:
         rendered = {f["name"] for f in files if f["language"] == language}
         assert wanted <= rendered, (language, sorted(wanted - rendered))
+
+
+# Asterisk's own sounds the dialplan may play: in Debian's asterisk-core-sounds-en (what
+# shared/asterisk/real/build.sh installs); a real Asterisk cannot play a missing file.
+CORE_SOUNDS = {"beep"}
+
+
+def test_every_sound_the_dialplan_plays_exists(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dialplan = (Path(__file__).parent.parent / "dialplan/extensions.conf").read_text()
+    played = {
+        sound
+        for args in re.findall(r"Playback\(([^)]*)\)", dialplan)
+        for sound in args.split(",")[0].split("&")
+    }
+    assert "frontdesk/emergency-notice" in played
+    monkeypatch.setattr(prompts.shutil, "which", lambda _name: None)
+    assert _run(str(REFERENCE_PLAN), "--dry-run", "--json") == 0
+    rendered = {f"frontdesk/{f['name']}" for f in json.loads(capsys.readouterr().out)["files"]}
+    missing = {s for s in played if s not in rendered and s not in CORE_SOUNDS}
+    assert not missing, f"the dialplan plays sounds nobody renders: {sorted(missing)}"
 
 
 def test_callback_whispers_name_the_category(plan: Plan) -> None:
@@ -530,7 +554,7 @@ def test_the_command_renders_everything_and_keeps_recordings(
     assert _run(str(plan_file), "--out", str(sounds), "--json") == 0
     first = json.loads(capsys.readouterr().out)
     assert {f["action"] for f in first["files"]} == {"create"}
-    assert len(list(sounds.rglob("*.wav"))) == len(first["files"]) == 74
+    assert len(list(sounds.rglob("*.wav"))) == len(first["files"]) == 76
 
     recording = sounds / "es" / "frontdesk" / "menu-2.wav"
     recording.write_bytes(b"RIFF a recording by the practice")

@@ -67,8 +67,17 @@ PLEASE_HOLD = "please-hold"
 CALLBACK_OFFER = "callback-offer"  # "press 1 and hang up, keeping your place"
 CALLBACK_CONFIRMED = "callback-confirmed"
 FALLBACK_VOICEMAIL = "fallback-voicemail"
+# To a staff phone whose *45/*46/*47 found frontdesk down (extensions.conf): the login,
+# logout or pause did not happen. (Debian's English sounds have no an-error-has-occurred.)
+FEATURE_UNAVAILABLE = "feature-unavailable"
 CALLBACK_KEY = "1"
-EXTRA_PROMPTS = (PLEASE_HOLD, CALLBACK_OFFER, CALLBACK_CONFIRMED, FALLBACK_VOICEMAIL)
+EXTRA_PROMPTS = (
+    PLEASE_HOLD,
+    CALLBACK_OFFER,
+    CALLBACK_CONFIRMED,
+    FALLBACK_VOICEMAIL,
+    FEATURE_UNAVAILABLE,
+)
 CALLBACK_WHISPER = "callback-{category}"  # to the staff member, before the patient is dialled
 
 # Prompt names and language codes become file and folder names: no dots, no slashes.
@@ -120,6 +129,7 @@ class Phrases:
     callback_offer: str  # {key}
     callback_confirmed: str
     fallback_voicemail: str
+    feature_unavailable: str
     callback_whisper: str  # {category}
     keys: Mapping[str, str]  # "*" and "#" as spoken
     callbacks: Mapping[str, str] = field(default_factory=dict)  # plan wording -> phrase
@@ -157,6 +167,10 @@ PHRASES: dict[str, Phrases] = {
             "We are sorry, no one can take your call right now. Please leave your name, "
             "your phone number and a short message after the tone, and we will call you "
             "back as soon as we can."
+        ),
+        feature_unavailable=(
+            "Sorry, that did not work: the call system is not available right now. "
+            "Nothing was changed. Please try again in a minute."
         ),
         callback_whisper="Callback, {category}.",
         keys={"*": "star", "#": "pound"},
@@ -199,6 +213,10 @@ PHRASES: dict[str, Phrases] = {
             "Lo sentimos, en este momento nadie puede atender su llamada. Por favor, deje su "
             "nombre, su número de teléfono y un breve mensaje después del tono, y le "
             "devolveremos la llamada lo antes posible."
+        ),
+        feature_unavailable=(
+            "Lo sentimos, no funcionó: el sistema de llamadas no está disponible en este "
+            "momento. No se cambió nada. Inténtelo de nuevo en un minuto."
         ),
         callback_whisper="Devolución de llamada, {category}.",
         keys={"*": "asterisco", "#": "numeral"},
@@ -335,6 +353,7 @@ def _language_prompts(
     yield prompt(CALLBACK_OFFER, offer, "extra")
     yield prompt(CALLBACK_CONFIRMED, phrases.callback_confirmed, "extra")
     yield prompt(FALLBACK_VOICEMAIL, phrases.fallback_voicemail, "extra")
+    yield prompt(FEATURE_UNAVAILABLE, phrases.feature_unavailable, "extra")
     for category in categories:
         spoken = phrases.categories.get(category) or category.replace("_", " ").replace("-", " ")
         text = phrases.callback_whisper.format(category=spoken)
