@@ -11,21 +11,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
-from tests.pg import DSN, dsn_in
+from tests.pg import dsn_in
 
 from lab.ami_watch import AmiWatch
-from lab.harness import Lab
+from lab.harness import Lab, admin_sql
 from lab.pbx import lab_prefix
-
-
-async def _sql(statement: str) -> None:
-    conn = await asyncpg.connect(DSN, timeout=5)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +25,7 @@ def lab() -> Iterator[Lab]:
     if prefix is None:
         pytest.skip("no Asterisk build: set FRONTDESK_LAB_PREFIX (docs/real-asterisk.md)")
     schema = f"fd_lab_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_sql(f'CREATE SCHEMA "{schema}"'))
+    asyncio.run(admin_sql(f'CREATE SCHEMA "{schema}"'))
     # A fixed folder (kept after the run for its logs and SIPp traces), emptied first.
     workdir = Path(os.environ.get("FRONTDESK_LAB_WORKDIR") or "/tmp/frontdesk-lab")
     shutil.rmtree(workdir, ignore_errors=True)
@@ -45,7 +36,7 @@ def lab() -> Iterator[Lab]:
         yield the_lab
     finally:
         the_lab.stop()
-        asyncio.run(_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        asyncio.run(admin_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         print(f"\nlab: logs and SIPp traces in {workdir}")
 
 

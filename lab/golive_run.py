@@ -21,10 +21,9 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
-from tests.pg import DSN, dsn_in
+from tests.pg import dsn_in
 
-from lab.harness import Lab
+from lab.harness import Lab, admin_sql
 from lab.pbx import CALLER_PORTS, FRONTDESK, ROOT, SIP_PORT, lab_prefix
 
 TEST_CALLERS = ("+13125559901", "+13125559902", "+13125559903", "+13125559904")
@@ -38,14 +37,6 @@ def golive_plan(source: Path, workdir: Path) -> Path:
     path = workdir / "golive-plan.yaml"
     path.write_text(text)
     return path
-
-
-async def _sql(statement: str) -> None:
-    conn = await asyncpg.connect(DSN, timeout=5)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 def main() -> int:
@@ -66,7 +57,7 @@ def main() -> int:
     workdir.mkdir(parents=True)
     plan = golive_plan(args.plan, workdir)
     schema = f"fd_golive_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_sql(f'CREATE SCHEMA "{schema}"'))
+    asyncio.run(admin_sql(f'CREATE SCHEMA "{schema}"'))
     lab = Lab(prefix, workdir, dsn_in(schema), schema, plan=plan)
     run = workdir / "run"
     try:
@@ -96,7 +87,7 @@ def main() -> int:
         return verify.returncode
     finally:
         lab.stop()
-        asyncio.run(_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        asyncio.run(admin_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 def _run(argv: list[str]) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+from tests.pg import DSN
 
 from lab.pbx import (
     AMI_PORT,
@@ -271,6 +272,15 @@ class Lab:
 
         wait_until(written, f"the call row of {caller}", timeout)
         return found[0]
+
+
+async def admin_sql(statement: str) -> None:
+    """One statement on the test server as its admin (a lab run's scratch schema)."""
+    conn = await asyncpg.connect(DSN, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 def _free_port() -> int:

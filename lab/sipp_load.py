@@ -22,9 +22,19 @@ def write_injection(path: Path, rows: Iterable[Sequence[str]]) -> Path:
     return path
 
 
+def register_rows(passwords: dict[str, str]) -> list[tuple[str, str]]:
+    """Injection rows for `register_many_xml`: the extension, then SIPp's authentication
+    keyword for it (SIPp expands a keyword read from the file; it cannot nest `[field1]`
+    inside `[authentication ...]`)."""
+    return [
+        (ext, f"[authentication username={ext} password={password}]")
+        for ext, password in passwords.items()
+    ]
+
+
 def register_many_xml() -> str:
-    """REGISTER with digest authentication for each row `extension;password` of the
-    injection file: run with `-inf FILE -m ROWS` from one local port, every extension's
+    """REGISTER with digest authentication for each row of the injection file
+    (`register_rows`): run with `-inf FILE -m ROWS` from one local port, every extension's
     contact is that port (one SIPp then answers for all of them)."""
     request = """REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -36,7 +46,7 @@ def register_many_xml() -> str:
       Expires: 3600
       Max-Forwards: 70{auth}
       Content-Length: 0"""
-    auth = "\n      [authentication username=[field0] password=[field1]]"
+    auth = "\n      [field1]"
     return (
         _HEAD
         + '<scenario name="lab many registers">\n'

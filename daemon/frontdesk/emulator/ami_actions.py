@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from frontdesk.emulator import originate
-from frontdesk.emulator.ami_access import FilterError, parse_filter
+from frontdesk.emulator.ami_access import ALL, FilterError, parse_filter
 from frontdesk.emulator.ami_server import AmiServer, AmiSession, Message, header, reply
 from frontdesk.emulator.clock import ami_timestamp, ari_time, now
 from frontdesk.emulator.errors import AriError
@@ -32,29 +32,7 @@ if TYPE_CHECKING:
 
 Action = Callable[[AmiSession, Message], Awaitable[None]]
 PRE_LOGIN = frozenset({"login", "logoff", "challenge"})
-EVENT_CLASSES = frozenset(
-    {
-        "system",
-        "call",
-        "log",
-        "verbose",
-        "command",
-        "agent",
-        "user",
-        "config",
-        "dtmf",
-        "reporting",
-        "cdr",
-        "dialplan",
-        "originate",
-        "agi",
-        "cc",
-        "aoc",
-        "test",
-        "security",
-        "message",
-    }
-)
+EVENT_CLASSES = ALL  # manager.c's event classes (ami_access)
 NEVER = "1970-01-01T00:00:00.000+0000"
 
 
