@@ -52,11 +52,11 @@ lab-golive: $(STAMP)
 	$(BIN)/python -m lab.golive_run $(GOLIVE_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check daemon tests bench
-	$(BIN)/ruff format --check daemon tests bench
+	$(BIN)/ruff check daemon tests bench lab
+	$(BIN)/ruff format --check daemon tests bench lab
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict daemon/
+	$(BIN)/mypy --strict daemon/ lab/
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
