@@ -143,6 +143,72 @@ async def test_answered_transfer_is_the_same_call_and_ends_with_the_target(
     assert {f"/ari/channels/{agent_leg}", f"/ari/channels/{channel}"} <= hangups
 
 
+async def test_attended_transfer_is_the_same_call_and_names_the_colleague(
+    plan: Plan, pbx: Emulator, clock: FastClock
+) -> None:
+    """Ana calls Eli from her phone, then completes the transfer (REFER with Replaces):
+    `Local/_attended@transfer-…;1` takes her place, Up at once; BridgeAttendedTransfer
+    names Eli (tests/asterisk/recorded/attended_transfer_from_agent_phone.jsonl)."""
+    async with open_practice(plan, pbx, clock=clock) as practice:
+        rows = record(practice, clock)
+        channel, agent_leg = await talking(practice, "+13125551001")
+        queued = practice.queues.calls[channel]
+        since = len(pbx.requests)
+        media = {c.id: len(c.media) for c in pbx.pbx.history.values()}
+        reply = await pbx.attended_transfer(agent_leg, TARGET)
+        leg, target = reply["local_channel_id"], reply["target_channel_id"]
+        await practice.wait_for(lambda: queued.transfer_answered)
+        assert (queued.state, queued.agent_leg) == ("transferred", leg)
+        # BridgeAttendedTransfer follows the swap: it names the colleague.
+        await practice.wait_for(
+            lambda: any(a["kind"] == "transfer_target" for a in alerts_of(practice, channel))
+        )
+        # The agent's swapped-out channel is hung up; the agent is free for new calls.
+        await practice.wait_for(lambda: destroyed(pbx, agent_leg))
+        snapshot = practice.queues.engine.snapshot(practice.queues.now())
+        assert snapshot.agent("2001").state != "talking"
+        # The caller talks with Eli until Eli hangs up; then the caller is hung up too.
+        assert not destroyed(pbx, channel)
+        await pbx.agent_hangup(target)
+        await practice.wait_for(lambda: destroyed(pbx, channel))
+        await practice.wait_for(lambda: f"frontdesk-c-{channel}" not in pbx.pbx.bridges)
+        row = await wait_row(practice, rows, channel, "transferred")
+
+    alerts = alerts_of(practice, channel)
+    transferred = [a for a in alerts if a["kind"] == "transferred"]
+    assert transferred == [
+        {"kind": "transferred", "call": channel, "agent": "2001", "target": None, "how": "attended"}
+    ]
+    named = [a for a in alerts if a["kind"] == "transfer_target"]
+    assert named == [{"kind": "transfer_target", "call": channel, "target": TARGET}]
+    order = [a["kind"] for a in alerts]
+    assert order.index("transferred") < order.index("transfer_target") < order.index("talk_ended")
+    assert row["transferred"] is True
+    assert (row["outcome"], row["agent"]) == ("answered", "2001")
+    (event,) = [e for e in _events(rows, channel) if e.kind == "transferred"]
+    assert (event.data["target"], event.data["agent"], event.data["how"]) == (
+        None,
+        "2001",
+        "attended",
+    )
+    (named_event,) = [e for e in _events(rows, channel) if e.kind == "transfer_target"]
+    assert named_event.data["target"] == TARGET
+    # Never a new call: no session, no route, no row, nothing answered or played for the
+    # Local channel, and no menu for anyone after the transfer.
+    assert leg not in practice.runtime.sessions
+    assert all(r.channel != leg for r in practice.routed)
+    assert rows.row(leg) == rows.row(target) == {}
+    after = requests_since(pbx, since)
+    assert not [r for r in after if leg in r["path"] and r["method"] == "POST"]
+    plays = [r for r in after if r["path"].endswith("/play")]
+    assert not [r for r in plays if "menu" in str(r["query"]) + str(r["body"])]
+    started = [m for c in pbx.pbx.history.values() for m in c.media[media.get(c.id, 0) :]]
+    assert not [m for m in started if "menu" in m]
+    hangups = {r["path"] for r in after if r["method"] == "DELETE"}
+    assert {f"/ari/channels/{agent_leg}", f"/ari/channels/{channel}"} <= hangups
+    assert f"/ari/channels/{leg}" not in hangups  # it ended with Eli's hang-up
+
+
 async def test_busy_target_sends_the_caller_to_the_fallback(
     plan: Plan, pbx: Emulator, clock: FastClock
 ) -> None:

@@ -54,6 +54,14 @@ def _guard(fn: Handler) -> Handler:
     return wrapped
 
 
+def _extension(body: dict[str, Any]) -> str:
+    """A transfer's `to`: an extension, as a string or a number."""
+    to = body.get("to")
+    if not isinstance(to, str | int) or isinstance(to, bool):
+        raise ValueError("to: the extension to transfer to is required")
+    return str(to)
+
+
 def control_routes(emu: Emulator) -> list[web.RouteDef]:
     async def place_call(request: web.Request) -> web.StreamResponse:
         body = await _body(request)
@@ -92,10 +100,12 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
         return _json(200, {})
 
     async def transfer(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
-        if not isinstance(body.get("to"), str | int) or isinstance(body.get("to"), bool):
-            raise ValueError("to: the extension to transfer to is required")
-        return _json(200, await emu.transfer(request.match_info["id"], str(body["to"])))
+        to = _extension(await _body(request))
+        return _json(200, await emu.transfer(request.match_info["id"], to))
+
+    async def attended_transfer(request: web.Request) -> web.StreamResponse:
+        to = _extension(await _body(request))
+        return _json(200, await emu.attended_transfer(request.match_info["id"], to))
 
     async def register(request: web.Request) -> web.StreamResponse:
         await emu.register(request.match_info["ext"])
@@ -151,6 +161,7 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
         ("POST", "/_emulator/channels/{id}/rtp", rtp),
         ("POST", "/_emulator/channels/{id}/hangup", hangup),
         ("POST", "/_emulator/channels/{id}/transfer", transfer),
+        ("POST", "/_emulator/channels/{id}/attended-transfer", attended_transfer),
         ("GET", "/_emulator/channels/{id}", channel),
         ("POST", "/_emulator/endpoints/{ext}/register", register),
         ("POST", "/_emulator/endpoints/{ext}/unregister", unregister),

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from frontdesk.emulator import calls, endpoints, transfer
+from frontdesk.emulator import attended, calls, endpoints, transfer
 from frontdesk.emulator.ami_access import FRONTDESK, ManagerUser
 from frontdesk.emulator.ami_actions import AmiActions
 from frontdesk.emulator.ami_server import AmiConfig, AmiServer
@@ -204,6 +204,13 @@ class Emulator:
         """The phone of `channel_id` presses BLIND TRANSFER to extension `to` (SIP REFER);
         returns the ids/names of the Local `;1` channel and of the rung target's channel."""
         return transfer.blind_transfer(self.pbx, channel_id, to).json()
+
+    async def attended_transfer(self, channel_id: str, to: str) -> dict[str, str]:
+        """The phone of `channel_id` has called extension `to`, the colleague answered, and
+        it completes an ATTENDED transfer (SIP REFER with Replaces); returns the ids/names
+        of the Local `;1` channel and of the colleague's channel. The swap follows
+        `attended.SWAP_DELAY` s later, as recorded."""
+        return attended.attended_transfer(self.pbx, channel_id, to).json()
 
     async def register(self, extension: str) -> None:
         endpoints.set_registered(self.pbx, extension, True)

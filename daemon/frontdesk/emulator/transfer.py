@@ -23,7 +23,7 @@ from frontdesk.emulator.clock import now
 from frontdesk.emulator.dialplan import substitute
 from frontdesk.emulator.errors import AriError
 from frontdesk.emulator.events import ari_event
-from frontdesk.emulator.model import BRIDGE_TECHNOLOGY, Channel, Dialplan, Party
+from frontdesk.emulator.model import BRIDGE_TECHNOLOGY, Bridge, Channel, Dialplan, Party
 
 if TYPE_CHECKING:
     from frontdesk.emulator.pbx import Pbx
@@ -50,7 +50,7 @@ class Transfer:
 
 
 @dataclass(frozen=True)
-class _Dial:
+class DialStep:
     resource: str  # the phone: PJSIP/<resource>
     data: str  # Dial's arguments as run
     timeout: int  # seconds; -1: none
@@ -59,18 +59,9 @@ class _Dial:
 def blind_transfer(pbx: Pbx, channel_id: str, to: str) -> Transfer:
     """The phone of `channel_id` (bridged with one other channel in a Stasis mixing bridge)
     transfers that channel to extension `to` of its endpoint's context."""
-    transferer = pbx.channels.get(channel_id)
-    if transferer is None or transferer.hangup_requested:
-        raise KeyError(channel_id)
-    app = transferer.stasis_app
-    bridge = pbx.bridges.get(transferer.bridge_id or "")
-    if app is None or bridge is None or bridge.bridge_type != "mixing":
-        raise ValueError(f"{channel_id} is not talking in a Stasis mixing bridge")
-    if len(bridge.channels) != 2:
-        raise ValueError(f"{channel_id} is not bridged with exactly one other channel")
-    transferee = pbx.channels[next(c for c in bridge.channels if c != transferer.id)]
-    context = _context_of(pbx, transferer)
-    dial = _dial_step(pbx, context, to)
+    transferer, transferee, bridge, app = talking_pair(pbx, channel_id)
+    context = context_of(pbx, transferer)
+    dial = dial_step(pbx, context, to)
     before = (transferer.json(), transferee.json(), bridge.json())
 
     pbx.emit_channel(transferer, "ChannelUnhold")
@@ -108,7 +99,23 @@ def blind_transfer(pbx: Pbx, channel_id: str, to: str) -> Transfer:
     return Transfer(local, local2, target)
 
 
-def _context_of(pbx: Pbx, ch: Channel) -> str:
+def talking_pair(pbx: Pbx, channel_id: str) -> tuple[Channel, Channel, Bridge, str]:
+    """The transferer, the channel it talks with, their Stasis mixing bridge and the app:
+    KeyError for an unknown (or ending) channel, ValueError when it is not so bridged."""
+    transferer = pbx.channels.get(channel_id)
+    if transferer is None or transferer.hangup_requested:
+        raise KeyError(channel_id)
+    app = transferer.stasis_app
+    bridge = pbx.bridges.get(transferer.bridge_id or "")
+    if app is None or bridge is None or bridge.bridge_type != "mixing":
+        raise ValueError(f"{channel_id} is not talking in a Stasis mixing bridge")
+    if len(bridge.channels) != 2:
+        raise ValueError(f"{channel_id} is not bridged with exactly one other channel")
+    transferee = pbx.channels[next(c for c in bridge.channels if c != transferer.id)]
+    return transferer, transferee, bridge, app
+
+
+def context_of(pbx: Pbx, ch: Channel) -> str:
     """Where the transfer's extension is looked up: the transferer endpoint's context."""
     phone = pbx.phones.get(ch.endpoint.removeprefix("PJSIP/"))
     if phone is not None and ch.tech == "PJSIP":
@@ -116,7 +123,7 @@ def _context_of(pbx: Pbx, ch: Channel) -> str:
     return pbx.config.staff_context
 
 
-def _dial_step(pbx: Pbx, context: str, to: str) -> _Dial:
+def dial_step(pbx: Pbx, context: str, to: str) -> DialStep:
     """The `Dial(PJSIP/<phone>[,timeout])` the target extension runs (checked up front:
     Asterisk refuses a REFER to an extension that does not exist, and nothing happens)."""
     steps = pbx.dialplan.steps(context, to) if to else None
@@ -131,7 +138,7 @@ def _dial_step(pbx: Pbx, context: str, to: str) -> _Dial:
     if tech.upper() != "PJSIP" or not resource or "&" in device:
         raise ValueError(f"{to}@{context} dials {device!r}, not one PJSIP phone")
     timeout = options.split(",")[0].strip()
-    return _Dial(resource, data, int(timeout) if timeout.isdigit() else -1)
+    return DialStep(resource, data, int(timeout) if timeout.isdigit() else -1)
 
 
 def _local_pair(pbx: Pbx, to: str, context: str) -> tuple[Channel, Channel]:
@@ -152,14 +159,14 @@ def _local_pair(pbx: Pbx, to: str, context: str) -> tuple[Channel, Channel]:
         pbx.add_channel(ch)
         halves.append(ch)
     local, local2 = halves
-    local.on_destroyed = lambda _: _half_gone(pbx, local2)
-    local2.on_destroyed = lambda gone: _outbound_half_gone(pbx, local, gone)
+    local.on_destroyed = lambda _: first_half_gone(pbx, local2)
+    local2.on_destroyed = lambda gone: second_half_gone(pbx, local, gone)
     local.far_end = local2.id
     return local, local2
 
 
 def _dial(
-    pbx: Pbx, local: Channel, local2: Channel, transferee: Channel, dial: _Dial
+    pbx: Pbx, local: Channel, local2: Channel, transferee: Channel, dial: DialStep
 ) -> Channel | None:
     """`;2` runs `Dial`: the phone rings (so does `;1`), or it cannot be reached."""
     pbx.set_dialplan_app(local2, "Dial", dial.data)
@@ -211,7 +218,7 @@ def _dial_returned(pbx: Pbx, local2: Channel, cause: int) -> None:
     pbx.hangup(local2, cause=cause)
 
 
-def _outbound_half_gone(pbx: Pbx, local: Channel, local2: Channel) -> None:
+def second_half_gone(pbx: Pbx, local: Channel, local2: Channel) -> None:
     """`;2` hung up: `;1` learns how its Dial went (chan_local), then hangs up with the
     same cause; a still-ringing or talking target is hung up too."""
     target = pbx.channels.get(local2.far_end or "")
@@ -226,7 +233,7 @@ def _outbound_half_gone(pbx: Pbx, local: Channel, local2: Channel) -> None:
     pbx.hangup(local, cause=cause, request=[("cause", cause)])
 
 
-def _half_gone(pbx: Pbx, local2: Channel) -> None:
+def first_half_gone(pbx: Pbx, local2: Channel) -> None:
     """`;1` hung up (the app's DELETE, or its caller left): `;2` and its Dial end."""
     if not local2.hangup_requested and not local2.destroyed:
         pbx.hangup(local2, cause=16)
