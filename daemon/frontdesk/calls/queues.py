@@ -413,8 +413,8 @@ class QueueRuntime:
         self._legs[leg] = call_id
         queued.agent_leg, queued.state = leg, "transferred"
         # Blind: `Local/<ext>@staff-…;1`, Up when the target answers. Attended (recorded
-        # too): `Local/_attended@transfer-…;1`, Up at once (the colleague is on the line;
-        # BridgeAttendedTransfer names them).
+        # too): `Local/_attended@transfer-…;1`, Down here and Up a moment later (the
+        # colleague is on the line; BridgeAttendedTransfer names them).
         queued.transfer_answered = (event.get("channel") or {}).get("state") == "Up"
         log.info("acd.phone_transfer", call=call_id, agent=queued.agent_ext, target=target)
         self.alerts.publish(
