@@ -1,0 +1,143 @@
+"""What the real PBX answers where the emulator had to be taught: recorded here, kept in
+`tests/asterisk/recorded/` (with `FRONTDESK_LAB_RECORD=1`), replayed by the emulator's
+tests.
+
+- AMI: frontdesk's own user (asterisk-conf/manager.conf) is refused `Filter` and
+  `PJSIPShowContacts` (both need `write = system`), and may send `UserEvent`.
+- ARI: playing a sound that is not on disk: 201, then PlaybackStarted and
+  PlaybackFinished with state `failed`; the call goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from lab.harness import Lab
+from lab.pbx import AMI_PORT, ARI_URL, ROOT
+
+RECORDED = ROOT / "tests/asterisk/recorded"
+APP = "lab-recorder"
+
+
+def test_frontdesks_ami_user_is_refused_what_needs_write_system(lab: Lab) -> None:
+    lines = asyncio.run(_ami_exchanges(lab.pbx.secrets.ami))
+    replies = {line["action"]["Action"]: line["response"] for line in lines}
+    assert replies["Login"]["Response"] == "Success"
+    for refused in ("Filter", "PJSIPShowContacts"):
+        assert replies[refused] == {
+            "Response": "Error",
+            "ActionID": replies[refused]["ActionID"],
+            "Message": "Permission denied",
+        }
+    assert replies["UserEvent"]["Response"] == "Success"
+    _keep(lines, "ami_frontdesk_user_permissions.jsonl")
+
+
+def test_playing_a_sound_that_is_not_on_disk_fails_the_playback(lab: Lab) -> None:
+    lines = asyncio.run(_missing_sound(lab.pbx.secrets.ari))
+    kinds = [line["event"]["type"] for line in lines if line["kind"] == "ari_event"]
+    played = [k for k in kinds if k.startswith("Playback")]
+    assert played == ["PlaybackStarted", "PlaybackFinished"]
+    finished = next(
+        line["event"] for line in lines if line.get("event", {}).get("type") == "PlaybackFinished"
+    )
+    assert finished["playback"]["state"] == "failed"
+    rest = next(line for line in lines if line["kind"] == "ari_rest" and "/play" in line["path"])
+    assert rest["status"] == 201
+    _keep(lines, "ari_play_missing_sound.jsonl")
+
+
+# -- the exchanges -----------------------------------------------------------------------------
+async def _ami_exchanges(secret: str) -> list[dict[str, Any]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", AMI_PORT)
+    start = time.monotonic()
+    lines: list[dict[str, Any]] = [
+        {"kind": "ami_banner", "t": 0.0, "raw": (await reader.readline()).decode().strip()}
+    ]
+    actions = [
+        {"Action": "Login", "Username": "frontdesk", "Secret": secret, "Events": "off"},
+        {"Action": "Filter", "Operation": "Add", "Filter": "Event: Cdr"},
+        {"Action": "PJSIPShowContacts"},
+        {"Action": "UserEvent", "UserEvent": "FrontdeskLabProbe"},
+    ]
+    for n, action in enumerate(actions, 1):
+        action = action | {"ActionID": f"lab-{n}"}
+        writer.write("".join(f"{k}: {v}\r\n" for k, v in action.items()).encode() + b"\r\n")
+        await writer.drain()
+        raw = (await reader.readuntil(b"\r\n\r\n")).decode()
+        response = dict(line.split(": ", 1) for line in raw.strip().split("\r\n"))
+        shown = action | ({"Secret": "<the frontdesk secret>"} if "Secret" in action else {})
+        lines.append(
+            {
+                "kind": "ami_action_response",
+                "t": round(time.monotonic() - start, 3),
+                "action": shown,
+                "response": response,
+                "raw": raw,
+            }
+        )
+    writer.close()
+    return lines
+
+
+async def _missing_sound(password: str) -> list[dict[str, Any]]:
+    """A channel of our own app (a staff phone rung and answered by its SIPp), then a play
+    of one sound that exists and one that does not."""
+    auth = aiohttp.BasicAuth("frontdesk", password)
+    lines: list[dict[str, Any]] = []
+    start = time.monotonic()
+    async with aiohttp.ClientSession(auth=auth) as session:
+        ws_url = ARI_URL.replace("http", "ws", 1) + f"/events?app={APP}&subscribeAll=false"
+        async with session.ws_connect(ws_url) as ws:
+
+            async def rest(method: str, path: str, query: dict[str, str]) -> Any:
+                async with session.request(method, ARI_URL + path, params=query) as response:
+                    body = await response.json() if response.content_length else None
+                    lines.append(
+                        {
+                            "kind": "ari_rest",
+                            "t": round(time.monotonic() - start, 3),
+                            "method": method,
+                            "path": "/ari" + path,
+                            "query": query,
+                            "status": response.status,
+                            "body": body,
+                        }
+                    )
+                    return body
+
+            async def until(kind: str) -> dict[str, Any]:
+                while True:
+                    event: dict[str, Any] = json.loads((await ws.receive(timeout=15)).data)
+                    lines.append(
+                        {
+                            "kind": "ari_event",
+                            "t": round(time.monotonic() - start, 3),
+                            "event": event,
+                        }
+                    )
+                    if event["type"] == kind:
+                        return event
+
+            channel = await rest("POST", "/channels", {"endpoint": "PJSIP/2006", "app": APP})
+            await until("StasisStart")
+            media = "sound:frontdesk/this-prompt-was-never-rendered"
+            await rest("POST", f"/channels/{channel['id']}/play", {"media": media})
+            await until("PlaybackFinished")
+            await rest("DELETE", f"/channels/{channel['id']}", {})
+            await until("StasisEnd")
+    return lines
+
+
+def _keep(lines: list[dict[str, Any]], name: str) -> None:
+    if os.environ.get("FRONTDESK_LAB_RECORD") != "1":
+        return
+    path = Path(RECORDED / name)
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
