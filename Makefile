@@ -26,6 +26,18 @@ bench: $(STAMP)
 	$(BIN)/python bench/acd_bench.py
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
+## bench-lab: frontdesk and the bare ARI app (bench/bare_ari.py) one after the other on the
+## lab's real Asterisk 22 with the same SIPp journey (answer, prompt, key, queue, an agent
+## answers after 1.5 s, 2 s talk); rates step up until calls fail. Prints the table and
+## writes bench/results/lab.json (docs/bench.md, "bench-lab"); about 15 minutes. Waits
+## while another Asterisk (`make lab`) runs. Without FRONTDESK_LAB_PREFIX: skipped, exit 0.
+.PHONY: bench-lab
+bench-lab: $(STAMP)
+	@if [ -z "$$FRONTDESK_LAB_PREFIX" ] || [ ! -x "$$FRONTDESK_LAB_PREFIX/sbin/asterisk" ]; then \
+		echo "make bench-lab: skipped: no Asterisk build (set FRONTDESK_LAB_PREFIX to the"; \
+		echo "  prefix shared/asterisk/real/build.sh installed into; see docs/real-asterisk.md)"; \
+	else $(BIN)/python bench/lab_bench.py $(BENCH_LAB_ARGS); fi
+
 ## faults: the fault suite on real processes (kill -9, SIGTERM, PostgreSQL stopped 30 s,
 ## an Asterisk restart, AMI cut or half-open, a stalled ARI response, two daemons;
 ## docs/faults.md). Not part of `make test`: it takes about 1.5 minutes.

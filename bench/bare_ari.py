@@ -6,6 +6,11 @@ One aiohttp loop: answer, play a prompt, a digit plays the second menu, a second
 puts the caller in a holding bridge and originates to a free agent; when the agent
 answers, both go into a mixing bridge; when either leaves, the other is hung up.
 No plan, no ACD, no records, no logs: what any ARI app must at least send.
+
+The lab bench (bench/lab_bench.py, a real Asterisk) runs it as `--keys 1` (one digit
+queues the caller), `--prompt` the bench plan's menu prompts, `--moh default` (music
+on hold in the holding bridge, as frontdesk's queues have) and `--agents` the plan's
+staff extensions.
 """
 
 from __future__ import annotations
@@ -22,8 +27,17 @@ HOLD = "bare-hold"
 
 
 class Bare:
-    def __init__(self, session: aiohttp.ClientSession, url: str, agents: list[str]) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        agents: list[str],
+        *,
+        keys: int = 2,
+        prompt: str = "sound:bare-menu",
+    ) -> None:
         self.session, self.url = session, url
+        self.keys, self.prompt = keys, prompt
         self.free = list(agents)
         self.digits: dict[str, str] = {}  # caller channel -> digits so far
         self.peer: dict[str, str] = {}  # channel -> the other leg
@@ -41,7 +55,7 @@ class Bare:
         elif kind == "StasisStart":
             self.digits[channel] = ""
             await self.rest("POST", f"/channels/{channel}/answer")
-            await self.rest("POST", f"/channels/{channel}/play", media="sound:bare-menu")
+            await self.rest("POST", f"/channels/{channel}/play", media=self.prompt)
         elif kind == "ChannelDtmfReceived" and channel in self.digits:
             await self.digit(channel, event["digit"])
         elif kind in ("StasisEnd", "ChannelDestroyed"):
@@ -49,7 +63,7 @@ class Bare:
 
     async def digit(self, channel: str, digit: str) -> None:
         self.digits[channel] += digit
-        if len(self.digits[channel]) < 2:
+        if len(self.digits[channel]) < self.keys:
             await self.rest("POST", f"/channels/{channel}/play", media="sound:bare-submenu")
             return
         del self.digits[channel]
@@ -84,11 +98,14 @@ class Bare:
         await self.rest("DELETE", f"/bridges/talk-{caller}")
 
 
-async def main(url: str, user: str, password: str, agents: list[str]) -> None:
-    auth = aiohttp.BasicAuth(user, password)
+async def main(args: argparse.Namespace) -> None:
+    url = args.url
+    auth = aiohttp.BasicAuth(args.user, args.password)
     async with aiohttp.ClientSession(auth=auth) as session:
-        app = Bare(session, url, agents)
+        app = Bare(session, url, args.agents, keys=args.keys, prompt=args.prompt)
         await app.rest("POST", f"/bridges/{HOLD}", type="holding")
+        if args.moh:
+            await app.rest("POST", f"/bridges/{HOLD}/moh", mohClass=args.moh)
         ws_url = url.replace("http", "ws", 1) + "/events?app=frontdesk&subscribeAll=false"
         async with session.ws_connect(ws_url) as ws:
             pending: set[asyncio.Task[None]] = set()
@@ -109,5 +126,7 @@ if __name__ == "__main__":
     parser.add_argument("--user", default="frontdesk")
     parser.add_argument("--password", default="secret")
     parser.add_argument("--agents", type=extensions, default=extensions("3000-3599"))
-    args = parser.parse_args()
-    asyncio.run(main(args.url, args.user, args.password, args.agents))
+    parser.add_argument("--keys", type=int, default=2, help="digits before the queue")
+    parser.add_argument("--prompt", default="sound:bare-menu", help="the menu's media")
+    parser.add_argument("--moh", default="", help="music-on-hold class of the holding bridge")
+    asyncio.run(main(parser.parse_args()))

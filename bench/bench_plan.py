@@ -77,3 +77,60 @@ def write_plan(path: Path, agents: int, **options: str) -> list[str]:
     plan = bench_plan(agents, **options)
     path.write_text(yaml.safe_dump(plan, sort_keys=False, allow_unicode=True))
     return [str(s["extension"]) for s in plan["staff"]]
+
+
+# -- the lab bench (`make bench-lab`, bench/lab_bench.py) ---------------------------------
+LAB_QUEUE = "scheduling"
+LAB_KEY = "1"  # the main menu's only option: straight to LAB_QUEUE
+
+
+def lab_plan(agents: int) -> dict[str, Any]:
+    """The real-Asterisk bench's plan: one language, no emergency notice, a main menu
+    whose key 1 leads to `scheduling` (24/7, no wrap-up), `agents` staff in it and in
+    front_desk (extensions 3000+). One prompt, one key, one queue: the journey the bare
+    app also runs."""
+    plan: dict[str, Any] = yaml.safe_load(REFERENCE.read_text())
+    practice = plan["practice"]
+    practice["emergency_notice"] = False
+    practice["holidays"] = {}
+    practice["languages"] = {"en": {}}
+    plan["numbers"] = {MAIN_NUMBER: "main"}
+    plan["schedules"] = {"always": "24/7"}
+    plan["queues"] = {
+        name: {
+            "schedule": "always",
+            "max_wait": "4m",
+            "wrap_up": "0s",
+            "after_hours": {"voicemail": name},  # never used: always open
+        }
+        for name in (LAB_QUEUE, "front_desk")
+    }
+    plan.pop("urgent", None)
+    plan["external"] = {}
+    plan["menu"] = {
+        "timeout": "5s",
+        "retries": 2,
+        "operator_key": 0,
+        "options": {
+            int(LAB_KEY): {
+                "label": {"en": "to schedule, change or cancel an appointment"},
+                "category": "scheduling",
+                "queue": LAB_QUEUE,
+            }
+        },
+    }
+    plan["staff"] = [
+        {"name": f"Agent {ext}", "extension": ext, "queues": [LAB_QUEUE, "front_desk"]}
+        for ext in agent_extensions(agents)
+    ]
+    return plan
+
+
+MAIN_NUMBER = "+13125550000"
+
+
+def write_lab_plan(path: Path, agents: int) -> list[str]:
+    """Write the lab bench plan; returns the staff extensions."""
+    plan = lab_plan(agents)
+    path.write_text(yaml.safe_dump(plan, sort_keys=False, allow_unicode=True))
+    return [str(s["extension"]) for s in plan["staff"]]
