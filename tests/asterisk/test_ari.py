@@ -29,9 +29,15 @@ class Server:
         self.runner = web.AppRunner(self.app)
         self.port = 0
         self.sockets = 0
+        self.delay = 0.0  # seconds each REST answer takes
+        self.in_flight = self.peak = 0  # REST requests being answered at once
 
     async def rest(self, request: web.Request) -> web.Response:
         self.received.append(request)
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        await asyncio.sleep(self.delay)
+        self.in_flight -= 1
         self.raw_queries.append(request.raw_path.partition("?")[2])
         status, body = self.script.pop(0) if self.script else (204, None)
         if body is None:
@@ -147,3 +153,17 @@ async def test_events_skip_malformed_frames_and_reconnect(
 async def test_events_url_names_our_app(client: AriClient) -> None:
     assert client._events_url().endswith("/ari/events?app=frontdesk&subscribeAll=false")
     assert client._events_url().startswith("ws://127.0.0.1:")
+
+
+async def test_rest_connections_stay_under_asterisks_session_limit(server: Server) -> None:
+    """http.conf's sessionlimit (20) refuses sessions past it: 40 requests at once use at
+    most `max_connections` connections, the rest wait their turn."""
+    server.delay = 0.05
+    config = AriConfig(f"http://127.0.0.1:{server.port}/ari", "frontdesk", "pw")
+    assert config.max_connections == 16
+    async with AriClient(config) as ari:
+        await asyncio.gather(*(ari.answer(f"c{n}") for n in range(40)))
+    peers = {r.transport.get_extra_info("peername") for r in server.received if r.transport}
+    assert len(server.received) == 40
+    assert server.peak == 16  # as many as allowed, no more
+    assert len(peers) <= 16
