@@ -538,7 +538,7 @@ class QueueRuntime:
         if queued is None:
             return
         if queued.state == "talking":
-            self._end_talk(queued)
+            self._end_talk(queued, ended=leg)
         elif leg == queued.patient_leg:
             queued.patient_leg = None
             self.feed(CallbackResult(call_id, answered=False))
@@ -562,7 +562,7 @@ class QueueRuntime:
             self._submit(queued.channel, lambda: ignore_gone(self.ari.delete_bridge(bridge)))
             return
         if queued.state == "talking":
-            self._end_talk(queued)
+            self._end_talk(queued, ended=queued.channel)
             return
         queued.state = "gone"
         self.calls.pop(queued.channel, None)
@@ -570,7 +570,9 @@ class QueueRuntime:
         self.alerts.publish({"kind": "abandoned", "call": queued.channel})
         self.feed(CallerLeft(queued.channel))
 
-    def _end_talk(self, queued: Queued) -> None:
+    def _end_talk(self, queued: Queued, *, ended: str) -> None:
+        """Either side hung up: hang up the others (not `ended`, which is going already: a
+        request for it only earns a 404, one REST request per call saved)."""
         log.info("acd.talk_ended", call=queued.channel, agent=queued.agent_ext)
         self.alerts.publish({"kind": "talk_ended", "call": queued.channel})
         queued.state = "gone"
@@ -580,7 +582,8 @@ class QueueRuntime:
         else:
             self.feed(TalkEnded(queued.channel))
         for leg in (queued.channel, queued.agent_leg, queued.patient_leg):
-            self._hangup_leg(leg)
+            if leg != ended:
+                self._hangup_leg(leg)
         bridge = f"frontdesk-c-{queued.channel}"
         self._submit(queued.channel, lambda: ignore_gone(self.ari.delete_bridge(bridge)))
 
