@@ -258,14 +258,18 @@ class Lab:
 
         return asyncio.run(fetch())
 
-    def call_row(self, caller: str, timeout: float = 30.0) -> dict[str, Any]:
-        """The finished call row of `caller` (newest), waiting for it to be written."""
+    def call_row(
+        self, caller: str, timeout: float = 30.0, *, ended: bool = False
+    ) -> dict[str, Any]:
+        """The call row of `caller` (newest) once it has an outcome (`ended`: once the call
+        is over: an answered call has its outcome long before), waiting for it."""
         found: list[dict[str, Any]] = []
+        column = "ended_at" if ended else "outcome"
 
         def written() -> bool:
             found[:] = self.rows(
-                "SELECT * FROM calls WHERE caller = $1 AND outcome IS NOT NULL "
-                "ORDER BY started_at DESC LIMIT 1",
+                f"SELECT * FROM calls WHERE caller = $1 AND {column} IS NOT NULL "
+                "ORDER BY created_at DESC LIMIT 1",
                 caller,
             )
             return bool(found)

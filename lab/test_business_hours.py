@@ -203,7 +203,7 @@ def test_a_phones_blind_transfer_keeps_the_patient_and_is_recorded(lab: Lab) -> 
         lambda: invites_from(lab.phones["2005"], "2004") or lab.phones["2005"].received("INVITE"),
         "Eli's phone to ring",
     )
-    row = lab.call_row(caller, timeout=40)
+    row = lab.call_row(caller, timeout=60, ended=True)
     assert (row["agent"], row["transferred"], row["outcome"]) == ("2004", True, "answered")
     wait_until(lambda: call.received("BYE"), "the patient to be hung up with Eli")
     menus = re.findall(
@@ -230,7 +230,7 @@ def test_a_phones_attended_transfer_keeps_the_patient_and_is_recorded(lab: Lab) 
     try:
         call = lab.call(Call(caller, REFILL, (), hold=60))
         phone.transfer("2005")
-        row = lab.call_row(caller, timeout=40)
+        row = lab.call_row(caller, timeout=60, ended=True)
         assert (row["agent"], row["transferred"], row["outcome"]) == ("2004", True, "answered")
         wait_until(lambda: call.received("BYE"), "the patient to be hung up with Eli")
     finally:

@@ -5,8 +5,10 @@ sequences below are those a real Asterisk 22.10.1 sent for the same requests).""
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -93,6 +95,36 @@ async def test_a_missing_last_file_fails_the_playback(strict: Emulator, strict_a
         {"message": "Playback not found"},
     )
     assert strict.violations == []
+
+
+RECORDED = Path(__file__).parent.parent / "asterisk/recorded/ari_play_missing_sound.jsonl"
+
+
+async def test_a_missing_sound_as_the_real_pbx_answered(strict: Emulator, strict_ari: Ari) -> None:
+    """Replays `make lab`'s recording (Asterisk 22.10.1, a sound never rendered): the play
+    request's reply and the playback events, field for field but ids."""
+    lines = [json.loads(line) for line in RECORDED.read_text().splitlines()]
+    real_reply = next(r for r in lines if r["kind"] == "ari_rest" and r["path"].endswith("/play"))
+    real_events = [
+        line["event"]
+        for line in lines
+        if line["kind"] == "ari_event" and line["event"]["type"].startswith("Playback")
+    ]
+    channel_id, events = await call_in_stasis(strict, strict_ari)
+    media = real_reply["query"]["media"]
+    status, body = await strict_ari.request(
+        "POST", f"/ari/channels/{channel_id}/play", {"media": media}
+    )
+    assert status == real_reply["status"]
+
+    def shape(value: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in value.items() if k not in ("id", "target_uri")}
+
+    assert shape(body) == shape(real_reply["body"])
+    got = await events.take(len(real_events))
+    assert [e["type"] for e in got] == [e["type"] for e in real_events]
+    assert [list(e) for e in got] == [list(e) for e in real_events]  # keys in order
+    assert [shape(e["playback"]) for e in got] == [shape(e["playback"]) for e in real_events]
 
 
 async def test_a_missing_file_among_others_is_skipped(strict: Emulator, strict_ari: Ari) -> None:
