@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -207,3 +208,25 @@ async def test_with_write_system_the_filter_action_works() -> None:
         await emu.place_call("+13125550101", "5550100")
         assert parse_block(await ami.block())["Event"] == "Cdr"
         ami.close()
+
+
+RECORDED = Path(__file__).parent.parent / "asterisk/recorded/ami_frontdesk_user_permissions.jsonl"
+
+
+async def test_the_recorded_exchange_of_the_real_pbx_byte_for_byte(frontdesk: Ami) -> None:
+    """`make lab` recorded frontdesk's user on Asterisk 22.10.1 (asterisk-conf/manager.conf):
+    the emulator answers the same actions with the same bytes."""
+    lines = [json.loads(line) for line in RECORDED.read_text().splitlines()]
+    exchanges = [
+        line
+        for line in lines
+        if line["kind"] == "ami_action_response" and "Secret" not in line["action"]
+    ]
+    assert [e["action"]["Action"] for e in exchanges] == [
+        "Filter",
+        "PJSIPShowContacts",
+        "UserEvent",
+    ]
+    for exchange in exchanges:
+        frontdesk.send(*exchange["action"].items())
+        assert (await frontdesk.block()).decode() == exchange["raw"]
