@@ -551,10 +551,15 @@ def _practice_clock(plan: Plan, settings: Settings) -> Clock:
     """The real clock, or a shifted one: the demo's, or `FRONTDESK_PRACTICE_TIME`'s."""
     if settings.practice_time is not None:
         start = settings.practice_time.replace(tzinfo=ZoneInfo(plan.practice.timezone))
-        offset = start - utc_now()
         log.warning("clock.shifted", practice_time=start.isoformat())
-        return lambda: utc_now() + offset
+        return _flowing_from(start)
     return _demo_clock(plan) if settings.demo else utc_now
+
+
+def _flowing_from(start: datetime) -> Clock:
+    """A clock that reads `start` now and then runs at the real clock's pace."""
+    offset = start - utc_now()
+    return lambda: utc_now() + offset
 
 
 def _demo_clock(plan: Plan) -> Clock:
@@ -564,9 +569,8 @@ def _demo_clock(plan: Plan) -> Clock:
     while day.weekday() >= 5 or clock.holiday_on(day) is not None:
         day += timedelta(days=1)
     start = datetime.combine(day, time(10, 30), clock.zone)
-    offset = start - utc_now()
     log.info("demo.clock", practice_time=start.isoformat())
-    return lambda: utc_now() + offset
+    return _flowing_from(start)
 
 
 def _on_signals(callback: Callable[[], None]) -> None:

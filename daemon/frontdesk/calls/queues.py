@@ -440,7 +440,7 @@ class QueueRuntime:
         if call_id is None or event.get("result") != "Success":
             return
         name = str((event.get("transfer_target") or {}).get("name", ""))
-        target = name.removeprefix("PJSIP/").rsplit("-", 1)[0] if name else None
+        target = _extension_of(name) if name else None
         self.alerts.publish({"kind": "transfer_target", "call": call_id, "target": target})
 
     def _transfer_leg_event(self, queued: Queued, event: dict[str, Any]) -> None:
@@ -451,22 +451,27 @@ class QueueRuntime:
         """The transfer leg is gone. Answered: the conversation is over, hang the patient
         up. Never answered (busy, no answer): the patient must not be left in silence
         nor dropped: the dialplan's fallback rings the front desk."""
-        queued.state = "gone"
-        self.calls.pop(queued.channel, None)
-        bridge = f"frontdesk-c-{queued.channel}"
         channel = queued.patient_leg or queued.channel  # a callback: the patient's leg
         if queued.transfer_answered:
+            self._close_transfer(queued, hang_up=channel)
+            return
+        log.warning("acd.phone_transfer_failed", call=queued.channel)
+        self.alerts.publish({"kind": "transfer_failed", "call": queued.channel})
+        self._submit(
+            channel,
+            lambda: ignore_gone(self.ari.continue_in_dialplan(channel, FALLBACK_CONTEXT, "s", 1)),
+        )
+        self._close_transfer(queued, hang_up=None, talked=False)
+
+    def _close_transfer(self, queued: Queued, *, hang_up: str | None, talked: bool = True) -> None:
+        """A transferred call is over for the ACD: the other side hung up (`hang_up`), the
+        conversation bridge goes."""
+        queued.state = "gone"
+        self.calls.pop(queued.channel, None)
+        if talked:
             self.alerts.publish({"kind": "talk_ended", "call": queued.channel})
-            self._hangup_leg(channel)
-        else:
-            log.warning("acd.phone_transfer_failed", call=queued.channel)
-            self.alerts.publish({"kind": "transfer_failed", "call": queued.channel})
-            self._submit(
-                channel,
-                lambda: ignore_gone(
-                    self.ari.continue_in_dialplan(channel, FALLBACK_CONTEXT, "s", 1)
-                ),
-            )
+        self._hangup_leg(hang_up)
+        bridge = f"frontdesk-c-{queued.channel}"
         self._submit(queued.channel, lambda: ignore_gone(self.ari.delete_bridge(bridge)))
 
     def on_event(self, event: dict[str, Any]) -> None:
@@ -554,12 +559,7 @@ class QueueRuntime:
         if queued.state == "callback":
             return  # they accepted a callback: hanging up keeps their place
         if queued.state == "transferred":
-            queued.state = "gone"
-            self.calls.pop(queued.channel, None)
-            self.alerts.publish({"kind": "talk_ended", "call": queued.channel})
-            self._hangup_leg(queued.agent_leg)
-            bridge = f"frontdesk-c-{queued.channel}"
-            self._submit(queued.channel, lambda: ignore_gone(self.ari.delete_bridge(bridge)))
+            self._close_transfer(queued, hang_up=queued.agent_leg)
             return
         if queued.state == "talking":
             self._end_talk(queued, ended=queued.channel)
@@ -895,6 +895,11 @@ def _transfer_target(event: dict[str, Any]) -> str | None:
     if name.startswith("Local/_attended@"):
         return None
     return name.removeprefix("Local/").split("@", 1)[0] if name.startswith("Local/") else name
+
+
+def _extension_of(name: str) -> str:
+    """`2005` of the channel name `PJSIP/2005-0000001a`."""
+    return name.removeprefix("PJSIP/").rsplit("-", 1)[0]
 
 
 def queue_order(priority: str, enqueued_at: datetime) -> tuple[int, datetime]:
