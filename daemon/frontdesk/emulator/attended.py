@@ -38,6 +38,7 @@ from frontdesk.emulator.transfer import (
     context_of,
     dial_step,
     first_half_gone,
+    local_pair,
     second_half_gone,
     talking_pair,
 )
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 # Recorded: the REFER's ChannelUnhold and ATTENDEDTRANSFER variables at t, the Local
 # channel created at t + 1 ms, its StasisStart (and everything after it) at t + 502 ms.
 SWAP_DELAY = 0.5
-LOCAL_ENDPOINT = "Local/_attended@transfer"  # bridge.c's `_attended@transfer/m`
 
 
 @dataclass
@@ -168,24 +168,8 @@ def _basic_bridge(leg: Channel, target: Channel) -> JsonDict:
 
 
 def _local_pair(pbx: Pbx, colleague: Party) -> tuple[Channel, Channel]:
-    suffix = pbx.ids.local_suffix()
-    halves = []
-    for half in (1, 2):
-        ch = Channel(
-            pbx.ids.unique_id(),
-            f"{LOCAL_ENDPOINT}-{suffix};{half}",
-            LOCAL_ENDPOINT,
-            "Down",
-            "",
-            Party(colleague.name, colleague.number) if half == 1 else Party(),
-            Dialplan("transfer", "_attended", 1),
-            now(),
-        )
-        pbx.add_channel(ch)
-        halves.append(ch)
-    local, local2 = halves
-    local.far_end = local2.id
-    return local, local2
+    """bridge.c's `Local/_attended@transfer/m`, the colleague's caller ID on `;1`."""
+    return local_pair(pbx, "_attended", "transfer", Party(colleague.name, colleague.number))
 
 
 def _swap(pbx: Pbx, xfer: Attended) -> None:

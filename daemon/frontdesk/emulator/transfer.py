@@ -141,8 +141,12 @@ def dial_step(pbx: Pbx, context: str, to: str) -> DialStep:
     return DialStep(resource, data, int(timeout) if timeout.isdigit() else -1)
 
 
-def _local_pair(pbx: Pbx, to: str, context: str) -> tuple[Channel, Channel]:
-    endpoint = f"Local/{to}@{context}"
+def local_pair(
+    pbx: Pbx, exten: str, context: str, caller: Party | None = None
+) -> tuple[Channel, Channel]:
+    """A Local channel's two halves (`Local/<exten>@<context>-<suffix>;1` and `;2`), Down;
+    `caller`: the `;1` half's caller ID. `;1` knows `;2` as its far end."""
+    endpoint = f"Local/{exten}@{context}"
     suffix = pbx.ids.local_suffix()
     halves = []
     for half in (1, 2):
@@ -152,16 +156,20 @@ def _local_pair(pbx: Pbx, to: str, context: str) -> tuple[Channel, Channel]:
             endpoint,
             "Down",
             "",
-            Party(),
-            Dialplan(context, to, 1),
+            (caller or Party()) if half == 1 else Party(),
+            Dialplan(context, exten, 1),
             now(),
         )
         pbx.add_channel(ch)
         halves.append(ch)
-    local, local2 = halves
+    halves[0].far_end = halves[1].id
+    return halves[0], halves[1]
+
+
+def _local_pair(pbx: Pbx, to: str, context: str) -> tuple[Channel, Channel]:
+    local, local2 = local_pair(pbx, to, context)
     local.on_destroyed = lambda _: first_half_gone(pbx, local2)
     local2.on_destroyed = lambda gone: second_half_gone(pbx, local, gone)
-    local.far_end = local2.id
     return local, local2
 
 
