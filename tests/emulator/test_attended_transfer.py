@@ -14,8 +14,12 @@ from typing import Any
 from frontdesk.emulator import Emulator
 from frontdesk.emulator.attended import SWAP_DELAY
 from tests.emulator.helpers import Ari, Events
-from tests.emulator.test_events import compatible
-from tests.emulator.test_transfer import bridged_call, role, signature
+from tests.emulator.test_transfer import (
+    assert_as_recorded,
+    bridged_call,
+    role,
+    target_hangs_up_then_frontdesk_ends,
+)
 
 RECORDING = Path(__file__).parents[1] / "asterisk/recorded/attended_transfer_from_agent_phone.jsonl"
 LOCAL_NAME = re.compile(r"Local/_attended@transfer-[0-9a-f]{8};1\Z")
@@ -73,23 +77,10 @@ async def test_attended_transfer_then_the_colleague_hangs_up_as_recorded(
     await ari.request("DELETE", f"/ari/channels/{agent}", {"reason": "normal"})
     await events.until("StasisEnd", channel__id=agent)
     # The colleague talks, then hangs up; frontdesk then hangs the caller up.
-    await emu.agent_hangup(target)
-    await events.until("StasisEnd", channel__id=local)
-    await ari.request("DELETE", f"/ari/channels/{caller}", {"reason": "normal"})
-    await ari.request("DELETE", f"/ari/bridges/frontdesk-c-{caller}")
-    await events.until("BridgeDestroyed")
-    await events.quiet(0.05)
+    await target_hangs_up_then_frontdesk_ends(emu, ari, events, target, local, caller)
     ours = events.seen[before:]
     theirs = from_the_refer(recorded())
-
-    # Types in order; then with every ChannelVarset's variable and whose event it is.
-    assert [e["type"] for e in ours if e["type"] != "ChannelVarset"] == [
-        e["type"] for e in theirs if e["type"] != "ChannelVarset"
-    ]
-    assert signature(ours) == signature(theirs)
-    # Event by event: the recorded keys, in order, with the recorded value types.
-    for mine, real in zip(ours, theirs, strict=True):
-        assert compatible(mine, real), (mine, real)
+    assert_as_recorded(ours, theirs)
 
     # `Local/_attended@transfer-…;1` enters the app in the agent's place, Down, with the
     # colleague's caller id.

@@ -77,6 +77,30 @@ async def bridged_call(emu: Emulator, ari: Ari, agent_ext: str = "2001") -> tupl
     return caller, agent, events
 
 
+async def target_hangs_up_then_frontdesk_ends(
+    emu: Emulator, ari: Ari, events: Events, target: str, local: str, caller: str
+) -> None:
+    """The transfer's target hangs up; frontdesk then hangs the caller up and deletes the
+    conversation bridge, as it did in the recordings."""
+    await emu.agent_hangup(target)
+    await events.until("StasisEnd", channel__id=local)
+    await ari.request("DELETE", f"/ari/channels/{caller}", {"reason": "normal"})
+    await ari.request("DELETE", f"/ari/bridges/frontdesk-c-{caller}")
+    await events.until("BridgeDestroyed")
+    await events.quiet(0.05)
+
+
+def assert_as_recorded(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> None:
+    """Types in order; then with every ChannelVarset's variable and whose event it is;
+    then event by event: the recorded keys, in order, with the recorded value types."""
+    assert [e["type"] for e in ours if e["type"] != "ChannelVarset"] == [
+        e["type"] for e in theirs if e["type"] != "ChannelVarset"
+    ]
+    assert signature(ours) == signature(theirs)
+    for mine, real in zip(ours, theirs, strict=True):
+        assert compatible(mine, real), (mine, real)
+
+
 async def settle(events: Events) -> None:
     """Read every event already sent (the emulator sends them before its REST reply)."""
     while True:
@@ -108,23 +132,9 @@ async def test_blind_transfer_answered_then_target_hangs_up_as_recorded(
     await ari.request("DELETE", f"/ari/channels/{agent}", {"reason": "normal"})
     await events.until("Dial", dialstatus="ANSWER")
     # ...the target talks, then hangs up; frontdesk then hangs the caller up.
-    await emu.agent_hangup(target)
-    await events.until("StasisEnd", channel__id=local)
-    await ari.request("DELETE", f"/ari/channels/{caller}", {"reason": "normal"})
-    await ari.request("DELETE", f"/ari/bridges/frontdesk-c-{caller}")
-    await events.until("BridgeDestroyed")
-    await events.quiet(0.05)
+    await target_hangs_up_then_frontdesk_ends(emu, ari, events, target, local, caller)
     ours = events.seen[before:]
-    theirs = from_the_transfer(recorded())
-
-    # Types in order; then with every ChannelVarset's variable and whose event it is.
-    assert [e["type"] for e in ours if e["type"] != "ChannelVarset"] == [
-        e["type"] for e in theirs if e["type"] != "ChannelVarset"
-    ]
-    assert signature(ours) == signature(theirs)
-    # Event by event: the recorded keys, in order, with the recorded value types.
-    for mine, real in zip(ours, theirs, strict=True):
-        assert compatible(mine, real), (mine, real)
+    assert_as_recorded(ours, from_the_transfer(recorded()))
 
     # The Local channel enters the app in the agent's place: args [], replace_channel.
     assert start["args"] == []
