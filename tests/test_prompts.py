@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from frontdesk import prompts
+import frontdesk
 from frontdesk.plan import Plan
 from frontdesk.plan.model import External
-from frontdesk.prompts import (
+from frontdesk.prompts import inventory as prompts
+from frontdesk.prompts.inventory import (
     EXTRA_PROMPTS,
     Decision,
     Inventory,
@@ -115,7 +116,7 @@ def test_inventory_of_the_reference_plan(plan: Plan) -> None:
 
 
 # -- every media the daemon can play is rendered --------------------------------------------
-PACKAGE = Path(prompts.__file__).parent
+PACKAGE = Path(frontdesk.__file__).parent
 SOUND = "sound:frontdesk/"
 
 
