@@ -23,6 +23,7 @@ from rich.table import Table
 from frontdesk import __version__, asterisk_config, diagram, prompts
 from frontdesk.emulator import cli as emulator_cli
 from frontdesk.golive import cli as golive_cli
+from frontdesk.phone import normalize_number
 from frontdesk.plan import Plan, PlanError, read_plan
 from frontdesk.plan.errors import PlanIssue, dotted
 from frontdesk.plan.source import SourceMap
@@ -32,7 +33,6 @@ from frontdesk.routing.destination import Destination, QueueDestination, Transfe
 from frontdesk.routing.directory import Directory, DirectoryError
 from frontdesk.routing.ivr import CallFacts
 from frontdesk.routing.paths import Outcome, PathMatrix, build_matrix
-from frontdesk.routing.phone import normalize_number
 from frontdesk.routing.safety import check_plan
 from frontdesk.routing.simulate import default_did, parse_keys, simulate
 from frontdesk.store import cli as store_cli

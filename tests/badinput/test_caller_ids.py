@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from frontdesk.phone import mask_number, normalize_number
 from frontdesk.plan import Plan
 from frontdesk.routing.directory import Directory
 from frontdesk.routing.ivr import CallFacts
-from frontdesk.routing.phone import mask_number, normalize_number
 from frontdesk.routing.simulate import Simulation, simulate
 from tests.conftest import REFERENCE_DIRECTORY, local
 from tests.test_live_calls import MAIN, open_line

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from frontdesk.phone import normalize_number
 from frontdesk.plan import Plan
 from frontdesk.routing.directory import Directory
 from frontdesk.routing.ivr import CallFacts
-from frontdesk.routing.phone import normalize_number
 from frontdesk.routing.simulate import simulate
 from tests.conftest import REFERENCE_DIRECTORY, local
 

@@ -10,9 +10,9 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from argon2 import PasswordHasher
 
+from frontdesk.staff import StaffUser
 from frontdesk.store import db, upgrade
 from frontdesk.store.accounts import AccountError, AccountStore
-from frontdesk.web.roles import StaffUser
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only
 PASSWORD = "correct horse battery"

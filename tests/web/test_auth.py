@@ -21,6 +21,7 @@ from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.plan import Plan
 from frontdesk.settings import Settings
+from frontdesk.staff import StaffUser
 from frontdesk.store import db, upgrade
 from frontdesk.store.accounts import AccountStore
 from frontdesk.store.records import AuditEntry
@@ -36,7 +37,6 @@ from frontdesk.web.auth import (
     require,
     safe_next,
 )
-from frontdesk.web.roles import StaffUser
 from frontdesk.web.templates import render
 from tests.pg import dsn_in, scratch_schema
 

@@ -16,9 +16,9 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from frontdesk.cli import main
+from frontdesk.staff import StaffUser
 from frontdesk.store import db
 from frontdesk.store.accounts import AccountStore
-from frontdesk.web.roles import StaffUser
 from tests.conftest import REFERENCE_PLAN
 from tests.store.conftest import DEFAULT_DSN
 

@@ -53,7 +53,7 @@ from urllib.parse import parse_qsl
 
 import structlog
 
-from frontdesk.routing.phone import mask_number
+from frontdesk.phone import mask_number
 
 log = structlog.get_logger("frontdesk.agi")
 

@@ -13,12 +13,12 @@ from collections.abc import Callable, Collection
 
 from frontdesk.asterisk.fastagi import AgiRequest, RouteVariables
 from frontdesk.calls.runtime import Clock, utc_now
+from frontdesk.phone import normalize_number
 from frontdesk.plan.model import FRONT_DESK, Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import QueueDestination, TransferDestination
 from frontdesk.routing.directory import Directory
 from frontdesk.routing.ivr import CallFacts
-from frontdesk.routing.phone import normalize_number
 from frontdesk.routing.simulate import parse_keys, simulate
 
 

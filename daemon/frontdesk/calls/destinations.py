@@ -29,10 +29,10 @@ import structlog
 
 from frontdesk.asterisk.ari import AriClient, AriError, ignore_gone
 from frontdesk.calls.queues import AlertHub
+from frontdesk.phone import mask_number
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Decision, TransferDestination, VoicemailDestination
-from frontdesk.routing.phone import mask_number
 
 log = structlog.get_logger("frontdesk.destinations")
 

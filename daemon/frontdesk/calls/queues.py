@@ -64,10 +64,10 @@ from frontdesk.acd.model import (
 from frontdesk.asterisk.ari import AriClient, AriError, ignore_gone
 from frontdesk.asterisk.ari_events import channel_of, playback_of
 from frontdesk.calls.session import route_variables
+from frontdesk.phone import mask_number
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Decision, QueueDestination, Request, decide
-from frontdesk.routing.phone import mask_number
 from frontdesk.store.records import PendingCallback
 
 log = structlog.get_logger("frontdesk.acd")

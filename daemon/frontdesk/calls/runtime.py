@@ -37,11 +37,11 @@ from frontdesk.calls.session import (
     facts_from_channel,
 )
 from frontdesk.golive import override
+from frontdesk.phone import mask_number, normalize_number
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory, Patient
 from frontdesk.routing.ivr import CallFacts
-from frontdesk.routing.phone import mask_number, normalize_number
 from frontdesk.store.records import PendingCallback
 
 log = structlog.get_logger("frontdesk.calls")

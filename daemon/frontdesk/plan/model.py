@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from frontdesk.phone import normalize_number
 from frontdesk.plan.errors import did_you_mean
 from frontdesk.plan.schedule import PlanValueError, WeeklySchedule, parse_duration
-from frontdesk.routing.phone import normalize_number
 
 DTMF_KEYS = "0123456789*#"
 MAIN = "main"

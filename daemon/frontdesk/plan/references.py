@@ -11,11 +11,11 @@ from typing import Any
 
 import holidays
 
+from frontdesk.phone import normalize_number
 from frontdesk.plan.errors import KeyPath, PlanIssue, did_you_mean
 from frontdesk.plan.model import DEFAULT_OPERATOR_KEY, FRONT_DESK
 from frontdesk.plan.schedule import ALWAYS
 from frontdesk.plan.source import Source
-from frontdesk.routing.phone import normalize_number
 
 _Issue = tuple[KeyPath, str]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from frontdesk.routing.phone import normalize_number
+from frontdesk.phone import normalize_number
 
 COLUMNS = ("phone", "patient_id", "preferred_language", "specialty")
 

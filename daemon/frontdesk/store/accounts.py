@@ -25,8 +25,8 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from frontdesk.staff import ROLES, Role, StaffUser
 from frontdesk.store.db import Pool
-from frontdesk.web.roles import ROLES, Role, StaffUser
 
 log = structlog.get_logger("frontdesk.store")
 

@@ -10,7 +10,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 import asyncpg  # type: ignore[import-untyped]
 import structlog
 
-from frontdesk.routing.phone import mask_number
+from frontdesk.phone import mask_number
 
 log = structlog.get_logger("frontdesk.store")
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 import structlog
 
+from frontdesk.phone import mask_number
 from frontdesk.routing.directory import Directory, Patient
-from frontdesk.routing.phone import mask_number
 
 log = structlog.get_logger("frontdesk.fhir")
 

@@ -4,7 +4,7 @@ Served on loopback (`FRONTDESK_HTTP_HOST`/`FRONTDESK_HTTP_PORT`, default
 127.0.0.1:8080), behind staff sign-in (web/auth.py): a dashboard session, or for
 `/api/...` `Authorization: Bearer $FRONTDESK_API_TOKEN` when that variable is set.
 `POST /api/agents/{ext}/{action}` needs `control_own_agent` for the user's own
-extension, or `control_any_agent` (web/roles.py).
+extension, or `control_any_agent` (frontdesk/staff.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from aiohttp import web
 
 from frontdesk.acd.model import AgentLogin, AgentLogout, AgentPause, AgentUnpause, Event
 from frontdesk.calls.queues import QueueRuntime
+from frontdesk.staff import may_control
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.auth import Accounts, current_user, forbidden, setup_auth
-from frontdesk.web.roles import may_control
 
 _ACTIONS: dict[str, Callable[[str], Event]] = {
     "login": AgentLogin,

@@ -55,9 +55,9 @@ from urllib.parse import quote, urlsplit
 import structlog
 from aiohttp import web
 
+from frontdesk.staff import Permission, StaffUser, can
 from frontdesk.store.accounts import USERNAME
 from frontdesk.store.records import AuditEntry
-from frontdesk.web.roles import Permission, StaffUser, can
 
 log = structlog.get_logger("frontdesk.web")
 

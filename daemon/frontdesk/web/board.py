@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from frontdesk.acd.model import AcdSnapshot, AgentView, CallerView, QueueView
-from frontdesk.routing.phone import mask_number
+from frontdesk.phone import mask_number
 
 MAX_ALERTS = 200
 SERVICE_LEVEL = timedelta(seconds=60)

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from frontdesk.staff import can
 from frontdesk.store.records import (
     DISPOSITION_CODES,
     AuditEntry,
@@ -25,7 +26,6 @@ from frontdesk.store.records import (
     RecordError,
 )
 from frontdesk.web.auth import current_user, forbidden
-from frontdesk.web.roles import can
 
 PATH = "/api/calls/{linkedid}/disposition"
 

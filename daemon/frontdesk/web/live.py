@@ -30,12 +30,12 @@ from aiohttp import web
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
+from frontdesk.staff import StaffUser, can
 from frontdesk.store import board as store_board
 from frontdesk.store import db
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.auth import SESSIONS, current_session, current_user, require
 from frontdesk.web.board import BoardState, Viewer, board_view
-from frontdesk.web.roles import StaffUser, can
 
 log = structlog.get_logger("frontdesk.web")
 COALESCE = 0.2

@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, PackageLoader
 
+from frontdesk.staff import Permission, can
 from frontdesk.web.auth import csrf_token, optional_user
-from frontdesk.web.roles import Permission, can
 
 STATIC = Path(__file__).parent / "static"
 

@@ -2,6 +2,9 @@
 
 A withheld or malformed caller ID is an unknown caller (None), never an error:
 callers reach the practice from payphones, hospitals and blocked lines.
+
+A shared leaf: the plan checks its numbers with it, routing, calls, the store and the
+logs mask with it, so it lives outside all of them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Staff roles and what each may do on the dashboard (pure: no I/O).
 
+A shared leaf: the dashboard (web/) checks these permissions and the account store
+(store/accounts.py) keeps the role, so it lives beside both rather than inside web/.
+
 Four roles, stored with each account (`staff_accounts.role`):
 
 - **agent**: answers calls. Sees the board with caller numbers masked, controls their

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from frontdesk.web.roles import PERMISSIONS, ROLES, Permission, StaffUser, can, may_control
+from frontdesk.staff import PERMISSIONS, ROLES, Permission, StaffUser, can, may_control
 
 AGENT = StaffUser("alice", "Alice", "agent", "2001")
 NURSE = StaffUser("nina", "Nina", "charge_nurse", "2005")

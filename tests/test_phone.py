@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from frontdesk.routing.phone import mask_number, normalize_number
+from frontdesk.phone import mask_number, normalize_number
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 FAST = settings(max_examples=200, deadline=None)
