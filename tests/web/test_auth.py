@@ -32,11 +32,11 @@ from frontdesk.web.auth import (
     SESSIONS,
     LoginThrottle,
     Sessions,
-    csrf_token,
     current_user,
     require,
     safe_next,
 )
+from frontdesk.web.identity import csrf_token
 from frontdesk.web.templates import render
 from tests.pg import dsn_in, scratch_schema
 

@@ -2,7 +2,8 @@
 
 `setup_auth(app, accounts, now=...)` installs a middleware, the `GET/POST /login` and
 `POST /logout` routes, the static files and the security headers. Handlers then read
-`current_user(request)` and `csrf_token(request)`, or are wrapped in `@require(perm)`.
+`current_user(request)` and `csrf_token(request)` (web/identity.py), or are wrapped in
+`@require(perm)`.
 
 Who gets in:
 - Public: `/login`, `/static/...`, `/metrics`, `/healthz` (no patient data there).
@@ -58,6 +59,8 @@ from aiohttp import web
 from frontdesk.staff import Permission, StaffUser, can
 from frontdesk.store.accounts import USERNAME
 from frontdesk.store.records import AuditEntry
+from frontdesk.web.identity import CSRF, USER, optional_user
+from frontdesk.web.templates import render, setup_static
 
 log = structlog.get_logger("frontdesk.web")
 
@@ -226,9 +229,7 @@ class _Auth:
 
 SESSIONS: Final = web.AppKey("sessions", Sessions)
 _AUTH: Final = web.AppKey("auth", _Auth)
-_USER: Final = web.RequestKey("user", StaffUser)
-_SESSION: Final = web.RequestKey("session", Session)
-_CSRF: Final = web.RequestKey("csrf", str)
+_SESSION: Final = web.RequestKey("session", Session)  # the user and CSRF token: identity.py
 
 
 def setup_auth(
@@ -242,8 +243,6 @@ def setup_auth(
     put_audit: Callable[[AuditEntry], None] | None = None,
 ) -> None:
     """Put `app` behind staff sign-in (see the module's docstring)."""
-    from frontdesk.web.templates import setup_static
-
     sessions = Sessions(now, idle=timedelta(minutes=idle_minutes))
     app[SESSIONS] = sessions
     app[_AUTH] = _Auth(
@@ -259,14 +258,9 @@ def setup_auth(
 
 def current_user(request: web.Request) -> StaffUser:
     """The signed-in user; raises a redirect to /login (pages) or a 401 (APIs) if none."""
-    user: StaffUser | None = request.get(_USER)
+    user = optional_user(request)
     if user is None:
         raise _unauthenticated(request, expired=False)
-    return user
-
-
-def optional_user(request: web.Request) -> StaffUser | None:
-    user: StaffUser | None = request.get(_USER)
     return user
 
 
@@ -274,12 +268,6 @@ def current_session(request: web.Request) -> Session | None:
     """The request's session (None for the API token and public paths)."""
     session: Session | None = request.get(_SESSION)
     return session
-
-
-def csrf_token(request: web.Request) -> str:
-    """The token forms and fetches must send back ("" with no session)."""
-    token: str = request.get(_CSRF, "")
-    return token
 
 
 def require(permission: Permission) -> Callable[[Callable[[web.Request], Awaitable[R]]], Handler]:
@@ -312,8 +300,6 @@ def wants_html(request: web.Request) -> bool:
 
 def forbidden(request: web.Request, message: str) -> web.Response:
     if wants_html(request):
-        from frontdesk.web.templates import render
-
         return render(request, "error.html", status=403, title="Forbidden", message=message)
     return web.json_response({"error": message}, status=403)
 
@@ -328,7 +314,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     if sent is not None and auth.api_token and is_api(request.path):
         if not _bearer_ok(sent, auth.api_token):
             return web.json_response({"error": "unauthorized"}, status=401)
-        request[_USER] = API_USER
+        request[USER] = API_USER
         return await handler(request)
     sid = request.cookies.get(COOKIE)
     session = auth.sessions.touch(sid)
@@ -336,7 +322,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         session = await _recheck(auth, session)
     if session is None:
         raise _unauthenticated(request, expired=bool(sid))
-    request[_USER], request[_SESSION], request[_CSRF] = session.user, session, session.csrf
+    request[USER], request[_SESSION], request[CSRF] = session.user, session, session.csrf
     if request.method not in SAFE_METHODS:
         refused = await _csrf_refusal(request, session)
         if refused is not None:
@@ -410,7 +396,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    if request.get(_USER) is not None or request.path == "/login":
+    if optional_user(request) is not None or request.path == "/login":
         response.headers["Cache-Control"] = "no-store"
 
 
@@ -454,14 +440,12 @@ def safe_next(value: str | None) -> str:
 def _login_form(
     request: web.Request, *, status: int = 200, message: str | None = None, username: str = ""
 ) -> web.Response:
-    from frontdesk.web.templates import render
-
     auth = request.app[_AUTH]
     # Keep a still-valid token: a second login page (another tab, or the browser's
     # favicon request redirected here) must not void the form already shown.
     kept = request.cookies.get(LOGIN_COOKIE)
     token = kept if kept and _login_token_ok(auth, kept, kept) else _login_token(auth)
-    request[_CSRF] = token
+    request[CSRF] = token
     if message is None and request.query.get("expired"):
         message = "Your session expired. Please log in again."
     response = render(

@@ -16,7 +16,7 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader
 
 from frontdesk.staff import Permission, can
-from frontdesk.web.auth import csrf_token, optional_user
+from frontdesk.web.identity import csrf_token, optional_user
 
 STATIC = Path(__file__).parent / "static"
 
