@@ -1,4 +1,7 @@
-"""The routing core (plan + routing) never imports I/O frameworks: it is sans-IO."""
+"""The routing core (plan, routing, acd) never imports I/O frameworks: it is sans-IO.
+
+Which parts of frontdesk each part may import (the layering): tests/test_dependencies.py.
+"""
 
 from __future__ import annotations
 
