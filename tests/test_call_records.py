@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from frontdesk.acd.model import AgentPause
+from frontdesk.calls.recorder import CallRecorder
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan
-from frontdesk.store.recorder import CallRecorder
 from frontdesk.store.records import CallEvent, CallUpsert, Record
 from tests.conftest import local
 from tests.test_acd_calls import SPEED, FastClock, Practice, _hung_up, open_practice

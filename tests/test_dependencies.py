@@ -31,7 +31,7 @@ The rules:
 - `daemon` (the wiring) may import every part but `cli`; `cli` any part; `__main__`
   only `cli`.
 
-Known violation, allowed until it is gone (`KNOWN`): store/recorder.py imports calls.
+Known violations, allowed until they are gone (`KNOWN`): none.
 
 The I/O-framework rule for the same core lives in tests/test_core_purity.py.
 """
@@ -78,11 +78,7 @@ ALLOWED["daemon"] = _ALL_PARTS - {"daemon", "cli", "__main__"}
 ALLOWED["cli"] = _ALL_PARTS - {"cli", "__main__"}
 
 # (importing module, imported part): violations allowed until they are gone.
-KNOWN: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("store.recorder", "calls"),  # issue 12: recorder moves to calls/
-    }
-)
+KNOWN: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

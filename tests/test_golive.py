@@ -30,6 +30,7 @@ from structlog.testing import capture_logs
 from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.queues import QueueRuntime
+from frontdesk.calls.recorder import CallRecorder
 from frontdesk.calls.runtime import CallRuntime
 from frontdesk.calls.session import Routed
 from frontdesk.cli import main
@@ -39,7 +40,6 @@ from frontdesk.golive.override import ARI_VARIABLE, CASE_ARI_VARIABLE, CASE_HEAD
 from frontdesk.plan import Plan, load_plan
 from frontdesk.store import Outbox, db
 from frontdesk.store.directory import PatientLookup, import_directory
-from frontdesk.store.recorder import CallRecorder
 from tests.conftest import local, reference_text
 from tests.golive.conftest import schema_dsn as schema_dsn
 

@@ -7,9 +7,9 @@ import asyncio
 
 from frontdesk.acd.model import AgentPause
 from frontdesk.asterisk.ari import AriClient, AriConfig, Connected
+from frontdesk.calls.recorder import CallRecorder
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan
-from frontdesk.store.recorder import CallRecorder
 from tests.conftest import local
 from tests.test_acd_calls import PASSWORD, FastClock, Practice, open_practice
 from tests.test_acd_calls import pbx as pbx

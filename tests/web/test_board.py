@@ -5,7 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from frontdesk.calls.events import (
+    AgentStateChanged,
+    CallAbandoned,
+    CallAnswered,
+    CallbackTaskRaised,
+    CallRouted,
+    CallStarted,
+    EscalationRaised,
+    GoliveCaseSeen,
+    QueueJoined,
+    VoicemailLeft,
+    from_record,
+)
 from frontdesk.plan import Plan
+from frontdesk.routing.destination import Decision, QueueDestination, Request
+from frontdesk.routing.ivr import CallFacts
 from frontdesk.web.board import MAX_ALERTS, BoardState, Viewer, board_view
 from tests.acd.support import T0, Desk
 
@@ -78,39 +93,34 @@ def test_me_is_the_viewers_own_agent(plan: Plan) -> None:
 
 def test_service_level_counts_answers_in_time_and_long_abandons() -> None:
     state = BoardState(ZONE)
-    state.on_event({"kind": "joined", "call": "a", "queue": "q"}, T0)
-    state.on_event({"kind": "answered", "call": "a", "agent": "2001"}, T0 + timedelta(seconds=20))
-    state.on_event({"kind": "joined", "call": "b", "queue": "q"}, T0)
-    state.on_event({"kind": "answered", "call": "b", "agent": "2001"}, T0 + timedelta(seconds=90))
-    state.on_event({"kind": "joined", "call": "c", "queue": "q"}, T0)
-    state.on_event({"kind": "abandoned", "call": "c"}, T0 + timedelta(seconds=3))  # short
-    state.on_event({"kind": "joined", "call": "d", "queue": "q"}, T0)
-    state.on_event({"kind": "abandoned", "call": "d"}, T0 + timedelta(seconds=40))
+    state.on_event(QueueJoined("a", "q"), T0)
+    state.on_event(CallAnswered("a", "2001"), T0 + timedelta(seconds=20))
+    state.on_event(QueueJoined("b", "q"), T0)
+    state.on_event(CallAnswered("b", "2001"), T0 + timedelta(seconds=90))
+    state.on_event(QueueJoined("c", "q"), T0)
+    state.on_event(CallAbandoned("c"), T0 + timedelta(seconds=3))  # short
+    state.on_event(QueueJoined("d", "q"), T0)
+    state.on_event(CallAbandoned("d"), T0 + timedelta(seconds=40))
+    state.on_event(CallAbandoned("e", "menu"), T0 + timedelta(seconds=40))  # never queued
     assert state.service_level_today("q", T0 + timedelta(minutes=5)) == 1 / 3
     assert state.service_level_today("other", T0) is None
 
 
 def test_service_level_starts_again_each_local_day() -> None:
     state = BoardState(ZONE)
-    state.on_event({"kind": "joined", "call": "a", "queue": "q"}, T0)
-    state.on_event({"kind": "answered", "call": "a"}, T0 + timedelta(seconds=5))
+    state.on_event(QueueJoined("a", "q"), T0)
+    state.on_event(CallAnswered("a", None), T0 + timedelta(seconds=5))
     assert state.service_level_today("q", T0 + timedelta(hours=1)) == 1.0
     assert state.service_level_today("q", T0 + timedelta(days=1)) is None
 
 
 def test_escalation_alert_stays_until_acknowledged_once() -> None:
     state = BoardState(ZONE)
-    event = {
-        "kind": "escalation",
-        "call": "a",
-        "queue": "nurse_triage",
-        "waited_s": 300,
-        "recipients": ["2004"],
-    }
-    assert state.on_event(event, T0)
-    state.on_event({"kind": "answered", "call": "a"}, T0 + timedelta(seconds=10))
+    assert state.on_event(EscalationRaised("a", "nurse_triage", 300, ("2004",)), T0)
+    state.on_event(CallAnswered("a", None), T0 + timedelta(seconds=10))
     (alert,) = state.alerts
     assert (alert.kind, alert.waited_s, alert.call_state) == ("escalation", 300, "answered")
+    assert alert.as_json()["recipients"] == ["2004"]
     assert state.acknowledge(alert.id, "nurse.kim", T0 + timedelta(minutes=1)) is alert
     assert state.acknowledge(alert.id, "someone.else", T0 + timedelta(minutes=2)) is alert
     assert alert.acknowledged_by == "nurse.kim"
@@ -119,28 +129,48 @@ def test_escalation_alert_stays_until_acknowledged_once() -> None:
 
 def test_callback_task_is_an_alert() -> None:
     state = BoardState(ZONE)
-    state.on_event({"kind": "callback_task", "call": "a", "category": "billing"}, T0)
+    state.on_event(CallbackTaskRaised("a", "billing"), T0)
     (alert,) = state.alerts
     assert (alert.kind, alert.category, alert.call_state) == ("callback_task", "billing", "gone")
 
 
-def test_malformed_events_change_nothing() -> None:
+def test_what_happens_before_the_queue_leaves_the_board_alone() -> None:
     state = BoardState(ZONE)
-    for event in ({}, {"kind": "escalation"}, {"kind": "escalation", "call": 5}, {"call": "x"}):
-        state.on_event(event, T0)
-    state.on_event({"kind": "escalation", "call": "a", "waited_s": "long", "recipients": 7}, T0)
+    facts = CallFacts("+13125550000", "+13125551002", None)
+    decision = Decision(
+        Request("billing", "billing", None), QueueDestination("billing", ()), "billing", False, None
+    )
+    for event in (
+        CallStarted("a", facts),
+        CallRouted("a", facts, decision, "en"),
+        GoliveCaseSeen("a", "case-1"),
+    ):
+        assert state.on_event(event, T0) is False
+    assert state.on_event(AgentStateChanged("2001", "idle"), T0)  # the snapshot moves
+    assert state.alerts == []
+
+
+def test_stored_alerts_come_back_even_when_damaged() -> None:
+    state = BoardState(ZONE)
+    damaged = from_record("escalation", "a", {"waited_s": "long", "recipients": 7})
+    assert damaged is not None
+    state.on_event(damaged, T0)
     (alert,) = state.alerts
-    assert alert.waited_s is None
-    assert alert.recipients == ()
+    assert (alert.kind, alert.queue, alert.waited_s, alert.recipients) == (
+        "escalation",
+        None,
+        None,
+        (),
+    )
 
 
 def test_alerts_are_bounded_dropping_acknowledged_ones_first() -> None:
     state = BoardState(ZONE)
-    state.on_event({"kind": "escalation", "call": "keep-me", "queue": "q"}, T0)
-    state.on_event({"kind": "escalation", "call": "old-acked", "queue": "q"}, T0)
+    state.on_event(EscalationRaised("keep-me", "q", None), T0)
+    state.on_event(EscalationRaised("old-acked", "q", None), T0)
     state.acknowledge(2, "x", T0)
     for i in range(MAX_ALERTS - 1):  # one too many: the acknowledged one goes
-        state.on_event({"kind": "escalation", "call": f"c{i}", "queue": "q"}, T0)
+        state.on_event(EscalationRaised(f"c{i}", "q", None), T0)
     calls = [a.call for a in state.alerts]
     assert len(calls) == MAX_ALERTS
     assert "old-acked" not in calls
@@ -157,14 +187,11 @@ def test_callbacks_are_listed_apart_from_waiting_callers(plan: Plan) -> None:
 
 def test_a_voicemail_is_an_alert_with_its_callback_due() -> None:
     state = BoardState(ZONE)
-    event = {
-        "kind": "voicemail",
-        "call": "a",
-        "box": "scheduling",
-        "category": "scheduling",
-        "callback_due": "2026-12-01T17:00:00-06:00",
-    }
+    event = VoicemailLeft(
+        "a", "scheduling", category="scheduling", callback_due="2026-12-01T17:00:00-06:00"
+    )
     state.on_event(event, T0)
     (alert,) = state.alerts
-    assert (alert.kind, alert.box, alert.due) == ("voicemail", "scheduling", event["callback_due"])
+    assert (alert.kind, alert.box, alert.due) == ("voicemail", "scheduling", event.callback_due)
+    assert (alert.category, alert.call_state) == ("scheduling", "gone")
     assert alert.as_json()["due"] == "2026-12-01T17:00:00-06:00"

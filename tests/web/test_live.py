@@ -14,6 +14,8 @@ import pytest
 from aiohttp import web
 
 from frontdesk.acd.model import CallerJoined
+from frontdesk.calls.events import EscalationRaised
+from frontdesk.calls.hub import EventHub
 from frontdesk.plan import Plan
 from frontdesk.store.accounts import AccountStore
 from frontdesk.web.live import LiveBoard, add_live_routes
@@ -25,9 +27,11 @@ from tests.web.test_auth import accounts as accounts
 async def world(plan: Plan, accounts: AccountStore) -> AsyncIterator[World]:
     def live_routes(app: web.Application, world: World) -> None:
         live = LiveBoard(world.queues, plan, put_audit=world.audit.append)
-        world.queues.alerts.add_listener(live.on_hub)
+        hub = EventHub()
+        hub.add_listener(live.on_hub)
         add_live_routes(app, live)
         world.live = live  # type: ignore[attr-defined]
+        world.hub = hub  # type: ignore[attr-defined]
 
     made = await start_world(plan, accounts, live_routes)
     try:
@@ -101,9 +105,7 @@ async def test_the_stream_pushes_a_change_without_polling(world: World) -> None:
 
     async def escalate() -> None:
         await asyncio.sleep(0.3)
-        world.queues.alerts.publish(
-            {"kind": "escalation", "call": "c9", "queue": "nurse_triage", "waited_s": 300}
-        )
+        world.hub.publish(EscalationRaised("c9", "nurse_triage", 300))  # type: ignore[attr-defined]
 
     task = asyncio.create_task(escalate())
     events = await asyncio.wait_for(read_events(nina, 2), timeout=4)  # < REFRESH: a push
@@ -138,7 +140,7 @@ async def test_the_stream_needs_a_session(world: World) -> None:
 
 
 async def test_acknowledging_an_alert(world: World) -> None:
-    world.queues.alerts.publish({"kind": "escalation", "call": "c9", "queue": "nurse_triage"})
+    world.hub.publish(EscalationRaised("c9", "nurse_triage", None))  # type: ignore[attr-defined]
     alice, nina = world.browser(), world.browser()
     await alice.login("alice")
     await nina.login("nina")

@@ -13,9 +13,21 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from frontdesk.asterisk.ari import AriClient, AriConfig
+from frontdesk.calls.events import (
+    AgentRinging,
+    CallAbandoned,
+    CallAnswered,
+    CallbackChosen,
+    CallStarted,
+    ExternalTransferConnected,
+    QueueJoined,
+    VoicemailLeft,
+)
+from frontdesk.calls.hub import EventHub
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.calls.runtime import utc_now
 from frontdesk.plan import Plan
+from frontdesk.routing.ivr import CallFacts
 from frontdesk.web.agents_api import make_app
 from frontdesk.web.ops import Metrics, Probes, add_ops_routes
 
@@ -206,20 +218,25 @@ async def test_counters_and_wait_histogram_move_with_the_hub(
     served: tuple[TestServer, World, Metrics],
 ) -> None:
     test_server, world, metrics = served
-    metrics.call_started("chan-1", object())
-    metrics.call_started()
-    metrics.on_hub({"kind": "joined", "call": "c1", "queue": "scheduling"})
-    metrics.on_hub({"kind": "joined", "call": "c2", "queue": "scheduling"})
-    metrics.on_hub({"kind": "joined", "call": "c3", "queue": "billing"})
-    metrics.on_hub({"kind": "ringing", "call": "c1", "agent": "2001"})  # not an outcome
+    hub = EventHub()
+    hub.add_listener(metrics.on_hub)
+    facts = CallFacts("+13125550000", None, None)
+    hub.publish(CallStarted("c1", facts))
+    hub.publish(CallStarted("c2", facts))
+    hub.publish(QueueJoined("c1", "scheduling"))
+    hub.publish(QueueJoined("c2", "scheduling"))
+    hub.publish(QueueJoined("c3", "billing"))
+    hub.publish(AgentRinging("c1", "2001", None, "en", "billing"))  # not an outcome
     world.now += 12
-    metrics.on_hub({"kind": "answered", "call": "c1", "agent": "2001"})
+    hub.publish(CallAnswered("c1", "2001"))
     world.now += 30
-    metrics.on_hub({"kind": "abandoned", "call": "c2"})
-    metrics.on_hub({"kind": "callback_accepted", "call": "c3"})
-    metrics.on_hub({"kind": "answered", "call": "c3", "agent": "2002"})  # the callback
-    metrics.on_hub({"kind": "voicemail", "call": "c4", "box": "1"})
-    metrics.on_hub({"kind": "transfer_connected", "call": "c5"})
+    hub.publish(CallAbandoned("c2"))
+    hub.publish(CallbackChosen("c3"))
+    hub.publish(CallAnswered("c3", "2002"))  # the callback
+    hub.publish(VoicemailLeft("c4", "1"))
+    hub.publish(CallAbandoned("c7", "voicemail"))  # hung up before leaving a message
+    hub.publish(CallAbandoned("c6", "menu"))  # not a queue or destination outcome
+    hub.publish(ExternalTransferConnected("c5"))
     got = await scrape(test_server)
 
     def total(outcome: str) -> float:
@@ -228,7 +245,7 @@ async def test_counters_and_wait_histogram_move_with_the_hub(
     assert got[("frontdesk_calls_started_total", ())] == 2.0
     assert total("joined") == 3.0
     assert total("answered") == 2.0
-    assert total("abandoned") == 1.0
+    assert total("abandoned") == 2.0
     assert total("callback_accepted") == 1.0
     assert total("voicemail") == 1.0
     assert total("transfer_connected") == 1.0

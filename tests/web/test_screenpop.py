@@ -13,6 +13,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from frontdesk.asterisk.ari import AriClient, AriConfig
+from frontdesk.calls.events import (
+    AgentRinging,
+    AgentStateChanged,
+    CallAbandoned,
+    CallAnswered,
+    ConversationEnded,
+)
+from frontdesk.calls.hub import EventHub
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.plan import Plan
 from frontdesk.store.records import AuditEntry
@@ -60,7 +68,7 @@ class Env:
     def __init__(self, server: TestServer, pops: ScreenPops, source: FakeSource) -> None:
         self.server, self.pops, self.source = server, pops, source
         self.audit: list[AuditEntry] = []
-        self.queues: QueueRuntime | None = None
+        self.hub = EventHub()
 
     async def get(self, ext: str, token: str = TOKEN) -> tuple[int, dict[str, Any] | None]:
         headers = {"Authorization": f"Bearer {token}"}
@@ -73,15 +81,8 @@ class Env:
             return r.status, body
 
 
-def ringing(call: str, agent: str, number: str | None = "+13125551002") -> dict[str, Any]:
-    return {
-        "kind": "ringing",
-        "call": call,
-        "agent": agent,
-        "number": number,
-        "language": "es",
-        "category": "clinical",
-    }
+def ringing(call: str, agent: str, number: str | None = "+13125551002") -> AgentRinging:
+    return AgentRinging(call, agent, number, "es", "clinical")
 
 
 @pytest.fixture
@@ -90,7 +91,6 @@ async def env(plan: Plan) -> AsyncIterator[Env]:
     queues = QueueRuntime(plan, ari, now=lambda: NOW, logged_in=set())
     source = FakeSource()
     pops = ScreenPops(source)
-    queues.alerts.add_listener(pops.on_hub)
     app = make_app(queues, None, now=lambda: NOW, api_token=TOKEN)
     audit: list[AuditEntry] = []
     add_screenpop_routes(app, pops, audit.append, lambda: NOW)
@@ -98,7 +98,7 @@ async def env(plan: Plan) -> AsyncIterator[Env]:
     await server.start_server()
     made = Env(server, pops, source)
     made.audit = audit
-    made.queues = queues
+    made.hub.add_listener(pops.on_hub)
     try:
         yield made
     finally:
@@ -163,9 +163,9 @@ async def test_a_view_during_the_build_waits_for_it(env: Env) -> None:
 
 async def test_lifetime_kept_after_the_call_until_the_next_ring(env: Env) -> None:
     env.pops.on_hub(ringing("chan-1", "2001"))
-    env.pops.on_hub({"kind": "answered", "call": "chan-1", "agent": "2001"})
+    env.pops.on_hub(CallAnswered("chan-1", "2001"))
     assert (await env.get("2001"))[1]["status"] == "answered"  # type: ignore[index]
-    env.pops.on_hub({"kind": "talk_ended", "call": "chan-1"})
+    env.pops.on_hub(ConversationEnded("chan-1"))
     status, body = await env.get("2001")
     assert (status, body["status"] if body else None) == (200, "ended")
     env.pops.on_hub(ringing("chan-2", "2001", number=None))
@@ -182,22 +182,22 @@ async def test_the_pop_follows_the_call_to_the_next_agent(env: Env) -> None:
     env.pops.on_hub(ringing("chan-1", "2002"))  # 2001 declined; the ACD rings 2002
     assert (await env.get("2001"))[0] == 204
     assert (await env.get("2002"))[0] == 200
-    env.pops.on_hub({"kind": "abandoned", "call": "chan-1"})
+    env.pops.on_hub(CallAbandoned("chan-1"))
     assert (await env.get("2002"))[1]["status"] == "abandoned"  # type: ignore[index]
 
 
 async def test_logout_drops_the_pop(env: Env) -> None:
     env.pops.on_hub(ringing("chan-1", "2001"))
-    env.pops.on_hub({"kind": "agent", "ext": "2001", "state": "logged_out"})
+    env.pops.on_hub(AgentStateChanged("2001", "logged_out"))
     assert (await env.get("2001"))[0] == 204
 
 
-async def test_published_through_the_hub_and_malformed_events_are_ignored(env: Env) -> None:
-    assert env.queues is not None
-    env.queues.alerts.publish({"kind": "ringing", "call": None, "agent": "2001"})
-    env.queues.alerts.publish({"kind": "ringing"})
+async def test_published_through_the_hub_other_facts_are_ignored(env: Env) -> None:
+    env.hub.publish(AgentStateChanged("2001", "idle"))
+    env.hub.publish(CallAnswered("chan-9", "2001"))  # no pop for that call: nothing
     assert await env.get("2001") == (204, None)
-    env.queues.alerts.publish(ringing("chan-9", "2001"))
+    env.hub.publish(ringing("chan-9", "2001"))
+    env.hub.publish(AgentStateChanged("2001", "talking"))  # only logging out drops it
     assert (await env.get("2001"))[1]["call"] == "chan-9"  # type: ignore[index]
 
 

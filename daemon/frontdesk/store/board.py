@@ -2,9 +2,10 @@
 
 The board's alerts and today's service level live in memory (web/board.py); a restart
 would empty a nurse's list of patients to call back. At start the daemon reads:
-- `open_alerts`: escalations, callback tasks and voicemail messages of the last days
-  (`call_events`) that nobody acknowledged (`audit_log`, action `alert_acknowledged`),
-  oldest first, as the hub events they were;
+- `open_alerts`: the alert events of the last days (`call_events` of the kinds the board
+  names: escalations, callback tasks, voicemail messages) that nobody acknowledged
+  (`audit_log`, action `alert_acknowledged`), oldest first, as rows; the board makes
+  facts of them again (calls/events.py's `from_record`);
 - `queue_outcomes`: today's answered and abandoned queue calls (`calls`), for the service
   level.
 Both are bounded by a timeout and a row limit; on any database error the board starts
@@ -14,12 +15,11 @@ empty rather than late (the caller decides; these functions raise).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from frontdesk.store.db import Connection
 
-ALERT_KINDS = ("escalation", "callback_task", "voicemail")
 MAX_ROWS = 500
 
 _OPEN_ALERTS = """
@@ -45,17 +45,15 @@ LIMIT 100000
 
 
 async def open_alerts(
-    conn: Connection, since: datetime, *, timeout: float = 5.0
-) -> list[tuple[datetime, dict[str, Any]]]:
-    """Unacknowledged alerts since `since`, oldest first, as (time, hub event)."""
-    rows = await conn.fetch(_OPEN_ALERTS, since, list(ALERT_KINDS), MAX_ROWS, timeout=timeout)
-    found = []
-    for row in reversed(rows):
-        data = json.loads(row["data"]) if row["data"] else {}
-        event = {**(data if isinstance(data, dict) else {}), "kind": row["kind"]}
-        event["call"] = row["linkedid"]
-        found.append((row["at"], event))
-    return found
+    conn: Connection, since: datetime, kinds: Iterable[str], *, timeout: float = 5.0
+) -> list[tuple[datetime, str, str, object]]:
+    """Unacknowledged events of `kinds` since `since`, oldest first, as (time, linkedid,
+    kind, data): `data` as stored (JSON; a dict unless the row is damaged)."""
+    rows = await conn.fetch(_OPEN_ALERTS, since, list(kinds), MAX_ROWS, timeout=timeout)
+    return [
+        (row["at"], row["linkedid"], row["kind"], json.loads(row["data"]) if row["data"] else {})
+        for row in reversed(rows)
+    ]
 
 
 async def queue_outcomes(

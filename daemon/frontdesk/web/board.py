@@ -1,4 +1,4 @@
-"""The live board's model: pure code fed by the ACD's AlertHub events and snapshots.
+"""The live board's model: pure code fed by the event hub's facts and the ACD's snapshots.
 
 `BoardState` remembers what a snapshot of the ACD does not: escalation alerts and who
 acknowledged them, callback tasks that need a person, and today's service level per
@@ -28,12 +28,29 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from frontdesk.acd.model import AcdSnapshot, AgentView, CallerView, QueueView
+from frontdesk.calls.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallbackChosen,
+    CallbackTaskRaised,
+    CallFact,
+    CallRouted,
+    CallStarted,
+    EscalationRaised,
+    GoliveCaseSeen,
+    HubEvent,
+    QueueJoined,
+    SentAfterHours,
+    VoicemailLeft,
+)
 from frontdesk.phone import mask_number
 
 MAX_ALERTS = 200
 SERVICE_LEVEL = timedelta(seconds=60)
 SHORT_ABANDON = timedelta(seconds=10)
 CALLBACK_STATUSES = frozenset({"callback", "callback_retry", "calling_back"})
+# the facts that raise an alert (their stored `kind` is the alert's)
+ALERT_FACTS: tuple[type[CallFact], ...] = (EscalationRaised, CallbackTaskRaised, VoicemailLeft)
 
 
 @dataclass
@@ -96,37 +113,31 @@ class BoardState:
     _counts: dict[str, _DayCounts] = field(default_factory=dict)
     _next_id: int = 1
 
-    def on_event(self, event: Mapping[str, Any], at: datetime) -> bool:
-        """Take one AlertHub event; True when the board changed because of it.
-        A malformed event changes nothing (the hub is in-process, but be strict)."""
-        kind, call = event.get("kind"), event.get("call")
-        if not isinstance(call, str):
-            return kind == "agent"
-        if kind == "joined" and isinstance(event.get("queue"), str):
-            self._joined[call] = (event["queue"], at)
-        elif kind == "answered":
-            self._left(call, at, answered=True)
-            self._mark_alerts(call, "answered")
-        elif kind in ("abandoned", "after_hours", "callback_accepted"):
-            self._left(call, at, answered=False, counted=kind == "abandoned")
-            self._mark_alerts(call, "gone")
-        elif kind == "escalation":
-            queue, waited = _text(event.get("queue")), _int(event.get("waited_s"))
-            recipients = _texts(event.get("recipients"))
-            self._raise(Alert(0, "escalation", call, queue, at, waited, recipients))
-        elif kind == "voicemail":
-            alert = Alert(0, "voicemail", call, None, at, category=_text(event.get("category")))
-            alert.box, alert.due, alert.call_state = (
-                _text(event.get("box")),
-                _text(event.get("callback_due")),
-                "gone",
-            )
-            self._raise(alert)
-        elif kind == "callback_task":
-            category = _text(event.get("category"))
-            self._raise(
-                Alert(0, "callback_task", call, None, at, category=category, call_state="gone")
-            )
+    def on_event(self, event: HubEvent, at: datetime) -> bool:
+        """Take one hub event; True when the board may have changed because of it (the
+        ACD's snapshot moves with the queue's facts and agent states too)."""
+        match event:
+            case QueueJoined(call=call, queue=queue):
+                self._joined[call] = (queue, at)
+            case CallAnswered(call=call):
+                self._left(call, at, answered=True)
+                self._mark_alerts(call, "answered")
+            case CallAbandoned() | SentAfterHours() | CallbackChosen():
+                counted = isinstance(event, CallAbandoned)
+                self._left(event.call, at, answered=False, counted=counted)
+                self._mark_alerts(event.call, "gone")
+            case EscalationRaised(call=call, queue=queue, waited_s=waited, recipients=to):
+                self._raise(Alert(0, event.kind, call, queue, at, waited, to))
+            case VoicemailLeft(call=call, box=box, category=category, callback_due=due):
+                alert = Alert(0, event.kind, call, None, at, category=category, call_state="gone")
+                alert.box, alert.due = box, due
+                self._raise(alert)
+            case CallbackTaskRaised(call=call, category=category):
+                self._raise(
+                    Alert(0, event.kind, call, None, at, category=category, call_state="gone")
+                )
+            case CallStarted() | CallRouted() | GoliveCaseSeen():
+                return False  # before the queue: nothing on the board
         return True
 
     def acknowledge(self, alert_id: int, by: str, at: datetime) -> Alert | None:
@@ -180,7 +191,7 @@ class BoardState:
 
     def _mark_alerts(self, call: str, state: str) -> None:
         for alert in self.alerts:
-            if alert.call == call and alert.kind == "escalation":
+            if alert.call == call and alert.kind == EscalationRaised.kind:
                 alert.call_state = state
 
 
@@ -263,15 +274,3 @@ def _agent(a: AgentView) -> dict[str, Any]:
         "call": a.call_id,
         "queues": list(a.queues),
     }
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _texts(value: object) -> tuple[str, ...]:
-    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()

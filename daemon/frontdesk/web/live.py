@@ -1,7 +1,7 @@
 """The live board over Server-Sent Events: `GET /events` pushes the board to each viewer.
 
-`LiveBoard` listens to the ACD's AlertHub (`queues.alerts.add_listener(live.on_hub)`),
-keeps a `BoardState` (web/board.py) and wakes every open stream when something changed;
+`LiveBoard` listens to the event hub (`hub.add_listener(live.on_hub)`), keeps a
+`BoardState` (web/board.py) and wakes every open stream when something changed;
 each stream then sends the board as seen by its viewer (masking by role). Bursts are
 coalesced (`COALESCE` seconds) and an unchanged board is re-sent every `REFRESH` seconds
 so that wait times move; the browser never polls.
@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from aiohttp import web
 
+from frontdesk.calls.events import EscalationRaised, HubEvent, from_record
 from frontdesk.calls.queues import QueueRuntime
 from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
@@ -35,7 +36,7 @@ from frontdesk.store import board as store_board
 from frontdesk.store import db
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.auth import SESSIONS, current_session, current_user, require
-from frontdesk.web.board import BoardState, Viewer, board_view
+from frontdesk.web.board import ALERT_FACTS, BoardState, Viewer, board_view
 
 log = structlog.get_logger("frontdesk.web")
 COALESCE = 0.2
@@ -68,20 +69,23 @@ class LiveBoard:
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         try:
             async with pool.acquire() as conn:
-                alerts = await store_board.open_alerts(conn, at - timedelta(days=ALERT_DAYS))
+                since, kinds = at - timedelta(days=ALERT_DAYS), [f.kind for f in ALERT_FACTS]
+                alerts = await store_board.open_alerts(conn, since, kinds)
                 outcomes = await store_board.queue_outcomes(conn, midnight)
         except (db.PostgresError, OSError, TimeoutError) as exc:
             log.warning("board.restore_failed", error=type(exc).__name__)
             return
-        for when, event in alerts:
-            self.state.on_event(event, when)
+        for when, call, kind, data in alerts:
+            fact = from_record(kind, call, data)
+            if fact is not None:
+                self.state.on_event(fact, when)
         for alert in self.state.alerts:
-            if alert.kind == "escalation" and alert.call not in self.queues.calls:
+            if alert.kind == EscalationRaised.kind and alert.call not in self.queues.calls:
                 alert.call_state = "ended"
         self.state.seed(outcomes, at)
         log.info("board.restored", alerts=len(alerts), queue_calls_today=len(outcomes))
 
-    def on_hub(self, event: dict[str, Any]) -> None:
+    def on_hub(self, event: HubEvent) -> None:
         if self.state.on_event(event, self.queues.now()):
             self.changed()
 

@@ -5,17 +5,21 @@ counts, queue names and up/down flags, never a caller's number or name.
 
 - `GET /metrics`: the text exposition format of a registry private to this `Metrics`
   (not prometheus_client's global one, so tests and several apps never clash).
-  Counters move with the AlertHub (`Metrics.on_hub` as a listener) and
-  `Metrics.call_started`; gauges are read from `Probes` at scrape time.
+  Counters move with the event hub (`Metrics.on_hub` as a listener: `CallStarted`
+  and the outcomes in `COUNTED`); gauges are read from `Probes` at scrape time.
 - `GET /healthz`: 200 `{"ready": true, "ari": "up", "ami": "up", "database": "up"}`
   when ARI, AMI and the database are reachable (`"not configured"` counts as ready),
   else 503 with the failing ones `"down"`.
 
+`frontdesk_calls{outcome}` counts queue and destination outcomes, labelled with the
+fact's stored name (`OUTCOMES`); a caller who hangs up in frontdesk's own menu
+(`CallAbandoned(where="menu")`) is not one of them.
+
 `frontdesk_queue_wait_seconds{queue}` is measured here, not carried by the events: the
-time from a caller's `joined` to their `answered` or `abandoned` (on the `clock` given
-to `Metrics`). Callers who accept a callback leave the histogram (their wait ends on
-hold, not with an answer); callers re-adopted after a restart (no `joined`) are not
-observed.
+time from a caller's `QueueJoined` to their `CallAnswered` or `CallAbandoned` (on the
+`clock` given to `Metrics`). Callers who accept a callback leave the histogram (their
+wait ends on hold, not with an answer); callers re-adopted after a restart (no
+`QueueJoined`) are not observed.
 
 `frontdesk_event_loop_lag_seconds` is how late the event loop wakes a task that sleeps
 `LAG_INTERVAL` (`Metrics.watch_loop`, a task the daemon runs): a loop busy with callbacks
@@ -29,7 +33,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from aiohttp import web
@@ -42,16 +46,30 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
+from frontdesk.calls.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallbackChosen,
+    CallFact,
+    CallStarted,
+    ExternalTransferConnected,
+    HubEvent,
+    QueueJoined,
+    VoicemailLeft,
+)
+
 log = structlog.get_logger("frontdesk.web")
 
-OUTCOMES = (
-    "answered",
-    "abandoned",
-    "voicemail",
-    "transfer_connected",
-    "callback_accepted",
-    "joined",
+# the facts `frontdesk_calls{outcome}` counts; the label is the fact's stored name
+COUNTED: tuple[type[CallFact], ...] = (
+    CallAnswered,
+    CallAbandoned,
+    VoicemailLeft,
+    ExternalTransferConnected,
+    CallbackChosen,
+    QueueJoined,
 )
+OUTCOMES = tuple(fact.kind for fact in COUNTED)
 WAIT_BUCKETS = (5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0)
 LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LAG_INTERVAL = 0.1  # seconds between two wake-ups of the lag probe
@@ -85,7 +103,7 @@ class Metrics:
         self._joined: OrderedDict[str, tuple[str, float]] = OrderedDict()  # call -> queue, t
         self.calls = Counter(
             "frontdesk_calls",
-            "Queue and destination outcomes of calls, from the AlertHub.",
+            "Queue and destination outcomes of calls, from the event hub.",
             ["outcome"],
             registry=self.registry,
         )
@@ -118,30 +136,29 @@ class Metrics:
             await asyncio.sleep(interval)
             self.loop_lag.observe(max(0.0, time.monotonic() - start - interval))
 
-    def call_started(self, *_: Any) -> None:
-        """Count a call; fits `CallRuntime.on_started` (`(channel_id, facts)`) as well."""
-        self.started.inc()
-
-    def on_hub(self, event: Mapping[str, Any]) -> None:
-        """AlertHub listener: count outcomes and observe queue waits."""
-        kind = event.get("kind")
-        if kind not in OUTCOMES:
+    def on_hub(self, event: HubEvent) -> None:
+        """The hub's listener: count started calls and outcomes, observe queue waits."""
+        match event:
+            case CallStarted():
+                self.started.inc()
+                return
+            case CallAbandoned(where="menu"):
+                return  # not a queue or destination outcome
+        if not isinstance(event, COUNTED):
             return
-        self.calls.labels(outcome=kind).inc()
-        call = event.get("call")
-        if not isinstance(call, str):
-            return
-        if kind == "joined":
-            self._joined[call] = (str(event.get("queue", "")), self._clock())
-            while len(self._joined) > _MAX_TRACKED:
-                self._joined.popitem(last=False)
-        elif kind in ("answered", "abandoned"):
-            entry = self._joined.pop(call, None)
-            if entry is not None:
-                queue, since = entry
-                self.wait.labels(queue=queue).observe(max(0.0, self._clock() - since))
-        elif kind == "callback_accepted":
-            self._joined.pop(call, None)
+        self.calls.labels(outcome=event.kind).inc()
+        match event:
+            case QueueJoined(call=call, queue=queue):
+                self._joined[call] = (queue, self._clock())
+                while len(self._joined) > _MAX_TRACKED:
+                    self._joined.popitem(last=False)
+            case CallAnswered(call=call) | CallAbandoned(call=call):
+                entry = self._joined.pop(call, None)
+                if entry is not None:
+                    queue, since = entry
+                    self.wait.labels(queue=queue).observe(max(0.0, self._clock() - since))
+            case CallbackChosen(call=call):
+                self._joined.pop(call, None)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

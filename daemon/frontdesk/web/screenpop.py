@@ -1,21 +1,19 @@
 """Screen pops: the caller's payload for the agent being rung, and only for them.
 
-`ScreenPops(source)` listens to the ACD's AlertHub (`queues.alerts.add_listener(
-pops.on_hub)`). It expects, when an agent's phone is offered a call, exactly:
-
-    {"kind": "ringing", "call": <call id = linkedid>, "agent": <ext>,
-     "number": <caller E.164 or None>, "language": <str>, "category": <str>}
-
-and then builds the pop (`ScreenPopSource.build`, in a task of its own, never longer
-than the source's timeout) as that agent's current pop.
+`ScreenPops(source)` listens to the event hub (`hub.add_listener(pops.on_hub)`). When an
+agent's phone is offered a call, the hub carries an `AgentRinging` fact (calls/events.py:
+the call id = linkedid, the agent's extension, the caller's number in full or None, the
+language and the category); the pop is then built (`ScreenPopSource.build`, in a task of
+its own, never longer than the source's timeout) as that agent's current pop.
 
 Lifetime of a pop (one per extension at most):
 - it replaces the agent's previous pop when the agent is rung again (for any call);
 - a ring of the same call on another agent takes it away from the first agent: only the
   agent being, or last, rung for a call sees its pop;
-- "answered", "abandoned" and "talk_ended" for the call keep it (the agent can still look
-  at it during and after the conversation, e.g. for wrap-up); they only mark its `status`;
-- the agent logging out (`{"kind": "agent", "ext": ..., "state": "logged_out"}`) drops it;
+- `CallAnswered`, `CallAbandoned` and `ConversationEnded` for the call keep it (the agent
+  can still look at it during and after the conversation, e.g. for wrap-up); they only
+  mark its `status`;
+- the agent logging out (`AgentStateChanged(ext, "logged_out")`) drops it;
 - nothing is persisted: a restart forgets every pop.
 
 `add_screenpop_routes(app, pops, put_audit, now)` adds `GET /api/agents/{ext}/screenpop`:
@@ -37,12 +35,26 @@ from typing import Any, Protocol
 import structlog
 from aiohttp import web
 
+from frontdesk.calls.events import (
+    AgentRinging,
+    AgentStateChanged,
+    CallAbandoned,
+    CallAnswered,
+    CallFact,
+    ConversationEnded,
+    HubEvent,
+)
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.auth import API_USER, current_user, forbidden
 
 log = structlog.get_logger("frontdesk.web")
 
-_KEEPING = {"answered": "answered", "abandoned": "abandoned", "talk_ended": "ended"}
+# facts that keep the call's pop, and the status they give it
+_KEEPING: dict[type[CallFact], str] = {
+    CallAnswered: "answered",
+    CallAbandoned: "abandoned",
+    ConversationEnded: "ended",
+}
 
 
 class PopSource(Protocol):
@@ -76,48 +88,33 @@ class Pop:
 
 
 class ScreenPops:
-    """The current pop of each agent, fed by the AlertHub (see the module's docstring)."""
+    """The current pop of each agent, fed by the event hub (see the module's docstring)."""
 
     def __init__(self, source: PopSource) -> None:
         self._source = source
         self._pops: dict[str, Pop] = {}
 
-    def on_hub(self, event: dict[str, Any]) -> None:
-        """An AlertHub listener: synchronous, never raises for a malformed event."""
-        kind = event.get("kind")
-        if kind == "ringing":
-            self._ringing(event)
-        elif kind in _KEEPING:
-            call = event.get("call")
-            for pop in self._pops.values():
-                if pop.call == call:
-                    pop.status = _KEEPING[kind]
-        elif kind == "agent" and event.get("state") == "logged_out":
-            ext = event.get("ext")
-            if isinstance(ext, str):
+    def on_hub(self, event: HubEvent) -> None:
+        """The hub's listener (synchronous)."""
+        match event:
+            case AgentRinging():
+                self._ringing(event)
+            case CallAnswered() | CallAbandoned() | ConversationEnded():
+                for pop in self._pops.values():
+                    if pop.call == event.call:
+                        pop.status = _KEEPING[type(event)]
+            case AgentStateChanged(ext=ext, state="logged_out"):
                 self._drop(ext)
 
-    def _ringing(self, event: dict[str, Any]) -> None:
-        call, ext, number = event.get("call"), event.get("agent"), event.get("number")
-        if not isinstance(call, str) or not isinstance(ext, str):
-            log.warning("screenpop.bad_ringing_event")
-            return
-        if number is not None and not isinstance(number, str):
-            number = None
-        language = event.get("language")
-        category = event.get("category")
+    def _ringing(self, ringing: AgentRinging) -> None:
+        call, ext = ringing.call, ringing.agent
         for other in [e for e, p in self._pops.items() if p.call == call and e != ext]:
             self._drop(other)  # only the agent last rung for a call sees its pop
         self._drop(ext)
         task = asyncio.get_running_loop().create_task(
-            self._source.build(
-                number,
-                language if isinstance(language, str) else "",
-                category if isinstance(category, str) else "",
-                linkedid=call,
-            )
+            self._source.build(ringing.number, ringing.language, ringing.category, linkedid=call)
         )
-        pop = Pop(call=call, agent=ext, task=task, number=number)
+        pop = Pop(call=call, agent=ext, task=task, number=ringing.number)
         self._pops[ext] = pop
         task.add_done_callback(lambda done: self._built(pop, done))
 
