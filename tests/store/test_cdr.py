@@ -1,11 +1,10 @@
-"""AMI `Cdr` -> `CallUpsert`, and the outcome/wait helpers (pure; no database)."""
+"""AMI `Cdr` -> `CallUpsert` (pure; no database)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frontdesk.asterisk.ami_codec import AmiCodec, Event
-from frontdesk.store.cdr import CallFacts, call_outcome, cdr_key, cdr_upsert, wait_seconds
+from frontdesk.store.cdr import cdr_key, cdr_upsert
 from frontdesk.store.records import CALL_FIELDS, CallUpsert, from_json, to_json
 
 TRANSCRIPTS = Path(__file__).parents[2] / "../shared/asterisk/transcripts"
@@ -295,61 +294,3 @@ def test_garbage_never_raises(fields: dict[str, str], zone: ZoneInfo) -> None:
         assert all(value is not None for value in upsert.fields.values())
         assert upsert.key.startswith("cdr:")
         assert from_json(to_json(upsert)) == upsert
-
-
-# --- outcome and wait ---------------------------------------------------------------------
-
-T0 = datetime(2026, 3, 9, 9, 0, tzinfo=CHICAGO)
-
-
-@pytest.mark.parametrize(
-    ("facts", "outcome"),
-    [
-        ({}, "abandoned"),
-        ({"failed": True}, "failed"),
-        ({"abandoned": True}, "abandoned"),
-        ({"abandoned": True, "failed": True}, "abandoned"),
-        ({"callback_accepted": True, "abandoned": True}, "callback"),
-        ({"voicemail_left": True, "callback_accepted": True}, "voicemail"),
-        ({"voicemail_left": True, "abandoned": True, "failed": True}, "voicemail"),
-        ({"transferred_external": True, "voicemail_left": True}, "transferred_external"),
-        ({"transferred_external": True, "failed": True}, "transferred_external"),
-        ({"answered_by_agent": True, "transferred_external": True}, "answered"),
-        (
-            {
-                "answered_by_agent": True,
-                "transferred_external": True,
-                "voicemail_left": True,
-                "callback_accepted": True,
-                "abandoned": True,
-                "failed": True,
-            },
-            "answered",
-        ),
-    ],
-)
-def test_outcome_precedence(facts: dict[str, Any], outcome: str) -> None:
-    assert call_outcome(CallFacts(**facts)) == outcome
-    CallUpsert("x", {"outcome": call_outcome(CallFacts(**facts))})  # a valid column value
-
-
-def test_wait_seconds() -> None:
-    assert wait_seconds(T0, T0 + timedelta(seconds=42, milliseconds=499)) == 42
-    assert wait_seconds(T0, T0 + timedelta(seconds=42, milliseconds=500)) == 43
-    assert wait_seconds(T0, T0 - timedelta(seconds=5)) == 0  # clock stepped back
-    assert wait_seconds(None, T0) is None
-    assert wait_seconds(T0, None) is None
-    # Across the zone: aware datetimes compare as instants.
-    assert wait_seconds(T0, (T0 + timedelta(seconds=90)).astimezone(UTC)) == 90
-    # Across the DST change, in the same zone (Python's own subtraction says 3660).
-    before = datetime(2026, 3, 8, 1, 59, 30, tzinfo=CHICAGO)
-    after = datetime(2026, 3, 8, 3, 0, 30, tzinfo=CHICAGO)
-    assert wait_seconds(before, after) == 60
-
-
-def test_facts_wait_uses_answer_then_left() -> None:
-    answered = CallFacts(answered_by_agent=True, joined_at=T0, answered_at=T0 + timedelta(30))
-    assert answered.wait_s == 30 * 86400
-    left = CallFacts(abandoned=True, joined_at=T0, left_at=T0 + timedelta(seconds=75))
-    assert left.wait_s == 75
-    assert CallFacts(joined_at=T0).wait_s is None

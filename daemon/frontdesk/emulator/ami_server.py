@@ -40,10 +40,6 @@ class AmiConfig:
     access: ManagerUser = field(default_factory=lambda: FRONTDESK)  # manager.conf's user
 
 
-class ProtocolError(Exception):
-    """The peer broke the framing limits: the connection is closed."""
-
-
 def header(message: Message, name: str) -> str:
     """`astman_get_header`: the first field of that name, case-insensitively, or ""."""
     lowered = name.lower()

@@ -45,16 +45,6 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
 
 
-def format_duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    minutes, secs = divmod(seconds, 60)
-    if minutes and not secs:
-        return f"{minutes}m"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
-
-
 def _clock_minutes(text: str, *, end: bool) -> int:
     match = _CLOCK.match(text.strip())
     if not match:

@@ -1,4 +1,4 @@
-"""AMI `Cdr` events (cdr_manager) as `CallUpsert`s, and a call's outcome (no I/O).
+"""AMI `Cdr` events (cdr_manager) as `CallUpsert`s (no I/O).
 
 A `Cdr` has no `Linkedid` field. What names the call:
 
@@ -42,7 +42,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -189,79 +188,3 @@ def _time(value: str | None, zone: ZoneInfo) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return at if 1970 <= at.year <= 9998 else None
-
-
-# --- outcome and wait ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CallFacts:
-    """What the daemon knows about a finished call.
-
-    `answered_by_agent`: the caller talked to an agent during this call.
-    `transferred_external`: an external number answered the transfer (not just dialled).
-    `voicemail_left`: a message was recorded. `callback_accepted`: the caller accepted a
-    callback (pressed 1, or kept their place). `abandoned`: the caller hung up before
-    being served. `failed`: frontdesk could not handle the call (error, no route, the
-    transfer target unreachable and nothing else worked).
-    `joined_at`: entered the queue; `answered_at`: an agent answered; `left_at`: left the
-    queue unanswered (hung up, voicemail, callback, transfer). Aware datetimes.
-    """
-
-    answered_by_agent: bool = False
-    transferred_external: bool = False
-    voicemail_left: bool = False
-    callback_accepted: bool = False
-    abandoned: bool = False
-    failed: bool = False
-    joined_at: datetime | None = None
-    answered_at: datetime | None = None
-    left_at: datetime | None = None
-
-    @property
-    def wait_s(self) -> int | None:
-        """Seconds in the queue until answered (or until it was left); None if unknown."""
-        return wait_seconds(self.joined_at, self.answered_at or self.left_at)
-
-
-# Most specific first: what the caller got from the practice beats how the call ended.
-OUTCOME_PRECEDENCE: Final = (
-    ("answered_by_agent", "answered"),
-    ("transferred_external", "transferred_external"),
-    ("voicemail_left", "voicemail"),
-    ("callback_accepted", "callback"),
-    ("abandoned", "abandoned"),
-    ("failed", "failed"),
-)
-
-
-def call_outcome(facts: CallFacts) -> str:
-    """The `calls.outcome` value for a finished call.
-
-    Precedence (first true fact wins): answered > transferred_external > voicemail >
-    callback > abandoned > failed. So a caller served by an agent counts as answered
-    whatever happened before; a message left is a voicemail even if a callback was also
-    offered and accepted; accepting a callback and then hanging up (the usual way) is a
-    callback, not an abandon; a caller who hung up after a technical problem is
-    abandoned (the failure belongs in the logs/events). No fact at all: the caller left
-    before any outcome (e.g. hung up in the menu), so `abandoned`.
-    """
-    for name, outcome in OUTCOME_PRECEDENCE:
-        if getattr(facts, name):
-            return outcome
-    return "abandoned"
-
-
-def wait_seconds(joined_at: datetime | None, answered_or_left_at: datetime | None) -> int | None:
-    """Whole seconds (rounded half up) from `joined_at` to the other time; None if either
-    is unknown; 0 if the clock went backwards. Both must be aware (or both naive)."""
-    if joined_at is None or answered_or_left_at is None:
-        return None
-    if joined_at.tzinfo is not None and answered_or_left_at.tzinfo is not None:
-        # Same-tzinfo subtraction is wall-clock time in Python: wrong across a DST change.
-        joined_at, answered_or_left_at = (
-            joined_at.astimezone(UTC),
-            answered_or_left_at.astimezone(UTC),
-        )
-    seconds = (answered_or_left_at - joined_at).total_seconds()
-    return int(seconds + 0.5) if seconds > 0 else 0

@@ -280,10 +280,6 @@ class PendingCallback:
 Record = CallEvent | CallUpsert | AgentStateChange | AuditEntry | Disposition | PendingCallback
 
 
-def record_key(record: Record) -> str:
-    return record.key
-
-
 # --- the spool's JSON form ------------------------------------------------------------
 
 
