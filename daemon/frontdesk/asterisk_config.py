@@ -422,7 +422,7 @@ def render_queues(plan: Plan, options: Options) -> str:
         "shared_lastcall = yes",
         "",
         "[frontdesk-queue](!)",
-        "; The longest-idle member first (ROUTING.md section 4).",
+        "; The longest-idle member first (docs/routing.md, section 4.2).",
         "strategy = leastrecent",
         "ringinuse = no",
         "; Nobody who can answer (all phones unregistered): do not wait, return to the",

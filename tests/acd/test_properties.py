@@ -58,7 +58,7 @@ NUMBER = "+13125551007"
 
 
 def can_take(staff: Staff, caller: CallerView) -> bool:
-    """ROUTING.md section 4, written again independently of the engine."""
+    """docs/routing.md §4.1 (eligibility), written again independently of the engine."""
     if caller.queue not in staff.queues:
         return False
     if caller.language_skill and staff.level(caller.language_skill) <= 0:

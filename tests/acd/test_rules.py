@@ -1,4 +1,4 @@
-"""ROUTING.md section 4 on the reference plan, one test per rule, at the level of events and commands."""
+"""docs/routing.md §4 on the reference plan, one test per rule, at the level of events and commands."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ROUTING.md sections 1-3 on the reference plan, one test per rule, through the IVR machine."""
+"""docs/routing.md §1-§3 on the reference plan, one test per rule, through the IVR machine."""
 
 from __future__ import annotations
 

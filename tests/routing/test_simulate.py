@@ -1,6 +1,6 @@
 """Golden tests for `frontdesk simulate`: exact JSON for reviewed cases (golden/simulate.json).
 
-Each expected object was checked by hand against ROUTING.md. Regenerate only after a
+Each expected object was checked by hand against docs/routing.md. Regenerate only after a
 deliberate change, and review the diff: FRONTDESK_UPDATE_GOLDEN=1 pytest tests/routing.
 """
 

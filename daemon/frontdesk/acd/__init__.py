@@ -1,16 +1,16 @@
-"""The ACD: who of the waiting callers is offered to which agent, and when (ROUTING.md §4).
+"""The ACD: who of the waiting callers is offered to which agent, and when (docs/routing.md §4).
 
 A sans-IO state machine like the IVR: `AcdEngine.handle(event, now)` returns commands,
 `next_deadline()` says when the runtime must send `Tick()`, `snapshot()` feeds the
 dashboard. No sockets, no asyncio, no clock reads: `now` (aware) comes with every event.
 
-Rules (ROUTING.md §4) in short: an eligible agent is a member of the queue, logged in,
+Rules (docs/routing.md §4.1, §4.2) in short: an eligible agent is a member of the queue, logged in,
 reachable, unpaused and idle, holding (level > 0) the caller's language skill always
 and the caller's menu skill during the queue's first `skill_relax_after` of the wait.
 Callers go first by priority (`front` before `normal`), then by enqueue time; agents by
 the sum of their levels in the requested skills, then the longest idle.
 
-Choices where ROUTING.md is silent (what a practice manager would expect):
+Choices where the spec is silent (the "Choice" notes of docs/routing.md §4):
 
 - **Joining a closed or empty queue.** The router sends callers of a queue with no
   logged-in member to its after-hours target before they join. If one still joins (a

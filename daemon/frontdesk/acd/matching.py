@@ -1,4 +1,4 @@
-"""Who may take whom, and who goes first (ROUTING.md section 4). Pure functions."""
+"""Who may take whom, and who goes first (docs/routing.md §4.1, §4.2). Pure functions."""
 
 from __future__ import annotations
 

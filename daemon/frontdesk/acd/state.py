@@ -107,7 +107,7 @@ class Agent:
         return self.staff.extension
 
     def is_eligible(self) -> bool:
-        """Logged in, reachable, not paused and idle (ROUTING.md section 4)."""
+        """Logged in, reachable, not paused and idle (docs/routing.md §4.1)."""
         return self.logged_in and self.reachable and not self.paused and self.activity == "idle"
 
     def display(self) -> AgentStatus:

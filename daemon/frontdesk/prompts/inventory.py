@@ -35,7 +35,7 @@ from frontdesk.routing.ivr import EMERGENCY_NOTICE, INVALID_OPTION
 
 SOUND_FOLDER = "frontdesk"  # Asterisk: sound:frontdesk/<name>
 
-# Prompts the IVR does not play yet: the ACD (ROUTING.md section 4) and the dialplan's
+# Prompts the IVR does not play yet: the ACD (docs/routing.md §4) and the dialplan's
 # fallback when the daemon is down (dialplan/extensions.conf) will play these.
 PLEASE_HOLD = "please-hold"
 CALLBACK_OFFER = "callback-offer"  # "press 1 and hang up, keeping your place"

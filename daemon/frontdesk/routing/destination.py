@@ -1,4 +1,4 @@
-"""Where a call goes once the caller has chosen: ROUTING.md section 3 as one pure function.
+"""Where a call goes once the caller has chosen: docs/routing.md §3 as one pure function.
 
 Inputs are the plan, the clock, what was chosen (a `Request`), the call's language,
 who is logged in and the moment; the output is a `Decision`. No I/O, no waiting.
@@ -89,7 +89,7 @@ class Decision:
 
 
 def is_clinical(plan: Plan, request: Request, deciding_queue: str | None) -> bool:
-    """Clinical per ROUTING.md: the category, the urgent flag, or an escalating queue."""
+    """Clinical per docs/routing.md §3.6: the category, the urgent flag, or an escalating queue."""
     if request.urgent or {request.category, request.chosen} & CLINICAL_CATEGORIES:
         return True
     queue = plan.queues.get(deciding_queue or "")

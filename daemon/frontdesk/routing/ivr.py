@@ -1,4 +1,4 @@
-"""The IVR as a sans-IO state machine (ROUTING.md section 2).
+"""The IVR as a sans-IO state machine (docs/routing.md §2, "The menu").
 
 Events go in (`handle(event, now)`), commands come out; the machine never plays,
 waits or sleeps itself. Playbacks and timers carry sequence numbers so that a late
