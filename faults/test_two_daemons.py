@@ -7,7 +7,7 @@ from typing import Any
 
 from faults.conftest import Database
 from faults.harness import EmulatorProcess, caller_number, wait_for
-from frontdesk.instance import EXIT_ALREADY_RUNNING
+from frontdesk.exits import EXIT_ALREADY_RUNNING
 
 
 async def test_second_daemon_with_the_same_app_name_refuses_to_run(

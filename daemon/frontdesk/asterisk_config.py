@@ -42,13 +42,11 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.table import Table
 
+from frontdesk.exits import EXIT_INVALID, EXIT_OK
 from frontdesk.plan import Plan, PlanError, read_plan
 from frontdesk.plan.model import FRONT_DESK
 from frontdesk.prompts import voicemail_boxes
 from frontdesk.routing.simulate import default_did
-
-EXIT_OK = 0
-EXIT_INVALID = 2
 
 DEFAULT_BIND = "127.0.0.1:5060"
 DEFAULT_TRUNK_HOST = "127.0.0.1:5070"  # the lab's PSTN simulator (SIPp); see transcripts

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from frontdesk import __version__, asterisk_config, diagram, prompts
 from frontdesk.emulator import cli as emulator_cli
+from frontdesk.exits import EXIT_AT_RISK, EXIT_INVALID, EXIT_OK
 from frontdesk.golive import cli as golive_cli
 from frontdesk.phone import normalize_number
 from frontdesk.plan import Plan, PlanError, read_plan
@@ -38,9 +39,6 @@ from frontdesk.routing.simulate import default_did, parse_keys, simulate
 from frontdesk.store import cli as store_cli
 from frontdesk.web import users_cli
 
-EXIT_OK = 0
-EXIT_AT_RISK = 1
-EXIT_INVALID = 2
 EXAMPLE_FILES = ("lakeside.yaml", "directory.csv")
 
 

@@ -20,13 +20,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from frontdesk.exits import EXIT_INVALID, EXIT_OK
 from frontdesk.plan import read_plan
 from frontdesk.plan.model import FRONT_DESK, AfterHours, Menu, Option, Plan
 from frontdesk.plan.schedule import ALWAYS, DAYS, WeeklySchedule
 from frontdesk.routing.clock import PracticeClock
 
-EXIT_OK = 0
-EXIT_INVALID = 2
 RENDER_TIMEOUT_SECONDS = 30.0
 MAX_SVG_BYTES = 20 * 1024 * 1024
 TIMES = "\N{MULTIPLICATION SIGN}"

@@ -36,11 +36,13 @@ from pathlib import Path
 
 import structlog
 
+# `frontdesk run` exits with it when another daemon holds the app name; daemon.py still
+# imports it from here (until it imports frontdesk.exits).
+from frontdesk.exits import EXIT_ALREADY_RUNNING as EXIT_ALREADY_RUNNING
 from frontdesk.store import db
 
 log = structlog.get_logger("frontdesk.instance")
 
-EXIT_ALREADY_RUNNING = 3  # `frontdesk run`: another daemon holds this app name
 _LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('frontdesk:' || current_schema() || ':' || $1))"
 _HOLDER_SQL = (
     "SELECT pid, client_addr::text, backend_start FROM pg_stat_activity "

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from frontdesk.emulator.emulator import Emulator
+from frontdesk.exits import EXIT_INVALID, EXIT_OK
 
 DEFAULT_STAFF = "2001,2002,2003,2004"
 DEV_CREDENTIALS = {
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return asyncio.run(serve(build(args, os.environ), console))
     except OSError as exc:
         console.print(f"frontdesk emulator: cannot listen: {exc}", markup=False)
-        return 2
+        return EXIT_INVALID
 
 
 async def serve(emu: Emulator, console: Console, stop: asyncio.Event | None = None) -> int:
@@ -123,7 +124,7 @@ async def serve(emu: Emulator, console: Console, stop: asyncio.Event | None = No
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await emu.stop()
-    return 0
+    return EXIT_OK
 
 
 class _PlainConsole:

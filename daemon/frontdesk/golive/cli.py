@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from frontdesk.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from frontdesk.golive.cases import CasesError, CaseSet, PromptLength, Timing, build_cases
 from frontdesk.golive.dtmf_pcap import EVENT_SECONDS
 from frontdesk.golive.sipp import EXPECTED_JSON, render
@@ -32,9 +33,6 @@ from frontdesk.store import db
 ENV = "FRONTDESK_DATABASE_URL"
 STARTED_AT = "started_at.txt"  # written by run.sh as the run starts
 CONNECT_TIMEOUT = 10.0
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
 VERIFY = "verify"
 MIN_KEY_GAP = 0.3  # seconds: one RFC 4733 event (0.14 s) and room to spare
 

@@ -16,13 +16,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from frontdesk.exits import EXIT_INVALID, EXIT_OK
 from frontdesk.plan import PlanError, read_plan
 from frontdesk.prompts.files import Decision, FileResult, render_all
 from frontdesk.prompts.inventory import Inventory, Prompt, PromptsError, build_inventory
 from frontdesk.prompts.render import RenderError, Tools, ToolsMissing
-
-EXIT_OK = 0
-EXIT_INVALID = 2
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

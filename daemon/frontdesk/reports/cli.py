@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from frontdesk.exits import EXIT_INVALID, EXIT_OK
 from frontdesk.reports.export import to_csv
 from frontdesk.reports.metrics import (
     FCR_WINDOW,
@@ -38,8 +39,6 @@ from frontdesk.store import db
 
 ENV = "FRONTDESK_DATABASE_URL"
 CONNECT_TIMEOUT = 10.0
-EXIT_OK = 0
-EXIT_INVALID = 2
 _SINCE = re.compile(r"^\s*(\d{1,4})\s*([hd])\s*$")
 
 

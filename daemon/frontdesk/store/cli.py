@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from frontdesk import logs
+from frontdesk.exits import EXIT_ALL_REJECTED, EXIT_INVALID, EXIT_OK
 from frontdesk.routing.directory import DirectoryError
 from frontdesk.store import db
 from frontdesk.store.directory import ImportReport, import_directory
@@ -32,9 +33,6 @@ from frontdesk.store.migrations import MigrationError, upgrade
 
 ENV = "FRONTDESK_DATABASE_URL"
 CONNECT_TIMEOUT = 10.0
-EXIT_OK = 0
-EXIT_ALL_REJECTED = 1
-EXIT_INVALID = 2
 
 
 class _Refused(Exception):

@@ -23,11 +23,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from frontdesk.exits import EXIT_INVALID, EXIT_OK
 from frontdesk.plan import PlanError, load_plan
 from frontdesk.staff import ROLES
 from frontdesk.store import db
 from frontdesk.store.accounts import AccountError, AccountStore
-from frontdesk.store.cli import CONNECT_TIMEOUT, ENV, EXIT_INVALID, EXIT_OK, _quiet_logs
+from frontdesk.store.cli import CONNECT_TIMEOUT, ENV, _quiet_logs
 from frontdesk.store.migrations import MigrationError, upgrade
 
 PLAN_ENV = "FRONTDESK_PLAN"
