@@ -18,10 +18,9 @@ import pytest
 
 from frontdesk.acd.model import AgentPause, AgentUnpause
 from frontdesk.asterisk.ari import AriClient, AriConfig
-from frontdesk.calls.destinations import Destinations
-from frontdesk.calls.queues import QueueRuntime
+from frontdesk.calls.acd_runtime import AcdRuntime
+from frontdesk.calls.events import CallRouted, EscalationRaised, HubEvent, VoicemailLeft
 from frontdesk.calls.runtime import CallRuntime
-from frontdesk.calls.session import Routed
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan
 from frontdesk.prompts import build_inventory
@@ -46,8 +45,9 @@ class FastClock:
 class Practice:
     pbx: Emulator
     runtime: CallRuntime
-    queues: QueueRuntime
-    routed: list[Routed]
+    queues: AcdRuntime
+    facts: asyncio.Queue[HubEvent]  # everything published on the hub, in order
+    routed: list[CallRouted]
     ari: AriClient
     task: asyncio.Task[None]
 
@@ -78,7 +78,7 @@ def _menu_waiting(runtime: CallRuntime, channel: str) -> bool:
 
 
 def _routed(practice: Practice, channel: str) -> bool:
-    return any(r.channel == channel for r in practice.routed)
+    return any(r.call == channel for r in practice.routed)
 
 
 @contextlib.asynccontextmanager
@@ -88,39 +88,39 @@ async def open_practice(
     *,
     logged_in: list[str] | None = None,
     clock: FastClock | None = None,
-    before_start: Callable[[QueueRuntime], None] | None = None,
+    before_start: Callable[[AcdRuntime], None] | None = None,
 ) -> AsyncIterator[Practice]:
     clock = clock or FastClock(local("2026-11-30 10:00"))
     ari = AriClient(AriConfig(pbx.ari_url, "frontdesk", PASSWORD, backoff_initial=0.05))
-    present: set[str] = set()
-    queues = QueueRuntime(plan, ari, now=clock, logged_in=present, speed=SPEED)
-    destinations = Destinations(plan, ari, queues.alerts, now=clock)
-    routed: list[Routed] = []
     runtime = CallRuntime(
-        plan,
-        ari,
-        directory=Directory.from_csv(REFERENCE_DIRECTORY),
-        logged_in=present,
-        now=clock,
-        on_routed=routed.append,
-        queues=queues,
-        destinations=destinations,
+        plan, ari, directory=Directory.from_csv(REFERENCE_DIRECTORY), now=clock, speed=SPEED
     )
+    queues = runtime.acd
+    assert queues is not None
+    facts: asyncio.Queue[HubEvent] = asyncio.Queue()
+    routed: list[CallRouted] = []
+    runtime.hub.add_listener(facts.put_nowait)
+    runtime.hub.add_listener(lambda e: routed.append(e) if isinstance(e, CallRouted) else None)
     queues.login_everyone(STAFF if logged_in is None else logged_in)
     if before_start is not None:  # what the daemon does before it takes calls
         before_start(queues)
     task = asyncio.create_task(runtime.run())
-    practice = Practice(pbx, runtime, queues, routed, ari, task)
+    practice = Practice(pbx, runtime, queues, facts, routed, ari, task)
     try:
         await practice.wait_for(lambda: runtime.resyncs >= 1)
         yield practice
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await queues.close()
-        await destinations.close()
         await runtime.close()
         await ari.close()
+
+
+async def next_fact(practice: Practice, kind: type[Any], timeout: float = 15) -> Any:
+    """The next fact of this type published on the hub."""
+    while not isinstance(fact := await asyncio.wait_for(practice.facts.get(), timeout), kind):
+        pass
+    return fact
 
 
 def rendered_prompts(plan: Plan) -> set[str]:
@@ -154,7 +154,7 @@ async def test_cardiology_caller_reaches_the_best_cardiology_agent(
         channel = await practice.call("1,3")  # scheduling > cardiology, unknown English caller
         await practice.wait_for(lambda: practice.queues.calls.get(channel) is not None)
         queued = practice.queues.calls[channel]
-        await practice.wait_for(lambda: queued.state == "talking")
+        await practice.wait_for(lambda: practice.queues.state(channel) == "talking")
         assert queued.agent_ext == "2001"  # Ana: cardiology 3 beats Fay's 2
         await practice.wait_for(
             lambda: pbx.pbx.history[channel].bridge_id == f"frontdesk-c-{channel}"
@@ -184,7 +184,7 @@ async def test_ring_no_answer_pauses_the_agent_and_the_caller_keeps_their_place(
         snapshot = practice.queues.engine.snapshot(practice.queues.now())
         assert snapshot.agent("2001").state == "paused"
         queued = practice.queues.calls[channel]
-        await practice.wait_for(lambda: queued.state == "talking")
+        await practice.wait_for(lambda: practice.queues.state(channel) == "talking")
 
 
 async def test_caller_hanging_up_while_waiting_is_an_abandon(plan: Plan, pbx: Emulator) -> None:
@@ -207,14 +207,11 @@ async def test_escalation_alerts_the_charge_nurse(plan: Plan, pbx: Emulator) -> 
     await pbx.set_phone("2004", answer_after=None)
     await pbx.set_phone("2005", answer_after=None)
     async with open_practice(plan, pbx) as practice:
-        alerts = practice.queues.alerts.subscribe()
         await practice.call("3,2")  # clinical question -> nurse_triage, escalate_after 8m
-        alert: dict[str, Any] = {}
-        while alert.get("kind") != "escalation":
-            alert = await asyncio.wait_for(alerts.get(), timeout=15)
-        assert alert["queue"] == "nurse_triage"
-        assert alert["recipients"] == ["2004"]  # Dana, the charge nurse
-        assert alert["waited_s"] >= 480
+        alert = await next_fact(practice, EscalationRaised)
+        assert alert.queue == "nurse_triage"
+        assert alert.recipients == ("2004",)  # Dana, the charge nurse
+        assert alert.waited_s >= 480
 
 
 async def test_restart_readopts_waiting_callers_in_order(plan: Plan, pbx: Emulator) -> None:
@@ -223,7 +220,7 @@ async def test_restart_readopts_waiting_callers_in_order(plan: Plan, pbx: Emulat
     async with open_practice(plan, pbx, logged_in=["2001", "2003"], clock=clock) as first:
         first.queues.feed(AgentPause("2003"))  # billing callers wait
         talking = await first.call("1,3", caller="+13125550999")  # Ana takes this one
-        await first.wait_for(lambda: first.queues.calls[talking].state == "talking")
+        await first.wait_for(lambda: first.queues.state(talking) == "talking")
         await first.wait_for(lambda: "FRONTDESK_STATE" in pbx.pbx.history[talking].variables)
         await first.wait_for(
             lambda: '"a":' in pbx.pbx.history[talking].variables["FRONTDESK_STATE"]
@@ -241,7 +238,7 @@ async def test_restart_readopts_waiting_callers_in_order(plan: Plan, pbx: Emulat
         assert [c.call_id for c in after] == before
         assert {c.call_id: c.enqueued_at for c in after} == waits
         # The conversation is still ours: when Ana hangs up, the patient's leg ends too.
-        assert second.queues.calls[talking].state == "talking"
+        assert second.queues.state(talking) == "talking"
         assert agent_leg is not None
         await pbx.agent_hangup(agent_leg)
         await second.wait_for(lambda: _hung_up(pbx, talking))
@@ -279,7 +276,7 @@ async def test_overflow_callback_keeps_the_place_and_calls_the_agent_first(
 
         practice.queues.feed(AgentUnpause("2003"))
         queued = practice.queues.calls[channel]
-        await practice.wait_for(lambda: queued.state == "talking", timeout=10)
+        await practice.wait_for(lambda: practice.queues.state(channel) == "talking", timeout=10)
         agent_leg, patient_leg = queued.agent_leg, queued.patient_leg
         assert agent_leg is not None
         assert patient_leg is not None
@@ -308,18 +305,13 @@ async def test_after_hours_voicemail_is_recorded_with_a_callback_task(
 ) -> None:
     clock = FastClock(local("2026-11-30 20:00"))  # Monday evening: billing is closed
     async with open_practice(plan, pbx, clock=clock) as practice:
-        alerts = practice.queues.alerts.subscribe()
         channel = await practice.call("2", caller="+13125551001")
         await practice.wait_for(lambda: f"frontdesk/billing/{channel}" in pbx.pbx.live)
         await pbx.press(channel, "#")  # the caller ends the message
-        alert: dict[str, Any] = {}
-        while alert.get("kind") != "voicemail":
-            alert = await asyncio.wait_for(alerts.get(), timeout=5)
-        assert alert["box"] == "billing"
-        assert alert["recording"] == f"frontdesk/billing/{channel}"
-        assert (
-            alert["callback_due"] == "2026-12-01T16:00:00-06:00"
-        )  # end of Tuesday's billing hours
+        alert = await next_fact(practice, VoicemailLeft, timeout=5)
+        assert alert.box == "billing"
+        assert alert.recording == f"frontdesk/billing/{channel}"
+        assert alert.callback_due == "2026-12-01T16:00:00-06:00"  # end of Tuesday's billing
         await practice.wait_for(lambda: _hung_up(pbx, channel))
         assert "sound:frontdesk/voicemail-billing" in pbx.pbx.history[channel].media
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import random
-import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime, time, timedelta
-from typing import Any, ParamSpec
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -26,17 +23,17 @@ from frontdesk.asterisk.ami import AmiClient, AmiSettings
 from frontdesk.asterisk.ami_codec import Event
 from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.asterisk.fastagi import AgiSettings, FastAgiServer
+from frontdesk.calls import events
+from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.calls.agi_route import agi_decider
-from frontdesk.calls.destinations import Destinations
+from frontdesk.calls.hub import EventHub
 from frontdesk.calls.presence import PhonePresence
-from frontdesk.calls.queues import QueueRuntime
-from frontdesk.calls.runtime import CallRuntime, Clock, utc_now
-from frontdesk.calls.session import Routed
+from frontdesk.calls.recorder import CallRecorder
+from frontdesk.calls.runtime import CallRuntime, Clock
+from frontdesk.demo import demo_login, embedded_emulator, practice_clock, synthetic_calls
 from frontdesk.instance import EXIT_ALREADY_RUNNING, AlreadyRunning, InstanceLock
 from frontdesk.plan import Plan, load_plan
-from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory, Patient
-from frontdesk.routing.paths import enumerate_routes
 from frontdesk.settings import Settings
 from frontdesk.store import CallUpsert, MigrationError, Outbox, db, upgrade
 from frontdesk.store.accounts import AccountStore
@@ -45,7 +42,6 @@ from frontdesk.store.cdr import cdr_upsert
 from frontdesk.store.directory import PatientLookup
 from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from frontdesk.store.fhir import FhirLookup
-from frontdesk.store.recorder import CallRecorder
 from frontdesk.store.screenpop import ScreenPopSource
 from frontdesk.store.webhook import Webhook
 from frontdesk.web.agents_api import make_app
@@ -56,7 +52,6 @@ from frontdesk.web.pages import add_page_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
 
 log = structlog.get_logger("frontdesk.daemon")
-P = ParamSpec("P")
 
 
 async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: float = 1.5) -> int:
@@ -75,32 +70,21 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         ari_url = settings.ari_url
         emulator: Any = None
         if settings.demo:
-            emulator = await stack.enter_async_context(_embedded_emulator(settings, plan))
+            emulator = await stack.enter_async_context(embedded_emulator(settings, plan))
             ari_url = f"http://127.0.0.1:{emulator.ari_port}/ari"
         assert ari_url is not None
         ari = AriClient(AriConfig(ari_url, settings.ari_user, settings.ari_password, settings.app))
         stack.push_async_callback(ari.close)
-        routed = 0
-
-        def count(_: Routed) -> None:
-            nonlocal routed
-            routed += 1
-            if demo_calls is not None and routed >= demo_calls:
-                stop.set()
-
-        now = _practice_clock(plan, settings)
-        logged_in: set[str] = set()
+        hub = EventHub()
+        if demo_calls is not None:
+            _stop_after(hub, demo_calls, stop)
+        now = practice_clock(plan, settings)
         ami_port = emulator.ami_port if emulator is not None else settings.ami_port
         ami = await _start_ami(stack, settings, ami_port, plan)
         recorder = await _start_store(stack, settings, now)
         pool = await _database_pool(stack, recorder)
-        queues, destinations = await _start_acd(
-            stack, settings, plan, ari, ami, now, logged_in, recorder, pool
-        )
-        if queues is not None and recorder is not None:
-            await _durable_callbacks(stack, queues, recorder, pool)
-        if recorder is not None and queues is not None:
-            queues.alerts.add_listener(recorder.on_hub)
+        if recorder is not None:
+            hub.add_listener(recorder.on_hub)
         if recorder is not None and not settings.demo and settings.practice_time is None:
             # (The PBX keeps the machine's time while a demo or lab practice clock is
             # shifted to another hour: its CDR times would not agree.)
@@ -108,32 +92,30 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         runtime = CallRuntime(
             plan,
             ari,
-            directory=directory,
-            logged_in=logged_in,
-            on_routed=count,
+            hub=hub,
             now=now,
-            queues=queues,
-            destinations=destinations,
-            on_started=recorder.started if recorder else None,
-            on_left_in_menu=recorder.left_in_menu if recorder else None,
+            acd=settings.acd,
+            directory=directory,
             lookup=await _caller_lookup(stack, settings, pool),
+            user_event=lambda name, fields: ami.user_event(name, **fields),
             golive=settings.golive,
         )
-        if recorder is not None:
-            runtime.on_routed = _chain(count, recorder.routed)
-            runtime.on_interrupted = recorder.interrupted
-            runtime.on_golive_case = recorder.golive_case
         stack.push_async_callback(runtime.close)
+        queues = runtime.acd
         if queues is not None:
-            metrics = _start_metrics(stack, ari, ami, recorder, queues, runtime)
-            url = await _serve_agents_api(stack, settings, queues, recorder, pool, now, metrics)
+            if settings.agents_start == "all":
+                queues.login_everyone([s.extension for s in plan.staff])
+            if recorder is not None:
+                await _durable_callbacks(stack, queues, recorder, pool)
+            metrics = _start_metrics(stack, ari, ami, recorder, runtime, hub)
+            url = await _serve_agents_api(stack, settings, runtime, recorder, pool, now, metrics)
             if settings.demo and url is not None:
-                await _demo_login(plan, pool, url)
-        _track_phones(ami, ari, plan, queues)
+                await demo_login(plan, pool, url)
+        track_phones(ami, ari, plan, queues)
         await _start_fastagi(stack, settings, plan, directory, runtime.logged_in)
         tasks = [asyncio.create_task(runtime.run(), name="ari-events")]
         if emulator is not None and settings.demo_callers:
-            tasks.append(asyncio.create_task(_synthetic_calls(emulator, plan, directory, call_gap)))
+            tasks.append(asyncio.create_task(synthetic_calls(emulator, plan, directory, call_gap)))
         # What startup built lives for good: freezing it keeps each full collection from
         # walking it (100k objects: 15-60 ms with the event loop stopped, under load).
         gc.collect()
@@ -163,16 +145,29 @@ def _start_metrics(
     ari: AriClient,
     ami: AmiClient,
     recorder: CallRecorder | None,
-    queues: QueueRuntime,
     runtime: CallRuntime,
+    hub: EventHub,
 ) -> Metrics:
     """/metrics' sources, and the event-loop lag probe."""
-    metrics = Metrics(_probes(ari, ami, recorder, queues, runtime))
+    metrics = Metrics(_probes(ari, ami, recorder, runtime))
     lag = asyncio.create_task(metrics.watch_loop(), name="loop-lag")
     stack.callback(lag.cancel)
-    queues.alerts.add_listener(metrics.on_hub)
-    runtime.on_started = _chain(metrics.call_started, runtime.on_started)
+    hub.add_listener(metrics.on_hub)
     return metrics
+
+
+def _stop_after(hub: EventHub, calls: int, stop: asyncio.Event) -> None:
+    """`frontdesk run --calls N`: stop once N calls were routed."""
+    routed = 0
+
+    def count(event: events.HubEvent) -> None:
+        nonlocal routed
+        if isinstance(event, events.CallRouted):
+            routed += 1
+            if routed >= calls:
+                stop.set()
+
+    hub.add_listener(count)
 
 
 async def _single_instance(stack: contextlib.AsyncExitStack, settings: Settings) -> bool:
@@ -273,14 +268,12 @@ def _record_cdrs(ami: AmiClient, recorder: CallRecorder, zone: ZoneInfo) -> None
 
 
 def _probes(
-    ari: AriClient,
-    ami: AmiClient,
-    recorder: CallRecorder | None,
-    queues: QueueRuntime,
-    runtime: CallRuntime,
+    ari: AriClient, ami: AmiClient, recorder: CallRecorder | None, runtime: CallRuntime
 ) -> Probes:
     """What /metrics and /healthz read, at scrape time."""
     outbox = recorder.sink if recorder is not None else None
+    queues = runtime.acd
+    assert queues is not None
 
     def callers() -> dict[str, list[float]]:
         snapshot = queues.engine.snapshot(queues.now())
@@ -302,50 +295,9 @@ def _probes(
     )
 
 
-def _chain(*callbacks: Callable[P, None] | None) -> Callable[P, None]:
-    """One callback that calls each given one in turn (the None ones are skipped)."""
-
-    def call(*args: P.args, **kwargs: P.kwargs) -> None:
-        for callback in callbacks:
-            if callback is not None:
-                callback(*args, **kwargs)
-
-    return call
-
-
-async def _start_acd(
-    stack: contextlib.AsyncExitStack,
-    settings: Settings,
-    plan: Plan,
-    ari: AriClient,
-    ami: AmiClient,
-    now: Clock,
-    logged_in: set[str],
-    recorder: CallRecorder | None,
-    pool: db.Pool | None,
-) -> tuple[QueueRuntime | None, Destinations | None]:
-    """frontdesk's own queues, voicemail and transfers, and the agents API (unless off)."""
-    if not settings.acd:
-        logged_in.update(s.extension for s in plan.staff)  # app_queue decides who answers
-        return None, None
-    queues = QueueRuntime(
-        plan,
-        ari,
-        now=now,
-        logged_in=logged_in,
-        user_event=lambda name, fields: ami.user_event(name, **fields),
-    )
-    stack.push_async_callback(queues.close)
-    destinations = Destinations(plan, ari, queues.alerts, now=now)
-    stack.push_async_callback(destinations.close)
-    if settings.agents_start == "all":
-        queues.login_everyone([s.extension for s in plan.staff])
-    return queues, destinations
-
-
 async def _durable_callbacks(
     stack: contextlib.AsyncExitStack,
-    queues: QueueRuntime,
+    queues: AcdRuntime,
     recorder: CallRecorder,
     pool: db.Pool | None,
 ) -> None:
@@ -355,7 +307,7 @@ async def _durable_callbacks(
     outbox = recorder.sink
     if not isinstance(outbox, Outbox):
         return
-    queues.on_callback = outbox.put
+    queues.callbacks.sink = outbox.put
     if pool is None:
         return
     task = asyncio.create_task(_restore_callbacks(outbox, pool, queues), name="callbacks")
@@ -366,7 +318,7 @@ async def _durable_callbacks(
 RESTORE_WAIT = 5.0
 
 
-async def _restore_callbacks(outbox: Outbox, pool: db.Pool, queues: QueueRuntime) -> None:
+async def _restore_callbacks(outbox: Outbox, pool: db.Pool, queues: AcdRuntime) -> None:
     """Once the outbox has replayed its spool (the table is complete), read and restore."""
     wait = 1.0
     while True:
@@ -422,7 +374,7 @@ async def _start_ami(
     return ami
 
 
-def _track_phones(ami: AmiClient, ari: AriClient, plan: Plan, queues: QueueRuntime | None) -> None:
+def track_phones(ami: AmiClient, ari: AriClient, plan: Plan, queues: AcdRuntime | None) -> None:
     """Registered staff phones -> the ACD never rings an absent phone.
 
     At each AMI (re)connect the endpoint states Asterisk has now, read over ARI (nothing is
@@ -473,13 +425,15 @@ def _track_phones(ami: AmiClient, ari: AriClient, plan: Plan, queues: QueueRunti
 async def _serve_agents_api(
     stack: contextlib.AsyncExitStack,
     settings: Settings,
-    queues: QueueRuntime,
+    runtime: CallRuntime,
     recorder: CallRecorder | None,
     pool: db.Pool | None,
     now: Clock,
     metrics: Metrics,
 ) -> str | None:
     """The dashboard and its APIs; returns its URL, or None when the port is taken."""
+    queues = runtime.acd
+    assert queues is not None
     app = make_app(
         queues,
         AccountStore(pool) if pool is not None else None,
@@ -493,12 +447,12 @@ async def _serve_agents_api(
     live = LiveBoard(queues, queues.plan, put_audit=recorder.sink.put if recorder else None)
     if pool is not None:
         await live.restore(pool)
-    queues.alerts.add_listener(live.on_hub)
+    runtime.hub.add_listener(live.on_hub)
     add_live_routes(app, live)
     add_page_routes(app, queues.plan, pool, now)
     if recorder is not None and pool is not None:
         pops = ScreenPops(ScreenPopSource(pool, timeout=0.25))
-        queues.alerts.add_listener(pops.on_hub)
+        runtime.hub.add_listener(pops.on_hub)
         stack.push_async_callback(pops.close)
         add_screenpop_routes(app, pops, recorder.sink.put, now)
     if recorder is not None:
@@ -527,125 +481,8 @@ def site_port(runner: web.AppRunner) -> int | None:
     return None
 
 
-async def _demo_login(plan: Plan, pool: db.Pool | None, url: str) -> None:
-    """The demo's dashboard login: a supervisor at the first staff phone, a new password
-    each run, printed (not logged) beside the URL."""
-    if pool is None:
-        log.warning("dashboard.no_logins", reason="no database for staff accounts")
-        return
-    password = secrets.token_urlsafe(9)
-    ext = plan.staff[0].extension if plan.staff else None
-    try:
-        await AccountStore(pool).upsert_demo("demo", "Demo Supervisor", "supervisor", ext, password)
-    except (db.PostgresError, OSError, TimeoutError) as exc:
-        log.warning("dashboard.demo_login_failed", error=type(exc).__name__)
-        return
-    print(
-        f"\n  Dashboard: {url}\n  Demo login: demo / {password}"
-        f"  (supervisor at extension {ext}; a new password each run)\n",
-        flush=True,
-    )
-
-
-def _practice_clock(plan: Plan, settings: Settings) -> Clock:
-    """The real clock, or a shifted one: the demo's, or `FRONTDESK_PRACTICE_TIME`'s."""
-    if settings.practice_time is not None:
-        start = settings.practice_time.replace(tzinfo=ZoneInfo(plan.practice.timezone))
-        log.warning("clock.shifted", practice_time=start.isoformat())
-        return _flowing_from(start)
-    return _demo_clock(plan) if settings.demo else utc_now
-
-
-def _flowing_from(start: datetime) -> Clock:
-    """A clock that reads `start` now and then runs at the real clock's pace."""
-    offset = start - utc_now()
-    return lambda: utc_now() + offset
-
-
-def _demo_clock(plan: Plan) -> Clock:
-    """The demo runs on a business morning (10:30 local, next working day), time flowing."""
-    clock = PracticeClock(plan)
-    day = clock.local(utc_now()).date()
-    while day.weekday() >= 5 or clock.holiday_on(day) is not None:
-        day += timedelta(days=1)
-    start = datetime.combine(day, time(10, 30), clock.zone)
-    log.info("demo.clock", practice_time=start.isoformat())
-    return _flowing_from(start)
-
-
 def _on_signals(callback: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, callback)
-
-
-@contextlib.asynccontextmanager
-async def _embedded_emulator(settings: Settings, plan: Plan) -> Any:
-    from frontdesk.emulator import Emulator  # only the demo needs it
-
-    emulator = Emulator(
-        ari=("127.0.0.1", 0),
-        ami=("127.0.0.1", 0),
-        ari_user=settings.ari_user,
-        ari_password=settings.ari_password,
-        ami_user=settings.ami_user,
-        ami_secret=settings.ami_secret,
-        staff=[s.extension for s in plan.staff],
-        media_seconds=0.3,
-        sounds=_rendered_prompts(plan),
-    )
-    await emulator.start()
-    log.info("emulator.started", ari_port=emulator.ari_port, ami_port=emulator.ami_port)
-    try:
-        yield emulator
-    finally:
-        await emulator.stop()
-
-
-def _rendered_prompts(plan: Plan) -> set[str] | None:
-    """The files `frontdesk prompts` would write: the demo's Asterisk plays those (and its
-    core sounds) and, as a real one does, fails any other (None: every file exists)."""
-    from frontdesk.prompts import PromptsError, build_inventory
-
-    try:
-        inventory = build_inventory(plan)
-    except PromptsError:
-        return None
-    return {f"{p.language}/frontdesk/{p.name}" for p in inventory.prompts}
-
-
-async def _synthetic_calls(
-    emulator: Any, plan: Plan, directory: Directory | None, gap: float
-) -> None:
-    """Walk the plan's routes as callers would: dial, listen, press keys, go quiet."""
-    routes = list(enumerate_routes(plan))
-    callers = _demo_callers(directory)
-    rng = random.Random(7)
-    pressing: set[asyncio.Task[None]] = set()
-    while True:
-        route = rng.choice(routes)
-        caller = rng.choice(callers)
-        did = route.did or next(iter(plan.numbers), "+13125550000")
-        channel = await emulator.place_call(caller=caller, did=did)
-        task = asyncio.create_task(_press(emulator, channel, [k for k in route.keys if k != "-"]))
-        pressing.add(task)
-        task.add_done_callback(pressing.discard)
-        await asyncio.sleep(gap)
-
-
-async def _press(emulator: Any, channel: str, keys: list[str]) -> None:
-    """Press the route's keys, stay on the line a while (queue, talk), then hang up."""
-    for key in keys:
-        await asyncio.sleep(0.8)
-        with contextlib.suppress(Exception):  # the caller may have been routed already
-            await emulator.press(channel, key)
-    await asyncio.sleep(random.uniform(6, 15))
-    with contextlib.suppress(Exception):
-        await emulator.hangup(channel)
-
-
-def _demo_callers(directory: Directory | None) -> list[str]:
-    """Known patients from the example directory, an unknown caller and a withheld one."""
-    known = ["+13125551001", "+13125551002", "+13125551003", "+13125551007"] if directory else []
-    return [*known, "+17735550123", "anonymous"]

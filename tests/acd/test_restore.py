@@ -11,6 +11,7 @@ from frontdesk.acd import (
     AgentUnpause,
     Announce,
     CallbackRestored,
+    CallerJoined,
     CallbackResult,
     CallbackTask,
     Escalate,
@@ -33,8 +34,10 @@ def desk(plan: Plan) -> Desk:
 
 
 def restored(call_id: str, queue: str = "billing", **fields: object) -> CallbackRestored:
+    progress = {k: fields.pop(k) for k in ("attempts", "retry_at", "escalated") if k in fields}
     fields.setdefault("enqueued_at", T0)
-    return CallbackRestored(call_id=call_id, queue=queue, callback_number=NUMBER, **fields)  # type: ignore[arg-type]
+    joined = CallerJoined(call_id=call_id, queue=queue, callback_number=NUMBER, **fields)  # type: ignore[arg-type]
+    return CallbackRestored(joined, **progress)  # type: ignore[arg-type]
 
 
 def busy(desk: Desk, *exts: str) -> None:

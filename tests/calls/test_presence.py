@@ -13,7 +13,7 @@ from frontdesk.asterisk.ami import AmiClient, AmiSettings
 from frontdesk.asterisk.ami_codec import Event
 from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.presence import PhonePresence
-from frontdesk.daemon import _track_phones
+from frontdesk.daemon import track_phones
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan
 from tests.test_acd_calls import PASSWORD, open_practice
@@ -113,7 +113,7 @@ async def test_with_manager_conf_rights_the_daemon_syncs_without_a_refusal(plan:
         with structlog.testing.capture_logs() as logs:
             await ami.start()
             try:
-                _track_phones(ami, ari, plan, None)
+                track_phones(ami, ari, plan, None)
                 await _until(lambda: _synced(logs))
                 assert _synced(logs)[-1]["phones"] == staff[1:]
                 await emulator.register(staff[0])
@@ -150,7 +150,7 @@ async def test_a_phone_absent_before_frontdesk_connects_is_never_rung(
         ami = AmiClient(AmiSettings("127.0.0.1", pbx.ami_port, "frontdesk", PASSWORD))
         await ami.start()
         try:
-            _track_phones(ami, practice.ari, plan, practice.queues)
+            track_phones(ami, practice.ari, plan, practice.queues)
             agents = practice.queues.engine.snapshot
             await practice.wait_for(
                 lambda: agents(practice.queues.now()).agent("2001").state == "unreachable"

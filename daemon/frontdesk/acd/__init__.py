@@ -71,6 +71,7 @@ Choices where the spec is silent (the "Choice" notes of docs/routing.md §4):
 """
 
 from frontdesk.acd.engine import AcdEngine, CallbackPolicy
+from frontdesk.acd.lifecycle import CallerState
 from frontdesk.acd.model import (
     AcdSnapshot,
     AgentLogin,
@@ -87,10 +88,11 @@ from frontdesk.acd.model import (
     CallbackTask,
     CallerJoined,
     CallerLeft,
-    CallerStatus,
     CallerView,
+    CallTransferred,
     CancelOffer,
     Command,
+    ConversationRestored,
     Escalate,
     Event,
     FollowAfterHours,
@@ -118,6 +120,7 @@ __all__ = [
     "AgentUnpause",
     "AgentView",
     "Announce",
+    "CallTransferred",
     "CallbackAccepted",
     "CallbackPolicy",
     "CallbackRestored",
@@ -125,10 +128,11 @@ __all__ = [
     "CallbackTask",
     "CallerJoined",
     "CallerLeft",
-    "CallerStatus",
+    "CallerState",
     "CallerView",
     "CancelOffer",
     "Command",
+    "ConversationRestored",
     "Escalate",
     "Event",
     "FollowAfterHours",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from frontdesk.acd.hours import next_closing
+from frontdesk.acd.lifecycle import CallerState
 from frontdesk.acd.matching import best_agent, requested_skills
 from frontdesk.acd.model import (
     AcdSnapshot,
@@ -32,10 +33,11 @@ from frontdesk.acd.model import (
     CallbackTask,
     CallerJoined,
     CallerLeft,
-    CallerStatus,
     CallerView,
+    CallTransferred,
     CancelOffer,
     Command,
+    ConversationRestored,
     Escalate,
     Event,
     FailReason,
@@ -85,7 +87,6 @@ class AcdEngine:
         self._policy = callback_policy or CallbackPolicy()
         self._agents = {s.extension: Agent(s) for s in plan.staff}
         self._callers: dict[str, Caller] = {}
-        self._talking: dict[str, str] = {}  # call id -> extension, once connected
         self._order = {name: SortedIndex() for name in plan.queues}
         self._groups: dict[GroupKey, SortedIndex] = {}  # available callers; never empty
         self._available = {name: set[str]() for name in plan.queues}
@@ -115,9 +116,14 @@ class AcdEngine:
         return out
 
     def caller(self, call_id: str) -> CallerView | None:
-        """One waiting caller or pending callback as of the last event (None: not queued)."""
+        """One caller of the ACD as of the last event (None: not the ACD's, or gone)."""
         caller = self._callers.get(call_id)
         return self._caller_view(caller, self._now) if caller is not None else None
+
+    def state(self, call_id: str) -> CallerState:
+        """Where the caller stands (`gone` for one the engine does not know)."""
+        caller = self._callers.get(call_id)
+        return caller.status if caller is not None else CallerState.GONE
 
     def next_deadline(self) -> datetime | None:
         """When the runtime must call `handle(Tick(), now)` next (None: nothing pending)."""
@@ -163,13 +169,17 @@ class AcdEngine:
                 self._callback_result(call_id, answered, now)
             case CallbackRestored():
                 self._restore(event, now)
+            case CallTransferred(call_id):
+                self._talk_ended(call_id, now, transferred=True)
+            case ConversationRestored(joined, ext):
+                self._restore_conversation(joined, ext, now)
             case Tick():
                 pass
 
     def _join(self, event: CallerJoined, now: datetime) -> None:
         if event.queue not in self._plan.queues:
             raise ValueError(f"caller {event.call_id} joined unknown queue '{event.queue}'")
-        if event.call_id in self._callers or event.call_id in self._talking:
+        if event.call_id in self._callers:
             return  # a repeated event
         if not self._open(event.queue, now):
             # The router checks before joining; a race with closing time lands here.
@@ -186,18 +196,24 @@ class AcdEngine:
 
     def _restore(self, event: CallbackRestored, now: datetime) -> None:
         """A callback pending before a restart takes its original place again."""
-        if event.queue not in self._plan.queues:
-            raise ValueError(f"callback {event.call_id} restored to unknown queue '{event.queue}'")
-        if event.call_id in self._callers or event.call_id in self._talking:
+        joined = event.joined
+        if joined.queue not in self._plan.queues:
+            raise ValueError(
+                f"callback {joined.call_id} restored to unknown queue '{joined.queue}'"
+            )
+        if joined.call_id in self._callers:
             return  # a repeated event
-        if not self._open(event.queue, now):  # as at closing time: a task for staff
-            self._emit(CallbackTask(event.call_id, event.callback_number, event.category))
+        if joined.callback_number is None:
+            raise ValueError(f"callback {joined.call_id} restored without a number")
+        if not self._open(joined.queue, now):  # as at closing time: a task for staff
+            self._emit(CallbackTask(joined.call_id, joined.callback_number, joined.category))
             return
         retry_at = _utc(event.retry_at) if event.retry_at is not None else None
         retrying = retry_at is not None and retry_at > now
         self._seq += 1
-        status: CallerStatus = "callback_retry" if retrying else "callback"
-        caller = Caller.restored(event, _utc(event.enqueued_at), self._seq, status)
+        caller = Caller.joining(joined, _utc(joined.enqueued_at), self._seq)
+        caller.status = CallerState.CALLBACK_RETRY if retrying else CallerState.CALLBACK
+        caller.escalated, caller.callback_failures = event.escalated, event.attempts
         self._callers[caller.call_id] = caller
         self._order[caller.queue].add(caller.order)
         if caller.available:
@@ -208,12 +224,25 @@ class AcdEngine:
         if self._timers.get(("closing", caller.queue)) is None:
             self._watch_closing(caller.queue, now)
 
-    def _left(self, call_id: str, now: datetime) -> None:
-        if call_id in self._talking:
-            self._talk_ended(call_id, now)
+    def _restore_conversation(self, joined: CallerJoined, ext: str, now: datetime) -> None:
+        """A conversation that outlived a restart: the pair stays, the agent is busy."""
+        agent = self._agents.get(ext)
+        if joined.call_id in self._callers or agent is None or agent.call_id is not None:
             return
+        self._seq += 1
+        caller = Caller.joining(joined, _utc(joined.enqueued_at), self._seq)
+        caller.status, caller.agent = CallerState.TALKING, ext
+        self._callers[caller.call_id] = caller
+        agent.activity, agent.call_id, agent.call_queue = "talking", caller.call_id, caller.queue
+        agent.talk_started = now
+        self._refresh(agent, now)
+
+    def _left(self, call_id: str, now: datetime) -> None:
         caller = self._callers.get(call_id)
         if caller is None:
+            return
+        if caller.status in (CallerState.TALKING, CallerState.TRANSFERRED):
+            self._talk_ended(call_id, now)
             return
         if caller.agent is not None:
             agent = self._agents[caller.agent]
@@ -265,7 +294,7 @@ class AcdEngine:
         agent = self._agents[ext]
         self._timers.cancel(("ring", call_id))
         agent.activity, agent.talk_started = "talking", now
-        if caller.status == "calling_back":
+        if caller.status is CallerState.CALLING_BACK:
             caller.agent_answered = True  # the runtime now dials the patient
         else:
             self._connect(caller)
@@ -276,14 +305,25 @@ class AcdEngine:
         if caller is not None:
             self._ring_failed(caller, self._agents[ext], reason, now)
 
-    def _talk_ended(self, call_id: str, now: datetime) -> None:
-        ext = self._talking.pop(call_id, None)
-        if ext is None:
-            caller = self._callers.get(call_id)
-            if caller is not None and caller.agent_answered:
+    def _talk_ended(self, call_id: str, now: datetime, *, transferred: bool = False) -> None:
+        """The conversation is over for the agent (wrap-up); the caller is gone, or
+        `transferred` (theirs until `CallerLeft`)."""
+        caller = self._callers.get(call_id)
+        if caller is None:
+            return
+        if caller.status is CallerState.TRANSFERRED:
+            self._forget(caller)
+            return
+        if caller.status is not CallerState.TALKING:
+            if caller.agent_answered and not transferred:
                 self._callback_result(call_id, False, now)  # the agent hung up first
             return
-        agent = self._agents[ext]
+        agent = self._agents[caller.agent or ""]
+        caller.agent = None
+        if transferred:
+            caller.move(CallerState.TRANSFERRED)
+        else:
+            self._forget(caller)
         queue = agent.call_queue or ""
         wrap_up = self._plan.queues[queue].wrap_up if queue in self._plan.queues else timedelta()
         if agent.talk_started is not None and queue in self._handle_times:
@@ -291,14 +331,14 @@ class AcdEngine:
         agent.call_id, agent.call_queue, agent.talk_started = None, None, None
         agent.activity = "wrap_up" if wrap_up > timedelta() else "idle"
         if agent.activity == "wrap_up":
-            self._timers.set(("agent_ready", ext), now + wrap_up)
+            self._timers.set(("agent_ready", agent.ext), now + wrap_up)
         self._refresh(agent, now)
 
     def _callback_accepted(self, call_id: str, now: datetime) -> None:
         caller = self._callers.get(call_id)
         if caller is None or caller.callback_number is None:
             return
-        if caller.status not in ("waiting", "ringing"):
+        if caller.status not in (CallerState.WAITING, CallerState.RINGING):
             return
         if caller.agent is not None:  # pressed 1 just as an agent's phone started ringing
             agent = self._agents[caller.agent]
@@ -309,11 +349,11 @@ class AcdEngine:
         for kind in ("announce", "callback_offer"):
             self._timers.cancel((kind, call_id))
         caller.choice_pending = False
-        self._set_status(caller, "callback")
+        self._set_status(caller, CallerState.CALLBACK)
 
     def _callback_result(self, call_id: str, answered: bool, now: datetime) -> None:
         caller = self._callers.get(call_id)
-        if caller is None or caller.status != "calling_back" or caller.agent is None:
+        if caller is None or caller.status is not CallerState.CALLING_BACK or caller.agent is None:
             return
         agent = self._agents[caller.agent]
         self._timers.cancel(("ring", call_id))
@@ -329,7 +369,7 @@ class AcdEngine:
         if caller.callback_failures > self._policy.retries or not self._open(caller.queue, now):
             self._to_task(caller)
             return
-        self._set_status(caller, "callback_retry")
+        self._set_status(caller, CallerState.CALLBACK_RETRY)
         self._timers.set(("callback_retry", call_id), now + self._policy.retry_after)
 
     # -- timers ----------------------------------------------------------------------------
@@ -354,8 +394,8 @@ class AcdEngine:
             self._escalate(caller, now)
         elif kind == "relax" and self._is_head(caller):
             self._dirty_groups.add(caller.group)
-        elif kind == "callback_retry" and caller.status == "callback_retry":
-            self._set_status(caller, "callback")
+        elif kind == "callback_retry" and caller.status is CallerState.CALLBACK_RETRY:
+            self._set_status(caller, CallerState.CALLBACK)
 
     def _agent_ready(self, ext: str, now: datetime) -> None:
         agent = self._agents[ext]
@@ -370,26 +410,26 @@ class AcdEngine:
         # Callers being rung right now keep ringing; if that fails they follow after hours.
         for call_id in list(self._order[queue]):
             caller = self._callers[call_id]
-            if caller.status == "waiting":
+            if caller.status is CallerState.WAITING:
                 self._emit(FollowAfterHours(call_id, queue))
                 self._drop(caller)
-            elif caller.status in ("callback", "callback_retry"):
+            elif caller.status in (CallerState.CALLBACK, CallerState.CALLBACK_RETRY):
                 self._to_task(caller)
 
     def _announce(self, caller: Caller, now: datetime) -> None:
-        if caller.status == "waiting":
+        if caller.status is CallerState.WAITING:
             position = self._order[caller.queue].position(caller.order)
             self._emit(Announce(caller.call_id, position, self._estimate(caller.queue, position)))
-        if caller.status in ("waiting", "ringing"):
+        if caller.status in (CallerState.WAITING, CallerState.RINGING):
             when = _next_slot(caller.enqueued_at, ANNOUNCE_EVERY, now)
             self._timers.set(("announce", caller.call_id), when)
 
     def _callback_offer(self, caller: Caller, now: datetime) -> None:
         max_wait = self._queue(caller).max_wait
-        if max_wait is None or caller.status not in ("waiting", "ringing"):
+        if max_wait is None or caller.status not in (CallerState.WAITING, CallerState.RINGING):
             return
-        if caller.status == "waiting":
-            self._emit(OfferCallbackChoice(caller.call_id))
+        if caller.status is CallerState.WAITING:
+            self._offer_choice(caller)
         else:
             caller.choice_pending = True  # offered when the ring ends without an answer
         self._timers.set(
@@ -461,8 +501,8 @@ class AcdEngine:
         return top
 
     def _offer(self, caller: Caller, agent: Agent, now: datetime) -> None:
-        callback = caller.status == "callback"
-        self._set_status(caller, "calling_back" if callback else "ringing")
+        callback = caller.status is CallerState.CALLBACK
+        self._set_status(caller, CallerState.CALLING_BACK if callback else CallerState.RINGING)
         caller.agent = agent.ext
         agent.activity, agent.call_id, agent.call_queue = "ringing", caller.call_id, caller.queue
         ring_timeout = self._queue(caller).ring_timeout
@@ -503,7 +543,7 @@ class AcdEngine:
     def _release(self, caller: Caller, now: datetime) -> None:
         """An offer ended without a conversation: back in place, or after hours if closed."""
         caller.agent, caller.agent_answered = None, False
-        callback = caller.status == "calling_back"
+        callback = caller.status is CallerState.CALLING_BACK
         if not self._open(caller.queue, now):
             if callback:
                 self._to_task(caller)
@@ -511,15 +551,20 @@ class AcdEngine:
                 self._emit(FollowAfterHours(caller.call_id, caller.queue))
                 self._drop(caller)
             return
-        self._set_status(caller, "callback" if callback else "waiting")
-        if caller.choice_pending and caller.status == "waiting":
+        self._set_status(caller, CallerState.CALLBACK if callback else CallerState.WAITING)
+        if caller.choice_pending and caller.status is CallerState.WAITING:
             caller.choice_pending = False
-            self._emit(OfferCallbackChoice(caller.call_id))
+            self._offer_choice(caller)
+
+    def _offer_choice(self, caller: Caller) -> None:
+        caller.choice_offered = True
+        self._emit(OfferCallbackChoice(caller.call_id))
 
     def _connect(self, caller: Caller) -> None:
+        """Caller and agent talk: the caller leaves the queue, the engine keeps the pair."""
         assert caller.agent is not None
-        self._talking[caller.call_id] = caller.agent
-        self._drop(caller)
+        self._leave_queue(caller)
+        caller.move(CallerState.TALKING)
 
     def _free(self, agent: Agent, now: datetime, *, keep_idle_since: bool) -> None:
         agent.activity, agent.call_id, agent.call_queue, agent.talk_started = (
@@ -562,9 +607,9 @@ class AcdEngine:
             if queue in self._logged_in:
                 self._logged_in[queue] += delta
 
-    def _set_status(self, caller: Caller, status: CallerStatus) -> None:
+    def _set_status(self, caller: Caller, status: CallerState) -> None:
         was_available = caller.available
-        caller.status = status
+        caller.move(status)
         if was_available and not caller.available:
             self._leave_group(caller)
         elif caller.available and not was_available:
@@ -613,21 +658,30 @@ class AcdEngine:
         self._drop(caller)
 
     def _drop(self, caller: Caller) -> None:
-        """Forget a caller who is connected, gone, after hours or a task."""
+        """A queued caller is done with: gone, after hours or a task."""
+        self._leave_queue(caller)
+        self._forget(caller)
+
+    def _leave_queue(self, caller: Caller) -> None:
         if caller.available:
             self._leave_group(caller)
         order = self._order[caller.queue]
         order.remove(caller.order)
         for kind in _CALLER_TIMERS:
             self._timers.cancel((kind, caller.call_id))
-        del self._callers[caller.call_id]
         if not len(order):
             self._timers.cancel(("closing", caller.queue))
+
+    def _forget(self, caller: Caller) -> None:
+        caller.move(CallerState.GONE)
+        del self._callers[caller.call_id]
 
     def _ringing(self, call_id: str, ext: str) -> Caller | None:
         """The caller if `ext` is being rung for them right now (else a stale event)."""
         caller = self._callers.get(call_id)
         if caller is None or caller.agent != ext or caller.agent_answered:
+            return None
+        if caller.status not in (CallerState.RINGING, CallerState.CALLING_BACK):
             return None
         return caller
 
@@ -669,6 +723,7 @@ class AcdEngine:
             category=caller.category,
             callback_attempts=caller.callback_failures,
             retry_at=self._timers.get(("callback_retry", caller.call_id)),
+            choice_offered=caller.choice_offered,
         )
 
     @staticmethod

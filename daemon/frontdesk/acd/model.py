@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from frontdesk.acd.lifecycle import CallerState
 from frontdesk.plan.model import Plan
 from frontdesk.routing.destination import Decision, QueueDestination
 
@@ -17,7 +18,6 @@ FailReason = Literal["no_answer", "busy", "declined", "unreachable"]
 AgentStatus = Literal[
     "logged_out", "idle", "ringing", "talking", "wrap_up", "busy", "paused", "unreachable"
 ]
-CallerStatus = Literal["waiting", "ringing", "callback", "callback_retry", "calling_back"]
 
 UNROUTED = "unrouted"
 
@@ -123,24 +123,38 @@ class CallbackResult:
 @dataclass(frozen=True)
 class CallbackRestored:
     """A callback still pending when frontdesk last stopped (from the database), at its
-    original place: the original enqueue time and priority, and the attempts made so far.
+    original place: `joined` as the caller first joined (their enqueue time and priority;
+    a callback always has its `callback_number`), and the attempts made so far.
 
     `retry_at`: when the next attempt falls due after an unanswered one (None: at its turn).
     `escalated`: the escalation alert was already raised (it is raised once per call).
     """
 
-    call_id: str
-    queue: str
-    enqueued_at: datetime
-    callback_number: str
-    priority: Priority = "normal"
-    skill: str | None = None
-    language_skill: str | None = None
-    category: str = UNROUTED
-    language: str = "en"
+    joined: CallerJoined
     attempts: int = 0
     retry_at: datetime | None = None
     escalated: bool = False
+
+    @property
+    def call_id(self) -> str:
+        return self.joined.call_id
+
+
+@dataclass(frozen=True)
+class CallTransferred:
+    """The agent handed the connected caller on with their phone: the agent's part is
+    over (wrap-up), the caller stays `transferred` until `CallerLeft`."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class ConversationRestored:
+    """After a restart: a caller who was talking to agent `ext` (re-adopted, still
+    connected); the agent is busy with them until `TalkEnded`."""
+
+    joined: CallerJoined
+    ext: str
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,8 @@ Event = (
     | CallbackAccepted
     | CallbackResult
     | CallbackRestored
+    | CallTransferred
+    | ConversationRestored
     | Tick
 )
 
@@ -259,7 +275,7 @@ class CallerView:
     call_id: str
     queue: str
     priority: Priority
-    status: CallerStatus
+    status: CallerState
     enqueued_at: datetime
     waited: timedelta
     skill: str | None
@@ -269,6 +285,7 @@ class CallerView:
     category: str = UNROUTED
     callback_attempts: int = 0  # callbacks tried and not answered so far
     retry_at: datetime | None = None  # a `callback_retry`'s next attempt
+    choice_offered: bool = False  # told "press 1 for a callback": a 1 now accepts
 
 
 @dataclass(frozen=True)

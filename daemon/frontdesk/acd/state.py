@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from frontdesk.acd.lifecycle import AVAILABLE, CALLBACKS, IN_QUEUE, CallerState, advance
 from frontdesk.acd.model import (
     AgentStatus,
-    CallbackRestored,
     CallerJoined,
-    CallerStatus,
     Priority,
 )
 from frontdesk.acd.ordering import OrderKey
@@ -19,9 +18,6 @@ from frontdesk.plan.model import Staff
 Activity = Literal["idle", "ringing", "talking", "wrap_up", "busy"]
 # (queue, priority, menu skill, language skill): callers that every agent ranks alike.
 GroupKey = tuple[str, Priority, str | None, str | None]
-
-# Callers an agent may be offered right now (the others are being rung or held).
-AVAILABLE: frozenset[CallerStatus] = frozenset({"waiting", "callback"})
 
 
 @dataclass(eq=False)
@@ -36,17 +32,17 @@ class Caller:
     callback_number: str | None
     language: str
     seq: int
-    status: CallerStatus = "waiting"
+    status: CallerState = CallerState.WAITING  # changed only by `move`
     agent: str | None = None  # being rung, or called back with
     agent_answered: bool = False  # the agent leg of a callback is up
     escalated: bool = False
     choice_pending: bool = False  # a callback offer fell due while an agent was ringing
+    choice_offered: bool = False  # told "press 1 for a callback"
     callback_failures: int = 0
 
     @classmethod
-    def joining(
-        cls, event: CallerJoined | CallbackRestored, enqueued_at: datetime, seq: int
-    ) -> Caller:
+    def joining(cls, event: CallerJoined, enqueued_at: datetime, seq: int) -> Caller:
+        """A caller as they join (restored callbacks set their status after)."""
         return cls(
             call_id=event.call_id,
             queue=event.queue,
@@ -60,16 +56,6 @@ class Caller:
             seq=seq,
         )
 
-    @classmethod
-    def restored(
-        cls, event: CallbackRestored, enqueued_at: datetime, seq: int, status: CallerStatus
-    ) -> Caller:
-        """A pending callback brought back after a restart, with what it had reached."""
-        caller = cls.joining(event, enqueued_at, seq)
-        caller.status, caller.escalated = status, event.escalated
-        caller.callback_failures = event.attempts
-        return caller
-
     @property
     def order(self) -> OrderKey:
         return (0 if self.priority == "front" else 1, self.enqueued_at, self.seq, self.call_id)
@@ -78,13 +64,20 @@ class Caller:
     def group(self) -> GroupKey:
         return (self.queue, self.priority, self.skill, self.language_skill)
 
+    def move(self, wanted: CallerState) -> None:
+        self.status = advance(self.call_id, self.status, wanted)
+
+    @property
+    def in_queue(self) -> bool:
+        return self.status in IN_QUEUE
+
     @property
     def available(self) -> bool:
         return self.status in AVAILABLE
 
     @property
     def is_callback(self) -> bool:
-        return self.status in ("callback", "callback_retry", "calling_back")
+        return self.status in CALLBACKS
 
 
 @dataclass(eq=False)

@@ -19,16 +19,30 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import structlog
 
-from frontdesk.asterisk.ari import AriClient, AriError, ignore_gone
-from frontdesk.calls.queues import AlertHub
+from frontdesk.asterisk.ari import AriClient, AriError
+from frontdesk.calls import events
+from frontdesk.calls.channels import Channels
+from frontdesk.calls.commands import (
+    Command,
+    ContinueInDialplan,
+    DeleteBridge,
+    DeleteRecording,
+    Hangup,
+    MakeBridge,
+    Originate,
+    Record,
+    SetVariables,
+)
+from frontdesk.calls.executor import CommandExecutor
+from frontdesk.calls.hub import EventHub
+from frontdesk.calls.stasis import Entered, Leg, leg_args
 from frontdesk.phone import mask_number
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
@@ -70,78 +84,77 @@ class Handoff:
     hung_up: bool = False  # the caller hung up while recording: RecordingFinished follows
 
 
+def transfer_bridge(call: str) -> str:
+    return f"frontdesk-x-{call}"
+
+
 class Destinations:
     def __init__(
         self,
         plan: Plan,
-        ari: AriClient,
-        alerts: AlertHub,
+        executor: CommandExecutor,
+        channels: Channels,
+        hub: EventHub,
         *,
         now: Callable[[], datetime],
     ) -> None:
         self.plan = plan
-        self.ari = ari
-        self.alerts = alerts
+        self.executor = executor
+        self.channels = channels
+        self.hub = hub
         self.now = now
         self.clock = PracticeClock(plan)
         self.calls: dict[str, Handoff] = {}
         self._legs: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    def owns(self, channel: str) -> bool:
-        return channel in self.calls or channel in self._legs
-
-    async def deliver(self, channel: str, decision: Decision, number: str | None) -> None:
+    def deliver(self, channel: str, decision: Decision, number: str | None) -> None:
+        """The menu routed the caller to a voicemail box or an external number."""
         destination = decision.destination
         message = None
         if isinstance(destination, VoicemailDestination):
             message = Message(destination, decision.deciding_queue, decision.request.category)
-        handoff = Handoff(channel, message, number)
-        self.calls[channel] = handoff
+        handoff = self._adopt(Handoff(channel, message, number))
         marker = message.encode() if message is not None else TRANSFER
-        await ignore_gone(self.ari.set_variable(channel, HANDOFF_VARIABLE, marker))
+        commands: list[Command] = [SetVariables(channel, ((HANDOFF_VARIABLE, marker),))]
         if isinstance(destination, VoicemailDestination):
             handoff.recording = f"frontdesk/{destination.box}/{channel}"
-            try:
-                await self.ari.record(channel, handoff.recording, max_seconds=RECORD_SECONDS)
-            except AriError as exc:
-                if exc.call_is_gone and self.calls.pop(channel, None) is not None:
-                    self._no_message(handoff, None)
-                raise
+            commands.append(Record(channel, handoff.recording, RECORD_SECONDS))
         elif isinstance(destination, TransferDestination):
-            await self._dial(handoff, destination)
+            leg = handoff.leg = f"{channel}-xfer"
+            self._claim_leg(leg, channel)
+            dial = self.plan.external[destination.target].dial
+            commands.append(Originate(leg, dial, leg_args(Leg.TRANSFER, channel), number, 45))
+        self.executor.submit(channel, commands)
 
-    async def readopt(self, channel: str, marker: str, number: str | None) -> bool:
+    async def readopt(self, ari: AriClient, channel: str, marker: str, number: str | None) -> bool:
         """After a restart: a caller found mid-handoff (`HANDOFF_VARIABLE`) is watched
         again, never given the menu. A transfer whose far end is gone, or that was still
         ringing, goes to the dialplan's fallback. False: not a handoff of ours."""
         if marker == TRANSFER:
-            return await self._readopt_transfer(channel, number)
+            await self._readopt_transfer(ari, channel, number)
+            return True
         message = self._decode_message(marker)
         if message is None:
             return False
-        handoff = Handoff(channel, message, number, hung_up=False)
+        handoff = self._adopt(Handoff(channel, message, number, hung_up=False))
         handoff.recording = f"frontdesk/{message.box.box}/{channel}"
-        self.calls[channel] = handoff
         log.info("voicemail.readopted", call=channel, box=message.box.box)
         return True
 
-    async def _readopt_transfer(self, channel: str, number: str | None) -> bool:
-        handoff = Handoff(channel, None, number, leg=f"{channel}-xfer")
-        self.calls[channel] = handoff
+    async def _readopt_transfer(self, ari: AriClient, channel: str, number: str | None) -> None:
+        handoff = self._adopt(Handoff(channel, None, number, leg=f"{channel}-xfer"))
+        leg_id = handoff.leg or ""
         try:
-            leg = await self.ari.get_channel(handoff.leg or "")
+            leg = await ari.get_channel(leg_id)
         except AriError:
             leg = None
         if leg is None or leg.get("state") != "Up":
             log.warning("transfer.readopted_without_far_end", call=channel)
-            self._spawn(self._fall_back(handoff))
-            return True
-        assert handoff.leg is not None
-        self._legs[handoff.leg] = channel
+            self._fall_back(handoff)
+            return
+        self._claim_leg(leg_id, channel)
         handoff.connected = True
         log.info("transfer.readopted", call=channel)
-        return True
 
     def _decode_message(self, marker: str) -> Message | None:
         parts = marker.split(":")
@@ -155,22 +168,24 @@ class Destinations:
         callback = next((p.callback for p in paths if p is not None and p.voicemail == box), None)
         return Message(VoicemailDestination(box, callback), queue or None, category)
 
-    def on_stasis_start(self, event: dict[str, Any]) -> bool:
-        args = [str(a) for a in event.get("args") or []]
-        if len(args) < 2 or args[0] != TRANSFER:
-            return False
-        leg = str((event.get("channel") or {}).get("id"))
-        handoff = self.calls.get(args[1])
+    def leg_answered(self, entered: Entered) -> None:
+        """The far end of a transfer answered: bridge it with the caller."""
+        leg = entered.channel_id
+        handoff = self.calls.get(entered.of_call or "")
         if handoff is None:
-            self._spawn(ignore_gone(self.ari.hangup(leg)))
-            return True
+            self.executor.submit(leg, [Hangup(leg)])
+            return
         handoff.connected = True
-        self._spawn(self._bridge(handoff, leg))
-        return True
+        bridge = transfer_bridge(handoff.channel)
+        self.executor.submit(
+            handoff.channel, [MakeBridge(handoff.channel, bridge, (handoff.channel, leg))]
+        )
+        log.info("transfer.connected", call=handoff.channel)
+        self.hub.publish(events.ExternalTransferConnected(handoff.channel))
 
-    def on_event(self, event: dict[str, Any]) -> None:
+    # -- ARI events about our channels ----------------------------------------------------
+    def on_event(self, channel: str, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        channel = str((event.get("channel") or {}).get("id") or "")
         if kind == "RecordingFinished":
             self._recorded(event)
         elif kind in _ENDING and channel in self._legs:
@@ -178,13 +193,37 @@ class Destinations:
         elif kind in _ENDING and channel in self.calls:
             self._caller_ended(self.calls[channel], final=kind != "ChannelHangupRequest")
 
+    def on_timer(self, channel: str, timer: int) -> None:
+        """Destinations arm no timers."""
+
+    def request_failed(self, command: Command, exc: AriError) -> None:
+        handoff = self.calls.get(command.channel)
+        if isinstance(command, Originate) and command.channel in self._legs:
+            call = self._legs[command.channel]
+            log.error("transfer.failed", call=call, status=exc.status)
+            self._forget_leg(command.channel)
+            handoff = self.calls.get(call)
+            if handoff is not None:
+                self._fall_back(handoff)
+        elif handoff is not None and handoff.recording is not None and exc.call_is_gone:
+            self._forget(handoff)  # gone before the recording started: no message
+            self._no_message(handoff, None)
+
+    def lost(self, channel: str) -> None:
+        handoff = self.calls.get(channel)
+        if handoff is not None:
+            log.info("call.gone_while_disconnected", channel=channel, state="handoff")
+            self._forget(handoff)
+            self.hub.publish(events.CallInterrupted(channel))
+
     # -- voicemail --------------------------------------------------------------------------
     def _recorded(self, event: dict[str, Any]) -> None:
         recording = event.get("recording") or {}
         target = str(recording.get("target_uri", "")).removeprefix("channel:")
-        handoff = self.calls.pop(target, None)
+        handoff = self.calls.get(target)
         if handoff is None or handoff.message is None:
             return
+        self._forget(handoff)
         box = handoff.message.box
         due = callback_due(self.plan, self.clock, handoff.message.queue, box.callback, self.now())
         seconds = recording.get("duration")
@@ -199,109 +238,86 @@ class Destinations:
             hung_up=handoff.hung_up,
             caller=mask_number(handoff.number),
         )
-        self.alerts.publish(
-            {
-                "kind": "voicemail",
-                "call": handoff.channel,
-                "box": box.box,
-                "recording": handoff.recording,
-                "category": handoff.message.category,
-                "callback_due": due.isoformat() if due else None,
-                "hung_up": handoff.hung_up,  # no `#`: the caller just hung up
-            }
+        self.hub.publish(
+            events.VoicemailLeft(
+                handoff.channel,
+                box=box.box,
+                recording=handoff.recording,
+                category=handoff.message.category,
+                callback_due=due.isoformat() if due else None,
+                hung_up=handoff.hung_up,  # no `#`: the caller just hung up
+            )
         )
         if not handoff.hung_up:
-            self._spawn(ignore_gone(self.ari.hangup(handoff.channel)))
+            self.executor.submit(handoff.channel, [Hangup(handoff.channel)])
 
     def _no_message(self, handoff: Handoff, seconds: object) -> None:
         """The caller hung up without saying anything: abandoned, the empty file goes."""
         log.info("voicemail.abandoned", call=handoff.channel, seconds=seconds)
-        self.alerts.publish({"kind": "abandoned", "call": handoff.channel, "where": "voicemail"})
+        self.hub.publish(events.CallAbandoned(handoff.channel, where="voicemail"))
         if handoff.recording is not None and seconds is not None:
-            self._spawn(ignore_gone(self.ari.delete_recording(handoff.recording)))
+            self.executor.submit(
+                handoff.channel, [DeleteRecording(handoff.channel, handoff.recording)]
+            )
 
     # -- transfer ---------------------------------------------------------------------------
-    async def _dial(self, handoff: Handoff, destination: TransferDestination) -> None:
-        leg = f"{handoff.channel}-xfer"
-        handoff.leg = leg
-        self._legs[leg] = handoff.channel
-        dial = self.plan.external[destination.target].dial
-        try:
-            await self.ari.originate(
-                dial,
-                leg,
-                app_args=f"{TRANSFER},{handoff.channel}",
-                caller_id=handoff.number,
-                timeout=45,
-            )
-        except AriError as exc:
-            log.error(
-                "transfer.failed",
-                call=handoff.channel,
-                target=destination.target,
-                status=exc.status,
-            )
-            self._legs.pop(leg, None)
-            await self._fall_back(handoff)
-
-    async def _bridge(self, handoff: Handoff, leg: str) -> None:
-        bridge = f"frontdesk-x-{handoff.channel}"
-        try:
-            await self.ari.create_bridge(bridge, "mixing")
-            await self.ari.add_channels(bridge, [handoff.channel, leg])
-            log.info("transfer.connected", call=handoff.channel)
-            self.alerts.publish({"kind": "transfer_connected", "call": handoff.channel})
-        except AriError as exc:
-            log.warning("transfer.bridge_failed", call=handoff.channel, status=exc.status)
-
     def _leg_ended(self, leg: str) -> None:
-        channel = self._legs.pop(leg)
+        channel = self._legs.get(leg, "")
+        self._forget_leg(leg)
         handoff = self.calls.get(channel)
         if handoff is None:
             return
         if handoff.connected:  # the far end hung up: the conversation is over
-            self.calls.pop(channel, None)
-            self._spawn(self._finish(handoff))
+            self._forget(handoff)
+            bridge = transfer_bridge(channel)
+            self.executor.submit(channel, [Hangup(channel), DeleteBridge(channel, bridge)])
         else:  # never answered: the dialplan's fallback takes the caller
             log.warning("transfer.no_answer", call=channel)
-            self._spawn(self._fall_back(handoff))
+            self._fall_back(handoff)
 
     def _caller_ended(self, handoff: Handoff, *, final: bool) -> None:
         if handoff.recording is not None:
             self._recording_caller_ended(handoff, final=final)
             return
-        self.calls.pop(handoff.channel, None)
+        self._forget(handoff)
+        commands: list[Command] = []
         if handoff.leg and handoff.leg in self._legs:
-            self._legs.pop(handoff.leg, None)
-            self._spawn(ignore_gone(self.ari.hangup(handoff.leg)))
-        self._spawn(ignore_gone(self.ari.delete_bridge(f"frontdesk-x-{handoff.channel}")))
+            self._forget_leg(handoff.leg)
+            commands.append(Hangup(handoff.leg))
+        commands.append(DeleteBridge(handoff.channel, transfer_bridge(handoff.channel)))
+        self.executor.submit(handoff.channel, commands)
 
     def _recording_caller_ended(self, handoff: Handoff, *, final: bool) -> None:
         # Asterisk stores a recording cut by a hang-up and sends RecordingFinished before
         # StasisEnd, so wait for it; a StasisEnd first means it never started recording.
         handoff.hung_up = True
         if final:
-            self.calls.pop(handoff.channel, None)
+            self._forget(handoff)
             self._no_message(handoff, None)
 
-    async def _finish(self, handoff: Handoff) -> None:
-        await ignore_gone(self.ari.hangup(handoff.channel))
-        await ignore_gone(self.ari.delete_bridge(f"frontdesk-x-{handoff.channel}"))
+    def _fall_back(self, handoff: Handoff) -> None:
+        self._forget(handoff)
+        channel = handoff.channel
+        fallback = SetVariables(channel, (("FRONTDESK_ROUTE", "fallback"),))
+        self.executor.submit(channel, [fallback, ContinueInDialplan(channel)])
 
-    async def _fall_back(self, handoff: Handoff) -> None:
-        self.calls.pop(handoff.channel, None)
-        await ignore_gone(self.ari.set_variable(handoff.channel, "FRONTDESK_ROUTE", "fallback"))
-        await ignore_gone(self.ari.continue_in_dialplan(handoff.channel))
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _adopt(self, handoff: Handoff) -> Handoff:
+        self.calls[handoff.channel] = handoff
+        self.channels.claim(handoff.channel, self)
+        return handoff
 
-    def _spawn(self, job: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _forget(self, handoff: Handoff) -> None:
+        if self.calls.pop(handoff.channel, None) is not None:
+            self.channels.release(handoff.channel)
 
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    def _claim_leg(self, leg: str, call: str) -> None:
+        self._legs[leg] = call
+        self.channels.claim(leg, self)
+
+    def _forget_leg(self, leg: str) -> None:
+        if self._legs.pop(leg, None) is not None:
+            self.channels.release(leg)
 
 
 def _is_message(seconds: object) -> bool:

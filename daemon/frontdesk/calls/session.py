@@ -22,6 +22,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from frontdesk.asterisk.ari_events import playback_of
+from frontdesk.calls.commands import (
+    Answer,
+    ArmTimer,
+    Command,
+    ContinueInDialplan,
+    DisarmTimer,
+    Play,
+    SetVariables,
+    StopPlayback,
+)
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import (
@@ -33,7 +43,6 @@ from frontdesk.routing.destination import (
 from frontdesk.routing.ivr import (
     CallFacts,
     CancelTimer,
-    Command,
     Event,
     HungUp,
     Ivr,
@@ -46,55 +55,14 @@ from frontdesk.routing.ivr import (
     StopPrompts,
     TimerElapsed,
 )
+from frontdesk.routing.ivr import Command as IvrCommand
 
 SOUND_PREFIX = "sound:frontdesk/"
 DTMF_DIGITS = frozenset("0123456789*#")
 _ENDING_EVENTS = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
 
 
-# -- commands for the executor ---------------------------------------------------------------
-@dataclass(frozen=True)
-class Answer:
-    channel: str
-
-
-@dataclass(frozen=True)
-class Play:
-    channel: str
-    playback_id: str
-    media: tuple[str, ...]
-    language: str
-
-
-@dataclass(frozen=True)
-class StopPlayback:
-    playback_id: str
-
-
-@dataclass(frozen=True)
-class ArmTimer:
-    channel: str
-    timer: int
-    delay: timedelta
-
-
-@dataclass(frozen=True)
-class DisarmTimer:
-    channel: str
-    timer: int
-
-
-@dataclass(frozen=True)
-class SetVariables:
-    channel: str
-    variables: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class ContinueInDialplan:
-    channel: str
-
-
+# -- what the session hands on besides requests (calls/menu.py acts on them) --------------------
 @dataclass(frozen=True)
 class JoinQueue:
     """Hand the caller to frontdesk's own ACD (the call stays in the Stasis app)."""
@@ -124,18 +92,7 @@ class Routed:
     decision: Decision
 
 
-AriCommand = (
-    Answer
-    | Play
-    | StopPlayback
-    | ArmTimer
-    | DisarmTimer
-    | SetVariables
-    | ContinueInDialplan
-    | Routed
-    | JoinQueue
-    | Deliver
-)
+Output = Command | Routed | JoinQueue | Deliver
 
 
 class CallSession:
@@ -161,12 +118,12 @@ class CallSession:
         self._playbacks: dict[str, int] = {}  # our ARI playback id -> IVR playback number
         self._current_playback: str | None = None
 
-    def start(self, now: datetime, *, answered: bool = False) -> list[AriCommand]:
+    def start(self, now: datetime, *, answered: bool = False) -> list[Output]:
         """`answered`: a call re-adopted after a restart is already Up."""
-        first: list[AriCommand] = [] if answered else [Answer(self.channel)]
+        first: list[Output] = [] if answered else [Answer(self.channel)]
         return first + self._translate(self.ivr.start(now + self.clock_offset))
 
-    def on_event(self, event: dict[str, Any], now: datetime) -> list[AriCommand]:
+    def on_event(self, event: dict[str, Any], now: datetime) -> list[Output]:
         if self.ended:
             return []
         kind = event.get("type")
@@ -184,10 +141,10 @@ class CallSession:
                 return self._feed(KeyPressed(digit), now)
         return []
 
-    def on_timer(self, timer: int, now: datetime) -> list[AriCommand]:
+    def on_timer(self, timer: int, now: datetime) -> list[Output]:
         return [] if self.ended else self._feed(TimerElapsed(timer), now)
 
-    def playback_lost(self, now: datetime) -> list[AriCommand]:
+    def playback_lost(self, now: datetime) -> list[Output]:
         """After a reconnect: our playback is gone and its PlaybackFinished was lost."""
         if self._current_playback is None:
             return []
@@ -198,7 +155,7 @@ class CallSession:
         return self._current_playback
 
     # -- translation ----------------------------------------------------------------------
-    def _playback_finished(self, playback_id: str | None, now: datetime) -> list[AriCommand]:
+    def _playback_finished(self, playback_id: str | None, now: datetime) -> list[Output]:
         number = self._playbacks.pop(playback_id or "", None)
         if number is None:
             return []  # someone else's playback, or a duplicate
@@ -206,16 +163,16 @@ class CallSession:
             self._current_playback = None
         return self._feed(PromptsFinished(number), now)
 
-    def _feed(self, event: Event, now: datetime) -> list[AriCommand]:
+    def _feed(self, event: Event, now: datetime) -> list[Output]:
         return self._translate(self.ivr.handle(event, now + self.clock_offset))
 
-    def _translate(self, commands: list[Command]) -> list[AriCommand]:
-        out: list[AriCommand] = []
+    def _translate(self, commands: list[IvrCommand]) -> list[Output]:
+        out: list[Output] = []
         for command in commands:
             out.extend(self._one(command))
         return out
 
-    def _one(self, command: Command) -> list[AriCommand]:
+    def _one(self, command: IvrCommand) -> list[Output]:
         if isinstance(command, SetLanguage):
             self.language = command.language
             return []
@@ -229,7 +186,7 @@ class CallSession:
             playback_id = f"{self.channel}-p{command.playback}"
             self._playbacks.pop(playback_id, None)
             self._current_playback = None
-            return [StopPlayback(playback_id)]
+            return [StopPlayback(self.channel, playback_id)]
         if isinstance(command, StartTimer):
             return [ArmTimer(self.channel, command.timer, command.delay)]
         if isinstance(command, CancelTimer):
@@ -237,7 +194,7 @@ class CallSession:
         assert isinstance(command, RouteCall)
         return self._route(command.decision)
 
-    def _route(self, decision: Decision) -> list[AriCommand]:
+    def _route(self, decision: Decision) -> list[Output]:
         self.ended = True  # the IVR is done with this call
         routed = Routed(self.channel, self.facts, self.language, decision)
         if self.acd and isinstance(decision.destination, QueueDestination):

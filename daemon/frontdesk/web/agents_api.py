@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from frontdesk.acd.model import AgentLogin, AgentLogout, AgentPause, AgentUnpause, Event
-from frontdesk.calls.queues import QueueRuntime
+from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.staff import may_control
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.auth import Accounts, current_user, forbidden, setup_auth
@@ -28,13 +28,13 @@ _ACTIONS: dict[str, Callable[[str], Event]] = {
     "pause": AgentPause,
     "unpause": AgentUnpause,
 }
-QUEUES = web.AppKey("queues", QueueRuntime)
+QUEUES = web.AppKey("queues", AcdRuntime)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/metrics", "/healthz"})  # monitoring; no patient data (web/ops.py)
 
 
 def make_app(
-    queues: QueueRuntime,
+    queues: AcdRuntime,
     accounts: Accounts | None,
     *,
     now: Callable[[], datetime],

@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 import structlog
 from aiohttp import web
 
+from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.calls.events import EscalationRaised, HubEvent, from_record
-from frontdesk.calls.queues import QueueRuntime
 from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.staff import StaffUser, can
@@ -47,7 +47,7 @@ ALERT_DAYS = 3  # unacknowledged alerts older than this are not brought back aft
 class LiveBoard:
     def __init__(
         self,
-        queues: QueueRuntime,
+        queues: AcdRuntime,
         plan: Plan,
         *,
         put_audit: Callable[[AuditEntry], None] | None = None,

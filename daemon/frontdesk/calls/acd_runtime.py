@@ -1,0 +1,668 @@
+"""The ACD over ARI: the pure `AcdEngine` decides, this module translates both ways.
+
+ARI facts become engine events (an agent leg destroyed before it answered is a failed
+offer: cause 17 busy, 21 declined, 1 and 3 unreachable, others no answer; a queued
+caller's hangup an abandon), and engine commands become per-call commands for the
+executor. Where a caller stands is the engine's (`AcdEngine.state`, acd/lifecycle.py);
+`Queued` only keeps the channels that belong to the call.
+
+Queued callers wait in one holding bridge per queue (`frontdesk-q-<queue>`, music on
+hold). An `Offer` originates the agent's phone (`PJSIP/<ext>`, the patient's caller ID,
+Stasis args `agent,<call>`); when it answers, caller and agent meet in a mixing bridge
+(`frontdesk-c-<call>`); either hangup ends both. A callback dials the agent first
+(`callback-agent`), whispers the call's category, then dials the patient through the
+trunk (`callback-patient`). A phone's transfer button swaps a new leg into the bridge
+in place of the agent (`on_transfer_leg`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from frontdesk.acd.callbacks import callback_allowed
+from frontdesk.acd.engine import AcdEngine
+from frontdesk.acd.lifecycle import CALLBACKS, CallerState
+from frontdesk.acd.model import (
+    AgentLogin,
+    AgentLogout,
+    AgentState,
+    Announce,
+    CallbackAccepted,
+    CallbackResult,
+    CallbackTask,
+    CallerJoined,
+    CallerLeft,
+    CallerView,
+    CallTransferred,
+    CancelOffer,
+    ConversationRestored,
+    Escalate,
+    Event,
+    FailReason,
+    FollowAfterHours,
+    Offer,
+    OfferAnswered,
+    OfferCallbackChoice,
+    OfferFailed,
+    PausedToggle,
+    PhoneReachability,
+    StartCallback,
+    TalkEnded,
+    Tick,
+    caller_joined,
+)
+from frontdesk.acd.model import Command as EngineCommand
+from frontdesk.asterisk.ari import AriError
+from frontdesk.calls import events
+from frontdesk.calls.callback_store import DurableCallbacks, joined_of, restored_event
+from frontdesk.calls.channels import Channels
+from frontdesk.calls.commands import (
+    Answer,
+    Command,
+    ContinueInDialplan,
+    DeleteBridge,
+    EnterHolding,
+    Hangup,
+    LeaveBridge,
+    MakeBridge,
+    Originate,
+    Play,
+    SendUserEvent,
+    SetVariables,
+    Wait,
+)
+from frontdesk.calls.executor import CommandExecutor
+from frontdesk.calls.hub import EventHub
+from frontdesk.calls.queue_state import (
+    STATE_VARIABLE,
+    decode_state,
+    encode_state,
+    request_for,
+    talking_with,
+)
+from frontdesk.calls.session import route_variables
+from frontdesk.calls.stasis import Entered, Leg, leg_args
+from frontdesk.phone import mask_number
+from frontdesk.plan.model import Plan
+from frontdesk.routing.clock import PracticeClock
+from frontdesk.routing.destination import Decision, Request, decide
+from frontdesk.store.records import PendingCallback
+
+log = structlog.get_logger("frontdesk.acd")
+
+FALLBACK_CONTEXT = "frontdesk-fallback"  # dialplan/extensions.conf: ring the front desk
+_ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
+_FAIL_BY_CAUSE: dict[int, FailReason] = {
+    17: "busy",
+    21: "declined",
+    1: "unreachable",
+    3: "unreachable",
+}
+_FEATURES: dict[str, Callable[[str], Event]] = {
+    "login": AgentLogin,
+    "logout": AgentLogout,
+    "pause": PausedToggle,
+}
+
+
+@dataclass
+class Queued:
+    """A call the ACD owns and the channels that belong to it."""
+
+    joined: CallerJoined
+    request: Request  # what the caller asked for: their route if the queue closes
+    number: str | None  # the caller's number (the agent's phone shows it)
+    agent_leg: str | None = None  # being rung, talking, or the transfer's leg
+    agent_ext: str | None = None
+    patient_leg: str | None = None  # a callback's call to the patient
+    transfer_answered: bool = False  # the phone-transfer target picked up
+    confirm_playback: str | None = None
+
+    @property
+    def channel(self) -> str:
+        return self.joined.call_id
+
+
+def holding_bridge(queue: str) -> str:
+    return f"frontdesk-q-{queue}"
+
+
+def conversation_bridge(call: str) -> str:
+    return f"frontdesk-c-{call}"
+
+
+class AcdRuntime:
+    def __init__(
+        self,
+        plan: Plan,
+        executor: CommandExecutor,
+        channels: Channels,
+        hub: EventHub,
+        *,
+        now: Callable[[], datetime],
+        logged_in: set[str],
+        trunk: str = "trunk",
+        speed: float = 1.0,
+    ) -> None:
+        self.plan = plan
+        self.executor = executor
+        self.channels = channels
+        self.hub = hub
+        self.now = now
+        self.clock = PracticeClock(plan)
+        self.engine = AcdEngine(plan, self.clock)
+        self.logged_in = logged_in  # kept by the engine's AgentState: routing reads it
+        self.trunk = trunk
+        self.speed = speed  # practice seconds per real second (tests and demos run faster)
+        self.calls: dict[str, Queued] = {}
+        self.callbacks = DurableCallbacks(now)
+        self._legs: dict[str, str] = {}  # agent/patient leg -> its call
+        self._tick: asyncio.TimerHandle | None = None
+        self._leg_seq = 0
+
+    # -- asking ---------------------------------------------------------------------------
+    def state(self, call: str) -> CallerState:
+        return self.engine.state(call)
+
+    def caller(self, call: str) -> CallerView | None:
+        return self.engine.caller(call)
+
+    # -- entry points -------------------------------------------------------------------------
+    def login_everyone(self, extensions: Collection[str]) -> None:
+        for ext in extensions:
+            self.feed(AgentLogin(ext))
+
+    def phone_reachable(self, ext: str, reachable: bool) -> None:
+        self.feed(PhoneReachability(ext, reachable))
+
+    def join(self, channel: str, decision: Decision, language: str, number: str | None) -> None:
+        """A routed caller enters their queue (the menu has finished with them)."""
+        joined = caller_joined(
+            self.plan, channel, decision, language, callback_allowed(number), self.now()
+        )
+        self._adopt(Queued(joined, decision.request, number))
+        state = ((STATE_VARIABLE, encode_state(joined)),)
+        bridge = holding_bridge(joined.queue)
+        self._submit(channel, EnterHolding(channel, bridge), SetVariables(channel, state))
+        self.hub.publish(events.QueueJoined(channel, joined.queue))
+        self.feed(joined)
+
+    def rejoin(self, channel: str, state: str) -> bool:
+        """After a restart: a caller already in a holding bridge, with its saved state."""
+        joined = decode_state(channel, state)
+        if joined is None:
+            return False
+        if channel in self.calls and self.state(channel) in CALLBACKS:
+            self._submit(channel, Hangup(channel))  # restored: they chose a callback
+            return True
+        talk = talking_with(state)
+        queued = Queued(joined, request_for(joined), joined.callback_number)
+        self._adopt(queued)
+        if talk is not None:  # they were talking: keep the pair
+            queued.agent_leg, queued.agent_ext = talk
+            self._claim_leg(talk[0], channel)
+            self.feed(ConversationRestored(joined, talk[1]))
+            return True
+        self._submit(channel, EnterHolding(channel, holding_bridge(joined.queue)))
+        self.feed(joined)
+        return True
+
+    def restore_callbacks(self, callbacks: Iterable[PendingCallback]) -> None:
+        """Callbacks pending when frontdesk last stopped (see calls/callback_store.py)."""
+        for callback in self.callbacks.hold(callbacks):
+            self.restore_callback(callback)
+
+    def restore_callback(self, callback: PendingCallback) -> None:
+        """One callback back at its original place (the caller hung up long ago)."""
+        if callback.call_id in self.calls or self.callbacks.known(callback.call_id):
+            return
+        if callback.queue not in self.plan.queues:  # the plan changed: staff call back
+            self._run(CallbackTask(callback.call_id, callback.number, callback.category))
+            self.callbacks.given_up(callback)
+            return
+        self.callbacks.track(callback)
+        joined = joined_of(callback)
+        self.calls[callback.call_id] = Queued(joined, request_for(joined), callback.number)
+        log.info(
+            "acd.callback_restored",
+            call=callback.call_id,
+            queue=callback.queue,
+            number=mask_number(callback.number),
+            attempts=callback.attempts,
+        )
+        self.hub.publish(events.CallbackReinstated(callback.call_id, callback.queue))
+        self.feed(restored_event(callback))
+
+    def feed(self, event: Event) -> None:
+        """Hand one event to the engine and run what it decides."""
+        commands = self.engine.handle(event, self.now())
+        self.callbacks.save(event, commands, self._callback_now)
+        for command in commands:
+            self._run(command)
+        self._arm_tick()
+
+    def _callback_now(self, call: str) -> tuple[CallerJoined, CallerView] | None:
+        queued, view = self.calls.get(call), self.engine.caller(call)
+        return (queued.joined, view) if queued is not None and view is not None else None
+
+    # -- channels entering the app ----------------------------------------------------------
+    def leg_answered(self, entered: Entered) -> None:
+        """Our agent or patient leg is up (its StasisStart)."""
+        leg, call = entered.channel_id, entered.of_call or ""
+        queued = self.calls.get(call)
+        if queued is None or self._legs.get(leg) != call:
+            self._submit(leg, Hangup(leg))  # cancelled meanwhile, or not ours
+            return
+        if entered.leg is Leg.CALLBACK_PATIENT:
+            self.feed(CallbackResult(call, answered=True))
+            self._submit(call, *self._connect(queued))
+            return
+        log.info("acd.answered", call=call, agent=queued.agent_ext)
+        self.hub.publish(events.CallAnswered(call, queued.agent_ext))
+        self.feed(OfferAnswered(call, queued.agent_ext or ""))
+        if entered.leg is Leg.CALLBACK_AGENT:
+            whisper = (f"sound:frontdesk/callback-{queued.joined.category}", "sound:beep")
+            self._submit(call, Play(leg, f"{leg}-whisper", whisper))
+            return
+        self._submit(call, *self._connect(queued))
+
+    def feature_call(self, entered: Entered) -> None:
+        """Staff feature codes: *45 login, *46 logout, *47 pause toggle."""
+        ext, channel = entered.caller_number.strip(), entered.channel_id
+        make = _FEATURES.get(entered.feature or "")
+        known = any(s.extension == ext for s in self.plan.staff)
+        if make is not None and known:
+            self.feed(make(ext))
+            log.info("acd.feature_code", ext=ext, action=entered.feature)
+        sound = "sound:beep" if make is not None and known else "sound:invalid"
+        self._submit(
+            channel,
+            Answer(channel),
+            Play(channel, f"{channel}-feature", (sound,)),
+            Wait(channel, 0.5),
+            Hangup(channel),
+        )
+
+    def on_transfer_leg(self, entered: Entered) -> bool:
+        """A phone's transfer button (SIP REFER): Asterisk dials the target through a Local
+        channel and swaps it into our conversation bridge in place of the agent; that
+        channel enters the app with `replace_channel` (recorded on Asterisk 22.10.1:
+        StasisStart, then ChannelLeftBridge/EnteredBridge, then BridgeBlindTransfer). It
+        is the transfer's leg, never a new call. False: not one of our agents' legs."""
+        replaced = str((entered.replaced or {}).get("id", ""))
+        call = self._legs.get(replaced)
+        queued = self.calls.get(call or "")
+        if call is None or queued is None or replaced != queued.agent_leg:
+            return False
+        leg = entered.channel_id
+        target = _transfer_target(entered.channel)
+        self._forget_leg(replaced)
+        self._claim_leg(leg, call)
+        queued.agent_leg = leg
+        # Blind: `Local/<ext>@staff-…;1`, Up when the target answers. Attended (recorded
+        # too): `Local/_attended@transfer-…;1`, Down here and Up a moment later (the
+        # colleague is on the line; BridgeAttendedTransfer names them).
+        queued.transfer_answered = entered.channel.get("state") == "Up"
+        log.info("acd.phone_transfer", call=call, agent=queued.agent_ext, target=target)
+        how = "attended" if target is None else "blind"
+        self.hub.publish(events.PhoneTransferred(call, queued.agent_ext, target, how))
+        # The agent's part is over: wrap-up, then new calls. Their swapped-out channel
+        # stays in the app until someone hangs it up.
+        self.feed(CallTransferred(call))
+        self._submit(call, Hangup(replaced))
+        return True
+
+    # -- ARI events about our channels ----------------------------------------------------------
+    def on_event(self, channel: str, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "BridgeAttendedTransfer":
+            self._attended_transfer(event)
+        elif channel in self._legs:
+            self._leg_event(channel, kind, event)
+        elif (queued := self.calls.get(channel)) is not None:
+            self._caller_event(queued, kind, event)
+
+    def on_timer(self, channel: str, timer: int) -> None:
+        """The ACD arms no per-call timers (the engine's deadlines are `Tick`s)."""
+
+    def request_failed(self, command: Command, exc: AriError) -> None:
+        if isinstance(command, Originate) and command.channel in self._legs:
+            # e.g. 500 Allocation failed: the phone is not registered
+            self._leg_ended(command.channel, cause=1)
+
+    def lost(self, channel: str) -> None:
+        """Asterisk no longer has the channel (it restarted, or a hangup went unseen).
+
+        A caller who accepted a callback hung up on purpose and keeps their place; a
+        conversation ends as if either side hung up; a waiting caller leaves the queue,
+        its outcome unknown. Legs are left to their callers' fate and the ring timers."""
+        queued = self.calls.get(channel)
+        state = self.state(channel)
+        if queued is None or state in CALLBACKS or queued.patient_leg is not None:
+            return
+        log.info("call.gone_while_disconnected", channel=channel, state=str(state))
+        if state in (CallerState.TALKING, CallerState.TRANSFERRED):
+            self._caller_event(queued, "ChannelDestroyed", {})
+            return
+        self._forget(queued)
+        self.hub.publish(events.CallInterrupted(channel))
+        self.feed(CallerLeft(channel))
+
+    def _leg_event(self, leg: str, kind: object, event: dict[str, Any]) -> None:
+        queued = self.calls.get(self._legs[leg])
+        if queued is not None and self.state(queued.channel) is CallerState.TRANSFERRED:
+            if kind in _ENDING:
+                self._forget_leg(leg)
+                if leg == queued.agent_leg:
+                    self._transfer_ended(queued)
+                else:  # a callback's patient leg: the caller
+                    self._caller_ended(queued)
+            elif kind == "ChannelStateChange" and leg == queued.agent_leg:
+                queued.transfer_answered = (event.get("channel") or {}).get("state") == "Up"
+            return
+        if kind in _ENDING:
+            cause = event.get("cause") or (event.get("channel") or {}).get("cause", 19)
+            self._leg_ended(leg, cause=int(cause or 19))
+        elif kind == "PlaybackFinished":
+            self._whisper_done(leg)
+
+    def _caller_event(self, queued: Queued, kind: object, event: dict[str, Any]) -> None:
+        channel = queued.channel
+        if kind in _ENDING:
+            self._caller_ended(queued)
+        elif kind == "ChannelDtmfReceived" and event.get("digit") == "1":
+            view = self.engine.caller(channel)
+            if view is not None and view.choice_offered and view.status in _MAY_CHOOSE:
+                self._callback_accepted(queued)
+        elif kind == "PlaybackFinished":
+            playback = (event.get("playback") or {}).get("id")
+            if playback is not None and playback == queued.confirm_playback:
+                self._submit(channel, Hangup(channel))
+
+    # -- translating ARI facts into engine events ---------------------------------------------
+    def _leg_ended(self, leg: str, *, cause: int) -> None:
+        call = self._legs.get(leg, "")
+        self._forget_leg(leg)
+        queued = self.calls.get(call)
+        if queued is None:
+            return
+        if self.state(call) is CallerState.TALKING:
+            self._end_talk(queued, ended=leg)
+        elif leg == queued.patient_leg:
+            queued.patient_leg = None
+            self.feed(CallbackResult(call, answered=False))
+            self._hangup_leg(queued, queued.agent_leg)
+        elif leg == queued.agent_leg or queued.agent_leg is None:
+            ext = queued.agent_ext or ""
+            queued.agent_leg, queued.agent_ext = None, None
+            self.feed(OfferFailed(call, ext, _FAIL_BY_CAUSE.get(cause, "no_answer")))
+
+    def _caller_ended(self, queued: Queued) -> None:
+        state = self.state(queued.channel)
+        if state in CALLBACKS:
+            return  # they accepted a callback: hanging up keeps their place
+        if state is CallerState.TRANSFERRED:
+            self._close_transfer(queued, hang_up=queued.agent_leg)
+        elif state is CallerState.TALKING:
+            self._end_talk(queued, ended=queued.channel)
+        else:
+            self._forget(queued)
+            log.info("acd.abandoned", call=queued.channel)
+            self.hub.publish(events.CallAbandoned(queued.channel))
+            self.feed(CallerLeft(queued.channel))
+
+    def _end_talk(self, queued: Queued, *, ended: str) -> None:
+        """Either side hung up: hang up the others (not `ended`, which is going already: a
+        request for it only earns a 404, one REST request per call saved)."""
+        call = queued.channel
+        log.info("acd.talk_ended", call=call, agent=queued.agent_ext)
+        self.hub.publish(events.ConversationEnded(call))
+        self._forget(queued)
+        self.feed(TalkEnded(call))
+        hangups = [Hangup(leg) for leg in (call, queued.agent_leg, queued.patient_leg) if leg]
+        self._submit(call, *[h for h in hangups if h.channel != ended])
+        self._submit(call, DeleteBridge(call, conversation_bridge(call)))
+
+    def _transfer_ended(self, queued: Queued) -> None:
+        """The transfer leg is gone. Answered: the conversation is over, hang the patient
+        up. Never answered (busy, no answer): the patient must not be left in silence
+        nor dropped: the dialplan's fallback rings the front desk."""
+        patient = queued.patient_leg or queued.channel  # a callback: the patient's leg
+        if queued.transfer_answered:
+            self._close_transfer(queued, hang_up=patient)
+            return
+        log.warning("acd.phone_transfer_failed", call=queued.channel)
+        self.hub.publish(events.PhoneTransferFailed(queued.channel))
+        self._submit(queued.channel, ContinueInDialplan(patient, FALLBACK_CONTEXT, "s", 1))
+        self._close_transfer(queued, hang_up=None, talked=False)
+
+    def _close_transfer(self, queued: Queued, *, hang_up: str | None, talked: bool = True) -> None:
+        """A transferred call is over for the ACD: the other side hung up (`hang_up`), the
+        conversation bridge goes."""
+        call = queued.channel
+        self._forget(queued)
+        self.feed(CallerLeft(call))
+        if talked:
+            self.hub.publish(events.ConversationEnded(call))
+        if hang_up:
+            self._submit(call, Hangup(hang_up))
+        self._submit(call, DeleteBridge(call, conversation_bridge(call)))
+
+    def _attended_transfer(self, event: dict[str, Any]) -> None:
+        """BridgeAttendedTransfer: who the agent handed the patient to (the colleague's
+        leg is `transfer_target`), recorded with the call once the swap is done."""
+        link = str((event.get("destination_link_first_leg") or {}).get("id", ""))
+        call = self._legs.get(link)
+        if call is None or event.get("result") != "Success":
+            return
+        name = str((event.get("transfer_target") or {}).get("name", ""))
+        target = _extension_of(name) if name else None
+        self.hub.publish(events.PhoneTransferTarget(call, target))
+
+    def _callback_accepted(self, queued: Queued) -> None:
+        call = queued.channel
+        self.hub.publish(events.CallbackChosen(call))
+        queued.confirm_playback = f"{call}-cbconfirm"
+        self.feed(CallbackAccepted(call))
+        media = ("sound:frontdesk/callback-confirmed",)
+        self._submit(call, Play(call, queued.confirm_playback, media))
+
+    def _whisper_done(self, leg: str) -> None:
+        queued = self.calls.get(self._legs.get(leg, ""))
+        number = queued.joined.callback_number if queued is not None else None
+        if queued is None or number is None or queued.patient_leg is not None:
+            return
+        call = queued.channel
+        patient = f"{call}-patient-{self._next()}"
+        queued.patient_leg = patient
+        self._claim_leg(patient, call)
+        main = next(iter(self.plan.numbers), None)
+        args = leg_args(Leg.CALLBACK_PATIENT, call)
+        endpoint = f"PJSIP/{number}@{self.trunk}"
+        self._submit(call, Originate(patient, endpoint, args, main, 30))
+
+    # -- running engine commands --------------------------------------------------------------
+    def _run(self, command: EngineCommand) -> None:
+        match command:
+            case Offer(call, ext, ring_timeout):
+                self._offer(call, ext, int(ring_timeout.total_seconds()) + 5, Leg.AGENT)
+            case StartCallback(call, ext, _, _):
+                self._offer(call, ext, 30, Leg.CALLBACK_AGENT)
+            case CancelOffer(call, ext):
+                self._cancel_offer(call, ext)
+            case OfferCallbackChoice(call):
+                self.hub.publish(events.CallbackOffered(call))
+                media = ("sound:frontdesk/callback-offer",)
+                self._submit(call, Play(call, f"{call}-cboffer-{self._next()}", media))
+            case Announce():
+                self._announce(command)
+            case Escalate():
+                self._escalate(command)
+            case FollowAfterHours(call, _):
+                self._follow_after_hours(call)
+            case AgentState(ext, state):
+                self._agent_state(ext, state)
+            case CallbackTask(call, number, category):
+                queued = self.calls.get(call)
+                if queued is not None:
+                    self._forget(queued)
+                log.warning("acd.callback_task", call=call, number=mask_number(number))
+                self.hub.publish(events.CallbackTaskRaised(call, category))
+
+    def _offer(self, call: str, ext: str, timeout: int, kind: Leg) -> None:
+        queued = self.calls.get(call)
+        if queued is None:
+            return
+        leg = f"{call}-{kind}-{self._next()}"
+        queued.agent_leg, queued.agent_ext = leg, ext
+        self._claim_leg(leg, call)
+        log.info("acd.ringing", call=call, agent=ext, kind=str(kind))
+        joined = queued.joined
+        ringing = events.AgentRinging(call, ext, queued.number, joined.language, joined.category)
+        self.hub.publish(ringing)
+        caller_id = queued.number or "Front desk"
+        self._submit(call, Originate(leg, f"PJSIP/{ext}", leg_args(kind, call), caller_id, timeout))
+
+    def _cancel_offer(self, call: str, ext: str) -> None:
+        queued = self.calls.get(call)
+        if queued is None or queued.agent_ext != ext or self.state(call) is CallerState.TALKING:
+            return
+        leg, queued.agent_leg, queued.agent_ext = queued.agent_leg, None, None
+        self._forget_leg(leg)  # the engine already knows: its end means nothing now
+        if leg is not None:
+            self._submit(call, Hangup(leg))
+
+    def _announce(self, command: Announce) -> None:
+        call, position = command.call_id, command.position
+        media = (
+            ("sound:queue-youarenext",)
+            if position == 1
+            else ("sound:queue-thereare", f"number:{position - 1}", "sound:queue-callswaiting")
+        )
+        self._submit(call, Play(call, f"{call}-announce-{self._next()}", media))
+
+    def _escalate(self, command: Escalate) -> None:
+        call, waited = command.call_id, int(command.waited.total_seconds())
+        recipients = command.recipients
+        log.warning(
+            "acd.escalation",
+            call=call,
+            queue=command.queue,
+            waited_s=waited,
+            recipients=list(recipients),
+        )
+        self.hub.publish(events.EscalationRaised(call, command.queue, waited, recipients))
+        fields = (
+            ("Queue", command.queue),
+            ("CallId", call),
+            ("Waited", str(waited)),
+            ("Recipients", ",".join(recipients)),
+        )
+        self._submit(call, SendUserEvent(call, "FrontdeskEscalation", fields))
+
+    def _follow_after_hours(self, call: str) -> None:
+        queued = self.calls.get(call)
+        if queued is None:
+            return
+        self._forget(queued)
+        language = queued.joined.language
+        decision = decide(self.plan, self.clock, queued.request, language, (), self.now())
+        variables = route_variables(decision, language, self.plan)
+        log.info("acd.after_hours", call=call, destination=decision.destination.as_json())
+        self.hub.publish(events.SentAfterHours(call))
+        self._submit(
+            call,
+            LeaveBridge(call, holding_bridge(queued.joined.queue)),
+            SetVariables(call, variables),
+            ContinueInDialplan(call),
+        )
+
+    def _agent_state(self, ext: str, state: str) -> None:
+        if state == "logged_out":
+            self.logged_in.discard(ext)
+        else:
+            self.logged_in.add(ext)
+        self.hub.publish(events.AgentStateChanged(ext, state))
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _connect(self, queued: Queued) -> list[Command]:
+        """Caller (or a callback's patient) and agent into their conversation bridge."""
+        call, agent = queued.channel, queued.agent_leg or ""
+        bridge = conversation_bridge(call)
+        if queued.patient_leg is not None:  # a callback: the caller's channel is long gone
+            return [MakeBridge(queued.patient_leg, bridge, (queued.patient_leg, agent))]
+        state = encode_state(queued.joined, talking=(agent, queued.agent_ext or ""))
+        return [
+            LeaveBridge(call, holding_bridge(queued.joined.queue)),
+            MakeBridge(call, bridge, (call, agent)),
+            SetVariables(call, ((STATE_VARIABLE, state),)),
+        ]
+
+    def _adopt(self, queued: Queued) -> None:
+        self.calls[queued.channel] = queued
+        self.channels.claim(queued.channel, self)
+
+    def _forget(self, queued: Queued) -> None:
+        """The ACD is done with the call: its record and channels go (not the engine's,
+        which moves on its own events)."""
+        self.calls.pop(queued.channel, None)
+        self.channels.release(queued.channel)
+        for leg in (queued.agent_leg, queued.patient_leg):
+            if leg is not None and self._legs.get(leg) == queued.channel:
+                self._forget_leg(leg)
+
+    def _claim_leg(self, leg: str, call: str) -> None:
+        self._legs[leg] = call
+        self.channels.claim(leg, self)
+
+    def _forget_leg(self, leg: str | None) -> None:
+        if leg is not None and self._legs.pop(leg, None) is not None:
+            self.channels.release(leg)
+
+    def _hangup_leg(self, queued: Queued, leg: str | None) -> None:
+        if leg:
+            self._submit(queued.channel, Hangup(leg))
+
+    def _submit(self, lane: str, *commands: Command) -> None:
+        self.executor.submit(lane, commands)
+
+    def _next(self) -> int:
+        self._leg_seq += 1
+        return self._leg_seq
+
+    def _arm_tick(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+        deadline = self.engine.next_deadline()
+        if deadline is None:
+            return
+        delay = max((deadline - self.now()).total_seconds(), 0.0) / self.speed
+        self._tick = asyncio.get_running_loop().call_later(delay, lambda: self.feed(Tick()))
+
+    def close(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+
+
+_MAY_CHOOSE = frozenset({CallerState.WAITING, CallerState.RINGING})
+
+
+def _transfer_target(channel: dict[str, Any]) -> str | None:
+    """`2005` of `Local/2005@staff-00000001;1`: the number the agent transferred to; None
+    for an attended transfer's `Local/_attended@transfer-…` (`_attended_transfer`)."""
+    name = str(channel.get("name", ""))
+    if name.startswith("Local/_attended@"):
+        return None
+    return name.removeprefix("Local/").split("@", 1)[0] if name.startswith("Local/") else name
+
+
+def _extension_of(name: str) -> str:
+    """`2005` of the channel name `PJSIP/2005-0000001a`."""
+    return name.removeprefix("PJSIP/").rsplit("-", 1)[0]

@@ -1,0 +1,114 @@
+"""Every ARI event to the one owner of its channel.
+
+`StasisStart` says who a channel is (calls/stasis.py reads its arguments): a new call
+goes to the menu, our legs to the ACD or the destinations, a feature code to the ACD, a
+channel swapped into our bridge to the ACD's transfer handling. Every later event goes
+to whoever owns the channel then (calls/channels.py). Malformed and foreign events are
+logged and skipped: one bad event never stops the loop for every call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from frontdesk.asterisk.ari import AriError
+from frontdesk.asterisk.ari_events import channel_of
+from frontdesk.calls.acd_runtime import AcdRuntime
+from frontdesk.calls.channels import Channels
+from frontdesk.calls.commands import Command, Hangup
+from frontdesk.calls.destinations import Destinations
+from frontdesk.calls.executor import CommandExecutor
+from frontdesk.calls.menu import MenuCalls
+from frontdesk.calls.stasis import Entered, Leg, read_stasis_start
+
+log = structlog.get_logger("frontdesk.calls")
+
+
+class CallDispatcher:
+    def __init__(
+        self,
+        app: str,
+        channels: Channels,
+        executor: CommandExecutor,
+        menu: MenuCalls,
+        acd: AcdRuntime | None,
+        destinations: Destinations | None,
+    ) -> None:
+        self.app = app
+        self.channels = channels
+        self.executor = executor
+        self.menu = menu
+        self.acd = acd
+        self.destinations = destinations
+        executor.on_timer = self._timer
+        executor.on_failed = self._failed
+
+    def dispatch(self, event: dict[str, Any]) -> None:
+        """Route one ARI event to its owner; malformed or foreign events are skipped."""
+        if not isinstance(event, dict):
+            log.warning("calls.bad_event", event_type=type(event).__name__)
+            return
+        try:
+            self._dispatch(event)
+        except Exception:  # one bad event must never stop the loop for every call
+            log.exception("calls.event_failed", event_type=event.get("type"))
+
+    def _dispatch(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "ApplicationReplaced":
+            log.error("calls.app_replaced", app=self.app)
+            return
+        if kind == "StasisStart":
+            entered = read_stasis_start(event)
+            if entered is not None:
+                self._entered(entered)
+            return
+        channel = _subject(event)
+        owner = self.channels.owner(channel) if channel is not None else None
+        if owner is not None and channel is not None:
+            owner.on_event(channel, event)
+
+    def _entered(self, entered: Entered) -> None:
+        if entered.replaced is not None:
+            self._replacing(entered)
+        elif entered.new_call:
+            if entered.channel_id not in self.channels:  # else a repeated StasisStart
+                self.menu.start_call(entered.channel)
+        elif entered.leg is Leg.TRANSFER and self.destinations is not None:
+            self.destinations.leg_answered(entered)
+        elif entered.leg is not None and self.acd is not None:
+            self.acd.leg_answered(entered)
+        elif entered.feature is not None and self.acd is not None:
+            self.acd.feature_call(entered)
+
+    def _replacing(self, entered: Entered) -> None:
+        """A channel Asterisk swapped into one of our bridges (a phone's transfer button):
+        a leg of a call we have, never a new call. One we cannot place is hung up rather
+        than given the menu in the middle of a conversation."""
+        if self.acd is not None and self.acd.on_transfer_leg(entered):
+            return
+        leg = entered.channel_id
+        replaced = (entered.replaced or {}).get("name")
+        log.warning("calls.unknown_replacement", channel=leg, replaced=replaced)
+        self.executor.submit(leg, [Hangup(leg)])
+
+    # -- from the executor ------------------------------------------------------------------
+    def _timer(self, lane: str, timer: int) -> None:
+        owner = self.channels.owner(lane)
+        if owner is not None:
+            owner.on_timer(lane, timer)
+
+    def _failed(self, lane: str, command: Command, exc: AriError) -> None:
+        owner = self.channels.owner(lane) or self.channels.owner(command.channel)
+        if owner is not None:
+            owner.request_failed(command, exc)
+
+
+def _subject(event: dict[str, Any]) -> str | None:
+    """The channel an event is about (a transfer's: the leg that was in our bridge)."""
+    if event.get("type") == "BridgeAttendedTransfer":
+        link = event.get("destination_link_first_leg")
+        return str(link.get("id")) if isinstance(link, dict) else None
+    return channel_of(event)

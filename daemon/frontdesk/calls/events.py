@@ -1,0 +1,258 @@
+"""What happens to a call, as facts: the one vocabulary of the event hub.
+
+The call runtime, the ACD runtime and the destinations publish these on the `EventHub`
+(calls/hub.py); the recorder, the live board, the metrics and the screen pops listen and
+match them by type. Each fact is frozen data. `kind` is its stored name: the
+`call_events.kind` column, the board's alert kinds and the webhook keep these strings,
+so a rename here is a data migration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from dataclasses import dataclass
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+
+from frontdesk.routing.destination import Decision
+from frontdesk.routing.ivr import CallFacts
+
+
+@dataclass(frozen=True)
+class CallFact:
+    """Something that happened to one call (`call`: its channel id, the linkedid)."""
+
+    kind: ClassVar[str]
+    call: str
+
+    def data(self) -> dict[str, Any]:
+        """The fact's fields besides `call`, as JSON values (what `call_events` keeps)."""
+        return {
+            f.name: list(v) if isinstance(v, tuple) else v
+            for f in dataclasses.fields(self)
+            if f.name != "call" and isinstance(v := getattr(self, f.name), _JSON)
+        }
+
+
+_JSON = (str, int, float, bool, tuple, list, dict, type(None))
+
+
+# -- a call's start, in frontdesk's own menu ---------------------------------------------------
+@dataclass(frozen=True)
+class CallStarted(CallFact):
+    kind = "started"
+    facts: CallFacts
+
+    def data(self) -> dict[str, Any]:
+        return {"known_patient": self.facts.patient is not None}
+
+
+@dataclass(frozen=True)
+class CallRouted(CallFact):
+    kind = "routed"
+    facts: CallFacts
+    decision: Decision
+    language: str
+
+    def data(self) -> dict[str, Any]:
+        return {"destination": self.decision.destination.as_json()}
+
+
+@dataclass(frozen=True)
+class GoliveCaseSeen(CallFact):
+    """Go-live mode: the test case a declared test caller says it is (validated)."""
+
+    kind = "golive_case"
+    case: str
+
+
+# -- the queue ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueueJoined(CallFact):
+    kind = "joined"
+    queue: str
+
+
+@dataclass(frozen=True)
+class AgentRinging(CallFact):
+    """An agent's phone is offered the call (`number` in full: the screen pop needs it)."""
+
+    kind = "ringing"
+    agent: str
+    number: str | None
+    language: str
+    category: str
+
+
+@dataclass(frozen=True)
+class CallAnswered(CallFact):
+    kind = "answered"
+    agent: str | None
+
+
+@dataclass(frozen=True)
+class ConversationEnded(CallFact):
+    kind = "talk_ended"
+
+
+@dataclass(frozen=True)
+class CallAbandoned(CallFact):
+    """The caller hung up before anyone took the call; `where`: `menu`, `voicemail`, or
+    None for a queue."""
+
+    kind = "abandoned"
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class EscalationRaised(CallFact):
+    kind = "escalation"
+    queue: str | None
+    waited_s: int | None
+    recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SentAfterHours(CallFact):
+    """The queue closed while the caller waited: they follow its after-hours route."""
+
+    kind = "after_hours"
+
+
+# -- callbacks -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallbackOffered(CallFact):
+    kind = "callback_offered"
+
+
+@dataclass(frozen=True)
+class CallbackChosen(CallFact):
+    """The caller pressed 1: they hang up and keep their place."""
+
+    kind = "callback_accepted"
+
+
+@dataclass(frozen=True)
+class CallbackReinstated(CallFact):
+    """A callback pending when frontdesk last stopped, back at its place."""
+
+    kind = "callback_restored"
+    queue: str
+
+
+@dataclass(frozen=True)
+class CallbackTaskRaised(CallFact):
+    """Every callback attempt failed (or the queue closed): a person must call back."""
+
+    kind = "callback_task"
+    category: str | None
+
+
+# -- voicemail and transfers ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class VoicemailLeft(CallFact):
+    kind = "voicemail"
+    box: str | None
+    recording: str | None = None
+    category: str | None = None
+    callback_due: str | None = None  # ISO time the practice promised to call back by
+    hung_up: bool = False  # the caller hung up instead of pressing `#`
+
+
+@dataclass(frozen=True)
+class ExternalTransferConnected(CallFact):
+    kind = "transfer_connected"
+
+
+@dataclass(frozen=True)
+class PhoneTransferred(CallFact):
+    """The agent moved the call with their phone's transfer button."""
+
+    kind = "transferred"
+    agent: str | None
+    target: str | None  # None for an attended transfer until `PhoneTransferTarget`
+    how: str  # blind | attended
+
+
+@dataclass(frozen=True)
+class PhoneTransferTarget(CallFact):
+    kind = "transfer_target"
+    target: str | None
+
+
+@dataclass(frozen=True)
+class PhoneTransferFailed(CallFact):
+    """Nobody took the transferred call: the dialplan's fallback rings the front desk."""
+
+    kind = "transfer_failed"
+
+
+@dataclass(frozen=True)
+class CallInterrupted(CallFact):
+    """The call ended while frontdesk could not see it: its real outcome is unknown."""
+
+    kind = "interrupted"
+
+
+# -- staff -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AgentStateChanged:
+    """An agent's state as the board shows it (logged_out, idle, ringing, talking…)."""
+
+    kind: ClassVar[str] = "agent"
+    ext: str
+    state: str
+
+
+HubEvent = CallFact | AgentStateChanged
+
+# Facts after which nothing more happens to the call in frontdesk.
+FINISHING: tuple[type[CallFact], ...] = (
+    ConversationEnded,
+    CallAbandoned,
+    VoicemailLeft,
+    CallbackTaskRaised,
+    CallInterrupted,
+)
+
+_BY_KIND: dict[str, type[CallFact]] = {
+    cls.kind: cls for cls in CallFact.__subclasses__() if cls not in (CallStarted, CallRouted)
+}
+
+
+def from_record(kind: str, call: str, data: object) -> CallFact | None:
+    """A stored fact back as data (the board's unacknowledged alerts at start); None
+    when the kind is unknown. Fields missing or of the wrong type take their defaults
+    (None where there is none): stored rows are data from an older version, maybe."""
+    cls = _BY_KIND.get(kind)
+    if cls is None:
+        return None
+    stored = data if isinstance(data, dict) else {}
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if field.name == "call" or not field.init:
+            continue
+        value = _coerce(stored.get(field.name), hints[field.name])
+        if value is None and field.default is not dataclasses.MISSING:
+            value = field.default
+        values[field.name] = value
+    return cls(call, **values)
+
+
+def _coerce(value: object, hint: Any) -> Any:
+    """`value` if it fits `hint` (str, int, bool, tuple of str, or one of those | None)."""
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(hint) if a is not type(None)]
+        return _coerce(value, options[0]) if len(options) == 1 else None
+    if origin is tuple:
+        items = value if isinstance(value, list | tuple) else []
+        return tuple(str(v) for v in items if isinstance(v, str))
+    if hint is bool:
+        return value if isinstance(value, bool) else None
+    if hint is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if hint is str:
+        return value if isinstance(value, str) else None
+    return None
