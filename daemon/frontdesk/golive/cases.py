@@ -28,22 +28,10 @@ from typing import Any
 
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
-from frontdesk.routing.ivr import (
-    CallFacts,
-    Command,
-    Event,
-    Ivr,
-    KeyPressed,
-    PlayPrompts,
-    PromptsFinished,
-    RouteCall,
-    StartTimer,
-    TimerElapsed,
-)
+from frontdesk.routing.ivr import CallFacts, Ivr, StartTimer
 from frontdesk.routing.paths import UNSTAFFED, Caller, PathMatrix, Route, build_matrix
-from frontdesk.routing.simulate import TIMEOUT_KEY, default_did
+from frontdesk.routing.simulate import TIMEOUT_KEY, Played, default_did, scripted_call
 
-_MAX_STEPS = 1000
 PromptLength = Callable[[str, str], float]  # (language, prompt name) -> seconds
 
 
@@ -328,39 +316,24 @@ def _timing(
     timing: Timing,
     length: PromptLength,
 ) -> tuple[tuple[Step, ...], float]:
-    """Drive the IVR itself (as `simulate` does) to know what plays before each step."""
+    """Drive the IVR itself (`scripted_call`, as `simulate` does) to know what plays
+    before each step."""
     patient = route.caller.patient()
     facts = CallFacts(route.did, "+10000000000" if patient else None, patient)
     ivr = Ivr(plan, clock, facts, frozenset(s.extension for s in plan.staff))
-    script = list(route.keys)
+    call = scripted_call(ivr, at, route.keys)
     steps: list[Step] = []
     playing: tuple[str, ...] = ()
     since: list[str] = []  # heard since the last step: a notice, an announcement
-    commands = ivr.start(at)
-    for _ in range(_MAX_STEPS):
-        events: list[Event] = []
-        for command in commands:
-            if isinstance(command, RouteCall):
-                heard = _seconds(ivr.language, since, length)
-                return tuple(steps), round(heard + timing.hold, 1)
-            if isinstance(command, PlayPrompts):
-                playing = command.prompts
-                since.extend(command.prompts)
-                events.append(PromptsFinished(command.playback))
-            elif isinstance(command, StartTimer):
-                key = script.pop(0) if script else TIMEOUT_KEY
-                steps.append(_step(key, playing, command, ivr.language, timing, length, steps))
-                since.clear()
-                event: Event = (
-                    TimerElapsed(command.timer) if key == TIMEOUT_KEY else KeyPressed(key)
-                )
-                events.append(event)
-        commands = _feed(ivr, events, at)
-    raise RuntimeError("the IVR did not reach a destination")
-
-
-def _feed(ivr: Ivr, events: list[Event], at: datetime) -> list[Command]:
-    return [c for event in events for c in ivr.handle(event, at)]
+    for turn in call.turns:
+        if isinstance(turn, Played):
+            playing = turn.prompts
+            since.extend(turn.prompts)
+        else:
+            steps.append(_step(turn.key, playing, turn.timer, turn.language, timing, length, steps))
+            since.clear()
+    heard = _seconds(call.language, since, length)
+    return tuple(steps), round(heard + timing.hold, 1)
 
 
 def _step(

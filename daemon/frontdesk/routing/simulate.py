@@ -1,8 +1,9 @@
 """`frontdesk simulate`: run the IVR machine against a scripted caller at a fixed moment.
 
-The scripted caller listens to each menu to the end, then presses its next key, or
-stays silent for `-` (a timeout) and once the script runs out. This drives the very
-machine the daemon uses; it is not a second implementation of the routing rules.
+The scripted caller (`scripted_call`) listens to each menu to the end, then presses its
+next key, or stays silent for `-` (a timeout) and once the script runs out. This drives
+the very machine the daemon uses; it is not a second implementation of the routing rules.
+The go-live cases (`frontdesk.golive.cases`) time their keys on the same scripted call.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Decision
 from frontdesk.routing.ivr import (
     CallFacts,
-    Command,
     Event,
     Ivr,
     KeyPressed,
@@ -85,24 +85,59 @@ def simulate(
     clock: PracticeClock | None = None,
 ) -> Simulation:
     ivr = Ivr(plan, clock or PracticeClock(plan), facts, frozenset(logged_in))
+    call = scripted_call(ivr, at, keys)
+    return Simulation(facts, call.language, call.decision, call.prompts)
+
+
+@dataclass(frozen=True)
+class Played:
+    """The IVR played these prompts; the caller listened to the end."""
+
+    prompts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """The IVR waited for a key (`timer`); the caller pressed `key`, or stayed silent
+    through the timeout (`key` is `TIMEOUT_KEY`)."""
+
+    key: str
+    timer: StartTimer
+    language: str  # the call's language while the IVR waited
+
+
+@dataclass(frozen=True)
+class ScriptedCall:
+    """What the scripted caller went through, in order, and where the call was routed."""
+
+    turns: tuple[Played | Pressed, ...]
+    language: str
+    decision: Decision
+
+    @property
+    def prompts(self) -> tuple[str, ...]:
+        """Every prompt played, in order."""
+        return tuple(p for turn in self.turns if isinstance(turn, Played) for p in turn.prompts)
+
+
+def scripted_call(ivr: Ivr, at: datetime, keys: Sequence[str]) -> ScriptedCall:
+    """Drive `ivr`, started at `at`, with the scripted caller pressing `keys` in turn."""
     script = list(keys)
-    prompts: list[str] = []
+    turns: list[Played | Pressed] = []
     commands = ivr.start(at)
     for _ in range(_MAX_STEPS):
         events: list[Event] = []
         for command in commands:
             if isinstance(command, RouteCall):
-                return Simulation(facts, ivr.language, command.decision, tuple(prompts))
-            events.extend(_caller_reacts(command, script, prompts))
+                return ScriptedCall(tuple(turns), ivr.language, command.decision)
+            if isinstance(command, PlayPrompts):
+                turns.append(Played(command.prompts))
+                events.append(PromptsFinished(command.playback))
+            elif isinstance(command, StartTimer):
+                key = script.pop(0) if script else TIMEOUT_KEY
+                turns.append(Pressed(key, command, ivr.language))
+                events.append(
+                    TimerElapsed(command.timer) if key == TIMEOUT_KEY else KeyPressed(key)
+                )
         commands = [c for event in events for c in ivr.handle(event, at)]
     raise RuntimeError("the IVR did not reach a destination")
-
-
-def _caller_reacts(command: Command, script: list[str], prompts: list[str]) -> list[Event]:
-    if isinstance(command, PlayPrompts):
-        prompts.extend(command.prompts)
-        return [PromptsFinished(command.playback)]
-    if isinstance(command, StartTimer):
-        key = script.pop(0) if script else TIMEOUT_KEY
-        return [TimerElapsed(command.timer) if key == TIMEOUT_KEY else KeyPressed(key)]
-    return []
