@@ -50,6 +50,7 @@ class Practice:
     routed: list[CallRouted]
     ari: AriClient
     task: asyncio.Task[None]
+    seen: list[HubEvent]  # the same facts, kept
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 8.0) -> None:
         deadline = time.monotonic() + timeout
@@ -99,13 +100,15 @@ async def open_practice(
     assert queues is not None
     facts: asyncio.Queue[HubEvent] = asyncio.Queue()
     routed: list[CallRouted] = []
+    seen: list[HubEvent] = []
     runtime.hub.add_listener(facts.put_nowait)
+    runtime.hub.add_listener(seen.append)
     runtime.hub.add_listener(lambda e: routed.append(e) if isinstance(e, CallRouted) else None)
     queues.login_everyone(STAFF if logged_in is None else logged_in)
     if before_start is not None:  # what the daemon does before it takes calls
         before_start(queues)
     task = asyncio.create_task(runtime.run())
-    practice = Practice(pbx, runtime, queues, facts, routed, ari, task)
+    practice = Practice(pbx, runtime, queues, facts, routed, ari, task, seen)
     try:
         await practice.wait_for(lambda: runtime.resyncs >= 1)
         yield practice

@@ -40,18 +40,7 @@ class Rows:
 def record(practice: Practice, clock: FastClock) -> Rows:
     rows = Rows()
     recorder = CallRecorder(rows, clock)
-    runtime = practice.runtime
-    runtime.on_started = recorder.started
-    runtime.on_left_in_menu = recorder.left_in_menu
-    previous = runtime.on_routed
-
-    def routed(event: Any) -> None:
-        if previous is not None:
-            previous(event)
-        recorder.routed(event)
-
-    runtime.on_routed = routed
-    practice.queues.alerts.add_listener(recorder.on_hub)
+    practice.runtime.hub.add_listener(recorder.on_hub)
     return rows
 
 
@@ -70,7 +59,7 @@ async def test_answered_call(plan: Plan, pbx: Emulator, clock: FastClock) -> Non
         rows = record(practice, clock)
         channel = await practice.call("1,3", caller="+13125551001")
         queued = practice.queues.calls[channel]
-        await practice.wait_for(lambda: queued.state == "talking")
+        await practice.wait_for(lambda: practice.queues.state(queued.channel) == "talking")
         assert queued.agent_leg is not None
         await asyncio.sleep(0.1)  # a few practice seconds of conversation
         await pbx.agent_hangup(queued.agent_leg)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from frontdesk.acd.model import AgentPause
-from frontdesk.calls.queues import QueueRuntime
+from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan
 from frontdesk.store import Outbox, upgrade
@@ -54,9 +54,9 @@ async def test_a_pending_callback_survives_a_restart_and_is_made_at_its_turn(
     clock = FastClock(local("2026-11-30 10:00"))
     outbox = outbox_for(pg_dsn, schema, tmp_path / "spool.jsonl")
 
-    def busy(queues: QueueRuntime) -> None:
+    def busy(queues: AcdRuntime) -> None:
         queues.feed(AgentPause(CHLOE))  # billing callers wait
-        queues.on_callback = outbox.put
+        queues.callbacks.sink = outbox.put
 
     async with open_practice(plan, pbx, logged_in=[CHLOE], clock=clock, before_start=busy) as first:
         before = await first.call("2", caller="anonymous")  # never offered a callback
@@ -84,8 +84,8 @@ async def test_a_pending_callback_survives_a_restart_and_is_made_at_its_turn(
     ]
     outbox = outbox_for(pg_dsn, schema, tmp_path / "spool.jsonl")
 
-    def restart(queues: QueueRuntime) -> None:  # Chloe is free at once this time
-        queues.on_callback = outbox.put
+    def restart(queues: AcdRuntime) -> None:  # Chloe is free at once this time
+        queues.callbacks.sink = outbox.put
         queues.restore_callbacks(pending)
 
     async with open_practice(
@@ -95,7 +95,7 @@ async def test_a_pending_callback_survives_a_restart_and_is_made_at_its_turn(
         # Re-adopted callers and the restored callback rejoin in their original order:
         # the first caller in line, not the callback, gets Chloe.
         first_in_line = second.queues.calls[before]
-        await second.wait_for(lambda: first_in_line.state == "talking")
+        await second.wait_for(lambda: second.queues.state(first_in_line.channel) == "talking")
         place = second.queues.engine.snapshot(clock()).queue("billing").callers
         assert [(c.call_id, c.status) for c in place] == [(patient, "callback"), (after, "waiting")]
         assert {c.call_id: c.enqueued_at for c in place} == {
@@ -105,7 +105,7 @@ async def test_a_pending_callback_survives_a_restart_and_is_made_at_its_turn(
         await pbx.agent_hangup(first_in_line.agent_leg)  # Chloe finishes with the first caller
 
         callback = second.queues.calls[patient]
-        await second.wait_for(lambda: callback.state == "talking", timeout=10)
+        await second.wait_for(lambda: second.queues.state(callback.channel) == "talking", timeout=10)
         assert callback.agent_leg is not None
         assert callback.patient_leg is not None
         assert "sound:frontdesk/callback-billing" in pbx.pbx.history[callback.agent_leg].media

@@ -28,11 +28,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from frontdesk.asterisk.ari import AriClient, AriConfig
-from frontdesk.calls.destinations import Destinations
-from frontdesk.calls.queues import QueueRuntime
+from frontdesk.calls.events import CallRouted, GoliveCaseSeen, HubEvent
 from frontdesk.calls.recorder import CallRecorder
 from frontdesk.calls.runtime import CallRuntime
-from frontdesk.calls.session import Routed
 from frontdesk.cli import main
 from frontdesk.emulator import Emulator
 from frontdesk.golive.cases import Case, CaseSet, case_tag, route_time_header
@@ -90,7 +88,7 @@ async def pbx() -> AsyncIterator[Emulator]:
 @dataclass
 class Daemon:
     runtime: CallRuntime
-    routed: dict[str, Routed]
+    routed: dict[str, CallRouted]
     outbox: Outbox | None
 
 
@@ -110,45 +108,28 @@ async def daemon(
         url = ari_url or pbx.ari_url
         ari = AriClient(AriConfig(url, "frontdesk", PASSWORD, backoff_initial=0.05))
         stack.push_async_callback(ari.close)
-        present: set[str] = set()
-        queues = QueueRuntime(plan, ari, now=clock, logged_in=present)
-        stack.push_async_callback(queues.close)
-        destinations = Destinations(plan, ari, queues.alerts, now=clock)
-        stack.push_async_callback(destinations.close)
         outbox = recorder = lookup = None
         if dsn is not None and data_dir is not None:
             outbox = Outbox(dsn, data_dir / "spool.jsonl")
             outbox.start()
             stack.push_async_callback(outbox.close)
             recorder = CallRecorder(outbox, clock, dsn=dsn)
-            queues.alerts.add_listener(recorder.on_hub)
             pool = await db.create_pool(dsn, timeout=2.0)
             stack.push_async_callback(pool.close)
             lookup = PatientLookup(pool, timeout=0.25).lookup
-        routed: dict[str, Routed] = {}
+        runtime = CallRuntime(plan, ari, now=clock, lookup=lookup, golive=golive)
+        routed: dict[str, CallRouted] = {}
 
-        def on_routed(event: Routed) -> None:
-            routed[event.channel] = event
-            if recorder is not None:
-                recorder.routed(event)
+        def on_routed(event: HubEvent) -> None:
+            if isinstance(event, CallRouted):
+                routed[event.call] = event
 
-        runtime = CallRuntime(
-            plan,
-            ari,
-            logged_in=present,
-            now=clock,
-            on_routed=on_routed,
-            queues=queues,
-            destinations=destinations,
-            on_started=recorder.started if recorder else None,
-            on_left_in_menu=recorder.left_in_menu if recorder else None,
-            lookup=lookup,
-            golive=golive,
-        )
+        runtime.hub.add_listener(on_routed)
         if recorder is not None:
-            runtime.on_golive_case = recorder.golive_case  # as daemon.run wires it
+            runtime.hub.add_listener(recorder.on_hub)  # as daemon.run wires it
         stack.push_async_callback(runtime.close)
-        queues.login_everyone(STAFF)
+        assert runtime.acd is not None
+        runtime.acd.login_everyone(STAFF)
         task = asyncio.create_task(runtime.run())
         try:
             await _wait_for(lambda: runtime.resyncs >= 1, 5.0)
@@ -270,7 +251,7 @@ NIGHT = "2026-12-07T22:00:00-06:00"
 
 async def _billing_call(
     pbx: Emulator, fd: Daemon, caller: str, header: str | None, case: str | None = None
-) -> tuple[Routed, list[dict[str, Any]]]:
+) -> tuple[CallRouted, list[dict[str, Any]]]:
     with capture_logs() as logs:
         headers = {HEADER: header} if header is not None else {}
         if case is not None:
@@ -292,7 +273,7 @@ def _case_reads(pbx: Emulator) -> list[dict[str, Any]]:
     return [r for r in pbx.requests if CASE_ARI_VARIABLE in str(r.get("query", ""))]
 
 
-def _where(routed: Routed) -> tuple[str, bool]:
+def _where(routed: CallRouted) -> tuple[str, bool]:
     return routed.decision.destination.as_json()["kind"], routed.decision.after_hours
 
 
@@ -366,7 +347,12 @@ CASE = "20261130T160000Z:37"
 
 def _recording_case_ids(fd: Daemon) -> list[tuple[str, str]]:
     recorded: list[tuple[str, str]] = []
-    fd.runtime.on_golive_case = lambda channel, case: recorded.append((channel, case))
+
+    def seen(event: HubEvent) -> None:
+        if isinstance(event, GoliveCaseSeen):
+            recorded.append((event.call, event.case))
+
+    fd.runtime.hub.add_listener(seen)
     return recorded
 
 
@@ -376,11 +362,11 @@ async def test_a_test_callers_case_id_is_read_with_the_route_time_and_recorded(
     async with daemon(plan_with_test_callers, pbx, golive=True) as fd:
         recorded = _recording_case_ids(fd)
         routed, logs = await _billing_call(pbx, fd, TEST_CALLERS[0], NIGHT, case=CASE)
-    assert recorded == [(routed.channel, CASE)]
+    assert recorded == [(routed.call, CASE)]
     assert _where(routed) == ("voicemail", True)  # the route time still counts
     # Both headers read once, in the same round: before the call is answered.
     paths = [(r["method"], r["path"]) for r in pbx.requests]
-    answered = paths.index(("POST", f"/ari/channels/{routed.channel}/answer"))
+    answered = paths.index(("POST", f"/ari/channels/{routed.call}/answer"))
     reads = [pbx.requests.index(r) for r in (*_header_reads(pbx), *_case_reads(pbx))]
     assert len(reads) == 2
     assert max(reads) < answered

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from frontdesk.asterisk.ari import AriClient, AriConfig
+from frontdesk.calls.events import CallRouted, HubEvent
 from frontdesk.calls.runtime import CallRuntime
-from frontdesk.calls.session import Routed
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan, load_plan_text
 from frontdesk.routing.directory import Directory, Patient
@@ -36,7 +36,7 @@ class Line:
 
     pbx: Emulator
     runtime: CallRuntime
-    routed: list[Routed]
+    routed: list[CallRouted]
     clock: list[datetime]
 
     async def call(self, caller: str = "+17735550123", did: str = MAIN) -> str:
@@ -61,9 +61,9 @@ class Line:
             await asyncio.sleep(0.01)
         raise AssertionError(f"{prompt} was not played {times} time(s)")
 
-    async def route_of(self, channel: str, timeout: float = 5.0) -> Routed:
-        await self.wait_for(lambda: any(r.channel == channel for r in self.routed), timeout)
-        return next(r for r in self.routed if r.channel == channel)
+    async def route_of(self, channel: str, timeout: float = 5.0) -> CallRouted:
+        await self.wait_for(lambda: any(r.call == channel for r in self.routed), timeout)
+        return next(r for r in self.routed if r.call == channel)
 
     async def handed_back(self, channel: str) -> dict[str, Any]:
         """The channel after the daemon set its variables and continued it in the dialplan."""
@@ -81,15 +81,21 @@ async def open_line(plan: Plan) -> AsyncIterator[Line]:
     await pbx.start()
     url = f"http://127.0.0.1:{pbx.ari_port}/ari"
     ari = AriClient(AriConfig(url, "frontdesk", PASSWORD, backoff_initial=0.05))
-    routed: list[Routed] = []
+    routed: list[CallRouted] = []
     clock = [local("2026-11-30 10:00")]
     runtime = CallRuntime(
         plan,
         ari,
         directory=Directory.from_csv(REFERENCE_DIRECTORY),
         now=lambda: clock[0],
-        on_routed=routed.append,
+        acd=False,  # every route goes back to the dialplan in channel variables
     )
+
+    def on_routed(event: HubEvent) -> None:
+        if isinstance(event, CallRouted):
+            routed.append(event)
+
+    runtime.hub.add_listener(on_routed)
     line = Line(pbx, runtime, routed, clock)
     task = asyncio.create_task(runtime.run())
     try:
@@ -110,7 +116,7 @@ async def line(plan: Plan) -> AsyncIterator[Line]:
         yield opened
 
 
-def destination(routed: Routed) -> dict[str, Any]:
+def destination(routed: CallRouted) -> dict[str, Any]:
     return routed.decision.destination.as_json()
 
 
@@ -277,7 +283,7 @@ async def test_the_database_lookup_finds_the_caller_before_the_menu(line: Line) 
     async def lookup(number: str | None) -> Patient | None:
         return Patient("P-DB", "es", None) if number == "+17735550199" else None
 
-    line.runtime.lookup = lookup
+    line.runtime.menu.lookup = lookup
     channel = await line.call(caller="(773) 555-0199")
     await line.wait_menu_played(channel, "menu-operator")
     await line.pbx.press(channel, "2")

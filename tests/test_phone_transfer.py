@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from frontdesk.acd.model import AgentPause, AgentUnpause
+from frontdesk.calls.events import CallFact
 from frontdesk.emulator import Emulator
 from frontdesk.emulator.dialplan import default_dialplan
 from frontdesk.plan import Plan
@@ -69,7 +70,7 @@ async def talking(practice: Practice, caller: str) -> tuple[str, str]:
     and the agent's channels, once both are in the conversation bridge."""
     channel = await practice.call("1,3", caller=caller)
     queued = practice.queues.calls[channel]
-    await practice.wait_for(lambda: queued.state == "talking")
+    await practice.wait_for(lambda: practice.queues.state(queued.channel) == "talking")
     leg = queued.agent_leg
     assert leg is not None
     bridge = f"frontdesk-c-{channel}"
@@ -79,7 +80,9 @@ async def talking(practice: Practice, caller: str) -> tuple[str, str]:
 
 
 def alerts_of(practice: Practice, channel: str) -> list[dict[str, Any]]:
-    return [a for a in practice.queues.alerts.recent if a.get("call") == channel]
+    """The call's facts on the hub, as their stored form (`kind`, `call` and data)."""
+    facts = [f for f in practice.seen if isinstance(f, CallFact) and f.call == channel]
+    return [{"kind": f.kind, "call": f.call, **f.data()} for f in facts]
 
 
 def requests_since(pbx: Emulator, start: int) -> list[dict[str, Any]]:
@@ -104,7 +107,7 @@ async def test_answered_transfer_is_the_same_call_and_ends_with_the_target(
         assert leg is not None
         assert target is not None
         await practice.wait_for(lambda: queued.transfer_answered)
-        assert (queued.state, queued.agent_leg) == ("transferred", leg)
+        assert (practice.queues.state(queued.channel), queued.agent_leg) == ("transferred", leg)
         # The agent's swapped-out channel is hung up; the agent is free for new calls.
         await practice.wait_for(lambda: destroyed(pbx, agent_leg))
         snapshot = practice.queues.engine.snapshot(practice.queues.now())
@@ -131,7 +134,7 @@ async def test_answered_transfer_is_the_same_call_and_ends_with_the_target(
     # Never a new call: no session, no route, no row, nothing answered or played for the
     # Local channel, and no menu for anyone after the transfer.
     assert leg not in practice.runtime.sessions
-    assert all(r.channel != leg for r in practice.routed)
+    assert all(r.call != leg for r in practice.routed)
     assert rows.row(leg) == {}
     after = requests_since(pbx, since)
     assert not [r for r in after if leg in r["path"] and r["method"] == "POST"]
@@ -158,7 +161,7 @@ async def test_attended_transfer_is_the_same_call_and_names_the_colleague(
         reply = await pbx.attended_transfer(agent_leg, TARGET)
         leg, target = reply["local_channel_id"], reply["target_channel_id"]
         await practice.wait_for(lambda: queued.transfer_answered)
-        assert (queued.state, queued.agent_leg) == ("transferred", leg)
+        assert (practice.queues.state(queued.channel), queued.agent_leg) == ("transferred", leg)
         # BridgeAttendedTransfer follows the swap: it names the colleague.
         await practice.wait_for(
             lambda: any(a["kind"] == "transfer_target" for a in alerts_of(practice, channel))
@@ -196,7 +199,7 @@ async def test_attended_transfer_is_the_same_call_and_names_the_colleague(
     # Never a new call: no session, no route, no row, nothing answered or played for the
     # Local channel, and no menu for anyone after the transfer.
     assert leg not in practice.runtime.sessions
-    assert all(r.channel != leg for r in practice.routed)
+    assert all(r.call != leg for r in practice.routed)
     assert rows.row(leg) == rows.row(target) == {}
     after = requests_since(pbx, since)
     assert not [r for r in after if leg in r["path"] and r["method"] == "POST"]
@@ -253,7 +256,7 @@ async def test_caller_hanging_up_during_the_transfer_hangs_the_local_leg_up(
         reply = await pbx.transfer(agent_leg, TARGET)
         leg, target = reply["local_channel_id"], reply["target_channel_id"]
         assert leg is not None
-        await practice.wait_for(lambda: queued.state == "transferred")
+        await practice.wait_for(lambda: practice.queues.state(queued.channel) == "transferred")
         assert pbx.pbx.history[leg].state == "Ringing"
         since = len(pbx.requests)
         await pbx.hangup(channel)
@@ -285,7 +288,9 @@ async def test_transfer_of_a_callback_conversation_ends_with_the_patients_leg(
         await practice.wait_for(lambda: destroyed(pbx, channel))
         practice.queues.feed(AgentUnpause("2003"))
         queued = practice.queues.calls[channel]
-        await practice.wait_for(lambda: queued.state == "talking", timeout=10)
+        await practice.wait_for(
+            lambda: practice.queues.state(queued.channel) == "talking", timeout=10
+        )
         agent_leg, patient_leg = queued.agent_leg, queued.patient_leg
         assert agent_leg is not None
         assert patient_leg is not None

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Iterable
 from typing import Any, cast
 
 from frontdesk.asterisk.ari import AriClient, AriError
+from frontdesk.calls.channels import Channels
+from frontdesk.calls.commands import (
+    Command,
+    ContinueInDialplan,
+    DeleteBridge,
+    DeleteRecording,
+    Hangup,
+    Record,
+    SetVariables,
+)
 from frontdesk.calls.destinations import HANDOFF_VARIABLE, Destinations, callback_due
-from frontdesk.calls.queues import Alert, AlertHub
+from frontdesk.calls.events import CallAbandoned, HubEvent, VoicemailLeft
+from frontdesk.calls.executor import CommandExecutor
+from frontdesk.calls.hub import EventHub
 from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Decision, Request, VoicemailDestination
@@ -71,47 +83,61 @@ NAME = f"frontdesk/billing/{CHANNEL}"
 
 
 class FakeAri:
-    """Only what voicemail asks of ARI, as (method, argument) pairs."""
+    """What a restart asks of ARI: the transfer's far end."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-        self.variables: dict[tuple[str, str], str] = {}
         self.channels: dict[str, dict[str, Any]] = {}
-
-    async def set_variable(self, channel: str, name: str, value: str) -> None:
-        self.variables[(channel, name)] = value
 
     async def get_channel(self, channel: str) -> dict[str, Any]:
         if channel not in self.channels:
             raise AriError("GET", f"/channels/{channel}", 404, "Channel not found")
         return self.channels[channel]
 
-    async def delete_bridge(self, bridge: str) -> None:
-        self.sent.append(("delete_bridge", bridge))
 
-    async def continue_in_dialplan(self, channel: str, *_: object) -> None:
-        self.sent.append(("continue", channel))
+class Lanes:
+    """Stands in for the executor: keeps the requests asked for, as (what, argument)."""
 
-    async def record(self, channel: str, name: str, **_: object) -> None:
-        self.sent.append(("record", name))
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.variables: dict[tuple[str, str], str] = {}
 
-    async def hangup(self, channel: str) -> None:
-        self.sent.append(("hangup", channel))
+    def submit(self, lane: str, commands: Iterable[Command]) -> None:
+        for command in commands:
+            match command:
+                case SetVariables(channel, variables):
+                    self.variables |= {(channel, name): value for name, value in variables}
+                case Record(_, name):
+                    self.sent.append(("record", name))
+                case Hangup(channel):
+                    self.sent.append(("hangup", channel))
+                case DeleteRecording(_, name):
+                    self.sent.append(("delete_recording", name))
+                case ContinueInDialplan(channel):
+                    self.sent.append(("continue", channel))
+                case DeleteBridge(_, bridge):
+                    self.sent.append(("delete_bridge", bridge))
+                case _:
+                    self.sent.append((type(command).__name__, command.channel))
 
-    async def delete_recording(self, name: str) -> None:
-        self.sent.append(("delete_recording", name))
 
-
-async def recording(plan: Plan) -> tuple[Destinations, FakeAri, list[Alert]]:
-    ari = FakeAri()
-    alerts = AlertHub()
-    published: list[Alert] = []
-    alerts.add_listener(published.append)
+def fresh(plan: Plan) -> tuple[Destinations, Lanes, list[HubEvent]]:
+    lanes, hub = Lanes(), EventHub()
+    published: list[HubEvent] = []
+    hub.add_listener(published.append)
     destinations = Destinations(
-        plan, cast(AriClient, ari), alerts, now=lambda: local("2026-11-30 20:00")
+        plan,
+        cast(CommandExecutor, lanes),
+        Channels(),
+        hub,
+        now=lambda: local("2026-11-30 20:00"),
     )
-    await destinations.deliver(CHANNEL, VOICEMAIL, "+13125551001")
-    return destinations, ari, published
+    return destinations, lanes, published
+
+
+def recording(plan: Plan) -> tuple[Destinations, Lanes, list[HubEvent]]:
+    destinations, lanes, published = fresh(plan)
+    destinations.deliver(CHANNEL, VOICEMAIL, "+13125551001")
+    return destinations, lanes, published
 
 
 def ended(kind: str) -> dict[str, Any]:
@@ -125,100 +151,83 @@ def finished(duration: int | None) -> dict[str, Any]:
     return {"type": "RecordingFinished", "recording": body}
 
 
-async def settle(destinations: Destinations) -> None:
-    await asyncio.gather(*destinations._tasks)
-
-
 async def test_a_hang_up_while_recording_is_a_message_left(plan: Plan) -> None:
-    destinations, ari, published = await recording(plan)
-    destinations.on_event(ended("ChannelHangupRequest"))
-    assert destinations.owns(CHANNEL)  # RecordingFinished still to come
-    destinations.on_event(finished(12))
-    destinations.on_event(ended("StasisEnd"))
-    await settle(destinations)
+    destinations, ari, published = recording(plan)
+    destinations.on_event(CHANNEL, ended("ChannelHangupRequest"))
+    assert CHANNEL in destinations.calls  # RecordingFinished still to come
+    destinations.on_event(CHANNEL, finished(12))
+    destinations.on_event(CHANNEL, ended("StasisEnd"))
     (alert,) = published
-    assert (alert["kind"], alert["recording"], alert["hung_up"]) == ("voicemail", NAME, True)
-    assert alert["callback_due"] == local("2026-12-01 16:00").isoformat()  # billing closes
+    assert isinstance(alert, VoicemailLeft)
+    assert (alert.recording, alert.hung_up) == (NAME, True)
+    assert alert.callback_due == local("2026-12-01 16:00").isoformat()  # billing closes
     assert ari.sent == [("record", NAME)]  # kept, and no hang-up of a gone channel
-    assert not destinations.owns(CHANNEL)
+    assert CHANNEL not in destinations.calls
 
 
 async def test_under_a_second_of_audio_is_an_abandoned_call(plan: Plan) -> None:
-    destinations, ari, published = await recording(plan)
-    destinations.on_event(ended("ChannelHangupRequest"))
-    destinations.on_event(finished(0))
-    await settle(destinations)
-    assert published == [{"kind": "abandoned", "call": CHANNEL, "where": "voicemail"}]
+    destinations, ari, published = recording(plan)
+    destinations.on_event(CHANNEL, ended("ChannelHangupRequest"))
+    destinations.on_event(CHANNEL, finished(0))
+    assert published == [CallAbandoned(CHANNEL, where="voicemail")]
     assert ari.sent == [("record", NAME), ("delete_recording", NAME)]
 
 
 async def test_a_hang_up_before_recording_started_is_abandoned(plan: Plan) -> None:
-    destinations, ari, published = await recording(plan)
-    destinations.on_event(ended("ChannelHangupRequest"))
-    destinations.on_event(ended("StasisEnd"))  # no RecordingFinished came first
-    destinations.on_event(finished(None))  # a stray one later changes nothing
-    await settle(destinations)
-    assert published == [{"kind": "abandoned", "call": CHANNEL, "where": "voicemail"}]
+    destinations, ari, published = recording(plan)
+    destinations.on_event(CHANNEL, ended("ChannelHangupRequest"))
+    destinations.on_event(CHANNEL, ended("StasisEnd"))  # no RecordingFinished came first
+    destinations.on_event(CHANNEL, finished(None))  # a stray one later changes nothing
+    assert published == [CallAbandoned(CHANNEL, where="voicemail")]
     assert ari.sent == [("record", NAME)]
-    assert not destinations.owns(CHANNEL)
+    assert CHANNEL not in destinations.calls
 
 
 async def test_pound_still_ends_the_message_and_the_call(plan: Plan) -> None:
-    destinations, ari, published = await recording(plan)
-    destinations.on_event(finished(0))  # the caller chose to end it: no minimum
-    await settle(destinations)
-    assert [(a["kind"], a["hung_up"]) for a in published] == [("voicemail", False)]
+    destinations, ari, published = recording(plan)
+    destinations.on_event(CHANNEL, finished(0))  # the caller chose to end it: no minimum
+    assert [(type(a), getattr(a, "hung_up", None)) for a in published] == [(VoicemailLeft, False)]
     assert ari.sent == [("record", NAME), ("hangup", CHANNEL)]
 
 
 # -- a restarted frontdesk finds callers mid-handoff -------------------------------------------
 async def test_a_handoff_is_marked_on_the_channel_for_a_restart(plan: Plan) -> None:
-    _, ari, _ = await recording(plan)
+    _, ari, _ = recording(plan)
     assert ari.variables[(CHANNEL, HANDOFF_VARIABLE)] == "voicemail:billing:billing:billing"
-
-
-def fresh(plan: Plan) -> tuple[Destinations, FakeAri, list[Alert]]:
-    ari = FakeAri()
-    alerts = AlertHub()
-    published: list[Alert] = []
-    alerts.add_listener(published.append)
-    destinations = Destinations(
-        plan, cast(AriClient, ari), alerts, now=lambda: local("2026-11-30 20:00")
-    )
-    return destinations, ari, published
 
 
 async def test_a_message_being_left_is_readopted_and_still_counts(plan: Plan) -> None:
     destinations, _, published = fresh(plan)
     marker = "voicemail:billing:billing:billing"
-    assert await destinations.readopt(CHANNEL, marker, "+13125551001")
-    destinations.on_event(ended("ChannelHangupRequest"))
-    destinations.on_event(finished(9))
-    await settle(destinations)
+    assert await destinations.readopt(cast(AriClient, FakeAri()), CHANNEL, marker, "+13125551001")
+    destinations.on_event(CHANNEL, ended("ChannelHangupRequest"))
+    destinations.on_event(CHANNEL, finished(9))
     (alert,) = published
-    assert (alert["kind"], alert["box"], alert["category"]) == ("voicemail", "billing", "billing")
-    assert alert["callback_due"] == local("2026-12-01 16:00").isoformat()
+    assert isinstance(alert, VoicemailLeft)
+    assert (alert.box, alert.category) == ("billing", "billing")
+    assert alert.callback_due == local("2026-12-01 16:00").isoformat()
 
 
 async def test_a_connected_transfer_is_readopted_and_either_hangup_ends_both(plan: Plan) -> None:
     destinations, ari, _ = fresh(plan)
-    ari.channels[f"{CHANNEL}-xfer"] = {"id": f"{CHANNEL}-xfer", "state": "Up"}
-    assert await destinations.readopt(CHANNEL, "transfer", None)
-    destinations.on_event({"type": "StasisEnd", "channel": {"id": f"{CHANNEL}-xfer"}})
-    await settle(destinations)
+    pbx = FakeAri()
+    pbx.channels[f"{CHANNEL}-xfer"] = {"id": f"{CHANNEL}-xfer", "state": "Up"}
+    assert await destinations.readopt(cast(AriClient, pbx), CHANNEL, "transfer", None)
+    destinations.on_event(
+        f"{CHANNEL}-xfer", {"type": "StasisEnd", "channel": {"id": f"{CHANNEL}-xfer"}}
+    )
     assert ("hangup", CHANNEL) in ari.sent
-    assert not destinations.owns(CHANNEL)
+    assert CHANNEL not in destinations.calls
 
 
 async def test_a_transfer_whose_far_end_is_gone_goes_to_the_fallback(plan: Plan) -> None:
     destinations, ari, _ = fresh(plan)
-    assert await destinations.readopt(CHANNEL, "transfer", None)
-    await settle(destinations)
+    assert await destinations.readopt(cast(AriClient, FakeAri()), CHANNEL, "transfer", None)
     assert ari.sent == [("continue", CHANNEL)]
     assert ari.variables[(CHANNEL, "FRONTDESK_ROUTE")] == "fallback"
 
 
 async def test_a_marker_of_another_kind_is_not_ours(plan: Plan) -> None:
     destinations, _, _ = fresh(plan)
-    assert not await destinations.readopt(CHANNEL, "voicemail:x", None)
-    assert not destinations.owns(CHANNEL)
+    assert not await destinations.readopt(cast(AriClient, FakeAri()), CHANNEL, "voicemail:x", None)
+    assert CHANNEL not in destinations.calls

@@ -56,7 +56,7 @@ async def test_a_caller_who_hears_no_menu_still_reaches_the_front_desk(
     async with open_practice(quick, bare) as practice:
         channel = await bare.place_call(caller="+17735550123", did="+13125550000")
         await practice.wait_for(lambda: channel in practice.queues.calls, timeout=10)
-        routed = next(r for r in practice.routed if r.channel == channel)
+        routed = next(r for r in practice.routed if r.call == channel)
         destination = routed.decision.destination
         assert isinstance(destination, QueueDestination)
         assert destination.queue == "front_desk"
@@ -70,7 +70,7 @@ async def test_a_caller_who_hears_no_menu_still_reaches_the_front_desk(
 async def test_a_caller_who_hears_no_menu_can_still_press_a_key(plan: Plan, bare: Emulator) -> None:
     async with open_practice(plan, bare) as practice:
         channel = await practice.call("2")  # the menu "played" (and failed): billing
-        routed = next(r for r in practice.routed if r.channel == channel)
+        routed = next(r for r in practice.routed if r.call == channel)
         assert routed.decision.destination == QueueDestination("billing", ())
         assert "sound:frontdesk/menu-2" in bare.pbx.history[channel].failed_media
 
@@ -87,7 +87,7 @@ async def test_a_missing_callback_whisper_still_dials_the_patient(plan: Plan) ->
         await practice.wait_for(lambda: _hung_up(pbx, channel))
         practice.queues.feed(AgentUnpause("2003"))
         queued = practice.queues.calls[channel]
-        await practice.wait_for(lambda: queued.state == "talking", timeout=10)
+        await practice.wait_for(lambda: practice.queues.state(queued.channel) == "talking", timeout=10)
         agent_leg = queued.agent_leg
         assert agent_leg is not None
         assert pbx.pbx.history[agent_leg].failed_media == ["sound:frontdesk/callback-billing"]

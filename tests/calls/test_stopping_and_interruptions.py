@@ -81,8 +81,7 @@ async def test_calls_gone_at_a_resync_are_recorded_as_interrupted(
     async with open_practice(plan, pbx, logged_in=["2003"], clock=clock) as practice:
         rows = Rows()
         recorder = CallRecorder(rows, clock)
-        practice.runtime.on_interrupted = recorder.interrupted
-        practice.queues.alerts.add_listener(recorder.on_hub)
+        practice.runtime.hub.add_listener(recorder.on_hub)
         practice.queues.feed(AgentPause("2003"))
         waiting = await practice.call("2")
         in_menu = await _menu_caller(practice, pbx)
