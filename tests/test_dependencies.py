@@ -28,6 +28,8 @@ The rules:
 - `reports` may import `plan`, `routing` and `store`.
 - `prompts` and `diagram` may import `plan` and `routing`; `asterisk_config` also
   `prompts`; `instance` (the one-daemon lock) only `store`.
+- `demo` (the demo's emulator, callers and clocks) may import the core, `calls`,
+  `emulator`, `prompts` and `store`.
 - `daemon` (the wiring) may import every part but `cli`; `cli` any part; `__main__`
   only `cli`.
 
@@ -71,6 +73,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "diagram": frozenset({"plan", "routing"}),
     "asterisk_config": frozenset({"plan", "routing", "prompts"}),
     "instance": frozenset({"store"}),
+    "demo": CORE | {"calls", "emulator", "prompts", "store"},
     "__main__": frozenset({"cli"}),
 }
 _ALL_PARTS = frozenset(ALLOWED) | {"daemon", "cli"}
