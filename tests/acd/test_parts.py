@@ -189,10 +189,12 @@ def test_best_agent_stops_at_the_first_top_scorer_with_the_same_answer() -> None
             )
             for n in range(rng.randint(0, 30))
         ]
-        caller = Caller(
-            "c", "scheduling", "normal", "primary_care", rng.choice(["spanish", None]),
-            "scheduling", now - timedelta(seconds=rng.randint(0, 90)), None, "en", 1,
+        enqueued_at = now - timedelta(seconds=rng.randint(0, 90))
+        joined = CallerJoined(
+            "c", "scheduling", enqueued_at, "normal", "primary_care",
+            rng.choice(["spanish", None]), "scheduling",
         )  # fmt: skip
+        caller = Caller(joined, enqueued_at, 1)
         requested = requested_skills(caller)
         top = max((sum(a.staff.level(s) for s in requested) for a in agents), default=0)
         in_idle_order = sorted(agents, key=lambda a: (a.idle_since, a.ext))

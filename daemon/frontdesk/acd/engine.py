@@ -186,7 +186,7 @@ class AcdEngine:
             self._emit(FollowAfterHours(event.call_id, event.queue))
             return
         self._seq += 1
-        caller = Caller.joining(event, _utc(event.enqueued_at), self._seq)
+        caller = Caller(event, _utc(event.enqueued_at), self._seq)
         self._callers[caller.call_id] = caller
         self._order[caller.queue].add(caller.order)
         self._enter_group(caller)
@@ -211,7 +211,7 @@ class AcdEngine:
         retry_at = _utc(event.retry_at) if event.retry_at is not None else None
         retrying = retry_at is not None and retry_at > now
         self._seq += 1
-        caller = Caller.joining(joined, _utc(joined.enqueued_at), self._seq)
+        caller = Caller(joined, _utc(joined.enqueued_at), self._seq)
         caller.status = CallerState.CALLBACK_RETRY if retrying else CallerState.CALLBACK
         caller.escalated, caller.callback_failures = event.escalated, event.attempts
         self._callers[caller.call_id] = caller
@@ -230,7 +230,7 @@ class AcdEngine:
         if joined.call_id in self._callers or agent is None or agent.call_id is not None:
             return
         self._seq += 1
-        caller = Caller.joining(joined, _utc(joined.enqueued_at), self._seq)
+        caller = Caller(joined, _utc(joined.enqueued_at), self._seq)
         caller.status, caller.agent = CallerState.TALKING, ext
         self._callers[caller.call_id] = caller
         agent.activity, agent.call_id, agent.call_queue = "talking", caller.call_id, caller.queue

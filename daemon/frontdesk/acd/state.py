@@ -22,15 +22,8 @@ GroupKey = tuple[str, Priority, str | None, str | None]
 
 @dataclass(eq=False)
 class Caller:
-    call_id: str
-    queue: str
-    priority: Priority
-    skill: str | None
-    language_skill: str | None
-    category: str
+    joined: CallerJoined  # who they are and what they asked for, as they joined
     enqueued_at: datetime  # UTC
-    callback_number: str | None
-    language: str
     seq: int
     status: CallerState = CallerState.WAITING  # changed only by `move`
     agent: str | None = None  # being rung, or called back with
@@ -40,21 +33,33 @@ class Caller:
     choice_offered: bool = False  # told "press 1 for a callback"
     callback_failures: int = 0
 
-    @classmethod
-    def joining(cls, event: CallerJoined, enqueued_at: datetime, seq: int) -> Caller:
-        """A caller as they join (restored callbacks set their status after)."""
-        return cls(
-            call_id=event.call_id,
-            queue=event.queue,
-            priority=event.priority,
-            skill=event.skill,
-            language_skill=event.language_skill,
-            category=event.category,
-            enqueued_at=enqueued_at,
-            callback_number=event.callback_number,
-            language=event.language,
-            seq=seq,
-        )
+    @property
+    def call_id(self) -> str:
+        return self.joined.call_id
+
+    @property
+    def queue(self) -> str:
+        return self.joined.queue
+
+    @property
+    def priority(self) -> Priority:
+        return self.joined.priority
+
+    @property
+    def skill(self) -> str | None:
+        return self.joined.skill
+
+    @property
+    def language_skill(self) -> str | None:
+        return self.joined.language_skill
+
+    @property
+    def category(self) -> str:
+        return self.joined.category
+
+    @property
+    def callback_number(self) -> str | None:
+        return self.joined.callback_number
 
     @property
     def order(self) -> OrderKey:
