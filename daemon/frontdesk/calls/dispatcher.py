@@ -15,35 +15,21 @@ import structlog
 
 from frontdesk.asterisk.ari import AriError
 from frontdesk.asterisk.ari_events import channel_of
-from frontdesk.calls.acd_runtime import AcdRuntime
-from frontdesk.calls.channels import Channels
 from frontdesk.calls.commands import Command, Hangup
-from frontdesk.calls.destinations import Destinations
-from frontdesk.calls.executor import CommandExecutor
-from frontdesk.calls.menu import MenuCalls
+from frontdesk.calls.parts import CallParts
 from frontdesk.calls.stasis import Entered, Leg, read_stasis_start
 
 log = structlog.get_logger("frontdesk.calls")
 
 
 class CallDispatcher:
-    def __init__(
-        self,
-        app: str,
-        channels: Channels,
-        executor: CommandExecutor,
-        menu: MenuCalls,
-        acd: AcdRuntime | None,
-        destinations: Destinations | None,
-    ) -> None:
-        self.app = app
-        self.channels = channels
-        self.executor = executor
-        self.menu = menu
-        self.acd = acd
-        self.destinations = destinations
-        executor.on_timer = self._timer
-        executor.on_failed = self._failed
+    def __init__(self, parts: CallParts) -> None:
+        self.app = parts.ari.config.app
+        self.channels = parts.channels
+        self.executor = parts.executor
+        self.menu, self.acd, self.destinations = parts.menu, parts.acd, parts.destinations
+        parts.executor.on_timer = self._timer
+        parts.executor.on_failed = self._failed
 
     def dispatch(self, event: dict[str, Any]) -> None:
         """Route one ARI event to its owner; malformed or foreign events are skipped."""

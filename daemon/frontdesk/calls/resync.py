@@ -15,12 +15,9 @@ from typing import Any
 
 import structlog
 
-from frontdesk.asterisk.ari import AriClient, AriError
-from frontdesk.calls.acd_runtime import AcdRuntime
-from frontdesk.calls.channels import Channels
-from frontdesk.calls.destinations import HANDOFF_VARIABLE, Destinations
-from frontdesk.calls.executor import CommandExecutor
-from frontdesk.calls.menu import MenuCalls
+from frontdesk.asterisk.ari import AriError
+from frontdesk.calls.destinations import HANDOFF_VARIABLE
+from frontdesk.calls.parts import CallParts
 from frontdesk.calls.queue_state import STATE_VARIABLE, decode_state, queue_order
 from frontdesk.calls.session import facts_from_channel
 from frontdesk.calls.stasis import is_our_leg
@@ -32,21 +29,11 @@ Order = tuple[int, datetime]
 
 
 class Resync:
-    def __init__(
-        self,
-        ari: AriClient,
-        channels: Channels,
-        executor: CommandExecutor,
-        menu: MenuCalls,
-        acd: AcdRuntime | None,
-        destinations: Destinations | None,
-    ) -> None:
-        self.ari = ari
-        self.channels = channels
-        self.executor = executor
-        self.menu = menu
-        self.acd = acd
-        self.destinations = destinations
+    def __init__(self, parts: CallParts) -> None:
+        self.ari = parts.ari
+        self.channels = parts.channels
+        self.executor = parts.executor
+        self.menu, self.acd, self.destinations = parts.menu, parts.acd, parts.destinations
         self.count = 0
 
     async def run(self) -> None:

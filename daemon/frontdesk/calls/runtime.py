@@ -23,6 +23,7 @@ from frontdesk.calls.dispatcher import CallDispatcher
 from frontdesk.calls.executor import CommandExecutor
 from frontdesk.calls.hub import EventHub
 from frontdesk.calls.menu import Lookup, MenuCalls
+from frontdesk.calls.parts import CallParts
 from frontdesk.calls.queue_state import STATE_VARIABLE
 from frontdesk.calls.resync import Resync
 from frontdesk.calls.session import CallSession
@@ -90,12 +91,9 @@ class CallRuntime:
             handoffs=self.destinations,
             golive=golive,
         )
-        self.dispatcher = CallDispatcher(
-            ari.config.app, self.channels, self.executor, self.menu, self.acd, self.destinations
-        )
-        self._resync = Resync(
-            ari, self.channels, self.executor, self.menu, self.acd, self.destinations
-        )
+        wired = CallParts(ari, self.channels, self.executor, self.menu, self.acd, self.destinations)
+        self.dispatcher = CallDispatcher(wired)
+        self._resync = Resync(wired)
 
     @property
     def sessions(self) -> dict[str, CallSession]:
