@@ -28,6 +28,7 @@ from frontdesk.asterisk_config import (
     parse_secrets,
     render_pjsip,
 )
+from frontdesk.cli import main
 from frontdesk.plan import Plan, read_plan
 from frontdesk.plan.model import Staff
 from tests.conftest import REFERENCE_PLAN
@@ -334,7 +335,8 @@ def test_the_command_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--bind" in capsys.readouterr().err
     bad = tmp_path / "plan.yaml"
     bad.write_text("practice: {name: x}\n", encoding="utf-8")
-    assert _run(str(bad), "--out", str(tmp_path / "out")) == 2
+    assert main(["asterisk-conf", str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert "plan.yaml" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -43,7 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from frontdesk.exits import EXIT_INVALID, EXIT_OK
-from frontdesk.plan import Plan, PlanError, read_plan
+from frontdesk.plan import Plan, read_plan
 from frontdesk.plan.model import FRONT_DESK
 from frontdesk.prompts import voicemail_boxes
 from frontdesk.routing.simulate import default_did
@@ -679,11 +679,7 @@ def run(args: argparse.Namespace, out: Console) -> int:
         for name, (text, mode) in generated.files.items():
             write_file(args.out / name, text, mode)
         rtp = rtp_range(plan, options.max_calls)
-    except PlanError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        return EXIT_INVALID
-    except (ConfigError, OSError) as exc:
+    except (ConfigError, OSError) as exc:  # a PlanError is reported by frontdesk.cli.main
         print(f"frontdesk asterisk-conf: {exc}", file=sys.stderr)
         return EXIT_INVALID
     names = trunk_names(plan)
