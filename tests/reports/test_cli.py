@@ -15,8 +15,9 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from frontdesk.cli import main
-from frontdesk.reports.cli import _Refused, time_range
+from frontdesk.reports.cli import time_range
 from frontdesk.store import upgrade
+from frontdesk.store.refusals import Refused
 
 NOW = datetime.now(UTC)
 
@@ -187,5 +188,5 @@ def test_time_range_since() -> None:
     assert time_range(None, None, None, zone, NOW) == (NOW - timedelta(days=7), NOW)
     start, end = time_range(None, "2026-03-08", "2026-03-08", zone, NOW)
     assert end - start == timedelta(hours=23)  # the spring-forward day is 23 hours long
-    with pytest.raises(_Refused):
+    with pytest.raises(Refused):
         time_range("x", None, None, zone, NOW)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from asyncpg.exceptions import UndefinedTableError  # type: ignore[import-untyped]
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -28,17 +27,12 @@ from frontdesk.golive.cases import CasesError, CaseSet, PromptLength, Timing, bu
 from frontdesk.golive.dtmf_pcap import EVENT_SECONDS
 from frontdesk.golive.sipp import EXPECTED_JSON, render
 from frontdesk.golive.verify import BY_CASE, BY_ORDER, Outcome, load_rows, match
-from frontdesk.store import db
+from frontdesk.store.refusals import Refused, read_calls
 
 ENV = "FRONTDESK_DATABASE_URL"
 STARTED_AT = "started_at.txt"  # written by run.sh as the run starts
-CONNECT_TIMEOUT = 10.0
 VERIFY = "verify"
 MIN_KEY_GAP = 0.3  # seconds: one RFC 4733 event (0.14 s) and room to spare
-
-
-class _Refused(Exception):
-    """Reported on stderr as `frontdesk golive: <message>`, exit 2."""
 
 
 def add_parser(commands: Any) -> None:
@@ -83,7 +77,7 @@ def _golive(args: argparse.Namespace, out: Console) -> int:
         if args.target == VERIFY:
             return _verify(args, out)
         return _generate(args, out)
-    except _Refused as exc:
+    except Refused as exc:
         print(f"frontdesk golive: {exc}", file=sys.stderr)
         return EXIT_INVALID
 
@@ -93,12 +87,12 @@ def _generate(args: argparse.Namespace, out: Console) -> int:
     from frontdesk.plan import read_plan  # PlanError is reported by frontdesk.cli.main
 
     if args.out is None or args.dir is not None:
-        raise _Refused("usage: frontdesk golive PLAN --out DIR (or: frontdesk golive verify DIR)")
+        raise Refused("usage: frontdesk golive PLAN --out DIR (or: frontdesk golive verify DIR)")
     if min(args.key_gap, args.hold, args.prompt_seconds) < 0:
-        raise _Refused("--key-gap, --hold and --prompt-seconds are seconds >= 0")
+        raise Refused("--key-gap, --hold and --prompt-seconds are seconds >= 0")
     if args.key_gap < MIN_KEY_GAP:
         # SIPp stops a key's pcap when the next one starts: its end packets would be lost.
-        raise _Refused(f"--key-gap: a key takes {EVENT_SECONDS:g} s to send; give >= {MIN_KEY_GAP}")
+        raise Refused(f"--key-gap: a key takes {EVENT_SECONDS:g} s to send; give >= {MIN_KEY_GAP}")
     plan_path = Path(args.target)
     plan, _ = read_plan(plan_path)
     timing = Timing(key_gap=args.key_gap, hold=args.hold, prompt_seconds=args.prompt_seconds)
@@ -112,7 +106,7 @@ def _generate(args: argparse.Namespace, out: Console) -> int:
             regimes=args.regime,
         )
     except CasesError as exc:
-        raise _Refused(str(exc)) from None
+        raise Refused(str(exc)) from None
     files = render(cases, generated_at=datetime.now(UTC), plan_path=str(plan_path))
     _write(args.out, files)
     if args.json:
@@ -148,7 +142,7 @@ def _write(out_dir: Path, files: dict[str, str | bytes]) -> None:
         (out_dir / "run.sh").chmod(0o755)
         (out_dir / STARTED_AT).unlink(missing_ok=True)  # from an earlier run
     except OSError as exc:
-        raise _Refused(f"cannot write {out_dir}: {exc.strerror}") from None
+        raise Refused(f"cannot write {out_dir}: {exc.strerror}") from None
 
 
 def _summary(cases: CaseSet, out_dir: Path) -> dict[str, Any]:
@@ -185,12 +179,12 @@ def _print_summary(out: Console, cases: CaseSet, out_dir: Path) -> None:
 # -- verify ---------------------------------------------------------------------------------------
 def _verify(args: argparse.Namespace, out: Console) -> int:
     if args.dir is None:
-        raise _Refused("verify needs the run's directory: frontdesk golive verify DIR")
+        raise Refused("verify needs the run's directory: frontdesk golive verify DIR")
     cases, run = _load_cases(args.dir)
     since = _since(args.since, args.dir, ZoneInfo(cases.timezone))
     dsn: str | None = args.database_url or os.environ.get(ENV)
     if not dsn:
-        raise _Refused(f"no database: give --database-url or set {ENV}")
+        raise Refused(f"no database: give --database-url or set {ENV}")
     outcome = asyncio.run(_match(dsn, cases, run, since))
     if args.json:
         print(json.dumps(outcome.as_json(), ensure_ascii=False))
@@ -206,9 +200,9 @@ def _load_cases(run_dir: Path) -> tuple[CaseSet, str]:
         data = json.loads(path.read_text(encoding="utf-8"))
         return CaseSet.from_json(data), str(data.get("run") or "")
     except OSError as exc:
-        raise _Refused(f"cannot read {path}: {exc.strerror}") from None
+        raise Refused(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise _Refused(f"{path} is not a go-live expectation ({exc!r})") from None
+        raise Refused(f"{path} is not a go-live expectation ({exc!r})") from None
 
 
 def _since(raw: str | None, run_dir: Path, zone: ZoneInfo) -> datetime | None:
@@ -222,26 +216,14 @@ def _since(raw: str | None, run_dir: Path, zone: ZoneInfo) -> datetime | None:
     try:
         moment = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise _Refused(f"{flag}: '{raw}' is not an ISO 8601 time") from None
+        raise Refused(f"{flag}: '{raw}' is not an ISO 8601 time") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 async def _match(dsn: str, cases: CaseSet, run: str, since: datetime | None) -> Outcome:
-    try:
-        conn = await db.connect(dsn, timeout=CONNECT_TIMEOUT)
-    except db.UNAVAILABLE as exc:
-        raise _Refused(f"the database is unreachable ({type(exc).__name__})") from None
-    except (db.PostgresError, ValueError) as exc:
-        raise _Refused(f"cannot connect to the database ({type(exc).__name__})") from None
-    try:
-        start = since or datetime(1970, 1, 1, tzinfo=UTC)
-        rows = await load_rows(conn, {c.caller for c in cases.cases}, start)
-    except UndefinedTableError:
-        raise _Refused("no calls table: run `frontdesk db upgrade` first") from None
-    except (*db.UNAVAILABLE, db.PostgresError) as exc:
-        raise _Refused(f"cannot read the calls ({type(exc).__name__})") from None
-    finally:
-        await conn.close()
+    callers = {c.caller for c in cases.cases}
+    start = since or datetime(1970, 1, 1, tzinfo=UTC)
+    rows = await read_calls(dsn, lambda conn: load_rows(conn, callers, start), detail=False)
     return match(cases.cases, rows, latest=since is None, run=run)
 
 

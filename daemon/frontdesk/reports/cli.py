@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from asyncpg.exceptions import UndefinedTableError  # type: ignore[import-untyped]
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -35,15 +34,10 @@ from frontdesk.reports.metrics import (
     compute,
 )
 from frontdesk.reports.store import load_rows
-from frontdesk.store import db
+from frontdesk.store.refusals import Refused, read_calls
 
 ENV = "FRONTDESK_DATABASE_URL"
-CONNECT_TIMEOUT = 10.0
 _SINCE = re.compile(r"^\s*(\d{1,4})\s*([hd])\s*$")
-
-
-class _Refused(Exception):
-    """Reported on stderr as `frontdesk report: <message>`, exit 2."""
 
 
 def add_parser(commands: Any) -> None:
@@ -88,7 +82,7 @@ def _zone(args: argparse.Namespace) -> ZoneInfo:
         try:
             return ZoneInfo(args.zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise _Refused(f"--zone: unknown time zone '{args.zone}'") from None
+            raise Refused(f"--zone: unknown time zone '{args.zone}'") from None
     from frontdesk.plan import read_plan  # PlanError is reported by frontdesk.cli.main
     from frontdesk.settings import bundled_plan
 
@@ -101,28 +95,28 @@ def _day(flag: str, raw: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise _Refused(f"{flag}: '{raw}' is not a date like 2026-11-30") from None
+        raise Refused(f"{flag}: '{raw}' is not a date like 2026-11-30") from None
 
 
 def time_range(
     since: str | None, from_date: str | None, to_date: str | None, zone: ZoneInfo, now: datetime
 ) -> tuple[datetime, datetime]:
-    """`[start, end)` for the arguments (raises `_Refused` for a bad combination)."""
+    """`[start, end)` for the arguments (raises `Refused` for a bad combination)."""
     if since is not None and (from_date or to_date):
-        raise _Refused("give either --since or --from/--to, not both")
+        raise Refused("give either --since or --from/--to, not both")
     if from_date or to_date:
         if not (from_date and to_date):
-            raise _Refused("--from and --to go together")
+            raise Refused("--from and --to go together")
         first, last = _day("--from", from_date), _day("--to", to_date)
         if last < first:
-            raise _Refused("--to is before --from")
+            raise Refused("--to is before --from")
         # In UTC: arithmetic between datetimes of one ZoneInfo is wall-clock time.
         start = datetime.combine(first, time(), tzinfo=zone).astimezone(UTC)
         end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
         return start, end
     match = _SINCE.match(since or "7d")
     if match is None or int(match[1]) == 0:
-        raise _Refused(f"--since: '{since}' is not an age like 7d, 24h or 30d")
+        raise Refused(f"--since: '{since}' is not an age like 7d, 24h or 30d")
     unit = timedelta(hours=1) if match[2] == "h" else timedelta(days=1)
     return now - int(match[1]) * unit, now
 
@@ -131,9 +125,9 @@ def _report(args: argparse.Namespace, out: Console) -> int:
     try:
         dsn: str | None = args.database_url or os.environ.get(ENV)
         if not dsn:
-            raise _Refused(f"no database: give --database-url or set {ENV}")
+            raise Refused(f"no database: give --database-url or set {ENV}")
         if args.short_abandon < 0 or args.service_level < 0:
-            raise _Refused("--short-abandon and --service-level are seconds >= 0")
+            raise Refused("--short-abandon and --service-level are seconds >= 0")
         zone = _zone(args)
         start, end = time_range(args.since, args.from_date, args.to_date, zone, datetime.now(UTC))
         report = asyncio.run(
@@ -150,8 +144,8 @@ def _report(args: argparse.Namespace, out: Console) -> int:
             try:
                 args.csv.write_text(to_csv(report), encoding="utf-8", newline="")
             except OSError as exc:
-                raise _Refused(f"--csv: cannot write {args.csv}: {exc.strerror}") from None
-    except _Refused as exc:
+                raise Refused(f"--csv: cannot write {args.csv}: {exc.strerror}") from None
+    except Refused as exc:
         return _fail(str(exc))
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
@@ -168,22 +162,7 @@ async def _build(
     short_abandon: timedelta,
     service_level: timedelta,
 ) -> Report:
-    try:
-        conn = await db.connect(dsn, timeout=CONNECT_TIMEOUT)
-    except db.UNAVAILABLE as exc:
-        raise _Refused(f"the database is unreachable ({type(exc).__name__}: {exc})") from None
-    except (db.PostgresError, ValueError) as exc:
-        raise _Refused(f"cannot connect to the database ({type(exc).__name__}: {exc})") from None
-    try:
-        rows = await load_rows(conn, start, end + FCR_WINDOW)
-    except UndefinedTableError:
-        raise _Refused("no calls table: run `frontdesk db upgrade` first") from None
-    except db.UNAVAILABLE as exc:
-        raise _Refused(f"cannot read the calls ({type(exc).__name__}: {exc})") from None
-    except db.PostgresError as exc:
-        raise _Refused(f"cannot read the calls ({type(exc).__name__}: {exc})") from None
-    finally:
-        await conn.close()
+    rows = await read_calls(dsn, lambda conn: load_rows(conn, start, end + FCR_WINDOW))
     return compute(
         rows,
         start=start,

@@ -27,16 +27,11 @@ from rich.table import Table
 from frontdesk import logs
 from frontdesk.exits import EXIT_ALL_REJECTED, EXIT_INVALID, EXIT_OK
 from frontdesk.routing.directory import DirectoryError
-from frontdesk.store import db
 from frontdesk.store.directory import ImportReport, import_directory
-from frontdesk.store.migrations import MigrationError, upgrade
+from frontdesk.store.migrations import upgrade
+from frontdesk.store.refusals import Refused, connect, refusing
 
 ENV = "FRONTDESK_DATABASE_URL"
-CONNECT_TIMEOUT = 10.0
-
-
-class _Refused(Exception):
-    """Reported on stderr as `frontdesk <command>: <message>`, exit 2."""
 
 
 def add_parser(commands: Any) -> None:
@@ -66,7 +61,7 @@ def _database_url(parser: argparse.ArgumentParser) -> None:
 def _dsn(args: argparse.Namespace) -> str:
     dsn: str | None = args.database_url or os.environ.get(ENV)
     if not dsn:
-        raise _Refused(f"no database: give --database-url or set {ENV}")
+        raise Refused(f"no database: give --database-url or set {ENV}")
     return dsn
 
 
@@ -87,21 +82,12 @@ def _quiet_logs() -> Iterator[None]:
         structlog.configure(**saved)
 
 
-async def _connect(dsn: str) -> db.Connection:
-    try:
-        return await db.connect(dsn, timeout=CONNECT_TIMEOUT)
-    except db.UNAVAILABLE as exc:
-        raise _Refused(f"the database is unreachable ({type(exc).__name__}: {exc})") from None
-    except (db.PostgresError, ValueError) as exc:
-        raise _Refused(f"cannot connect to the database ({type(exc).__name__}: {exc})") from None
-
-
 # -- db upgrade ---------------------------------------------------------------------------
 def _upgrade(args: argparse.Namespace, out: Console) -> int:
     try:
         with _quiet_logs():
             applied = asyncio.run(_run_upgrade(_dsn(args)))
-    except _Refused as exc:
+    except Refused as exc:
         return _fail("db upgrade", str(exc))
     if applied:
         out.print(f"applied migration(s) {', '.join(f'{v:04d}' for v in applied)}")
@@ -111,13 +97,10 @@ def _upgrade(args: argparse.Namespace, out: Console) -> int:
 
 
 async def _run_upgrade(dsn: str) -> list[int]:
-    conn = await _connect(dsn)
+    conn = await connect(dsn)
     try:
-        return await upgrade(conn)
-    except db.UNAVAILABLE as exc:
-        raise _Refused(f"the database is unreachable ({type(exc).__name__}: {exc})") from None
-    except (MigrationError, db.PostgresError) as exc:
-        raise _Refused(f"migration failed: {exc}") from None
+        with refusing("migration failed"):
+            return await upgrade(conn)
     finally:
         await conn.close()
 
@@ -127,7 +110,7 @@ def _import(args: argparse.Namespace, out: Console) -> int:
     try:
         with _quiet_logs():
             report = asyncio.run(_run_import(_dsn(args), args.csv))
-    except (_Refused, DirectoryError) as exc:
+    except (Refused, DirectoryError) as exc:
         return _fail("directory import", str(exc))
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
@@ -139,14 +122,11 @@ def _import(args: argparse.Namespace, out: Console) -> int:
 async def _run_import(dsn: str, csv: Path) -> ImportReport:
     if not csv.is_file():  # before touching the database
         raise DirectoryError(f"{csv}: cannot read the directory: no such file")
-    conn = await _connect(dsn)
+    conn = await connect(dsn)
     try:
-        await upgrade(conn)
-        return await import_directory(conn, csv)
-    except db.UNAVAILABLE as exc:
-        raise _Refused(f"the database is unreachable ({type(exc).__name__}: {exc})") from None
-    except (MigrationError, db.PostgresError) as exc:
-        raise _Refused(f"import failed, nothing written: {exc}") from None
+        with refusing("import failed, nothing written"):
+            await upgrade(conn)
+            return await import_directory(conn, csv)
     finally:
         await conn.close()
 

@@ -28,15 +28,12 @@ from frontdesk.plan import PlanError, load_plan
 from frontdesk.staff import ROLES
 from frontdesk.store import db
 from frontdesk.store.accounts import AccountError, AccountStore
-from frontdesk.store.cli import CONNECT_TIMEOUT, ENV, _quiet_logs
-from frontdesk.store.migrations import MigrationError, upgrade
+from frontdesk.store.cli import ENV, _quiet_logs
+from frontdesk.store.migrations import upgrade
+from frontdesk.store.refusals import CONNECT_TIMEOUT, Refused, refusing
 
 PLAN_ENV = "FRONTDESK_PLAN"
 T = TypeVar("T")
-
-
-class _Refused(Exception):
-    """Reported on stderr as `frontdesk users <command>: <message>`, exit 2."""
 
 
 def add_parser(commands: Any) -> None:
@@ -94,7 +91,7 @@ def _add(args: argparse.Namespace, out: Console) -> int:
         _check_extension(args.extension, args.plan)
         password = _read_password(args.password_stdin)
         user = _with_store(args, run)
-    except _Refused as exc:
+    except Refused as exc:
         return _fail("add", str(exc))
     out.print(f"added {escape(user.username)} ({user.role})", highlight=False)
     return EXIT_OK
@@ -103,7 +100,7 @@ def _add(args: argparse.Namespace, out: Console) -> int:
 def _list(args: argparse.Namespace, out: Console) -> int:
     try:
         accounts = _with_store(args, lambda store: store.accounts())
-    except _Refused as exc:
+    except Refused as exc:
         return _fail("list", str(exc))
     if args.json:
         rows = [
@@ -136,7 +133,7 @@ def _list(args: argparse.Namespace, out: Console) -> int:
 def _disable(args: argparse.Namespace, out: Console) -> int:
     try:
         _with_store(args, lambda store: store.disable(args.username))
-    except _Refused as exc:
+    except Refused as exc:
         return _fail("disable", str(exc))
     out.print(f"disabled {escape(args.username)}", highlight=False)
     return EXIT_OK
@@ -146,7 +143,7 @@ def _passwd(args: argparse.Namespace, out: Console) -> int:
     try:
         password = _read_password(args.password_stdin)
         _with_store(args, lambda store: store.set_password(args.username, password))
-    except _Refused as exc:
+    except Refused as exc:
         return _fail("passwd", str(exc))
     out.print(f"password set for {escape(args.username)}", highlight=False)
     return EXIT_OK
@@ -165,7 +162,7 @@ def _read_password(from_stdin: bool) -> str:
         return line.removesuffix("\n").removesuffix("\r")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Password (again): ") != first:
-        raise _Refused("the passwords do not match")
+        raise Refused("the passwords do not match")
     return first
 
 
@@ -173,17 +170,17 @@ def _check_extension(extension: str | None, plan_path: Path | None) -> None:
     if extension is None:
         return
     if not extension.isdigit():
-        raise _Refused(f"extension {extension!r} must be digits only")
+        raise Refused(f"extension {extension!r} must be digits only")
     path = plan_path or (Path(os.environ[PLAN_ENV]) if os.environ.get(PLAN_ENV) else None)
     if path is None:
         return
     try:
         plan = load_plan(path)
     except (PlanError, OSError) as exc:
-        raise _Refused(f"cannot read the plan {path}: {exc}") from None
+        raise Refused(f"cannot read the plan {path}: {exc}") from None
     known = sorted(s.extension for s in plan.staff)
     if extension not in known:
-        raise _Refused(
+        raise Refused(
             f"extension {extension} is not a staff extension of {path} ({', '.join(known)})"
         )
 
@@ -191,7 +188,7 @@ def _check_extension(extension: str | None, plan_path: Path | None) -> None:
 def _with_store(args: argparse.Namespace, action: Callable[[AccountStore], Awaitable[T]]) -> T:
     dsn: str | None = args.database_url or os.environ.get(ENV)
     if not dsn:
-        raise _Refused(f"no database: give --database-url or set {ENV}")
+        raise Refused(f"no database: give --database-url or set {ENV}")
     with _quiet_logs():  # stdout is the command's output (`--json`)
         return asyncio.run(_run(dsn, action))
 
@@ -200,17 +197,14 @@ async def _run(dsn: str, action: Callable[[AccountStore], Awaitable[T]]) -> T:
     try:
         pool = await db.create_pool(dsn, timeout=CONNECT_TIMEOUT, max_size=1)
     except db.UNAVAILABLE as exc:
-        raise _Refused(f"the database is unreachable ({type(exc).__name__})") from None
+        raise Refused(f"the database is unreachable ({type(exc).__name__})") from None
     except (db.PostgresError, ValueError) as exc:
-        raise _Refused(f"cannot connect to the database ({type(exc).__name__})") from None
+        raise Refused(f"cannot connect to the database ({type(exc).__name__})") from None
     try:
-        await upgrade(pool)
-        return await action(AccountStore(pool, timeout=CONNECT_TIMEOUT))
+        with refusing("the database refused"):
+            await upgrade(pool)
+            return await action(AccountStore(pool, timeout=CONNECT_TIMEOUT))
     except AccountError as exc:
-        raise _Refused(str(exc)) from None
-    except db.UNAVAILABLE as exc:
-        raise _Refused(f"the database is unreachable ({type(exc).__name__}: {exc})") from None
-    except (MigrationError, db.PostgresError) as exc:
-        raise _Refused(f"the database refused: {exc}") from None
+        raise Refused(str(exc)) from None
     finally:
         await pool.close()
