@@ -382,7 +382,7 @@ async def test_close_cancels_requests_in_flight(run: Run) -> None:
     assert run.ari.calls == []
 
 
-# -- found while writing these ---------------------------------------------------------------------
+# -- bugs found while writing these, fixed ---------------------------------------------------------------------
 async def test_wait_holds_back_what_follows(run: Run) -> None:
     run.executor.submit("c1", [Wait("c1", 0.1), Hangup("c1")])
     await asyncio.sleep(0.02)
@@ -391,12 +391,6 @@ async def test_wait_holds_back_what_follows(run: Run) -> None:
     assert run.ari.calls == [("hangup", "c1")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor._drain calls on_failed inside `except AriError`; an exception there "
-    "escapes the later `except Exception`, kills the lane's task and leaves the dead lane in "
-    "_lanes, so every later command for that call (hang-ups included) is queued and never run",
-)
 async def test_a_crashing_on_failed_does_not_stop_the_lane(run: Run) -> None:
     def crash(lane: str, command: Command, exc: AriError) -> None:
         raise RuntimeError("bug in an owner's request_failed")
@@ -408,12 +402,6 @@ async def test_a_crashing_on_failed_does_not_stop_the_lane(run: Run) -> None:
     assert run.ari.names() == ["answer", "play", "hangup"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cancel_timers only cancels armed timers: an ArmTimer still queued in the lane "
-    "(behind a slow request) arms afterwards and fires on_timer for a forgotten call "
-    "(latent: only the menu arms timers, and it ignores timers of sessions it forgot)",
-)
 async def test_cancel_timers_also_stops_a_timer_still_queued(run: Run) -> None:
     gate = run.ari.block[("answer", "c1")] = asyncio.Event()
     run.executor.submit("c1", [Answer("c1"), ArmTimer("c1", 1, SHORT)])

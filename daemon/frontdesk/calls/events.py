@@ -223,7 +223,8 @@ _BY_KIND: dict[str, type[CallFact]] = {
 def from_record(kind: str, call: str, data: object) -> CallFact | None:
     """A stored fact back as data (the board's unacknowledged alerts at start); None
     when the kind is unknown. Fields missing or of the wrong type take their defaults
-    (None where there is none): stored rows are data from an older version, maybe."""
+    (None, or "" / 0 / False where None is not allowed): stored rows may be data from an
+    older version."""
     cls = _BY_KIND.get(kind)
     if cls is None:
         return None
@@ -236,8 +237,13 @@ def from_record(kind: str, call: str, data: object) -> CallFact | None:
         value = _coerce(stored.get(field.name), hints[field.name])
         if value is None and field.default is not dataclasses.MISSING:
             value = field.default
+        elif value is None:
+            value = _EMPTY.get(hints[field.name])  # a required field: its empty value
         values[field.name] = value
     return cls(call, **values)
+
+
+_EMPTY: dict[Any, object] = {str: "", int: 0, bool: False}
 
 
 def _coerce(value: object, hint: Any) -> Any:

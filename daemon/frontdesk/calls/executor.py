@@ -45,8 +45,11 @@ _SILENT_WHEN_GONE = (Hangup, StopPlayback, LeaveBridge, DeleteBridge, DeleteReco
 
 @dataclass
 class _Lane:
-    queue: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
+    # (the lane's timer epoch when queued, the command): `cancel_timers` moves the epoch
+    # on, so an `ArmTimer` queued before it is dropped rather than armed later.
+    queue: asyncio.Queue[tuple[int, Command]] = field(default_factory=asyncio.Queue)
     gone: set[str] = field(default_factory=set)  # channels this lane found gone
+    epoch: int = 0
     task: asyncio.Task[None] | None = None
 
 
@@ -68,11 +71,15 @@ class CommandExecutor:
             if state is None:
                 state = self._lanes[lane] = _Lane()
                 state.task = asyncio.get_running_loop().create_task(self._drain(lane, state))
-            state.queue.put_nowait(command)
+            state.queue.put_nowait((state.epoch, command))
 
     def cancel_timers(self, lane: str) -> None:
+        """No timer of this call fires any more, armed or still queued."""
         for key in [k for k in self._timers if k[0] == lane]:
             self._timers.pop(key).cancel()
+        state = self._lanes.get(lane)
+        if state is not None:
+            state.epoch += 1
 
     def reconnected(self) -> None:
         """Asterisk may have restarted and lost the holding bridges: make them again when
@@ -93,11 +100,14 @@ class CommandExecutor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._lanes.clear()
 
     # -- one lane ---------------------------------------------------------------------------
     async def _drain(self, lane: str, state: _Lane) -> None:
         while not state.queue.empty():
-            command = state.queue.get_nowait()
+            epoch, command = state.queue.get_nowait()
+            if isinstance(command, ArmTimer) and epoch != state.epoch:
+                continue  # its call's timers were cancelled meanwhile
             if command.channel in state.gone and not isinstance(command, ArmTimer | DisarmTimer):
                 continue
             try:
@@ -109,8 +119,8 @@ class CommandExecutor:
         self._lanes.pop(lane, None)
 
     def _failed(self, lane: str, state: _Lane, command: Command, exc: AriError) -> None:
-        if exc.call_is_gone:
-            state.gone.add(command.channel)
+        if exc.call_is_gone and not isinstance(command, MakeBridge):
+            state.gone.add(command.channel)  # (a bridge's failure may be another member's)
             if not isinstance(command, _SILENT_WHEN_GONE):
                 log.info("call.gone", channel=command.channel, status=exc.status)
         else:
@@ -121,7 +131,10 @@ class CommandExecutor:
                 status=exc.status,
                 error=exc.message,
             )
-        self.on_failed(lane, command, exc)
+        try:
+            self.on_failed(lane, command, exc)
+        except Exception:  # the owner's bug must not kill the lane
+            log.exception("call.failure_handler_crashed", channel=lane)
 
     async def _perform(self, lane: str, command: Command) -> None:
         ari = self.ari

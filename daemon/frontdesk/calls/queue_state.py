@@ -51,15 +51,19 @@ def decode_state(call_id: str, text: str) -> CallerJoined | None:
             queue=str(data["q"]),
             enqueued_at=datetime.fromisoformat(data["t"]),
             priority="front" if data.get("p") == "front" else "normal",
-            skill=data.get("s"),
-            language_skill=data.get("l"),
+            skill=_text(data.get("s")),
+            language_skill=_text(data.get("l")),
             category=str(data.get("c") or "unrouted"),
-            callback_number=data.get("n"),
+            callback_number=_text(data.get("n")),
             language=str(data.get("lang") or "en"),
         )
     except (ValueError, KeyError, TypeError):
         log.warning("acd.bad_state", call=call_id)
         return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def talking_with(text: str) -> tuple[str, str] | None:
