@@ -87,7 +87,9 @@ async def test_a_missing_callback_whisper_still_dials_the_patient(plan: Plan) ->
         await practice.wait_for(lambda: _hung_up(pbx, channel))
         practice.queues.feed(AgentUnpause("2003"))
         queued = practice.queues.calls[channel]
-        await practice.wait_for(lambda: practice.queues.state(queued.channel) == "talking", timeout=10)
+        await practice.wait_for(
+            lambda: practice.queues.state(queued.channel) == "talking", timeout=10
+        )
         agent_leg = queued.agent_leg
         assert agent_leg is not None
         assert pbx.pbx.history[agent_leg].failed_media == ["sound:frontdesk/callback-billing"]
