@@ -79,6 +79,12 @@ async def talking(practice: Practice, caller: str) -> tuple[str, str]:
     return channel, leg
 
 
+def answered(practice: Practice, channel: str) -> bool:
+    """The call (by the patient's channel) is transferred and the target picked up."""
+    transfer = practice.queues.transfers.calls.get(channel)
+    return transfer is not None and transfer.answered
+
+
 def alerts_of(practice: Practice, channel: str) -> list[dict[str, Any]]:
     """The call's facts on the hub, as their stored form (`kind`, `call` and data)."""
     facts = [f for f in practice.seen if isinstance(f, CallFact) and f.call == channel]
@@ -99,15 +105,16 @@ async def test_answered_transfer_is_the_same_call_and_ends_with_the_target(
     async with open_practice(plan, pbx, clock=clock) as practice:
         rows = record(practice, clock)
         channel, agent_leg = await talking(practice, "+13125551001")
-        queued = practice.queues.calls[channel]
+        assert channel in practice.queues.calls
         since = len(pbx.requests)
         media = {c.id: len(c.media) for c in pbx.pbx.history.values()}
         reply = await pbx.transfer(agent_leg, TARGET)
         leg, target = reply["local_channel_id"], reply["target_channel_id"]
         assert leg is not None
         assert target is not None
-        await practice.wait_for(lambda: queued.transfer_answered)
-        assert (practice.queues.state(queued.channel), queued.agent_leg) == ("transferred", leg)
+        await practice.wait_for(lambda: answered(practice, channel))
+        assert practice.queues.state(channel) == "transferred"
+        assert practice.queues.transfers.calls[channel].leg == leg
         # The agent's swapped-out channel is hung up; the agent is free for new calls.
         await practice.wait_for(lambda: destroyed(pbx, agent_leg))
         snapshot = practice.queues.engine.snapshot(practice.queues.now())
@@ -155,13 +162,14 @@ async def test_attended_transfer_is_the_same_call_and_names_the_colleague(
     async with open_practice(plan, pbx, clock=clock) as practice:
         rows = record(practice, clock)
         channel, agent_leg = await talking(practice, "+13125551001")
-        queued = practice.queues.calls[channel]
+        assert channel in practice.queues.calls
         since = len(pbx.requests)
         media = {c.id: len(c.media) for c in pbx.pbx.history.values()}
         reply = await pbx.attended_transfer(agent_leg, TARGET)
         leg, target = reply["local_channel_id"], reply["target_channel_id"]
-        await practice.wait_for(lambda: queued.transfer_answered)
-        assert (practice.queues.state(queued.channel), queued.agent_leg) == ("transferred", leg)
+        await practice.wait_for(lambda: answered(practice, channel))
+        assert practice.queues.state(channel) == "transferred"
+        assert practice.queues.transfers.calls[channel].leg == leg
         # BridgeAttendedTransfer follows the swap: it names the colleague.
         await practice.wait_for(
             lambda: any(a["kind"] == "transfer_target" for a in alerts_of(practice, channel))
@@ -302,7 +310,7 @@ async def test_transfer_of_a_callback_conversation_ends_with_the_patients_leg(
         reply = await pbx.transfer(agent_leg, TARGET)
         target = reply["target_channel_id"]
         assert target is not None
-        await practice.wait_for(lambda: queued.transfer_answered)
+        await practice.wait_for(lambda: answered(practice, patient_leg))
         assert not destroyed(pbx, patient_leg)
         await pbx.agent_hangup(target)
         await practice.wait_for(lambda: destroyed(pbx, patient_leg))

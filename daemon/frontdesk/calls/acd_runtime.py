@@ -12,7 +12,7 @@ Stasis args `agent,<call>`); when it answers, caller and agent meet in a mixing 
 (`frontdesk-c-<call>`); either hangup ends both. A callback dials the agent first
 (`callback-agent`), whispers the call's category, then dials the patient through the
 trunk (`callback-patient`). A phone's transfer button swaps a new leg into the bridge
-in place of the agent (`on_transfer_leg`).
+in place of the agent (`on_transfer_leg`): the call goes on as calls/phone_transfers.py's.
 """
 
 from __future__ import annotations
@@ -79,6 +79,12 @@ from frontdesk.calls.commands import (
 )
 from frontdesk.calls.executor import CommandExecutor
 from frontdesk.calls.hub import EventHub
+from frontdesk.calls.phone_transfers import (
+    PhoneTransfers,
+    Transfer,
+    conversation_bridge,
+    transfer_target,
+)
 from frontdesk.calls.queue_state import (
     STATE_VARIABLE,
     decode_state,
@@ -96,7 +102,6 @@ from frontdesk.store.records import PendingCallback
 
 log = structlog.get_logger("frontdesk.acd")
 
-FALLBACK_CONTEXT = "frontdesk-fallback"  # dialplan/extensions.conf: ring the front desk
 _ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
 _FAIL_BY_CAUSE: dict[int, FailReason] = {
     17: "busy",
@@ -118,10 +123,9 @@ class Queued:
     joined: CallerJoined
     request: Request  # what the caller asked for: their route if the queue closes
     number: str | None  # the caller's number (the agent's phone shows it)
-    agent_leg: str | None = None  # being rung, talking, or the transfer's leg
+    agent_leg: str | None = None  # being rung, or talking
     agent_ext: str | None = None
     patient_leg: str | None = None  # a callback's call to the patient
-    transfer_answered: bool = False  # the phone-transfer target picked up
     confirm_playback: str | None = None
 
     @property
@@ -131,10 +135,6 @@ class Queued:
 
 def holding_bridge(queue: str) -> str:
     return f"frontdesk-q-{queue}"
-
-
-def conversation_bridge(call: str) -> str:
-    return f"frontdesk-c-{call}"
 
 
 class AcdRuntime:
@@ -162,6 +162,7 @@ class AcdRuntime:
         self.speed = speed  # practice seconds per real second (tests and demos run faster)
         self.calls: dict[str, Queued] = {}
         self.callbacks = DurableCallbacks(now)
+        self.transfers = PhoneTransfers(executor, channels, hub, closed=self._transfer_closed)
         self._legs: dict[str, str] = {}  # agent/patient leg -> its call
         self._tick: asyncio.TimerHandle | None = None
         self._leg_seq = 0
@@ -290,40 +291,33 @@ class AcdRuntime:
         )
 
     def on_transfer_leg(self, entered: Entered) -> bool:
-        """A phone's transfer button (SIP REFER): Asterisk dials the target through a Local
-        channel and swaps it into our conversation bridge in place of the agent; that
-        channel enters the app with `replace_channel` (recorded on Asterisk 22.10.1:
-        StasisStart, then ChannelLeftBridge/EnteredBridge, then BridgeBlindTransfer). It
-        is the transfer's leg, never a new call. False: not one of our agents' legs."""
+        """A phone's transfer button: `entered` replaced one of our agents' legs in the
+        conversation bridge (calls/phone_transfers.py). The agent's part is over (wrap-up,
+        then new calls); their swapped-out channel stays in the app until hung up. False:
+        not one of our agents' legs."""
         replaced = str((entered.replaced or {}).get("id", ""))
         call = self._legs.get(replaced)
         queued = self.calls.get(call or "")
         if call is None or queued is None or replaced != queued.agent_leg:
             return False
-        leg = entered.channel_id
-        target = _transfer_target(entered.channel)
-        self._forget_leg(replaced)
-        self._claim_leg(leg, call)
-        queued.agent_leg = leg
+        self._forget(queued)
         # Blind: `Local/<ext>@staff-…;1`, Up when the target answers. Attended (recorded
-        # too): `Local/_attended@transfer-…;1`, Down here and Up a moment later (the
-        # colleague is on the line; BridgeAttendedTransfer names them).
-        queued.transfer_answered = entered.channel.get("state") == "Up"
-        log.info("acd.phone_transfer", call=call, agent=queued.agent_ext, target=target)
-        how = "attended" if target is None else "blind"
-        self.hub.publish(events.PhoneTransferred(call, queued.agent_ext, target, how))
-        # The agent's part is over: wrap-up, then new calls. Their swapped-out channel
-        # stays in the app until someone hangs it up.
+        # too): `Local/_attended@transfer-…;1`, Down here and Up a moment later.
+        answered = entered.channel.get("state") == "Up"
+        transfer = Transfer(call, queued.patient_leg or call, entered.channel_id, answered)
+        target = transfer_target(entered.channel)
+        self.transfers.take(transfer, agent=queued.agent_ext, target=target)
         self.feed(CallTransferred(call))
         self._submit(call, Hangup(replaced))
         return True
 
+    def _transfer_closed(self, call: str) -> None:
+        self.feed(CallerLeft(call))
+
     # -- ARI events about our channels ----------------------------------------------------------
     def on_event(self, channel: str, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "BridgeAttendedTransfer":
-            self._attended_transfer(event)
-        elif channel in self._legs:
+        if channel in self._legs:
             self._leg_event(channel, kind, event)
         elif (queued := self.calls.get(channel)) is not None:
             self._caller_event(queued, kind, event)
@@ -347,7 +341,7 @@ class AcdRuntime:
         if queued is None or state in CALLBACKS or queued.patient_leg is not None:
             return
         log.info("call.gone_while_disconnected", channel=channel, state=str(state))
-        if state in (CallerState.TALKING, CallerState.TRANSFERRED):
+        if state is CallerState.TALKING:
             self._caller_event(queued, "ChannelDestroyed", {})
             return
         self._forget(queued)
@@ -355,17 +349,6 @@ class AcdRuntime:
         self.feed(CallerLeft(channel))
 
     def _leg_event(self, leg: str, kind: object, event: dict[str, Any]) -> None:
-        queued = self.calls.get(self._legs[leg])
-        if queued is not None and self.state(queued.channel) is CallerState.TRANSFERRED:
-            if kind in _ENDING:
-                self._forget_leg(leg)
-                if leg == queued.agent_leg:
-                    self._transfer_ended(queued)
-                else:  # a callback's patient leg: the caller
-                    self._caller_ended(queued)
-            elif kind == "ChannelStateChange" and leg == queued.agent_leg:
-                queued.transfer_answered = (event.get("channel") or {}).get("state") == "Up"
-            return
         if kind in _ENDING:
             cause = event.get("cause") or (event.get("channel") or {}).get("cause", 19)
             self._leg_ended(leg, cause=int(cause or 19))
@@ -407,9 +390,7 @@ class AcdRuntime:
         state = self.state(queued.channel)
         if state in CALLBACKS:
             return  # they accepted a callback: hanging up keeps their place
-        if state is CallerState.TRANSFERRED:
-            self._close_transfer(queued, hang_up=queued.agent_leg)
-        elif state is CallerState.TALKING:
+        if state is CallerState.TALKING:
             self._end_talk(queued, ended=queued.channel)
         else:
             self._forget(queued)
@@ -428,42 +409,6 @@ class AcdRuntime:
         hangups = [Hangup(leg) for leg in (call, queued.agent_leg, queued.patient_leg) if leg]
         self._submit(call, *[h for h in hangups if h.channel != ended])
         self._submit(call, DeleteBridge(call, conversation_bridge(call)))
-
-    def _transfer_ended(self, queued: Queued) -> None:
-        """The transfer leg is gone. Answered: the conversation is over, hang the patient
-        up. Never answered (busy, no answer): the patient must not be left in silence
-        nor dropped: the dialplan's fallback rings the front desk."""
-        patient = queued.patient_leg or queued.channel  # a callback: the patient's leg
-        if queued.transfer_answered:
-            self._close_transfer(queued, hang_up=patient)
-            return
-        log.warning("acd.phone_transfer_failed", call=queued.channel)
-        self.hub.publish(events.PhoneTransferFailed(queued.channel))
-        self._submit(queued.channel, ContinueInDialplan(patient, FALLBACK_CONTEXT, "s", 1))
-        self._close_transfer(queued, hang_up=None, talked=False)
-
-    def _close_transfer(self, queued: Queued, *, hang_up: str | None, talked: bool = True) -> None:
-        """A transferred call is over for the ACD: the other side hung up (`hang_up`), the
-        conversation bridge goes."""
-        call = queued.channel
-        self._forget(queued)
-        self.feed(CallerLeft(call))
-        if talked:
-            self.hub.publish(events.ConversationEnded(call))
-        if hang_up:
-            self._submit(call, Hangup(hang_up))
-        self._submit(call, DeleteBridge(call, conversation_bridge(call)))
-
-    def _attended_transfer(self, event: dict[str, Any]) -> None:
-        """BridgeAttendedTransfer: who the agent handed the patient to (the colleague's
-        leg is `transfer_target`), recorded with the call once the swap is done."""
-        link = str((event.get("destination_link_first_leg") or {}).get("id", ""))
-        call = self._legs.get(link)
-        if call is None or event.get("result") != "Success":
-            return
-        name = str((event.get("transfer_target") or {}).get("name", ""))
-        target = _extension_of(name) if name else None
-        self.hub.publish(events.PhoneTransferTarget(call, target))
 
     def _callback_accepted(self, queued: Queued) -> None:
         call = queued.channel
@@ -652,17 +597,3 @@ class AcdRuntime:
 
 
 _MAY_CHOOSE = frozenset({CallerState.WAITING, CallerState.RINGING})
-
-
-def _transfer_target(channel: dict[str, Any]) -> str | None:
-    """`2005` of `Local/2005@staff-00000001;1`: the number the agent transferred to; None
-    for an attended transfer's `Local/_attended@transfer-…` (`_attended_transfer`)."""
-    name = str(channel.get("name", ""))
-    if name.startswith("Local/_attended@"):
-        return None
-    return name.removeprefix("Local/").split("@", 1)[0] if name.startswith("Local/") else name
-
-
-def _extension_of(name: str) -> str:
-    """`2005` of the channel name `PJSIP/2005-0000001a`."""
-    return name.removeprefix("PJSIP/").rsplit("-", 1)[0]
