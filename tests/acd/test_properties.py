@@ -41,6 +41,7 @@ from frontdesk.acd import (
     TalkEnded,
     Tick,
 )
+from frontdesk.acd.lifecycle import AVAILABLE, IN_QUEUE, CallerState
 from frontdesk.acd.model import AcdSnapshot
 from frontdesk.plan import Plan, load_plan
 from frontdesk.plan.model import Staff
@@ -53,7 +54,6 @@ EXTS = sorted(STAFF)
 QUEUES = sorted(PLAN.queues)
 SKILLS = [None, "primary_care", "cardiology", "orthopedics", "clinical", "pharmacy"]
 STARTS = ["2026-11-30 10:00", "2026-11-30 16:50", "2026-12-04 11:50", "2026-11-30 17:55"]
-AVAILABLE = ("waiting", "callback")
 NUMBER = "+13125551007"
 
 
@@ -300,6 +300,26 @@ class AcdMachine(RuleBasedStateMachine):
             assert snapshot.agent(ext).state == "talking"
         rung = [c.agent for q in snapshot.queues for c in q.callers if c.agent is not None]
         assert len(rung) == len(set(rung)), "an agent is offered two callers"
+
+    @invariant()
+    def engine_state_agrees_with_the_phones(self) -> None:
+        """`AcdEngine.state` (the only copy of where a caller stands) says what the phones
+        say, and matches every queued caller's view."""
+        engine = self.desk.engine
+        for call_id in self.ringing:
+            callback = call_id in self.callback_rings
+            rung = CallerState.CALLING_BACK if callback else CallerState.RINGING
+            assert engine.state(call_id) is rung, call_id
+        for call_id in self.legs:
+            assert engine.state(call_id) is CallerState.CALLING_BACK, call_id
+        for call_id in self.talking:
+            assert engine.state(call_id) is CallerState.TALKING, call_id
+        for call_id in self.left | self.followed | self.tasks:
+            assert engine.state(call_id) is CallerState.GONE, call_id
+        snapshot = engine.snapshot(self.desk.now)
+        for caller in (c for q in snapshot.queues for c in q.callers):
+            assert caller.status in IN_QUEUE
+            assert engine.state(caller.call_id) is caller.status
 
     @invariant()
     def resolved_callers_are_gone(self) -> None:

@@ -1,4 +1,4 @@
-"""Junk ARI events: `CallRuntime.dispatch` and `CallSession.on_event` never raise.
+"""Junk ARI events: `CallDispatcher.dispatch` and `CallSession.on_event` never raise.
 
 A malformed event (wrong types, missing keys, unknown types, huge strings) is logged
 and skipped; an unrelated healthy call's state is unchanged. Nothing here needs the
@@ -118,18 +118,24 @@ def involves_healthy(event: object) -> bool:
     return HEALTHY in repr(event)
 
 
+def pending(runtime: CallRuntime, channel_id: str) -> int:
+    """Requests queued for the call and not yet sent (its lane in the executor)."""
+    lane = runtime.executor._lanes.get(channel_id)
+    return lane.queue.qsize() if lane is not None else 0
+
+
 async def with_runtime(events: list[dict[str, Any]]) -> None:
     ari = AriClient(AriConfig(f"http://127.0.0.1:{closed_port()}/ari", "frontdesk", "x"))
-    runtime = CallRuntime(PLAN, ari, now=lambda: NOW)
+    runtime = CallRuntime(PLAN, ari, now=lambda: NOW, acd=False)
     try:
-        runtime.adopt(channel(HEALTHY), answered=False)
-        runtime.adopt(channel(BAD, "+13125551002"), answered=False)
+        runtime.menu.adopt(channel(HEALTHY), answered=False)
+        runtime.menu.adopt(channel(BAD, "+13125551002"), answered=False)
         healthy = runtime.sessions[HEALTHY]
-        before = state(healthy), runtime._queues[HEALTHY].qsize()
+        before = state(healthy), pending(runtime, HEALTHY)
         for event in events:
-            runtime.dispatch(event)  # never raises
+            runtime.dispatcher.dispatch(event)  # never raises
         assert runtime.sessions[HEALTHY] is healthy
-        assert (state(healthy), runtime._queues[HEALTHY].qsize()) == before
+        assert (state(healthy), pending(runtime, HEALTHY)) == before
     finally:
         await runtime.close()
         await ari.close()
@@ -170,9 +176,9 @@ def test_session_on_event_with_an_unhashable_type(kind: object) -> None:
 @pytest.mark.parametrize("event", [[], "StasisStart", 7, None, 1.5], ids=repr)
 async def test_runtime_dispatch_of_a_non_object(plan: Plan, event: Any) -> None:
     ari = AriClient(AriConfig(f"http://127.0.0.1:{closed_port()}/ari", "frontdesk", "x"))
-    runtime = CallRuntime(plan, ari, now=lambda: NOW)
+    runtime = CallRuntime(plan, ari, now=lambda: NOW, acd=False)
     try:
-        runtime.dispatch(event)
+        runtime.dispatcher.dispatch(event)
     finally:
         await runtime.close()
         await ari.close()

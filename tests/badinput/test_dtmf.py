@@ -85,6 +85,6 @@ async def test_a_flooded_call_does_not_hold_up_another(plan: Plan) -> None:
         routed = await line.route_of(other)
         assert routed.decision.destination.as_json()["queue"] == "billing"
         await flood
-        await line.wait_for(lambda: any(r.channel == flooded for r in line.routed))
-        assert sum(r.channel == flooded for r in line.routed) == 1
-        assert sum(r.channel == other for r in line.routed) == 1
+        await line.wait_for(lambda: any(r.call == flooded for r in line.routed))
+        assert sum(r.call == flooded for r in line.routed) == 1
+        assert sum(r.call == other for r in line.routed) == 1

@@ -157,7 +157,7 @@ async def test_a_phone_absent_before_frontdesk_connects_is_never_rung(
             )
             channel = await practice.call("1,3")  # cardiology: Ana (2001) is the best agent
             queued = practice.queues.calls[channel]
-            await practice.wait_for(lambda: queued.state == "talking")
+            await practice.wait_for(lambda: practice.queues.state(channel) == "talking")
             assert queued.agent_ext == "2006"  # Fay, the next cardiology agent
         finally:
             await ami.close()

@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from frontdesk.calls.session import (
+from frontdesk.calls.commands import (
     Answer,
     ArmTimer,
-    CallSession,
     ContinueInDialplan,
     DisarmTimer,
     Play,
-    Routed,
     SetVariables,
     StopPlayback,
-    facts_from_channel,
 )
+from frontdesk.calls.session import CallSession, Routed, facts_from_channel
 from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Patient
@@ -154,7 +152,7 @@ def test_barge_in_stops_the_playback(plan: Plan) -> None:
     call = session(plan)
     play = the_play(call.start(NOW))
     commands = call.on_event(dtmf("3"), NOW)
-    assert commands[0] == StopPlayback(play.playback_id)
+    assert commands[0] == StopPlayback(CHANNEL, play.playback_id)
     assert the_play(commands).media[0] == "sound:frontdesk/menu-3-1"
 
 

@@ -10,29 +10,27 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from frontdesk.asterisk.ari import AriClient, AriConfig
-from frontdesk.calls.queues import QueueRuntime
+from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.calls.runtime import utc_now
 from frontdesk.plan import Plan
 from frontdesk.store.accounts import AccountStore
 from frontdesk.web.agents_api import make_app
 from frontdesk.web.auth import SESSIONS
-from tests.web.test_auth import Browser, staff_accounts
+from tests.web.test_auth import Browser, acd_of, close_runtime, no_pbx, staff_accounts
 
 TOKEN = "test-token"
 
 
 @pytest.fixture
-async def server(plan: Plan) -> AsyncIterator[tuple[TestServer, QueueRuntime]]:
-    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
-    queues = QueueRuntime(plan, ari, now=utc_now, logged_in=set())
+async def server(plan: Plan) -> AsyncIterator[tuple[TestServer, AcdRuntime]]:
+    runtime = no_pbx(plan, utc_now)
+    queues = acd_of(runtime)
     app = make_app(queues, None, now=utc_now, api_token=TOKEN)
     test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
     yield test_server, queues
     await test_server.close()
-    await queues.close()
-    await ari.close()
+    await close_runtime(runtime)
 
 
 async def post(
@@ -46,7 +44,7 @@ async def post(
         return response.status, await response.json()
 
 
-async def test_login_pause_unpause_logout(server: tuple[TestServer, QueueRuntime]) -> None:
+async def test_login_pause_unpause_logout(server: tuple[TestServer, AcdRuntime]) -> None:
     test_server, queues = server
     assert await post(test_server, "/api/agents/2001/login") == (
         200,
@@ -59,20 +57,20 @@ async def test_login_pause_unpause_logout(server: tuple[TestServer, QueueRuntime
     assert "2001" not in queues.logged_in
 
 
-async def test_unknown_agent_or_action_is_404(server: tuple[TestServer, QueueRuntime]) -> None:
+async def test_unknown_agent_or_action_is_404(server: tuple[TestServer, AcdRuntime]) -> None:
     test_server, _ = server
     assert (await post(test_server, "/api/agents/9999/login"))[0] == 404
     assert (await post(test_server, "/api/agents/2001/dance"))[0] == 404
 
 
-async def test_the_token_is_required(server: tuple[TestServer, QueueRuntime]) -> None:
+async def test_the_token_is_required(server: tuple[TestServer, AcdRuntime]) -> None:
     test_server, queues = server
     assert (await post(test_server, "/api/agents/2001/login", token=None))[0] == 401
     assert (await post(test_server, "/api/agents/2001/login", token="wrong"))[0] == 401
     assert "2001" not in queues.logged_in
 
 
-async def test_snapshot_lists_queues_and_agents(server: tuple[TestServer, QueueRuntime]) -> None:
+async def test_snapshot_lists_queues_and_agents(server: tuple[TestServer, AcdRuntime]) -> None:
     test_server, _ = server
     await post(test_server, "/api/agents/2004/login")
     async with (
@@ -91,19 +89,18 @@ async def test_snapshot_lists_queues_and_agents(server: tuple[TestServer, QueueR
 
 # -- signed-in staff ------------------------------------------------------------------------
 @pytest.fixture
-async def staffed(plan: Plan) -> AsyncIterator[tuple[TestServer, QueueRuntime]]:
-    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
-    queues = QueueRuntime(plan, ari, now=utc_now, logged_in=set())
+async def staffed(plan: Plan) -> AsyncIterator[tuple[TestServer, AcdRuntime]]:
+    runtime = no_pbx(plan, utc_now)
+    queues = acd_of(runtime)
     async with staff_accounts() as accounts:
         test_server = TestServer(_app(queues, accounts), host="127.0.0.1")
         await test_server.start_server()
         yield test_server, queues
         await test_server.close()
-    await queues.close()
-    await ari.close()
+    await close_runtime(runtime)
 
 
-def _app(queues: QueueRuntime, accounts: AccountStore) -> web.Application:
+def _app(queues: AcdRuntime, accounts: AccountStore) -> web.Application:
     return make_app(queues, accounts, now=utc_now, api_token=TOKEN)
 
 
@@ -117,7 +114,7 @@ async def signed_in(test_server: TestServer, username: str) -> tuple[Browser, st
 
 
 async def test_an_agent_controls_only_their_own_extension(
-    staffed: tuple[TestServer, QueueRuntime],
+    staffed: tuple[TestServer, AcdRuntime],
 ) -> None:
     test_server, queues = staffed
     alice, token = await signed_in(test_server, "alice")  # extension 2001
@@ -133,7 +130,7 @@ async def test_an_agent_controls_only_their_own_extension(
 
 
 async def test_a_supervisor_controls_any_agent_and_an_admin_none(
-    staffed: tuple[TestServer, QueueRuntime],
+    staffed: tuple[TestServer, AcdRuntime],
 ) -> None:
     test_server, queues = staffed
     sam, sam_token = await signed_in(test_server, "sam")

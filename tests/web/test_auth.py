@@ -18,7 +18,8 @@ from argon2 import PasswordHasher
 from yarl import URL
 
 from frontdesk.asterisk.ari import AriClient, AriConfig
-from frontdesk.calls.queues import QueueRuntime
+from frontdesk.calls.acd_runtime import AcdRuntime
+from frontdesk.calls.runtime import CallRuntime
 from frontdesk.plan import Plan
 from frontdesk.settings import Settings
 from frontdesk.staff import StaffUser
@@ -162,7 +163,7 @@ async def an_action(request: web.Request) -> web.Response:
 class World:
     server: TestServer
     clock: Clock
-    queues: QueueRuntime
+    runtime: CallRuntime
     audit: list[AuditEntry] = field(default_factory=list)
     browsers: list[Browser] = field(default_factory=list)
 
@@ -172,8 +173,28 @@ class World:
         return made
 
     @property
+    def queues(self) -> AcdRuntime:
+        return acd_of(self.runtime)
+
+    @property
     def sessions(self) -> Sessions:
         return self.server.app[SESSIONS]
+
+
+def no_pbx(plan: Plan, now: Callable[[], datetime]) -> CallRuntime:
+    """The call runtime (its ACD for the web app) with an ARI client that is never called."""
+    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))
+    return CallRuntime(plan, ari, now=now)
+
+
+def acd_of(runtime: CallRuntime) -> AcdRuntime:
+    assert runtime.acd is not None
+    return runtime.acd
+
+
+async def close_runtime(runtime: CallRuntime) -> None:
+    await runtime.close()
+    await runtime.ari.close()
 
 
 async def start_world(
@@ -182,18 +203,16 @@ async def start_world(
     more_routes: Callable[[web.Application, World], None] | None = None,
 ) -> World:
     """The app on loopback; `more_routes(app, world)` adds other modules' routes."""
-    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
     clock = Clock()
-    queues = QueueRuntime(plan, ari, now=clock, logged_in=set())
+    runtime = no_pbx(plan, clock)
     audit: list[AuditEntry] = []
-    app = make_app(queues, accounts, now=clock, api_token=TOKEN, put_audit=audit.append)
+    app = make_app(acd_of(runtime), accounts, now=clock, api_token=TOKEN, put_audit=audit.append)
     app.router.add_get("/whoami", whoami)
     app.router.add_get("/admin/users", users_page)
     app.router.add_get("/page", a_page)
     app.router.add_post("/action", an_action)
     server = TestServer(app, host="127.0.0.1")
-    world = World(server, clock, queues, audit)
-    world.ari = ari  # type: ignore[attr-defined]
+    world = World(server, clock, runtime, audit)
     if more_routes is not None:
         more_routes(app, world)
     await server.start_server()
@@ -204,8 +223,7 @@ async def stop_world(world: World) -> None:
     for browser in world.browsers:
         await browser.close()
     await world.server.close()
-    await world.queues.close()
-    await world.ari.close()  # type: ignore[attr-defined]
+    await close_runtime(world.runtime)
 
 
 @pytest.fixture
@@ -503,9 +521,8 @@ async def test_the_bearer_token_works_for_the_api_only(world: World) -> None:
 async def test_without_a_configured_token_bearer_means_nothing(
     plan: Plan, accounts: AccountStore
 ) -> None:
-    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))
-    queues = QueueRuntime(plan, ari, now=Clock(), logged_in=set())
-    server = TestServer(make_app(queues, accounts, now=Clock()), host="127.0.0.1")
+    runtime = no_pbx(plan, Clock())
+    server = TestServer(make_app(acd_of(runtime), accounts, now=Clock()), host="127.0.0.1")
     await server.start_server()
     browser = Browser(server)
     try:
@@ -514,8 +531,7 @@ async def test_without_a_configured_token_bearer_means_nothing(
     finally:
         await browser.close()
         await server.close()
-        await queues.close()
-        await ari.close()
+        await close_runtime(runtime)
 
 
 # -- roles ----------------------------------------------------------------------------------
@@ -604,9 +620,8 @@ def test_settings_for_sessions_and_cookies() -> None:
 
 
 async def test_secure_cookies_when_asked(plan: Plan, accounts: AccountStore) -> None:
-    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))
-    queues = QueueRuntime(plan, ari, now=Clock(), logged_in=set())
-    app = make_app(queues, accounts, now=Clock(), secure_cookies=True)
+    runtime = no_pbx(plan, Clock())
+    app = make_app(acd_of(runtime), accounts, now=Clock(), secure_cookies=True)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     browser = Browser(server)
@@ -616,5 +631,4 @@ async def test_secure_cookies_when_asked(plan: Plan, accounts: AccountStore) -> 
     finally:
         await browser.close()
         await server.close()
-        await queues.close()
-        await ari.close()
+        await close_runtime(runtime)

@@ -12,7 +12,6 @@ from aiohttp.test_utils import TestServer
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.events import (
     AgentRinging,
     CallAbandoned,
@@ -24,12 +23,12 @@ from frontdesk.calls.events import (
     VoicemailLeft,
 )
 from frontdesk.calls.hub import EventHub
-from frontdesk.calls.queues import QueueRuntime
 from frontdesk.calls.runtime import utc_now
 from frontdesk.plan import Plan
 from frontdesk.routing.ivr import CallFacts
 from frontdesk.web.agents_api import make_app
 from frontdesk.web.ops import Metrics, Probes, add_ops_routes
+from tests.web.test_auth import acd_of, close_runtime, no_pbx
 
 TOKEN = "test-token"
 
@@ -70,19 +69,17 @@ class World:
 
 @pytest.fixture
 async def served(plan: Plan) -> AsyncIterator[tuple[TestServer, World, Metrics]]:
-    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
-    queues = QueueRuntime(plan, ari, now=utc_now, logged_in=set())
+    runtime = no_pbx(plan, utc_now)
     world = World()
     probes = world.probes()
     metrics = Metrics(probes, clock=lambda: world.now)
-    app = make_app(queues, None, now=utc_now, api_token=TOKEN)
+    app = make_app(acd_of(runtime), None, now=utc_now, api_token=TOKEN)
     add_ops_routes(app, probes, metrics)
     test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
     yield test_server, world, metrics
     await test_server.close()
-    await queues.close()
-    await ari.close()
+    await close_runtime(runtime)
 
 
 async def get(test_server: TestServer, path: str, token: str | None = None) -> tuple[int, str, str]:

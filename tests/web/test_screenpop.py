@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.events import (
     AgentRinging,
     AgentStateChanged,
@@ -21,13 +20,12 @@ from frontdesk.calls.events import (
     ConversationEnded,
 )
 from frontdesk.calls.hub import EventHub
-from frontdesk.calls.queues import QueueRuntime
 from frontdesk.plan import Plan
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.agents_api import make_app
 from frontdesk.web.auth import SESSIONS, setup_auth
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
-from tests.web.test_auth import Browser, staff_accounts
+from tests.web.test_auth import Browser, acd_of, close_runtime, no_pbx, staff_accounts
 
 TOKEN = "test-token"
 NOW = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
@@ -65,10 +63,16 @@ class FakeSource:
 
 
 class Env:
-    def __init__(self, server: TestServer, pops: ScreenPops, source: FakeSource) -> None:
+    def __init__(
+        self,
+        server: TestServer,
+        pops: ScreenPops,
+        source: FakeSource,
+        hub: EventHub | None = None,
+    ) -> None:
         self.server, self.pops, self.source = server, pops, source
         self.audit: list[AuditEntry] = []
-        self.hub = EventHub()
+        self.hub = hub or EventHub()
 
     async def get(self, ext: str, token: str = TOKEN) -> tuple[int, dict[str, Any] | None]:
         headers = {"Authorization": f"Bearer {token}"}
@@ -87,25 +91,23 @@ def ringing(call: str, agent: str, number: str | None = "+13125551002") -> Agent
 
 @pytest.fixture
 async def env(plan: Plan) -> AsyncIterator[Env]:
-    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
-    queues = QueueRuntime(plan, ari, now=lambda: NOW, logged_in=set())
+    runtime = no_pbx(plan, lambda: NOW)
     source = FakeSource()
     pops = ScreenPops(source)
-    app = make_app(queues, None, now=lambda: NOW, api_token=TOKEN)
+    app = make_app(acd_of(runtime), None, now=lambda: NOW, api_token=TOKEN)
     audit: list[AuditEntry] = []
     add_screenpop_routes(app, pops, audit.append, lambda: NOW)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    made = Env(server, pops, source)
+    made = Env(server, pops, source, runtime.hub)
     made.audit = audit
-    made.hub.add_listener(pops.on_hub)
+    made.hub.add_listener(pops.on_hub)  # as the daemon does
     try:
         yield made
     finally:
         await server.close()
         await pops.close()
-        await queues.close()
-        await ari.close()
+        await close_runtime(runtime)
 
 
 async def test_the_rung_agent_sees_the_pop_and_the_view_is_audited(env: Env) -> None:
@@ -224,12 +226,11 @@ async def test_no_audit_no_pop() -> None:
 
 # -- signed-in staff: a pop is only for the agent it rings -----------------------------------
 async def test_only_the_signed_in_agent_of_that_extension_sees_the_pop(plan: Plan) -> None:
-    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "x", "y"))  # never called here
-    queues = QueueRuntime(plan, ari, now=lambda: NOW, logged_in=set())
+    runtime = no_pbx(plan, lambda: NOW)
     pops = ScreenPops(FakeSource())
     audit: list[AuditEntry] = []
     async with staff_accounts() as accounts:
-        app = make_app(queues, accounts, now=lambda: NOW, api_token=TOKEN)
+        app = make_app(acd_of(runtime), accounts, now=lambda: NOW, api_token=TOKEN)
         add_screenpop_routes(app, pops, audit.append, lambda: NOW)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
@@ -252,5 +253,4 @@ async def test_only_the_signed_in_agent_of_that_extension_sees_the_pop(plan: Pla
             await sam.close()
             await server.close()
             await pops.close()
-            await queues.close()
-            await ari.close()
+            await close_runtime(runtime)
