@@ -227,8 +227,11 @@ class AcdEngine:
     def _restore_conversation(self, joined: CallerJoined, ext: str, now: datetime) -> None:
         """A conversation that outlived a restart: the pair stays, the agent is busy."""
         agent = self._agents.get(ext)
-        if joined.call_id in self._callers or agent is None or agent.call_id is not None:
+        if joined.call_id in self._callers or agent is None:
             return
+        self._withdraw_ring(agent, now)  # rung for someone else meanwhile: they wait on
+        if agent.call_id is not None:
+            return  # already talking with another caller: this restored pair is stale
         self._seq += 1
         caller = Caller(joined, _utc(joined.enqueued_at), self._seq)
         caller.status, caller.agent = CallerState.TALKING, ext

@@ -335,7 +335,14 @@ class AcdRuntime:
 
         A caller who accepted a callback hung up on purpose and keeps their place; a
         conversation ends as if either side hung up; a waiting caller leaves the queue,
-        its outcome unknown. Legs are left to their callers' fate and the ring timers."""
+        its outcome unknown. A leg lost mid-conversation ends it (a callback's: its caller's
+        channel is long gone); a ringing leg is left to the ring timer."""
+        call = self._legs.get(channel)
+        if call is not None:
+            if self.state(call) is CallerState.TALKING:
+                log.info("call.gone_while_disconnected", channel=channel, call=call)
+                self._leg_ended(channel, cause=16)
+            return
         queued = self.calls.get(channel)
         state = self.state(channel)
         if queued is None or state in CALLBACKS or queued.patient_leg is not None:

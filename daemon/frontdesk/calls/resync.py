@@ -18,7 +18,7 @@ import structlog
 from frontdesk.asterisk.ari import AriError
 from frontdesk.calls.destinations import HANDOFF_VARIABLE
 from frontdesk.calls.parts import CallParts
-from frontdesk.calls.queue_state import STATE_VARIABLE, decode_state, queue_order
+from frontdesk.calls.queue_state import STATE_VARIABLE, decode_state, queue_order, talking_with
 from frontdesk.calls.session import facts_from_channel
 from frontdesk.calls.stasis import is_our_leg
 from frontdesk.phone import normalize_number
@@ -108,8 +108,14 @@ class Resync:
         rejoining: list[tuple[Order, PendingCallback | tuple[str, str]]]
         rejoining = [(queue_order(c.priority, c.enqueued_at), c) for c in restored]
         rejoining += [(order, (channel, state)) for order, channel, state in waiting]
-        for _, item in sorted(rejoining, key=lambda entry: entry[0]):
+        # Conversations first: their agents are busy before anyone waiting is offered.
+        rejoining.sort(key=lambda entry: (not _is_conversation(entry[1]), entry[0]))
+        for _, item in rejoining:
             if isinstance(item, PendingCallback):
                 self.acd.restore_callback(item)
             elif self.acd.rejoin(*item):
                 log.info("call.readopted_in_queue", channel=item[0])
+
+
+def _is_conversation(item: PendingCallback | tuple[str, str]) -> bool:
+    return isinstance(item, tuple) and talking_with(item[1]) is not None
