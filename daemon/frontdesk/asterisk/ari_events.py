@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# The events after which a channel is leaving the app (a hangup; Stasis left).
+CHANNEL_ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
+
 
 def channel_of(event: Mapping[str, Any]) -> str | None:
     """The channel an ARI event is about: its `channel`, or a playback's/recording's target."""

@@ -59,6 +59,7 @@ from frontdesk.acd.model import (
 )
 from frontdesk.acd.model import Command as EngineCommand
 from frontdesk.asterisk.ari import AriError
+from frontdesk.asterisk.ari_events import CHANNEL_ENDING
 from frontdesk.calls import events
 from frontdesk.calls.callback_store import DurableCallbacks, joined_of, restored_event
 from frontdesk.calls.channels import Channels
@@ -102,7 +103,6 @@ from frontdesk.store.records import PendingCallback
 
 log = structlog.get_logger("frontdesk.acd")
 
-_ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
 _FAIL_BY_CAUSE: dict[int, FailReason] = {
     17: "busy",
     21: "declined",
@@ -349,14 +349,14 @@ class AcdRuntime:
             return
         log.info("call.gone_while_disconnected", channel=channel, state=str(state))
         if state is CallerState.TALKING:
-            self._caller_event(queued, "ChannelDestroyed", {})
+            self._end_talk(queued, ended=channel)
             return
         self._forget(queued)
         self.hub.publish(events.CallInterrupted(channel))
         self.feed(CallerLeft(channel))
 
     def _leg_event(self, leg: str, kind: object, event: dict[str, Any]) -> None:
-        if kind in _ENDING:
+        if kind in CHANNEL_ENDING:
             cause = event.get("cause") or (event.get("channel") or {}).get("cause", 19)
             self._leg_ended(leg, cause=int(cause or 19))
         elif kind == "PlaybackFinished":
@@ -364,7 +364,7 @@ class AcdRuntime:
 
     def _caller_event(self, queued: Queued, kind: object, event: dict[str, Any]) -> None:
         channel = queued.channel
-        if kind in _ENDING:
+        if kind in CHANNEL_ENDING:
             self._caller_ended(queued)
         elif kind == "ChannelDtmfReceived" and event.get("digit") == "1":
             view = self.engine.caller(channel)

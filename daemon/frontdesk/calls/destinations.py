@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 
 from frontdesk.asterisk.ari import AriClient, AriError
+from frontdesk.asterisk.ari_events import CHANNEL_ENDING
 from frontdesk.calls import events
 from frontdesk.calls.channels import Channels
 from frontdesk.calls.commands import (
@@ -57,7 +58,6 @@ TRANSFER = "transfer"
 HANDOFF_VARIABLE = "FRONTDESK_HANDOFF"
 RECORD_SECONDS = 180
 MIN_MESSAGE_SECONDS = 1  # Asterisk's whole seconds: 0 = under 1 s of audio, no message
-_ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
 _SEARCH_DAYS = 14
 
 
@@ -188,9 +188,9 @@ class Destinations:
         kind = event.get("type")
         if kind == "RecordingFinished":
             self._recorded(event)
-        elif kind in _ENDING and channel in self._legs:
+        elif kind in CHANNEL_ENDING and channel in self._legs:
             self._leg_ended(channel)
-        elif kind in _ENDING and channel in self.calls:
+        elif kind in CHANNEL_ENDING and channel in self.calls:
             self._caller_ended(self.calls[channel], final=kind != "ChannelHangupRequest")
 
     def on_timer(self, channel: str, timer: int) -> None:

@@ -172,9 +172,14 @@ class MenuCalls:
             return
         was_open = not session.ended
         self._act(session, session.on_event(event, self.now()))
-        if was_open and session.ended and session.ivr.decision is None:
-            log.info("call.left_in_menu", channel=channel)
-            self.hub.publish(events.CallAbandoned(channel, where="menu"))
+        if was_open and session.ended:
+            self._left(session)
+
+    def _left(self, session: CallSession) -> None:
+        """The caller hung up; before any route, that is an abandoned call."""
+        if session.ivr.decision is None:
+            log.info("call.left_in_menu", channel=session.channel)
+            self.hub.publish(events.CallAbandoned(session.channel, where="menu"))
 
     def on_timer(self, channel: str, timer: int) -> None:
         session = self.sessions.get(channel)
@@ -186,7 +191,10 @@ class MenuCalls:
         if session is None:
             return
         if exc.call_is_gone:  # hung up before its events reached us: as a hang-up
-            self.on_event(command.channel, {"type": "ChannelDestroyed"})
+            if not session.ended:
+                session.hung_up(self.now())
+                self._forget(session.channel)
+                self._left(session)
         elif isinstance(command, Play):
             # The caller heard nothing; carry on as if it played so they are not stranded.
             self._act(session, session.playback_lost(self.now()))

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from frontdesk.asterisk.ari import AriError
+from frontdesk.asterisk.ari_events import CHANNEL_ENDING
 from frontdesk.calls import events
 from frontdesk.calls.channels import Channels
 from frontdesk.calls.commands import Command, ContinueInDialplan, DeleteBridge, Hangup
@@ -30,7 +31,6 @@ from frontdesk.calls.hub import EventHub
 log = structlog.get_logger("frontdesk.acd")
 
 FALLBACK_CONTEXT = "frontdesk-fallback"  # dialplan/extensions.conf: ring the front desk
-_ENDING = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
 
 
 @dataclass
@@ -80,9 +80,9 @@ class PhoneTransfers:
             self._attended(transfer, event)
         elif kind == "ChannelStateChange" and channel == transfer.leg:
             transfer.answered = (event.get("channel") or {}).get("state") == "Up"
-        elif kind in _ENDING and channel == transfer.leg:
+        elif kind in CHANNEL_ENDING and channel == transfer.leg:
             self._leg_ended(transfer)
-        elif kind in _ENDING:
+        elif kind in CHANNEL_ENDING:
             self._close(transfer, hang_up=transfer.leg)
 
     def on_timer(self, channel: str, timer: int) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from frontdesk.asterisk.ari_events import playback_of
+from frontdesk.asterisk.ari_events import CHANNEL_ENDING, playback_of
 from frontdesk.calls.commands import (
     Answer,
     ArmTimer,
@@ -59,7 +59,6 @@ from frontdesk.routing.ivr import Command as IvrCommand
 
 SOUND_PREFIX = "sound:frontdesk/"
 DTMF_DIGITS = frozenset("0123456789*#")
-_ENDING_EVENTS = frozenset({"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"})
 
 
 # -- what the session hands on besides requests (calls/menu.py acts on them) --------------------
@@ -129,9 +128,8 @@ class CallSession:
         kind = event.get("type")
         if not isinstance(kind, str):
             return []
-        if kind in _ENDING_EVENTS:
-            self.ended = True
-            self.ivr.handle(HungUp(), now)
+        if kind in CHANNEL_ENDING:
+            self.hung_up(now)
             return []
         if kind == "PlaybackFinished":
             return self._playback_finished(playback_of(event), now)
@@ -140,6 +138,12 @@ class CallSession:
             if digit in DTMF_DIGITS:
                 return self._feed(KeyPressed(digit), now)
         return []
+
+    def hung_up(self, now: datetime) -> None:
+        """The caller is gone (their hangup, or a request that found the channel gone)."""
+        if not self.ended:
+            self.ended = True
+            self.ivr.handle(HungUp(), now)
 
     def on_timer(self, timer: int, now: datetime) -> list[Output]:
         return [] if self.ended else self._feed(TimerElapsed(timer), now)
