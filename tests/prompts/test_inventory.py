@@ -152,7 +152,7 @@ def test_the_scan_finds_literals_and_f_strings() -> None:
     )
     literals, templates = _daemon_media()
     assert {"callback-offer", "callback-confirmed"} <= literals  # the ACD's
-    assert ("callback-{}", ("queued.category",)) in templates  # the callback whisper
+    assert ("callback-{}", ("queued.joined.category",)) in templates  # the callback whisper
 
 
 def test_every_media_the_daemon_can_play_is_rendered(
@@ -166,7 +166,7 @@ def test_every_media_the_daemon_can_play_is_rendered(
     decisions = [outcome.result.decision for outcome in matrix.outcomes.values()]
     values_of = {
         # ACD: the category of the queued call (each route's, as the IVR decides it).
-        "queued.category": {d.request.category for d in decisions},
+        "queued.joined.category": {d.request.category for d in decisions},
     }
     literals, templates = _daemon_media()
     wanted = set(literals)
