@@ -186,7 +186,6 @@ async def test_ring_no_answer_pauses_the_agent_and_the_caller_keeps_their_place(
         )
         snapshot = practice.queues.engine.snapshot(practice.queues.now())
         assert snapshot.agent("2001").state == "paused"
-        queued = practice.queues.calls[channel]
         await practice.wait_for(lambda: practice.queues.state(channel) == "talking")
 
 

@@ -105,7 +105,9 @@ async def test_a_pending_callback_survives_a_restart_and_is_made_at_its_turn(
         await pbx.agent_hangup(first_in_line.agent_leg)  # Chloe finishes with the first caller
 
         callback = second.queues.calls[patient]
-        await second.wait_for(lambda: second.queues.state(callback.channel) == "talking", timeout=10)
+        await second.wait_for(
+            lambda: second.queues.state(callback.channel) == "talking", timeout=10
+        )
         assert callback.agent_leg is not None
         assert callback.patient_leg is not None
         assert "sound:frontdesk/callback-billing" in pbx.pbx.history[callback.agent_leg].media

@@ -31,7 +31,8 @@ from frontdesk.calls.presence import PhonePresence
 from frontdesk.calls.recorder import CallRecorder
 from frontdesk.calls.runtime import CallRuntime, Clock
 from frontdesk.demo import demo_login, embedded_emulator, practice_clock, synthetic_calls
-from frontdesk.instance import EXIT_ALREADY_RUNNING, AlreadyRunning, InstanceLock
+from frontdesk.exits import EXIT_ALREADY_RUNNING
+from frontdesk.instance import AlreadyRunning, InstanceLock
 from frontdesk.plan import Plan, load_plan
 from frontdesk.routing.directory import Directory, Patient
 from frontdesk.settings import Settings

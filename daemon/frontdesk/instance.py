@@ -38,7 +38,6 @@ import structlog
 
 # `frontdesk run` exits with it when another daemon holds the app name; daemon.py still
 # imports it from here (until it imports frontdesk.exits).
-from frontdesk.exits import EXIT_ALREADY_RUNNING as EXIT_ALREADY_RUNNING
 from frontdesk.store import db
 
 log = structlog.get_logger("frontdesk.instance")
