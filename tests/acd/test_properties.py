@@ -180,10 +180,12 @@ class AcdMachine(RuleBasedStateMachine):
         call_id = self.pick(self.joined, index)
         if call_id is None:
             return
-        self.send(CallerLeft(call_id))
-        self.left.add(call_id)
+        # The caller's phones are free the moment they leave: the agent may be offered the
+        # next caller by this very event.
         self.legs.pop(call_id, None)
         self.talking.pop(call_id, None)
+        self.send(CallerLeft(call_id))
+        self.left.add(call_id)
 
     @rule(ext=st.sampled_from(EXTS))
     def login(self, ext: str) -> None:
