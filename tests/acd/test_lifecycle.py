@@ -23,7 +23,7 @@ from frontdesk.acd.lifecycle import (
     IllegalTransition,
     advance,
 )
-from frontdesk.acd.model import CallTransferred, ConversationRestored
+from frontdesk.acd.model import AgentPause, CallerRequeued, CallTransferred, ConversationRestored
 from frontdesk.plan import Plan
 from tests.acd.support import Desk, only
 
@@ -64,7 +64,7 @@ def test_the_forbidden_list_holds_the_moves_that_matter() -> None:
     for pair in [
         (S.GONE, S.GONE),
         (S.GONE, S.WAITING),
-        (S.TALKING, S.WAITING),
+        (S.TALKING, S.RINGING),
         (S.WAITING, S.TALKING),
         (S.TRANSFERRED, S.TALKING),
         (S.CALLBACK, S.WAITING),
@@ -87,6 +87,8 @@ def test_documented_transitions_are_exactly_these() -> None:
         (S.CALLING_BACK, S.CALLBACK_RETRY),
         (S.CALLING_BACK, S.TALKING),
         (S.TALKING, S.TRANSFERRED),
+        (S.TALKING, S.WAITING),  # staff moved the caller to a queue
+        (S.TRANSFERRED, S.WAITING),  # nobody answered the transfer: back in the queue
     }
 
 
@@ -149,3 +151,24 @@ def test_restored_conversation_keeps_the_agent_until_talk_ends(plan: Plan) -> No
     assert desk.engine.state("c1") is S.GONE
     out = desk.advance(30)
     assert [o.call_id for o in only(out, Offer)] == ["c2"]
+
+
+def test_a_requeued_caller_keeps_their_place_by_arrival(plan: Plan) -> None:
+    """Staff move a caller they talk with to another queue: the agent goes to wrap-up,
+    the caller waits in the new queue ahead of those who arrived after them."""
+    desk = Desk(plan)
+    desk.login("2003")  # Chloe: billing and the front desk
+    first = desk.join("c1", "front_desk")
+    (offer,) = [c for c in first if isinstance(c, Offer)]
+    desk.send(OfferAnswered("c1", offer.ext))
+    desk.send(AgentPause(offer.ext))  # busy with paperwork after the call
+    desk.advance(30)
+    desk.join("c2", "billing")  # arrived later than c1
+    joined = desk.engine.caller("c1")
+    assert joined is not None
+    moved = CallerJoined("c1", "billing", joined.enqueued_at, category="billing")
+    desk.send(CallerRequeued(moved))
+    assert desk.engine.state("c1") is S.WAITING
+    order = [c.call_id for c in desk.engine.snapshot(desk.now).queue("billing").callers]
+    assert order == ["c1", "c2"]
+    assert desk.engine.snapshot(desk.now).agent(offer.ext).state != "talking"

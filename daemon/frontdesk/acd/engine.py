@@ -33,6 +33,7 @@ from frontdesk.acd.model import (
     CallbackTask,
     CallerJoined,
     CallerLeft,
+    CallerRequeued,
     CallerView,
     CallTransferred,
     CancelOffer,
@@ -171,6 +172,8 @@ class AcdEngine:
                 self._restore(event, now)
             case CallTransferred(call_id):
                 self._talk_ended(call_id, now, transferred=True)
+            case CallerRequeued(joined):
+                self._requeue(joined, now)
             case ConversationRestored(joined, ext):
                 self._restore_conversation(joined, ext, now)
             case Tick():
@@ -327,6 +330,10 @@ class AcdEngine:
             caller.move(CallerState.TRANSFERRED)
         else:
             self._forget(caller)
+        self._after_talk(agent, now)
+
+    def _after_talk(self, agent: Agent, now: datetime) -> None:
+        """The agent's conversation is over: its handle time counts, then wrap-up."""
         queue = agent.call_queue or ""
         wrap_up = self._plan.queues[queue].wrap_up if queue in self._plan.queues else timedelta()
         if agent.talk_started is not None and queue in self._handle_times:
@@ -336,6 +343,29 @@ class AcdEngine:
         if agent.activity == "wrap_up":
             self._timers.set(("agent_ready", agent.ext), now + wrap_up)
         self._refresh(agent, now)
+
+    def _requeue(self, joined: CallerJoined, now: datetime) -> None:
+        """A conversation (or a transfer) back into a queue, at its place by arrival."""
+        caller = self._callers.get(joined.call_id)
+        if caller is None or caller.status not in (CallerState.TALKING, CallerState.TRANSFERRED):
+            return
+        if joined.queue not in self._plan.queues:
+            raise ValueError(f"caller {joined.call_id} requeued to unknown queue '{joined.queue}'")
+        if caller.status is CallerState.TALKING and caller.agent is not None:
+            agent = self._agents[caller.agent]
+            caller.agent = None
+            self._after_talk(agent, now)
+        caller.move(CallerState.WAITING)
+        if not self._open(joined.queue, now):
+            self._emit(FollowAfterHours(joined.call_id, joined.queue))
+            self._forget(caller)
+            return
+        caller.joined, caller.choice_offered = joined, False
+        self._order[caller.queue].add(caller.order)
+        self._enter_group(caller)
+        self._start_caller_timers(caller, start=now)  # a new wait for its announcements
+        if self._timers.get(("closing", caller.queue)) is None:
+            self._watch_closing(caller.queue, now)
 
     def _callback_accepted(self, call_id: str, now: datetime) -> None:
         caller = self._callers.get(call_id)
@@ -641,8 +671,9 @@ class AcdEngine:
         index = self._groups.get(caller.group) if caller.available else None
         return index is not None and index.head() == caller.order
 
-    def _start_caller_timers(self, caller: Caller) -> None:
-        queue, call_id, start = self._queue(caller), caller.call_id, caller.enqueued_at
+    def _start_caller_timers(self, caller: Caller, start: datetime | None = None) -> None:
+        queue, call_id = self._queue(caller), caller.call_id
+        start = start or caller.enqueued_at
         self._timers.set(("announce", call_id), start + ANNOUNCE_EVERY)
         if queue.max_wait is not None and caller.callback_number is not None:
             self._timers.set(("callback_offer", call_id), start + queue.max_wait)

@@ -15,7 +15,10 @@ a state nothing leaves.
                               │    └── agent missed ┤
                         callback_retry ◀── patient missed
 
-Any state but `gone` may end in `gone` (hung up, after hours, a task for staff).
+Any state but `gone` may end in `gone` (hung up, after hours, a task for staff). Staff
+may move a caller they talk with to another queue, and a transfer nobody answers brings
+the caller back: `talking` and `transferred` may go back to `waiting` (requeued, at
+their place by arrival).
 """
 
 from __future__ import annotations
@@ -44,8 +47,8 @@ TRANSITIONS: dict[CallerState, frozenset[CallerState]] = {
     CallerState.CALLING_BACK: frozenset(
         {CallerState.CALLBACK, CallerState.CALLBACK_RETRY, CallerState.TALKING}
     ),
-    CallerState.TALKING: frozenset({CallerState.TRANSFERRED}),
-    CallerState.TRANSFERRED: frozenset(),
+    CallerState.TALKING: frozenset({CallerState.TRANSFERRED, CallerState.WAITING}),
+    CallerState.TRANSFERRED: frozenset({CallerState.WAITING}),
     CallerState.GONE: frozenset(),
 }
 

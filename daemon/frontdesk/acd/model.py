@@ -149,6 +149,16 @@ class CallTransferred:
 
 
 @dataclass(frozen=True)
+class CallerRequeued:
+    """Staff moved a caller they were talking with (or a transfer that nobody answered)
+    back into a queue: `joined` names the queue, skills, category and priority, and keeps
+    the original `enqueued_at`, so the caller keeps their place by arrival. The agent's
+    part is over (wrap-up)."""
+
+    joined: CallerJoined
+
+
+@dataclass(frozen=True)
 class ConversationRestored:
     """After a restart: a caller who was talking to agent `ext` (re-adopted, still
     connected); the agent is busy with them until `TalkEnded`."""
@@ -178,6 +188,7 @@ Event = (
     | CallbackResult
     | CallbackRestored
     | CallTransferred
+    | CallerRequeued
     | ConversationRestored
     | Tick
 )
