@@ -220,36 +220,39 @@ async def test_attended_transfer_is_the_same_call_and_names_the_colleague(
     assert f"/ari/channels/{leg}" not in hangups  # it ended with Eli's hang-up
 
 
-async def test_busy_target_sends_the_caller_to_the_fallback(
+async def test_busy_target_puts_the_caller_back_at_the_front_of_the_agents_queue(
     plan: Plan, pbx: Emulator, clock: FastClock
 ) -> None:
     await pbx.set_phone(TARGET, answer_after=0.05, reply=486)
     async with open_practice(plan, pbx, clock=clock) as practice:
+        for ext in ("2002", "2006"):  # nobody else in scheduling for now
+            practice.queues.feed(AgentPause(ext))
         channel, agent_leg = await talking(practice, "+13125551001")
+        later = await practice.call("1,3", caller="+17735550124")  # arrives after
         reply = await pbx.transfer(agent_leg, TARGET)
+        practice.queues.feed(AgentPause("2001"))  # Ana steps away after handing it on
         leg, target = reply["local_channel_id"], reply["target_channel_id"]
-        await practice.wait_for(lambda: pbx.pbx.history[channel].continued_to is not None)
-        caller = await pbx.channel(channel)
-        assert caller["continued_to"] is not None
-        assert (caller["continued_to"]["context"], caller["continued_to"]["exten"]) == (
-            "frontdesk-fallback",
-            "s",
-        )
-        assert caller["continued_to"]["priority"] == 1
-        # Never left in silence: the fallback dialplan runs (the emulator's reduced
-        # frontdesk-fallback: the desk's Dial is a no-op, then the notice is played).
-        await practice.wait_for(
-            lambda: "sound:frontdesk/emergency-notice" in pbx.pbx.history[channel].media
-        )
+        # Never left in silence, never dropped: back on hold in scheduling, first in line.
+        hold = "frontdesk-q-scheduling"
+        await practice.wait_for(lambda: pbx.pbx.history[channel].bridge_id == hold)
+        assert practice.queues.state(channel) == "waiting"
+        order = practice.queues.engine.snapshot(clock()).queue("scheduling").callers
+        assert [c.call_id for c in order] == [channel, later]
+        assert order[0].priority == "front"
+        assert pbx.pbx.history[channel].continued_to is None  # not sent to the dialplan
         assert destroyed(pbx, leg)
         assert target is not None
         assert destroyed(pbx, target)
         assert pbx.pbx.history[target].hangup_cause == 17  # Eli's phone answered 486
         await practice.wait_for(lambda: f"frontdesk-c-{channel}" not in pbx.pbx.bridges)
+        # The next cardiology agent free takes them first.
+        practice.queues.feed(AgentUnpause("2006"))
+        await practice.wait_for(lambda: practice.agent_of(channel) == "2006")
     kinds = [a["kind"] for a in alerts_of(practice, channel)]
     assert "transferred" in kinds
     assert "transfer_failed" in kinds
-    assert kinds.index("transferred") < kinds.index("transfer_failed")
+    failed = kinds.index("transfer_failed")
+    assert kinds.index("transferred") < failed < kinds.index("joined", failed)
     assert leg not in practice.runtime.sessions
 
 

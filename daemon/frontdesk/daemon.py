@@ -51,6 +51,7 @@ from frontdesk.web.live import LiveBoard, add_live_routes
 from frontdesk.web.ops import Metrics, Probes, add_ops_routes
 from frontdesk.web.pages import add_page_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
+from frontdesk.web.transfers_api import add_transfer_routes
 
 log = structlog.get_logger("frontdesk.daemon")
 
@@ -458,6 +459,9 @@ async def _serve_agents_api(
         add_screenpop_routes(app, pops, recorder.sink.put, now)
     if recorder is not None:
         add_disposition_routes(app, recorder.sink.put, now)
+    if runtime.staff_transfers is not None:
+        put_audit = recorder.sink.put if recorder is not None else None
+        add_transfer_routes(app, runtime.staff_transfers, put_audit, now)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)

@@ -12,12 +12,15 @@ Stasis args `agent,<call>`); when it answers, caller and agent meet in a mixing 
 (`frontdesk-c-<call>`); either hangup ends both. A callback dials the agent first
 (`callback-agent`), whispers the call's category, then dials the patient through the
 trunk (`callback-patient`). A phone's transfer button swaps a new leg into the bridge
-in place of the agent (`on_transfer_leg`): the call goes on as calls/phone_transfers.py's.
+in place of the agent (`on_transfer_leg`): the call goes on as calls/transfers.py's, as
+it does when staff hand it over through frontdesk (`hand_over`, calls/staff_transfers.py);
+a transfer nobody answers, and a move to another queue, come back here (`requeue`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +41,7 @@ from frontdesk.acd.model import (
     CallbackTask,
     CallerJoined,
     CallerLeft,
+    CallerRequeued,
     CallerView,
     CallTransferred,
     CancelOffer,
@@ -80,12 +84,6 @@ from frontdesk.calls.commands import (
 )
 from frontdesk.calls.executor import CommandExecutor
 from frontdesk.calls.hub import EventHub
-from frontdesk.calls.phone_transfers import (
-    PhoneTransfers,
-    Transfer,
-    conversation_bridge,
-    transfer_target,
-)
 from frontdesk.calls.queue_state import (
     STATE_VARIABLE,
     decode_state,
@@ -95,6 +93,7 @@ from frontdesk.calls.queue_state import (
 )
 from frontdesk.calls.session import route_variables
 from frontdesk.calls.stasis import Entered, Leg, leg_args
+from frontdesk.calls.transfers import Transfer, Transfers, conversation_bridge, transfer_target
 from frontdesk.phone import mask_number
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
@@ -103,6 +102,7 @@ from frontdesk.store.records import PendingCallback
 
 log = structlog.get_logger("frontdesk.acd")
 
+FALLBACK_CONTEXT = "frontdesk-fallback"  # dialplan/extensions.conf: ring the front desk
 _FAIL_BY_CAUSE: dict[int, FailReason] = {
     17: "busy",
     21: "declined",
@@ -162,7 +162,16 @@ class AcdRuntime:
         self.speed = speed  # practice seconds per real second (tests and demos run faster)
         self.calls: dict[str, Queued] = {}
         self.callbacks = DurableCallbacks(now)
-        self.transfers = PhoneTransfers(executor, channels, hub, closed=self._transfer_closed)
+        self.transfers = Transfers(
+            executor,
+            channels,
+            hub,
+            closed=self._transfer_closed,
+            unanswered=self._transfer_unanswered,
+        )
+        self._handed: dict[str, Queued] = {}  # calls in a transfer: theirs until it ends
+        # Keys an agent presses during a conversation: (call, extension, digit).
+        self.agent_keys: Callable[[str, str, str], None] | None = None
         self._legs: dict[str, str] = {}  # agent/patient leg -> its call
         self._tick: asyncio.TimerHandle | None = None
         self._leg_seq = 0
@@ -292,27 +301,88 @@ class AcdRuntime:
 
     def on_transfer_leg(self, entered: Entered) -> bool:
         """A phone's transfer button: `entered` replaced one of our agents' legs in the
-        conversation bridge (calls/phone_transfers.py). The agent's part is over (wrap-up,
-        then new calls); their swapped-out channel stays in the app until hung up. False:
-        not one of our agents' legs."""
+        conversation bridge (calls/transfers.py); their swapped-out channel stays in the
+        app until hung up. False: not one of our agents' legs."""
         replaced = str((entered.replaced or {}).get("id", ""))
         call = self._legs.get(replaced)
         queued = self.calls.get(call or "")
         if call is None or queued is None or replaced != queued.agent_leg:
             return False
-        self._forget(queued)
+        agent, target = queued.agent_ext, transfer_target(entered.channel)
         # Blind: `Local/<ext>@staff-…;1`, Up when the target answers. Attended (recorded
         # too): `Local/_attended@transfer-…;1`, Down here and Up a moment later.
         answered = entered.channel.get("state") == "Up"
-        transfer = Transfer(call, queued.patient_leg or call, entered.channel_id, answered)
-        target = transfer_target(entered.channel)
-        self.transfers.take(transfer, agent=queued.agent_ext, target=target)
-        self.feed(CallTransferred(call))
+        log.info("acd.phone_transfer", call=call, agent=agent, target=target)
+        how = "attended" if target is None else "blind"
+        self.hub.publish(events.PhoneTransferred(call, agent, target, how))
+        self.hand_over(call, entered.channel_id, answered=answered)
         self._submit(call, Hangup(replaced))
         return True
 
+    def talking_with(self, ext: str) -> Queued | None:
+        """The call agent `ext` is in a conversation on, if any."""
+        return next(
+            (
+                q
+                for q in self.calls.values()
+                if q.agent_ext == ext and self.state(q.channel) is CallerState.TALKING
+            ),
+            None,
+        )
+
+    def hand_over(
+        self, call: str, leg: str, *, answered: bool = False, dialled: bool = False
+    ) -> Transfer:
+        """The agent's part of a conversation is over (wrap-up, then new calls); the
+        patient and `leg` (the target's) are calls/transfers.py's from now on."""
+        queued = self.calls[call]
+        self._forget(queued)
+        self._handed[call] = queued
+        transfer = Transfer(call, queued.patient_leg or call, leg, answered, dialled)
+        self.transfers.take(transfer)
+        self.feed(CallTransferred(call))
+        return transfer
+
+    def requeue(self, call: str, joined: CallerJoined, request: Request) -> None:
+        """A conversation, or a transfer nobody answered, back into a queue (`joined`:
+        which, with what skills and priority; its original arrival keeps the place)."""
+        queued = self.calls.get(call) or self._handed.pop(call, None)
+        if queued is None:
+            return
+        hang_up = [Hangup(leg) for leg in (queued.agent_leg,) if leg is not None]
+        self._forget(queued)
+        queued.joined, queued.request = joined, request
+        queued.agent_leg = queued.agent_ext = None
+        self._adopt(queued)
+        conversation = conversation_bridge(call)
+        self._submit(
+            call,
+            *hang_up,
+            LeaveBridge(call, conversation),
+            DeleteBridge(call, conversation),
+            EnterHolding(call, holding_bridge(joined.queue)),
+            SetVariables(call, ((STATE_VARIABLE, encode_state(joined)),)),
+        )
+        log.info("acd.requeued", call=call, queue=joined.queue, priority=joined.priority)
+        self.hub.publish(events.QueueJoined(call, joined.queue))
+        self.feed(CallerRequeued(joined))
+
     def _transfer_closed(self, call: str) -> None:
+        self._handed.pop(call, None)
         self.feed(CallerLeft(call))
+
+    def _transfer_unanswered(self, transfer: Transfer) -> None:
+        """Back to the transferring agent's queue at the front: never silence, never
+        dropped. A callback's patient has no place in a queue: the dialplan's fallback."""
+        queued = self._handed.get(transfer.call)
+        if queued is None or transfer.patient != transfer.call:
+            self._handed.pop(transfer.call, None)
+            fallback = ContinueInDialplan(transfer.patient, FALLBACK_CONTEXT, "s", 1)
+            self._submit(transfer.call, fallback)
+            self.feed(CallerLeft(transfer.call))
+            return
+        front = dataclasses.replace(queued.joined, priority="front")
+        self.requeue(transfer.call, front, queued.request)
 
     # -- ARI events about our channels ----------------------------------------------------------
     def on_event(self, channel: str, event: dict[str, Any]) -> None:
@@ -356,11 +426,20 @@ class AcdRuntime:
         self.feed(CallerLeft(channel))
 
     def _leg_event(self, leg: str, kind: object, event: dict[str, Any]) -> None:
-        if kind in CHANNEL_ENDING:
+        if kind == "ChannelDtmfReceived":
+            self._agent_key(leg, str(event.get("digit", "")))
+        elif kind in CHANNEL_ENDING:
             cause = event.get("cause") or (event.get("channel") or {}).get("cause", 19)
             self._leg_ended(leg, cause=int(cause or 19))
         elif kind == "PlaybackFinished":
             self._whisper_done(leg)
+
+    def _agent_key(self, leg: str, digit: str) -> None:
+        queued = self.calls.get(self._legs.get(leg, ""))
+        if queued is None or leg != queued.agent_leg or self.agent_keys is None:
+            return
+        if self.state(queued.channel) is CallerState.TALKING and queued.agent_ext:
+            self.agent_keys(queued.channel, queued.agent_ext, digit)
 
     def _caller_event(self, queued: Queued, kind: object, event: dict[str, Any]) -> None:
         channel = queued.channel

@@ -118,6 +118,21 @@ class MakeBridge:
 
 
 @dataclass(frozen=True)
+class AddToBridge:
+    channel: str
+    bridge: str
+
+
+@dataclass(frozen=True)
+class BridgeMusic:
+    """Music on hold in a bridge (`on`) or not: a caller alone in it while a transfer rings."""
+
+    channel: str  # the call it is for
+    bridge: str
+    on: bool
+
+
+@dataclass(frozen=True)
 class DeleteBridge:
     channel: str
     bridge: str
@@ -155,6 +170,8 @@ Command = (
     | EnterHolding
     | LeaveBridge
     | MakeBridge
+    | AddToBridge
+    | BridgeMusic
     | DeleteBridge
     | SendUserEvent
     | Wait

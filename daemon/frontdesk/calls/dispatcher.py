@@ -64,6 +64,8 @@ class CallDispatcher:
                 self.menu.start_call(entered.channel)
         elif entered.leg is Leg.TRANSFER and self.destinations is not None:
             self.destinations.leg_answered(entered)
+        elif entered.leg is Leg.HANDOVER and self.acd is not None:
+            self.acd.transfers.leg_answered(entered)
         elif entered.leg is not None and self.acd is not None:
             self.acd.leg_answered(entered)
         elif entered.feature is not None and self.acd is not None:

@@ -175,6 +175,22 @@ class PhoneTransferred(CallFact):
 
 
 @dataclass(frozen=True)
+class StaffTransferred(CallFact):
+    """Staff moved the call through frontdesk (agent page, `*8`, API): `to` a queue
+    (the caller keeps their place by arrival), an agent (rung, then bridged) or an
+    external number of the plan. `misrouted`: a queue or category other than the one
+    the call was routed to (docs/routing.md: what counts as misrouted)."""
+
+    kind = "staff_transfer"
+    by: str | None  # the transferring agent's extension (None: the API token)
+    to: str  # queue | agent | external
+    target: str
+    reason: str | None
+    category: str | None  # the call's category from now on
+    misrouted: bool = False
+
+
+@dataclass(frozen=True)
 class PhoneTransferTarget(CallFact):
     kind = "transfer_target"
     target: str | None
@@ -182,7 +198,8 @@ class PhoneTransferTarget(CallFact):
 
 @dataclass(frozen=True)
 class PhoneTransferFailed(CallFact):
-    """Nobody took the transferred call: the dialplan's fallback rings the front desk."""
+    """Nobody took the transferred call: the caller goes back to the transferring agent's
+    queue, at the front (a callback's patient: the dialplan's fallback)."""
 
     kind = "transfer_failed"
 

@@ -17,8 +17,10 @@ import structlog
 
 from frontdesk.asterisk.ari import AriClient, AriError
 from frontdesk.calls.commands import (
+    AddToBridge,
     Answer,
     ArmTimer,
+    BridgeMusic,
     Command,
     ContinueInDialplan,
     DeleteBridge,
@@ -40,7 +42,7 @@ from frontdesk.calls.commands import (
 log = structlog.get_logger("frontdesk.calls")
 UserEvent = Callable[[str, dict[str, str]], Awaitable[object]]
 # Commands whose failure is expected and harmless when the channel is already gone.
-_SILENT_WHEN_GONE = (Hangup, StopPlayback, LeaveBridge, DeleteBridge, DeleteRecording)
+_SILENT_WHEN_GONE = (Hangup, StopPlayback, LeaveBridge, DeleteBridge, DeleteRecording, BridgeMusic)
 
 
 @dataclass
@@ -119,7 +121,7 @@ class CommandExecutor:
         self._lanes.pop(lane, None)
 
     def _failed(self, lane: str, state: _Lane, command: Command, exc: AriError) -> None:
-        if exc.call_is_gone and not isinstance(command, MakeBridge):
+        if exc.call_is_gone and not isinstance(command, MakeBridge | BridgeMusic):
             state.gone.add(command.channel)  # (a bridge's failure may be another member's)
             if not isinstance(command, _SILENT_WHEN_GONE):
                 log.info("call.gone", channel=command.channel, status=exc.status)
@@ -173,6 +175,10 @@ class CommandExecutor:
             case MakeBridge(_, bridge, members):
                 await ari.create_bridge(bridge, "mixing")
                 await ari.add_channels(bridge, [m for m in members if m])
+            case AddToBridge(channel, bridge):
+                await ari.add_channels(bridge, [channel])
+            case BridgeMusic(_, bridge, on):
+                await (ari.start_moh(bridge) if on else ari.stop_moh(bridge))
             case DeleteBridge(_, bridge):
                 await ari.delete_bridge(bridge)
             case SendUserEvent(_, name, fields):

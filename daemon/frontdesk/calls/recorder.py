@@ -33,6 +33,7 @@ from frontdesk.calls.events import (
     PhoneTransferred,
     QueueJoined,
     SentAfterHours,
+    StaffTransferred,
     VoicemailLeft,
 )
 from frontdesk.store.records import AgentStateChange, CallEvent, CallUpsert, Record, new_key
@@ -47,6 +48,7 @@ _ROW_FIELDS: dict[type[CallFact], dict[str, Any]] = {
     CallbackTaskRaised: {"outcome": "callback"},
     ExternalTransferConnected: {"outcome": "transferred_external"},
     PhoneTransferred: {"transferred": True},  # staff moved the call (a phone's transfer button)
+    StaffTransferred: {"transferred": True},  # ... or through frontdesk
     EscalationRaised: {"escalated": True},
     CallInterrupted: {"outcome": "interrupted"},
 }

@@ -27,6 +27,7 @@ from frontdesk.calls.parts import CallParts
 from frontdesk.calls.queue_state import STATE_VARIABLE
 from frontdesk.calls.resync import Resync
 from frontdesk.calls.session import CallSession
+from frontdesk.calls.staff_transfers import StaffTransfers
 from frontdesk.calls.stasis import is_our_leg
 from frontdesk.plan.model import Plan
 from frontdesk.routing.directory import Directory
@@ -79,6 +80,7 @@ class CallRuntime:
             else None
         )
         self.destinations = Destinations(plan, *parts, now=now) if acd else None
+        self.staff_transfers = StaffTransfers(plan, self.acd) if self.acd is not None else None
         self.menu = MenuCalls(
             plan,
             ari,

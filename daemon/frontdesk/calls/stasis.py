@@ -5,6 +5,8 @@ Every channel that enters our app says why by its `Stasis()` arguments:
 - `agent,<call>`, `callback-agent,<call>`, `callback-patient,<call>`: a leg the ACD
   originated for queued call `<call>` (calls/acd_runtime.py);
 - `transfer,<call>`: the far end of an external transfer (calls/destinations.py);
+- `handover,<call>`: a colleague or external number staff transferred a call to
+  through frontdesk (calls/transfers.py);
 - `feature,<action>`: a staff feature code, `*45` login, `*46` logout, `*47` pause
   (dialplan/extensions.conf);
 - and a channel with `replace_channel`: Asterisk swapped it into one of our bridges in
@@ -23,6 +25,7 @@ class Leg(StrEnum):
     CALLBACK_AGENT = "callback-agent"
     CALLBACK_PATIENT = "callback-patient"
     TRANSFER = "transfer"
+    HANDOVER = "handover"
 
 
 FEATURE = "feature"

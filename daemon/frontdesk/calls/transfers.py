@@ -1,15 +1,23 @@
-"""Calls an agent handed on with their phone's transfer button (SIP REFER).
+"""Calls that staff hand on: with the phone's transfer button, or through frontdesk.
 
-Asterisk dials the target through a Local channel and swaps it into our conversation
-bridge in place of the agent; that channel enters the app with `replace_channel`
-(recorded on Asterisk 22.10.1: StasisStart, then ChannelLeftBridge/EnteredBridge, then
-BridgeBlindTransfer or BridgeAttendedTransfer). The ACD's part ends there (the agent
-goes to wrap-up: calls/acd_runtime.py `on_transfer_leg`), and the call becomes this
-owner's until either side hangs up:
+- **The phone's transfer button** (SIP REFER, blind or attended): Asterisk dials the
+  target through a Local channel and swaps it into our conversation bridge in place of
+  the agent; that channel enters the app with `replace_channel` (recorded on Asterisk
+  22.10.1: StasisStart, then ChannelLeftBridge/EnteredBridge, then BridgeBlindTransfer
+  or BridgeAttendedTransfer).
+- **Through frontdesk** to a colleague or an external number of the plan (agent page,
+  API: calls/acd_runtime.py `transfer_to_agent`/`transfer_to_external`): the agent
+  leaves, the patient hears music in the conversation bridge while frontdesk rings the
+  target (Stasis args `handover,<call>`); when it answers it joins the bridge.
+
+Either way the agent's part ends there (wrap-up) and the call is this owner's until
+either side hangs up:
 
 - the target answered and someone hangs up: the other side is hung up, the bridge goes;
-- the target never answered (busy, no answer): the patient is neither left in silence
-  nor dropped: the dialplan's fallback (`frontdesk-fallback`) rings the front desk.
+- the target never answered (busy, no answer, unreachable): the patient is neither left
+  in silence nor dropped: they go back to the transferring agent's queue, at the front
+  (`requeue`); a callback's patient, who has no place in a queue, goes to the dialplan's
+  fallback (`frontdesk-fallback`: the front desk's phones).
 """
 
 from __future__ import annotations
@@ -24,13 +32,19 @@ from frontdesk.asterisk.ari import AriError
 from frontdesk.asterisk.ari_events import CHANNEL_ENDING
 from frontdesk.calls import events
 from frontdesk.calls.channels import Channels
-from frontdesk.calls.commands import Command, ContinueInDialplan, DeleteBridge, Hangup
+from frontdesk.calls.commands import (
+    AddToBridge,
+    BridgeMusic,
+    Command,
+    DeleteBridge,
+    Hangup,
+    Originate,
+)
 from frontdesk.calls.executor import CommandExecutor
 from frontdesk.calls.hub import EventHub
+from frontdesk.calls.stasis import Entered
 
 log = structlog.get_logger("frontdesk.acd")
-
-FALLBACK_CONTEXT = "frontdesk-fallback"  # dialplan/extensions.conf: ring the front desk
 
 
 @dataclass
@@ -39,13 +53,14 @@ class Transfer:
     patient: str  # the patient's channel: the caller's, or a callback's patient leg
     leg: str  # the transfer's leg, in the agent's place
     answered: bool  # the target picked up
+    dialled: bool = False  # frontdesk rings the target: it joins the bridge on answer
 
 
 def conversation_bridge(call: str) -> str:
     return f"frontdesk-c-{call}"
 
 
-class PhoneTransfers:
+class Transfers:
     def __init__(
         self,
         executor: CommandExecutor,
@@ -53,22 +68,34 @@ class PhoneTransfers:
         hub: EventHub,
         *,
         closed: Callable[[str], None],
+        unanswered: Callable[[Transfer], None],
     ) -> None:
         self.executor = executor
         self.channels = channels
         self.hub = hub
         self.closed = closed  # the call is over: the ACD forgets it
+        self.unanswered = unanswered  # nobody took it: the ACD takes the patient back
         self.calls: dict[str, Transfer] = {}  # by patient and by leg channel
 
-    def take(self, transfer: Transfer, *, agent: str | None, target: str | None) -> None:
-        """The agent's transfer leg replaced them in the bridge (`target`: the number
-        dialled; None for an attended transfer until BridgeAttendedTransfer names it)."""
+    def take(self, transfer: Transfer) -> None:
+        """The call is handed on: this owner has the patient and the transfer's leg."""
         for channel in (transfer.patient, transfer.leg):
             self.calls[channel] = transfer
             self.channels.claim(channel, self)
-        log.info("acd.phone_transfer", call=transfer.call, agent=agent, target=target)
-        how = "attended" if target is None else "blind"
-        self.hub.publish(events.PhoneTransferred(transfer.call, agent, target, how))
+
+    def leg_answered(self, entered: Entered) -> None:
+        """The target frontdesk rang picked up: into the bridge, the music stops."""
+        transfer = self.calls.get(entered.channel_id)
+        if transfer is None or transfer.call != entered.of_call:
+            self.executor.submit(entered.channel_id, [Hangup(entered.channel_id)])
+            return
+        transfer.answered = True
+        bridge = conversation_bridge(transfer.call)
+        log.info("acd.transfer_answered", call=transfer.call)
+        self.executor.submit(
+            transfer.call,
+            [BridgeMusic(transfer.call, bridge, on=False), AddToBridge(transfer.leg, bridge)],
+        )
 
     # -- the owner of the patient and the transfer leg -------------------------------------
     def on_event(self, channel: str, event: dict[str, Any]) -> None:
@@ -78,7 +105,7 @@ class PhoneTransfers:
         kind = event.get("type")
         if kind == "BridgeAttendedTransfer":
             self._attended(transfer, event)
-        elif kind == "ChannelStateChange" and channel == transfer.leg:
+        elif kind == "ChannelStateChange" and channel == transfer.leg and not transfer.dialled:
             transfer.answered = (event.get("channel") or {}).get("state") == "Up"
         elif kind in CHANNEL_ENDING and channel == transfer.leg:
             self._leg_ended(transfer)
@@ -89,7 +116,10 @@ class PhoneTransfers:
         """Transfers arm no timers."""
 
     def request_failed(self, command: Command, exc: AriError) -> None:
-        """Nothing to undo: hang-ups and the bridge's removal may find them gone."""
+        """Dialling the target failed (e.g. its phone is not registered): not answered."""
+        transfer = self.calls.get(command.channel)
+        if isinstance(command, Originate) and transfer is not None:
+            self._leg_ended(transfer)
 
     def lost(self, channel: str) -> None:
         transfer = self.calls.get(channel)
@@ -100,27 +130,28 @@ class PhoneTransfers:
     # -- endings ------------------------------------------------------------------------------
     def _leg_ended(self, transfer: Transfer) -> None:
         """Answered: the conversation is over, hang the patient up. Never answered: the
-        dialplan's fallback rings the front desk."""
+        patient goes back to the ACD (`unanswered`)."""
         if transfer.answered:
             self._close(transfer, hang_up=transfer.patient)
             return
-        log.warning("acd.phone_transfer_failed", call=transfer.call)
+        log.warning("acd.transfer_failed", call=transfer.call)
         self.hub.publish(events.PhoneTransferFailed(transfer.call))
-        fallback = ContinueInDialplan(transfer.patient, FALLBACK_CONTEXT, "s", 1)
-        self.executor.submit(transfer.call, [fallback])
-        self._close(transfer, hang_up=None, talked=False)
+        self._release(transfer)
+        self.unanswered(transfer)
 
-    def _close(self, transfer: Transfer, *, hang_up: str | None, talked: bool = True) -> None:
+    def _close(self, transfer: Transfer, *, hang_up: str | None) -> None:
         """The transferred call is over: the other side (`hang_up`) and the bridge go."""
-        for channel in (transfer.patient, transfer.leg):
-            if self.calls.pop(channel, None) is not None:
-                self.channels.release(channel)
-        if talked:
-            self.hub.publish(events.ConversationEnded(transfer.call))
+        self._release(transfer)
+        self.hub.publish(events.ConversationEnded(transfer.call))
         commands: list[Command] = [Hangup(hang_up)] if hang_up else []
         commands.append(DeleteBridge(transfer.call, conversation_bridge(transfer.call)))
         self.executor.submit(transfer.call, commands)
         self.closed(transfer.call)
+
+    def _release(self, transfer: Transfer) -> None:
+        for channel in (transfer.patient, transfer.leg):
+            if self.calls.pop(channel, None) is not None:
+                self.channels.release(channel)
 
     def _attended(self, transfer: Transfer, event: dict[str, Any]) -> None:
         """BridgeAttendedTransfer: who the agent handed the patient to (the colleague's
