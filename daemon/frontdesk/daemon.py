@@ -50,6 +50,7 @@ from frontdesk.web.dispositions import add_disposition_routes
 from frontdesk.web.live import LiveBoard, add_live_routes
 from frontdesk.web.ops import Metrics, Probes, add_ops_routes
 from frontdesk.web.pages import add_page_routes
+from frontdesk.web.return_calls_api import add_return_call_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
 from frontdesk.web.transfers_api import add_transfer_routes
 
@@ -451,6 +452,8 @@ async def _serve_agents_api(
         await live.restore(pool)
     runtime.hub.add_listener(live.on_hub)
     add_live_routes(app, live)
+    if runtime.returns is not None and pool is not None:
+        add_return_call_routes(app, live, runtime.returns, pool)
     add_page_routes(app, queues.plan, pool, now)
     if recorder is not None and pool is not None:
         pops = ScreenPops(ScreenPopSource(pool, timeout=0.25))

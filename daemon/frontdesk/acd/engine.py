@@ -22,6 +22,7 @@ from frontdesk.acd.model import (
     AcdSnapshot,
     AgentLogin,
     AgentLogout,
+    AgentOutsideCall,
     AgentPause,
     AgentState,
     AgentUnpause,
@@ -158,6 +159,8 @@ class AcdEngine:
                 self._pause(ext, now, paused=agent is not None and not agent.paused)
             case PhoneReachability(ext, reachable):
                 self._reachability(ext, reachable, now)
+            case AgentOutsideCall(ext, active):
+                self._outside_call(ext, active, now)
             case OfferAnswered(call_id, ext):
                 self._answered(call_id, ext, now)
             case OfferFailed(call_id, ext, reason):
@@ -291,6 +294,17 @@ class AcdEngine:
         agent.reachable = reachable
         if not reachable:
             self._withdraw_ring(agent, now)
+        self._refresh(agent, now)
+
+    def _outside_call(self, ext: str, active: bool, now: datetime) -> None:
+        """Busy on a call of their own while idle; free again when it ends."""
+        agent = self._agents.get(ext)
+        if agent is None:
+            return
+        if active and agent.activity == "idle":
+            agent.activity = "busy"
+        elif not active and agent.activity == "busy":
+            agent.activity = "idle"
         self._refresh(agent, now)
 
     def _answered(self, call_id: str, ext: str, now: datetime) -> None:

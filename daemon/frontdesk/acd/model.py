@@ -86,6 +86,15 @@ class PhoneReachability:
 
 
 @dataclass(frozen=True)
+class AgentOutsideCall:
+    """The agent is (`active`) or no longer is on a call frontdesk placed for them outside
+    the queues (returning a callback task by hand): no queue call is offered meanwhile."""
+
+    ext: str
+    active: bool
+
+
+@dataclass(frozen=True)
 class OfferAnswered:
     """The agent picked up an `Offer` (-> talking) or the agent leg of a `StartCallback`."""
 
@@ -181,6 +190,7 @@ Event = (
     | AgentUnpause
     | PausedToggle
     | PhoneReachability
+    | AgentOutsideCall
     | OfferAnswered
     | OfferFailed
     | TalkEnded

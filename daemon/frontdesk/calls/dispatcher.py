@@ -20,6 +20,7 @@ from frontdesk.calls.parts import CallParts
 from frontdesk.calls.stasis import Entered, Leg, read_stasis_start
 
 log = structlog.get_logger("frontdesk.calls")
+_RETURN_LEGS = frozenset({Leg.RETURN_AGENT, Leg.RETURN_PATIENT})
 
 
 class CallDispatcher:
@@ -28,6 +29,7 @@ class CallDispatcher:
         self.channels = parts.channels
         self.executor = parts.executor
         self.menu, self.acd, self.destinations = parts.menu, parts.acd, parts.destinations
+        self.returns = parts.returns
         parts.executor.on_timer = self._timer
         parts.executor.on_failed = self._failed
 
@@ -66,6 +68,8 @@ class CallDispatcher:
             self.destinations.leg_answered(entered)
         elif entered.leg is Leg.HANDOVER and self.acd is not None:
             self.acd.transfers.leg_answered(entered)
+        elif entered.leg in _RETURN_LEGS and self.returns is not None:
+            self.returns.leg_answered(entered)
         elif entered.leg is not None and self.acd is not None:
             self.acd.leg_answered(entered)
         elif entered.feature is not None and self.acd is not None:

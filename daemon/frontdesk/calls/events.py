@@ -148,6 +148,21 @@ class CallbackTaskRaised(CallFact):
     category: str | None
 
 
+@dataclass(frozen=True)
+class ReturnCallStarted(CallFact):
+    """An agent returns the call by hand ("call back now" on its task or voicemail)."""
+
+    kind = "return_call"
+    agent: str
+
+
+@dataclass(frozen=True)
+class ReturnCallEnded(CallFact):
+    kind = "return_call_ended"
+    agent: str
+    answered: bool  # the patient picked up
+
+
 # -- voicemail and transfers ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class VoicemailLeft(CallFact):

@@ -11,6 +11,7 @@ from frontdesk.calls.channels import Channels
 from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.executor import CommandExecutor
 from frontdesk.calls.menu import MenuCalls
+from frontdesk.calls.return_calls import ReturnCalls
 
 
 @dataclass(frozen=True)
@@ -21,3 +22,4 @@ class CallParts:
     menu: MenuCalls
     acd: AcdRuntime | None  # None: frontdesk runs without its ACD
     destinations: Destinations | None
+    returns: ReturnCalls | None  # agents returning calls by hand (with the ACD)

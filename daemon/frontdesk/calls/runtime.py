@@ -26,6 +26,7 @@ from frontdesk.calls.menu import Lookup, MenuCalls
 from frontdesk.calls.parts import CallParts
 from frontdesk.calls.queue_state import STATE_VARIABLE
 from frontdesk.calls.resync import Resync
+from frontdesk.calls.return_calls import ReturnCalls
 from frontdesk.calls.session import CallSession
 from frontdesk.calls.staff_transfers import StaffTransfers
 from frontdesk.calls.stasis import is_our_leg
@@ -81,6 +82,11 @@ class CallRuntime:
         )
         self.destinations = Destinations(plan, *parts, now=now) if acd else None
         self.staff_transfers = StaffTransfers(plan, self.acd) if self.acd is not None else None
+        self.returns = (
+            ReturnCalls(plan, *parts, feed=self.acd.feed, trunk=trunk)
+            if self.acd is not None
+            else None
+        )
         self.menu = MenuCalls(
             plan,
             ari,
@@ -93,7 +99,15 @@ class CallRuntime:
             handoffs=self.destinations,
             golive=golive,
         )
-        wired = CallParts(ari, self.channels, self.executor, self.menu, self.acd, self.destinations)
+        wired = CallParts(
+            ari,
+            self.channels,
+            self.executor,
+            self.menu,
+            self.acd,
+            self.destinations,
+            self.returns,
+        )
         self.dispatcher = CallDispatcher(wired)
         self._resync = Resync(wired)
 

@@ -7,6 +7,8 @@ Every channel that enters our app says why by its `Stasis()` arguments:
 - `transfer,<call>`: the far end of an external transfer (calls/destinations.py);
 - `handover,<call>`: a colleague or external number staff transferred a call to
   through frontdesk (calls/transfers.py);
+- `return-agent,<call>`, `return-patient,<call>`: an agent returning a patient's call
+  by hand, agent first (calls/return_calls.py);
 - `feature,<action>`: a staff feature code, `*45` login, `*46` logout, `*47` pause
   (dialplan/extensions.conf);
 - and a channel with `replace_channel`: Asterisk swapped it into one of our bridges in
@@ -26,6 +28,8 @@ class Leg(StrEnum):
     CALLBACK_PATIENT = "callback-patient"
     TRANSFER = "transfer"
     HANDOVER = "handover"
+    RETURN_AGENT = "return-agent"
+    RETURN_PATIENT = "return-patient"
 
 
 FEATURE = "feature"
