@@ -52,6 +52,18 @@ CALLS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+# a1 was moved by staff to another queue (a misroute); a2's disposition was corrected.
+EVENTS = [
+    ("a1", "a1:xfer", "staff_transfer",
+     '{"by": "2003", "to": "queue", "target": "front_desk", "reason": null, '
+     '"category": "scheduling", "misrouted": true}'),
+]  # fmt: skip
+DISPOSITIONS = [
+    ("a2", "a2:d1", "2001", NOW - timedelta(days=2) + timedelta(minutes=5), "wrong_department"),
+    ("a2", "a2:d2", "2001", NOW - timedelta(days=2) + timedelta(minutes=6), "resolved"),
+]
+
+
 async def _seed(pg_dsn: str, schema: str) -> None:
     conn = await asyncpg.connect(pg_dsn, server_settings={"search_path": schema})
     try:
@@ -60,6 +72,21 @@ async def _seed(pg_dsn: str, schema: str) -> None:
             columns = ", ".join(call)
             marks = ", ".join(f"${i}" for i in range(1, len(call) + 1))
             await conn.execute(f"INSERT INTO calls ({columns}) VALUES ({marks})", *call.values())
+        for linkedid, key, kind, data in EVENTS:
+            await conn.execute(
+                "INSERT INTO call_events (linkedid, event_key, at, kind, data) "
+                "VALUES ($1, $2, $3, $4, $5::jsonb)",
+                linkedid, key, NOW - timedelta(days=1), kind, data,
+            )  # fmt: skip
+        for linkedid, key, agent, at, code in DISPOSITIONS:
+            await conn.execute(
+                "INSERT INTO dispositions (linkedid, disposition_key, agent, at, code) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                linkedid, key, agent, at, code,
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE calls SET disposition = $2 WHERE linkedid = $1", linkedid, code
+            )
     finally:
         await conn.close()
 
@@ -85,9 +112,27 @@ def test_json(seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
     metrics = {m["key"]: m for m in data["metrics"]}
     assert metrics["misrouted"]["value"] == pytest.approx(0.5)
     assert metrics["misrouted"]["passed"] is False
+    assert metrics["misrouted"]["counts"] == {
+        "misrouted": 1, "moved": 1, "wrong_department": 0, "answered_by_staff": 2,
+    }  # fmt: skip
+    assert metrics["misrouted"]["seed"]["display"] == "25-40 % → 5-10 %"
+    assert metrics["transfers"]["value"] == pytest.approx(0.5)
+    assert metrics["transfers"]["seed"]["before"] == [0.35, 0.50]
     assert metrics["aht"]["value"] == 210
     assert metrics["aht"]["passed"] is True
-    assert metrics["fcr"]["value"] == 1.0
+    assert metrics["aht"]["seed"] is None
+    assert metrics["fcr"]["value"] == 0.5  # a1 was transferred; a2 was resolved
+    assert metrics["fcr"]["seed"]["aim"] == [0.80, 0.88]
+    routing = data["routing"]
+    assert routing["seed_targets"]["fcr"]["display"] == "55-65 % → 80-88 %"
+    by_category = {g["key"]: g for g in routing["by_category"]}
+    assert list(by_category) == ["billing", "scheduling"]
+    assert by_category["billing"]["misrouted"]["value"] == 1.0
+    assert by_category["billing"]["transfers"]["met"] is False
+    assert by_category["scheduling"]["misrouted"]["value"] == 0.0
+    assert by_category["scheduling"]["fcr"]["display"] == "100.0 %"
+    assert sum(w["counts"]["answered_by_staff"] for w in routing["by_week"]) == 2
+    assert 1 <= len(routing["by_week"]) <= 2
     assert metrics["after_hours_clinical_voicemail"]["value"] == 1
     assert metrics["after_hours_clinical_voicemail"]["passed"] is False
     assert metrics["abandonment"]["counts"] == {"abandoned": 1, "short_abandoned": 1, "queued": 4}
@@ -105,7 +150,11 @@ def test_table_and_csv(seeded: str, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (code, err) == (0, "")
     assert "calls " in out
     assert ": 6" in out.splitlines()[0]
-    for text in ("Misrouted call rate", "50.0 %", "✗", "✓", "Average handle time", "≤ 10.0 %"):
+    for text in (
+        "Misrouted call rate", "33.3 %", "✗", "✓", "Average handle time", "≤ 10.0 %",
+        "25-40 % → 5-10 %", "35-50 % → 8-15 %", "55-65 % → 80-88 %",
+        "resolution by category", "resolution by week",
+    ):  # fmt: skip
         assert text in out
     assert "Calls per category" in out
     table = list(csv.DictReader(target.open(encoding="utf-8", newline="")))

@@ -34,7 +34,9 @@ def test_csv_has_metrics_hours_and_categories_and_defuses_formulas() -> None:
     assert metrics["aht"]["passed"] == "pass"
     assert metrics["fcr"]["value"] == ""
     assert metrics["fcr"]["passed"] == ""
-    assert metrics["misrouted"]["counts"] == "transferred=0; answered=1"
+    assert metrics["misrouted"]["counts"] == (
+        "misrouted=0; moved=0; wrong_department=0; answered_by_staff=1"
+    )
     hours = [r for r in table if r["section"] == "calls_per_hour"]
     assert [r["name"] for r in hours] == [f"{h:02d}" for h in range(24)]
     assert hours[9]["value"] == "2"  # 15:00 UTC = 09:00 CST

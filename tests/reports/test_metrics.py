@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from frontdesk.reports.metrics import (
+    SEED_TARGETS,
     CallRow,
     Report,
     Target,
@@ -62,20 +63,69 @@ def test_rows_outside_the_range_are_not_measured() -> None:
     assert result.metric("aht").counts["answered"] == 1
 
 
-def test_misrouted_and_transfer_rate_count_answered_calls_staff_transferred() -> None:
-    rows = [answered(transferred=True), *(answered() for _ in range(9))]
-    # An IVR transfer (not answered by staff) is neither misrouted nor a manual transfer.
-    rows.append(row(transferred=True, outcome="transferred_external"))
+def test_transfer_rate_counts_calls_staff_answered_then_transferred_either_way() -> None:
+    rows = [
+        answered(transferred=True, phone_transfers=1),  # the phone's transfer button
+        answered(transferred=True, staff_transfers=1),  # through frontdesk, to a colleague
+        answered(transferred=True),  # the row's flag alone (older rows, no events)
+        *(answered() for _ in range(7)),
+        # Moved to another queue, then hung up there: staff answered it all the same.
+        row(queue="billing", agent="2003", transferred=True, staff_transfers=1, moved=True,
+            abandoned=True, outcome="abandoned"),
+        # An IVR transfer (no one from staff) is not a staff transfer.
+        row(outcome="transferred_external"),
+    ]  # fmt: skip
     result = report(rows)
-    for key, limit in (("misrouted", 0.10), ("transfers", 0.15)):
-        metric = result.metric(key)
-        assert metric.value == pytest.approx(0.1)
-        assert dict(metric.counts) == {"transferred": 1, "answered": 10}
-        assert metric.target == Target(high=limit)
-        assert metric.passed is True
-    failing = report([answered(transferred=True), answered()])
-    assert failing.metric("misrouted").passed is False
-    assert failing.metric("transfers").display_value == "50.0 %"
+    transfers = result.metric("transfers")
+    assert dict(transfers.counts) == {"transferred": 4, "answered_by_staff": 11}
+    assert transfers.value == pytest.approx(4 / 11)
+    assert transfers.target == Target(high=0.15)
+    assert transfers.passed is False
+    assert transfers.seed == SEED_TARGETS["transfers"]
+    calm = report([answered(transferred=True), *(answered() for _ in range(9))])
+    assert calm.metric("transfers").value == pytest.approx(0.1)
+    assert calm.metric("transfers").passed is True
+
+
+def test_misrouted_is_moved_to_another_queue_or_category_or_wrong_department() -> None:
+    rows = [
+        answered(transferred=True, staff_transfers=1, moved=True),
+        answered(wrong_department=True),
+        answered(transferred=True, staff_transfers=1, moved=True, wrong_department=True),
+        answered(transferred=True, staff_transfers=1),  # to a colleague: not misrouted
+        answered(transferred=True, phone_transfers=1),  # the phone's button: not misrouted
+        *(answered() for _ in range(15)),
+    ]
+    misrouted = report(rows).metric("misrouted")
+    assert dict(misrouted.counts) == {
+        "misrouted": 3,
+        "moved": 2,
+        "wrong_department": 2,
+        "answered_by_staff": 20,
+    }
+    assert misrouted.value == pytest.approx(0.15)
+    assert misrouted.passed is False
+    assert misrouted.display_target == "≤ 10.0 %"
+    assert misrouted.seed is not None
+    assert misrouted.seed.describe() == "25-40 % → 5-10 %"
+    assert report(rows[3:]).metric("misrouted").value == 0
+    assert report(rows[3:]).metric("misrouted").passed is True
+
+
+def test_the_seed_targets_are_the_issues_and_judge_at_the_aims_far_end() -> None:
+    assert {k: (s.before, s.aim, s.better) for k, s in SEED_TARGETS.items()} == {
+        "misrouted": ((0.25, 0.40), (0.05, 0.10), "lower"),
+        "transfers": ((0.35, 0.50), (0.08, 0.15), "lower"),
+        "fcr": ((0.55, 0.65), (0.80, 0.88), "higher"),
+    }
+    targets = Targets()
+    assert (targets.misrouted, targets.transfers, targets.fcr) == (
+        Target(high=0.10),
+        Target(high=0.15),
+        Target(low=0.80),
+    )
+    assert SEED_TARGETS["fcr"].describe() == "55-65 % → 80-88 %"
+    assert SEED_TARGETS["fcr"].as_json()["aim"] == [0.80, 0.88]
 
 
 def test_aht_is_the_mean_talk_time_of_answered_calls_within_2_5_to_4_minutes() -> None:
@@ -89,32 +139,92 @@ def test_aht_is_the_mean_talk_time_of_answered_calls_within_2_5_to_4_minutes() -
     assert report([answered(talk_s=300)]).metric("aht").passed is False
 
 
-def test_fcr_counts_a_repeat_call_for_the_same_category_within_7_days() -> None:
+def test_fcr_is_resolved_by_the_first_agent_with_no_new_call_within_72_hours() -> None:
     day = START + timedelta(hours=10)
     rows = [
-        # Called back about the same thing 2 days later: not resolved (the repeat is too).
+        # A new call from the same number 2 days later, about anything: not resolved.
         answered(day, caller="+13125550101", category="billing"),
-        row(
-            day + timedelta(days=2), caller="+13125550101", category="billing", outcome="voicemail"
-        ),
-        # Another category, or after 7 days: resolved.
+        row(day + timedelta(days=2), caller="+13125550101", category="refill",
+            outcome="abandoned"),
+        # The next call 4 days later is a new matter: resolved.
         answered(day, caller="+13125550102", category="billing"),
-        answered(day + timedelta(hours=1), caller="+13125550102", category="refill"),
-        answered(day, caller="+13125550103", category="scheduling"),
-        # The repeat after the range still counts (the loader fetches 7 more days).
-        answered(day + timedelta(days=6), caller="+13125550103", category="scheduling"),
-        row(END + timedelta(days=1), caller="+13125550103", category="scheduling"),
+        answered(day + timedelta(days=4), caller="+13125550102", category="billing"),
+        # A repeat after the range still counts (the loader fetches 72 more hours).
+        answered(END - timedelta(hours=2), caller="+13125550103"),
+        row(END + timedelta(hours=20), caller="+13125550103"),
+        # Transferred or misrouted: not resolved by the first agent.
+        answered(day, caller="+13125550104", transferred=True, phone_transfers=1),
+        answered(day, caller="+13125550105", wrong_department=True),
         # Withheld numbers cannot be followed: out of the ratio.
         answered(day, caller=None, category="billing"),
-    ]
+        # Not answered by staff: out of the ratio.
+        row(day, caller="+13125550106", outcome="voicemail"),
+    ]  # fmt: skip
     fcr = report(rows).metric("fcr")
-    assert dict(fcr.counts) == {"resolved": 2, "answered_known_caller": 5, "answered_withheld": 1}
-    assert fcr.value == pytest.approx(0.4)
+    assert dict(fcr.counts) == {"resolved": 2, "answered_known_caller": 6, "answered_withheld": 1}
+    assert fcr.value == pytest.approx(2 / 6)
     assert fcr.passed is False
-    long_after = answered(day + timedelta(days=8), caller="+13125550104", category="billing")
-    assert report([answered(day, caller="+13125550104", category="billing"), long_after]).metric(
-        "fcr"
-    ).value == pytest.approx(1.0)
+    assert "72 hours" in fcr.definition
+    just_after = answered(day + timedelta(hours=71), caller="+13125550107")
+    just_past = answered(day + timedelta(hours=72, seconds=1), caller="+13125550108")
+    pairs = [answered(day, caller="+13125550107"), just_after]
+    pairs += [answered(day, caller="+13125550108"), just_past]
+    assert report(pairs).metric("fcr").counts["resolved"] == 3  # all but the first of 107
+
+
+def test_by_category_counts_where_the_menu_routed_the_call() -> None:
+    day = START + timedelta(hours=10)
+    rows = [
+        # Routed to billing, moved to scheduling by staff: billing's misroute.
+        answered(day, caller="+13125550101", category="billing", transferred=True,
+                 staff_transfers=1, moved=True),
+        answered(day, caller="+13125550102", category="billing"),
+        answered(day, caller="+13125550103", category="scheduling"),
+        answered(day, caller="+13125550104", category="scheduling"),
+        answered(day, caller="+13125550105", category="scheduling", wrong_department=True),
+        answered(day, caller="+13125550106"),  # no category
+        row(day, category="refill", outcome="voicemail"),  # nobody answered: no row
+    ]  # fmt: skip
+    groups = {f.key: f for f in report(rows).by_category}
+    assert list(groups) == ["scheduling", "billing", "(none)"]
+    billing, scheduling = groups["billing"], groups["scheduling"]
+    assert (billing.answered, billing.transferred, billing.misrouted) == (2, 1, 1)
+    assert billing.value("misrouted") == pytest.approx(0.5)
+    assert billing.display("fcr") == "50.0 %"
+    assert billing.met("fcr") is False
+    assert (scheduling.answered, scheduling.transferred, scheduling.misrouted) == (3, 0, 1)
+    assert scheduling.value("transfers") == 0
+    assert scheduling.met("transfers") is True
+    assert scheduling.value("fcr") == pytest.approx(2 / 3)
+    data = billing.as_json()
+    assert data["counts"]["moved"] == 1
+    assert data["misrouted"] == {"value": 0.5, "display": "50.0 %", "met": False}
+
+
+def test_by_week_covers_every_local_week_of_the_range_oldest_first() -> None:
+    start = datetime(2026, 11, 25, tzinfo=CHICAGO)  # a Wednesday
+    end = datetime(2026, 12, 17, tzinfo=CHICAGO)  # to Wednesday 16 December, included
+    first_week = start.astimezone(UTC) + timedelta(hours=10)
+    rows = [
+        answered(first_week, caller="+13125550101", transferred=True, staff_transfers=1),
+        answered(first_week, caller="+13125550102"),
+        # Sunday 29 November 23:30 in Chicago is Monday in UTC: still the first week.
+        answered(datetime(2026, 11, 30, 5, 30, tzinfo=UTC), caller="+13125550103"),
+        answered(datetime(2026, 12, 15, 16, tzinfo=UTC), caller="+13125550104",
+                 wrong_department=True),
+    ]  # fmt: skip
+    weeks = report(rows, start=start, end=end).by_week
+    assert [(w.key, w.label, w.answered) for w in weeks] == [
+        ("2026-11-23", "2026-11-25 to 2026-11-29", 3),
+        ("2026-11-30", "2026-11-30 to 2026-12-06", 0),
+        ("2026-12-07", "2026-12-07 to 2026-12-13", 0),
+        ("2026-12-14", "2026-12-14 to 2026-12-16", 1),
+    ]
+    assert weeks[0].value("transfers") == pytest.approx(1 / 3)
+    assert weeks[1].value("fcr") is None
+    assert weeks[1].display("misrouted") == "—"
+    assert weeks[1].met("misrouted") is None
+    assert weeks[3].value("misrouted") == 1
 
 
 def test_after_hours_clinical_calls_reaching_voicemail_must_be_zero() -> None:
@@ -206,6 +316,11 @@ def test_custom_targets_and_json() -> None:
     assert result.metric("abandonment").passed is True
     data = result.as_json()
     assert data["zone"] == "America/Chicago"
+    seeds = {m["key"]: m["seed"] for m in data["metrics"] if m["seed"] is not None}
+    assert seeds["transfers"]["display"] == "35-50 % → 8-15 %"
+    assert set(seeds) == {"misrouted", "transfers", "fcr"}
+    assert set(data["routing"]) == {"seed_targets", "by_category", "by_week"}
+    assert data["routing"]["by_week"][0]["fcr"]["value"] == 1.0
     assert [m["key"] for m in data["metrics"]] == [
         "misrouted",
         "aht",

@@ -114,7 +114,7 @@ async def test_every_code_is_accepted(sink: tuple[TestServer, list[Record]]) -> 
     server, records = sink
     assert {
         "booked", "rescheduled", "cancelled", "resolved",
-        "message_taken", "needs_callback", "transferred",
+        "message_taken", "needs_callback", "transferred", "wrong_department",
     } == DISPOSITION_CODES  # fmt: skip
     for code in sorted(DISPOSITION_CODES):
         assert (await post(server, LINKEDID, {"agent": "2001", "code": code}))[0] == 202

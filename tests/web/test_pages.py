@@ -107,6 +107,52 @@ async def test_the_report_counts_the_range_against_the_targets(
     assert "aht" in csv or "Average handle time" in csv
 
 
+async def test_the_report_shows_transfers_misrouting_and_fcr_by_category_and_week(
+    world: World, accounts: AccountStore
+) -> None:
+    talk = {"queue": "billing", "outcome": "answered", "wait_s": 20, "talk_s": 200}
+    at = T0 - timedelta(hours=2)
+    await add_call(accounts, "moved", started_at=at, caller="+13125550101", category="billing",
+                   transferred=True, **talk)  # fmt: skip
+    await add_call(accounts, "wrong", started_at=at, caller="+13125550102", category="billing",
+                   disposition="wrong_department", **talk)  # fmt: skip
+    await add_call(accounts, "fine", started_at=at, caller="+13125550103", category="refill",
+                   **talk)  # fmt: skip
+    async with accounts.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO call_events (linkedid, event_key, at, kind, data) VALUES "
+            """('moved', 'moved:1', $1, 'staff_transfer', '{"misrouted": true}')""",
+            at,
+        )
+        await conn.execute(
+            "INSERT INTO dispositions (linkedid, disposition_key, agent, at, code) "
+            "VALUES ('wrong', 'wrong:1', '2003', $1, 'wrong_department')",
+            at,
+        )
+    sam = world.browser()
+    await sam.login("sam")
+    day = T0.date().isoformat()
+    status, page, _ = await sam.request("GET", f"/reports?from={day}&to={day}")
+    assert status == 200
+    assert "Seed: before → aim" in page
+    assert "25-40 % → 5-10 %" in page  # beside the misrouted figure, and above its columns
+    assert "35-50 % → 8-15 %" in page
+    assert "55-65 % → 80-88 %" in page
+    assert "dispositioned it “wrong department”" in page  # the definitions, on the page
+    assert "within 72 hours" in page
+    assert 'id="routing-by-category"' in page
+    assert 'id="routing-by-week"' in page
+    category = page.split('id="routing-by-category"')[1].split("</table>")[0]
+    billing = category.split('data-key="billing"')[1].split("</tr>")[0]
+    assert '<td class="num" data-figure="misrouted">100.0 % <span class="bad">✗</span>' in billing
+    assert '<td class="num" data-figure="transfers">50.0 %' in billing
+    refill = category.split('data-key="refill"')[1].split("</tr>")[0]
+    assert '<td class="num" data-figure="fcr">100.0 % <span class="ok">✓</span>' in refill
+    week = page.split('id="routing-by-week"')[1].split("</table>")[0]
+    assert f"{day} to {day}" in week
+    assert '<td class="num" data-figure="misrouted">66.7 %' in week
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -28,9 +28,12 @@ from frontdesk.exits import EXIT_INVALID, EXIT_OK
 from frontdesk.reports.export import to_csv
 from frontdesk.reports.metrics import (
     FCR_WINDOW,
+    ROUTING_KEYS,
+    SEED_TARGETS,
     SERVICE_LEVEL_TARGET,
     SHORT_ABANDON,
     Report,
+    RoutingFigures,
     compute,
 )
 from frontdesk.reports.store import load_rows
@@ -181,18 +184,20 @@ def print_report(out: Console, report: Report) -> None:
     )
     out.print(f"calls {span}: {report.total_calls}", markup=False, highlight=False, soft_wrap=True)
     table = Table()
-    for column in ("metric", "value", "target", "", "definition"):
+    for column in ("metric", "value", "target", "", "seed (before → aim)", "definition"):
         table.add_column(column, justify="right" if column in ("value", "target") else "left")
     for m in report.metrics:
-        mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: ""}[m.passed]
         table.add_row(
             escape(m.label),
             escape(m.display_value),
             escape(m.display_target),
-            mark,
+            _MARK[m.passed],
+            "" if m.seed is None else escape(m.seed.describe()),
             escape(m.definition),
         )
     out.print(table)
+    print_routing(out, "category", report.by_category)
+    print_routing(out, "week", report.by_week)
     hours = Table(title="Calls per hour (local)", title_justify="left")
     busy = [h for h in range(24) if report.calls_per_hour[h]]
     for h in busy:
@@ -207,3 +212,29 @@ def print_report(out: Console, report: Report) -> None:
         for name, count in report.calls_per_category.items():
             categories.add_row(escape(name), str(count))
         out.print(categories)
+
+
+_MARK = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: ""}
+
+
+def print_routing(out: Console, by: str, groups: tuple[RoutingFigures, ...]) -> None:
+    """Transfer rate, misrouted rate and FCR per category or week, the seeds in the header."""
+    if not groups:
+        return
+    title = (
+        f"Transfers, misrouting and first-contact resolution by {by}"
+        " (calls answered by staff; seed targets: before → aim)"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column(by)
+    table.add_column("answered", justify="right")
+    for key in ROUTING_KEYS:
+        seed = SEED_TARGETS[key]
+        table.add_column(f"{_ROUTING_LABELS[key]}\n{seed.describe()}", justify="right")
+    for f in groups:
+        cells = (f"{escape(f.display(key))} {_MARK[f.met(key)]}".strip() for key in ROUTING_KEYS)
+        table.add_row(escape(f.label), str(f.answered), *cells)
+    out.print(table)
+
+
+_ROUTING_LABELS = {"transfers": "transfers", "misrouted": "misrouted", "fcr": "FCR"}

@@ -1,4 +1,10 @@
-"""Reading the `calls` rows a report needs (one parameterised query)."""
+"""Reading the `calls` rows a report needs (one parameterised query).
+
+Each row brings what its call's events and dispositions say about transfers and
+misrouting (docs/reports.md), looked up per call through the `call_events (linkedid, at)`
+and `dispositions (linkedid)` indexes, and only for calls whose row says there is
+something to find (`transferred`, `disposition`): the query stays bounded by the range.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,32 @@ from frontdesk.reports.metrics import CallRow
 from frontdesk.store import db
 
 _QUERY = """
-SELECT linkedid, started_at, caller, category, queue, agent, answered_at, wait_s, talk_s,
-       after_hours, urgent, voicemail, abandoned, transferred, outcome
-FROM calls
-WHERE started_at >= $1 AND started_at < $2
-ORDER BY started_at, linkedid
+SELECT c.linkedid, c.started_at, c.caller, c.category, c.queue, c.agent, c.answered_at,
+       c.wait_s, c.talk_s, c.after_hours, c.urgent, c.voicemail, c.abandoned, c.transferred,
+       c.outcome,
+       coalesce(t.phone_transfers, 0) AS phone_transfers,
+       coalesce(t.staff_transfers, 0) AS staff_transfers,
+       coalesce(t.moved, false) AS moved,
+       coalesce(d.wrong_department, false) AS wrong_department
+FROM calls c
+LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE e.kind = 'transferred') AS phone_transfers,
+           count(*) FILTER (WHERE e.kind = 'staff_transfer') AS staff_transfers,
+           bool_or(e.kind = 'staff_transfer' AND e.data -> 'misrouted' = 'true'::jsonb) AS moved
+    FROM call_events e
+    WHERE c.transferred AND e.linkedid = c.linkedid
+      AND e.kind IN ('transferred', 'staff_transfer')
+) t ON true
+LEFT JOIN LATERAL (
+    -- each agent's last word on the call: a corrected disposition no longer counts
+    SELECT bool_or(last.code = 'wrong_department') AS wrong_department
+    FROM (SELECT DISTINCT ON (agent) code
+          FROM dispositions
+          WHERE c.disposition IS NOT NULL AND linkedid = c.linkedid
+          ORDER BY agent, at DESC, id DESC) last
+) d ON true
+WHERE c.started_at >= $1 AND c.started_at < $2
+ORDER BY c.started_at, c.linkedid
 """
 
 
@@ -41,6 +68,10 @@ async def load_rows(
             abandoned=r["abandoned"],
             transferred=r["transferred"],
             outcome=r["outcome"],
+            phone_transfers=r["phone_transfers"],
+            staff_transfers=r["staff_transfers"],
+            moved=r["moved"],
+            wrong_department=r["wrong_department"],
         )
         for r in records
     ]

@@ -38,6 +38,7 @@ DISPOSITION_CODES: Final = frozenset(
         "message_taken",
         "needs_callback",
         "transferred",
+        "wrong_department",  # the call was for another department: counts as misrouted
     }
 )
 NOTE_MAX_CHARS: Final = 500

@@ -20,6 +20,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -31,6 +32,7 @@ from frontdesk.reports.charts import calls_per_hour_svg, wait_distribution_svg
 from frontdesk.reports.export import to_csv
 from frontdesk.reports.metrics import (
     FCR_WINDOW,
+    SEED_TARGETS,
     SERVICE_LEVEL_TARGET,
     SHORT_ABANDON,
     CallRow,
@@ -174,7 +176,22 @@ async def reports_page(request: web.Request) -> web.Response:
         report=report,
         error=result.error,
         charts=charts,
+        **_routing_context(),
     )
+
+
+def _routing_context() -> dict[str, Any]:
+    """What the reports page's transfers/misrouting/FCR tables need besides the report."""
+    hours = FCR_WINDOW.total_seconds() / 3600
+    return {
+        "routing_columns": (
+            ("transfers", "Transfer rate"),
+            ("misrouted", "Misrouted"),
+            ("fcr", "First-contact resolution"),
+        ),
+        "seeds": SEED_TARGETS,
+        "routing_window": f"{hours:g} hours",
+    }
 
 
 @require("view_reports")
