@@ -113,12 +113,19 @@ class Daemon:
                     continue
         return found
 
-    def api(self, method: str, path: str) -> Any:
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.http_port}{path}",
             method=method,
-            headers={"Authorization": f"Bearer {API_TOKEN}"},
-            data=b"" if method == "POST" else None,
+            headers=headers,
+            data=json.dumps(body).encode()
+            if body is not None
+            else b""
+            if method == "POST"
+            else None,
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"null")
@@ -177,11 +184,17 @@ class Lab:
             raise RuntimeError(f"phone {ext} did not register: {reg.dir}")
 
     def phone(
-        self, ext: str, *, ring: float = 1.0, talk: float = 120.0, transfer_to: str | None = None
+        self,
+        ext: str,
+        *,
+        ring: float = 1.0,
+        talk: float = 120.0,
+        transfer_to: str | None = None,
+        busy: bool = False,
     ) -> Sipp:
         """(Re)start a phone's answering SIPp: rings `ring` s, answers, hangs up after
         `talk` s unless the caller hangs up first (`transfer_to`: presses transfer to that
-        extension after `talk` s instead)."""
+        extension after `talk` s instead; `busy`: answers 486 to every call)."""
         old = self.phones.get(ext)
         if old is not None:
             old.stop()
@@ -189,7 +202,9 @@ class Lab:
             f"phone-{ext}-{next(self._seq)}",
             self.workdir,
             PHONE_PORTS[ext],
-            answering_xml(round(ring * 1000), round(talk * 1000), transfer_to=transfer_to),
+            answering_xml(
+                round(ring * 1000), round(talk * 1000), transfer_to=transfer_to, busy=busy
+            ),
             calls=None,
         ).start()
         self.phones[ext] = sipp

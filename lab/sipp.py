@@ -79,11 +79,22 @@ def register_xml(ext: str, password: str) -> str:
     )
 
 
-def answering_xml(ring_ms: int, talk_ms: int, *, transfer_to: str | None = None) -> str:
+def answering_xml(
+    ring_ms: int, talk_ms: int, *, transfer_to: str | None = None, busy: bool = False
+) -> str:
     """A phone (or the PSTN far end) that rings `ring_ms`, answers, and hangs up after
     `talk_ms` unless the other side hangs up first. With `transfer_to`, the phone's
     transfer button instead: after `talk_ms` a blind REFER to that extension, then it
-    answers Asterisk's NOTIFYs until Asterisk hangs it up."""
+    answers Asterisk's NOTIFYs until Asterisk hangs it up. `busy`: answers every call
+    486 Busy Here."""
+    if busy:
+        return (
+            _HEAD
+            + '<scenario name="lab busy">\n'
+            + '  <recv request="INVITE" crlf="true"/>\n'
+            + _send(_response("486 Busy Here"))
+            + '  <recv request="ACK" optional="false"/>\n</scenario>\n'
+        )
     after_answer = _blind_transfer(ring_ms, talk_ms, transfer_to) if transfer_to else ""
     bye = """BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]

@@ -237,3 +237,83 @@ def test_a_phones_attended_transfer_keeps_the_patient_and_is_recorded(lab: Lab) 
         phone.close()
         lab.phone("2004")
         lab.phone("2005")
+
+
+def test_a_phones_transfer_to_a_busy_phone_puts_the_patient_back_first_in_line(
+    lab: Lab,
+) -> None:
+    # Dana (2004) answers a refill caller and transfers to Eli (2005), whose phone is busy:
+    # the patient is neither dropped nor left in silence but waits in nurse triage again,
+    # first in line, and Dana's phone rings with them once she is free.
+    lab.phone("2004", talk=4, transfer_to="2005")
+    lab.phone("2005", busy=True)
+    caller = "+13125552063"
+    try:
+        lab.call(Call(caller, REFILL, (), hold=90))
+        wait_until(lambda: lab.daemon.seen("acd.phone_transfer"), "Dana's transfer", 40)
+        lab.phone("2004", talk=5)  # her next call she just answers
+        wait_until(lambda: lab.daemon.seen("acd.requeued"), "the patient back in the queue", 60)
+        wait_until(
+            lambda: invites_from(lab.phones["2004"], caller), "Dana to get the patient again", 60
+        )
+        row = lab.call_row(caller, timeout=60, ended=True)
+        assert (row["transferred"], row["outcome"]) == (True, "answered")
+    finally:
+        lab.phone("2004")
+        lab.phone("2005")
+
+
+def test_a_transfer_to_another_queue_keeps_the_patients_place(lab: Lab) -> None:
+    # Chloe (billing) is paused while a billing caller waits. Ana answers a scheduling
+    # caller who had called first and moves them to billing, as the agent page does
+    # (`POST /api/calls/<call>/transfer`): they wait ahead of the later caller, and
+    # Chloe's phone rings with them first.
+    lab.daemon.api("POST", "/api/agents/2003/pause")
+    lab.phone("2003", ring=0.5, talk=3)
+    first, later = "+13125552071", "+13125552072"
+    try:
+        lab.call(Call(first, MAIN, keys("1", "3"), hold=90))
+        assert lab.answered_by(first) == "2001"
+        lab.call(Call(later, MAIN, keys("2"), hold=90))
+        wait_until(lambda: len(lab.queue_callers("billing")) == 1, "the later caller to wait")
+        call_id = lab.agent_states()["2001"]["call_id"]
+        assert call_id
+        body = {"to": "queue", "target": "billing", "reason": "a bill", "category": "billing"}
+        lab.daemon.api("POST", f"/api/calls/{call_id}/transfer", body)
+        wait_until(
+            lambda: [c["call_id"] for c in lab.queue_callers("billing")][:1] == [call_id],
+            "the moved patient first in billing",
+        )
+        lab.daemon.api("POST", "/api/agents/2003/unpause")
+        wait_until(lambda: invites_from(lab.phones["2003"], later), "Chloe to take both", 60)
+        rung = [_from_number(m) for m in lab.phones["2003"].received("INVITE")]
+        assert rung.index(first.lstrip("+")) < rung.index(later.lstrip("+"))
+        row = lab.call_row(first, timeout=60)
+        assert row["transferred"] is True
+    finally:
+        lab.daemon.api("POST", "/api/agents/2003/unpause")
+        lab.phone("2003")
+
+
+def test_a_transfer_to_a_colleague_rings_them_then_bridges(lab: Lab) -> None:
+    # Ana answers a scheduling caller and hands them to Ben (2002) through frontdesk:
+    # Ben's phone rings with the patient's number, he answers and talks 5 s; when he
+    # hangs up the patient is hung up too.
+    lab.phone("2002", talk=5)
+    caller = "+13125552073"
+    try:
+        call = lab.call(Call(caller, MAIN, keys("1", "3"), hold=90))
+        assert lab.answered_by(caller) == "2001"
+        call_id = lab.agent_states()["2001"]["call_id"]
+        body = {"to": "agent", "target": "2002", "reason": "orthopedics question"}
+        lab.daemon.api("POST", f"/api/calls/{call_id}/transfer", body)
+        wait_until(lambda: invites_from(lab.phones["2002"], caller), "Ben's phone to ring", 40)
+        wait_until(lambda: call.received("BYE"), "the patient to be hung up with Ben", 60)
+        row = lab.call_row(caller, timeout=60, ended=True)
+        assert (row["agent"], row["transferred"]) == ("2001", True)
+        kinds = [
+            r["kind"] for r in lab.rows("SELECT kind FROM call_events WHERE linkedid = $1", call_id)
+        ]
+        assert "staff_transfer" in kinds
+    finally:
+        lab.phone("2002")
