@@ -204,6 +204,13 @@ async def test_a_call_from_the_board_to_the_report(daemon: Daemon) -> None:
         await agent.click("button[data-action=login]")
         await expect(agent.locator("#my-state")).to_have_text("idle")
 
+        # A phone that drops off shows on the board, distinctly (docs/routing.md §3.2).
+        await daemon.control_post("/_emulator/endpoints/2001/unregister", {})
+        unreachable = board.locator('#agents tr[data-ext="2001"] .badge.unreachable')
+        await expect(unreachable).to_have_text("phone unreachable", timeout=5_000)
+        await daemon.control_post("/_emulator/endpoints/2001/register", {})
+        await expect(agent.locator("#my-state")).to_have_text("idle", timeout=5_000)
+
         # The phone rings long enough to see the pop, then answers by itself.
         await daemon.control_post("/_emulator/endpoints/2001/behaviour", {"answer_after": 6})
         call = await daemon.control_post(

@@ -1,15 +1,16 @@
 """Random event sequences through the ACD engine, with a small runtime playing the phones.
 
 After every event: no available agent could take a waiting caller, offers are exclusive
-both ways, callers are offered in order (front first, then the longest waiting), and the
-engine agrees with what the runtime saw. At the end, once everyone logs in and answers
+both ways, callers are offered in order (front first, then the longest waiting), the
+engine agrees with what the runtime saw, and nobody waits on hold in a queue that has
+been unstaffed (no member logged in with a reachable phone) for two `max_wait`s. At the end, once everyone logs in and answers
 and the practice closes, every caller was offered, left, or followed after hours (or, for
 a callback, became a task).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -43,6 +44,7 @@ from frontdesk.acd import (
 )
 from frontdesk.acd.lifecycle import AVAILABLE, IN_QUEUE, CallerState
 from frontdesk.acd.model import AcdSnapshot
+from frontdesk.acd.staffing import overflow_period
 from frontdesk.plan import Plan, load_plan
 from frontdesk.plan.model import Staff
 from tests.acd.support import Desk
@@ -92,6 +94,7 @@ class AcdMachine(RuleBasedStateMachine):
         self.choices: set[str] = set()
         self.logged_in: set[str] = set()
         self.unreachable: set[str] = set()
+        self.unstaffed_since: dict[str, datetime] = {}  # queue -> since when
 
     # -- the runtime side -----------------------------------------------------------------------
     def send(self, event: Event) -> None:
@@ -99,6 +102,7 @@ class AcdMachine(RuleBasedStateMachine):
         for command in out:
             self.observe(command)
         self.check_order(out)
+        self.track_staffing()
 
     def observe(self, command: Command) -> None:
         if isinstance(command, Offer | StartCallback):
@@ -136,6 +140,17 @@ class AcdMachine(RuleBasedStateMachine):
                     assert not (skipped and ahead(snapshot, other, chosen)), (
                         f"{offer.ext} got {offer.call_id} before {other.call_id}"
                     )
+
+    def track_staffing(self) -> None:
+        """docs/routing.md §3.2, written again: a member on a call, or logged in with a
+        reachable phone (paused or not), staffs the queue."""
+        on_call = {*self.ringing.values(), *self.legs.values(), *self.talking.values()}
+        on_duty = on_call | (self.logged_in - self.unreachable)
+        for queue in QUEUES:
+            if any(m.extension in on_duty for m in PLAN.members(queue)):
+                self.unstaffed_since.pop(queue, None)
+            else:
+                self.unstaffed_since.setdefault(queue, self.desk.now)
 
     def present(self) -> set[str]:
         snapshot = self.desk.engine.snapshot(self.desk.now)
@@ -189,13 +204,13 @@ class AcdMachine(RuleBasedStateMachine):
 
     @rule(ext=st.sampled_from(EXTS))
     def login(self, ext: str) -> None:
-        self.send(AgentLogin(ext))
         self.logged_in.add(ext)
+        self.send(AgentLogin(ext))
 
     @rule(ext=st.sampled_from(EXTS))
     def logout(self, ext: str) -> None:
-        self.send(AgentLogout(ext))
         self.logged_in.discard(ext)
+        self.send(AgentLogout(ext))
 
     @rule(ext=st.sampled_from(EXTS), how=st.sampled_from([AgentPause, AgentUnpause, PausedToggle]))
     def pause(self, ext: str, how: type[AgentPause | AgentUnpause | PausedToggle]) -> None:
@@ -203,8 +218,8 @@ class AcdMachine(RuleBasedStateMachine):
 
     @rule(ext=st.sampled_from(EXTS), reachable=st.booleans())
     def reachability(self, ext: str, reachable: bool) -> None:
-        self.send(PhoneReachability(ext, reachable))
         (self.unreachable.discard if reachable else self.unreachable.add)(ext)
+        self.send(PhoneReachability(ext, reachable))
 
     @rule(index=st.integers(0, 50))
     def answer(self, index: int) -> None:
@@ -212,12 +227,12 @@ class AcdMachine(RuleBasedStateMachine):
         if call_id is None:
             return
         ext = self.ringing.pop(call_id)
-        self.send(OfferAnswered(call_id, ext))
         if call_id in self.callback_rings:
             self.callback_rings.discard(call_id)
             self.legs[call_id] = ext
         else:
             self.talking[call_id] = ext
+        self.send(OfferAnswered(call_id, ext))
 
     @rule(
         index=st.integers(0, 50),
@@ -229,9 +244,9 @@ class AcdMachine(RuleBasedStateMachine):
             return
         ext = self.ringing.pop(call_id)
         self.callback_rings.discard(call_id)
-        self.send(OfferFailed(call_id, ext, reason))  # type: ignore[arg-type]
         if reason == "unreachable":
             self.unreachable.add(ext)
+        self.send(OfferFailed(call_id, ext, reason))  # type: ignore[arg-type]
 
     @rule(index=st.integers(0, 50))
     def end_talk(self, index: int) -> None:
@@ -252,9 +267,9 @@ class AcdMachine(RuleBasedStateMachine):
         if call_id is None:
             return
         ext = self.legs.pop(call_id)
-        self.send(CallbackResult(call_id, answered))
         if answered:
             self.talking[call_id] = ext
+        self.send(CallbackResult(call_id, answered))
 
     @rule(seconds=st.integers(0, 400))
     def wait(self, seconds: int) -> None:
@@ -324,6 +339,19 @@ class AcdMachine(RuleBasedStateMachine):
             assert engine.state(caller.call_id) is caller.status
 
     @invariant()
+    def nobody_waits_for_ever_in_an_unstaffed_queue(self) -> None:
+        """At each max_wait in an unstaffed queue a caller is offered the callback (once)
+        or follows after hours: at most two max_waits after the queue lost its staff."""
+        snapshot = self.desk.engine.snapshot(self.desk.now)
+        for queue, since in self.unstaffed_since.items():
+            limit = 2 * overflow_period(PLAN.queues[queue])
+            for caller in snapshot.queue(queue).callers:
+                if caller.status is CallerState.WAITING:
+                    waited = self.desk.now - max(since, caller.enqueued_at)
+                    assert waited < limit, f"{caller.call_id} waits in unstaffed {queue}"
+            assert snapshot.queue(queue).staffed == 0, queue
+
+    @invariant()
     def resolved_callers_are_gone(self) -> None:
         snapshot = self.desk.engine.snapshot(self.desk.now)
         present = {c.call_id for q in snapshot.queues for c in q.callers}
@@ -332,8 +360,8 @@ class AcdMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         """Everyone logs in and answers until well after closing: nobody is left behind."""
         for ext in EXTS:
-            self.send(PhoneReachability(ext, True))
             self.unreachable.discard(ext)
+            self.send(PhoneReachability(ext, True))
             self.login(ext)
             self.send(AgentUnpause(ext))
         limit = self.desk.now + timedelta(days=2)

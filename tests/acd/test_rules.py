@@ -317,11 +317,13 @@ def test_estimated_wait_comes_from_handle_times(desk: Desk) -> None:
 
 # -- overflow: callbacks ------------------------------------------------------------------------
 def test_callback_offer_at_max_wait_and_after_each_further_max_wait(desk: Desk) -> None:
+    nurses_busy(desk, ANA)  # paused: the queue is staffed, nobody takes the calls
     desk.join("c1", "scheduling", callback_number=NUMBER)
     desk.join("anon", "scheduling")  # withheld caller ID: never offered
+    start = desk.now
     out = desk.advance(timedelta(minutes=4))
     assert only(out, OfferCallbackChoice) == [OfferCallbackChoice("c1")]
-    assert desk.now == T0 + timedelta(minutes=4)
+    assert desk.now == start + timedelta(minutes=4)
     assert only(desk.advance(timedelta(minutes=3, seconds=59)), OfferCallbackChoice) == []
     assert only(desk.advance(1), OfferCallbackChoice) == [OfferCallbackChoice("c1")]
     assert only(desk.log, OfferCallbackChoice) == [OfferCallbackChoice("c1")] * 2
@@ -451,7 +453,7 @@ def test_escalation_goes_to_queue_members_when_no_charge_nurse_is_logged_in(desk
 
 def test_escalation_with_nobody_logged_in_still_alerts_the_dashboard(desk: Desk) -> None:
     nurses_busy(desk, ELI)
-    desk.join("c1", "nurse_triage")
+    desk.join("c1", "nurse_triage", callback_number=NUMBER)  # offered at 5 min, waits on
     desk.send(AgentLogout(ELI))
     assert only(desk.advance(timedelta(minutes=8)), Escalate)[0].recipients == ()
 
@@ -500,6 +502,7 @@ def test_a_caller_joining_on_a_holiday_follows_after_hours_at_once(plan: Plan) -
 
 def test_each_queue_closes_on_its_own_schedule(plan: Plan) -> None:
     desk = Desk(plan, start=local("2026-12-04 11:55"))  # a Friday: billing closes at noon
+    nurses_busy(desk, CHLOE, DANA)
     desk.join("bill", "billing")
     desk.join("nurse", "nurse_triage")
     out = desk.advance(timedelta(minutes=10))

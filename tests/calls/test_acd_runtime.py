@@ -11,11 +11,11 @@ from datetime import timedelta
 
 import pytest
 
-from frontdesk.acd.model import CallerJoined
+from frontdesk.acd.model import AgentLogout, AgentPause, CallerJoined
 from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.calls.commands import Command, DeleteBridge, Hangup, Originate
-from frontdesk.calls.events import CallAbandoned, ConversationEnded, HubEvent
+from frontdesk.calls.events import AgentStateChanged, CallAbandoned, ConversationEnded, HubEvent
 from frontdesk.calls.queue_state import encode_state
 from frontdesk.calls.runtime import CallRuntime
 from frontdesk.calls.stasis import Entered, Leg
@@ -99,3 +99,19 @@ async def test_a_callback_conversation_lost_in_an_asterisk_restart_ends(desk: De
     assert desk.acd.state("W") == "gone"
     assert any(isinstance(f, ConversationEnded) for f in desk.facts)
     assert desk.acd.engine.snapshot().agent(CHLOE).state != "talking"
+
+
+async def test_who_staffs_for_the_router_drops_an_unreachable_phone_not_a_pause(
+    desk: Desk,
+) -> None:
+    """docs/routing.md §3.2: the set the menu and FastAGI route with (`logged_in`)."""
+    staffing = desk.acd.logged_in
+    desk.acd.feed(AgentPause(CHLOE))
+    assert CHLOE in staffing
+    desk.acd.phone_reachable(CHLOE, False)
+    assert CHLOE not in staffing
+    assert AgentStateChanged(CHLOE, "unreachable") in desk.facts
+    desk.acd.phone_reachable(CHLOE, True)
+    assert CHLOE in staffing
+    desk.acd.feed(AgentLogout(CHLOE))
+    assert CHLOE not in staffing

@@ -4,19 +4,23 @@ the emulator (with asterisk-conf/manager.conf's AMI rights), and the ACD."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import structlog
 
+from frontdesk.acd.model import AgentPause
 from frontdesk.asterisk.ami import AmiClient, AmiSettings
 from frontdesk.asterisk.ami_codec import Event
 from frontdesk.asterisk.ari import AriClient, AriConfig
+from frontdesk.calls.events import SentAfterHours, VoicemailLeft
 from frontdesk.calls.presence import PhonePresence
 from frontdesk.daemon import track_phones
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan
-from tests.test_acd_calls import PASSWORD, open_practice
+from tests.test_acd_calls import PASSWORD, SPEED, Practice, next_fact, open_practice
 from tests.test_acd_calls import pbx as pbx
 
 STAFF = ["2001", "2002"]
@@ -164,3 +168,69 @@ async def test_a_phone_absent_before_frontdesk_connects_is_never_rung(
     rung = [r["query"].get("endpoint") for r in pbx.requests if r["path"] == "/ari/channels"]
     assert "PJSIP/2001" not in rung
     assert "PJSIP/2006" in rung
+
+
+@asynccontextmanager
+async def phones_tracked(plan: Plan, pbx: Emulator, practice: Practice) -> AsyncIterator[None]:
+    """The daemon's presence tracking (`track_phones`) over the emulator's AMI."""
+    ami = AmiClient(AmiSettings("127.0.0.1", pbx.ami_port, "frontdesk", PASSWORD))
+    await ami.start()
+    try:
+        track_phones(ami, practice.ari, plan, practice.queues)
+        yield
+    finally:
+        await ami.close()
+
+
+async def test_billing_with_its_only_phone_unregistered_sends_callers_to_voicemail(
+    plan: Plan, pbx: Emulator
+) -> None:
+    """docs/routing.md §3.2: Chloe (2003), billing's only member, is logged in, but her
+    phone is unregistered: a billing caller takes billing's after-hours voicemail."""
+    async with open_practice(plan, pbx, logged_in=["2003"]) as practice:
+        async with phones_tracked(plan, pbx, practice):
+            await pbx.unregister("2003")
+            agents = practice.queues.engine.snapshot
+            await practice.wait_for(
+                lambda: agents(practice.queues.now()).agent("2003").state == "unreachable"
+            )
+            assert "2003" not in practice.runtime.logged_in
+            channel = await practice.call("2", caller="+13125551001")
+            await practice.wait_for(lambda: f"frontdesk/billing/{channel}" in pbx.pbx.live)
+            routed = next(r for r in practice.routed if r.call == channel)
+            assert routed.decision.destination.as_json() == {
+                "kind": "voicemail",
+                "box": "billing",
+                "callback": "next business day",
+            }
+            assert routed.decision.after_hours is False  # open, but nobody can answer
+            assert channel not in practice.queues.calls
+            await pbx.press(channel, "#")
+            alert = await next_fact(practice, VoicemailLeft, timeout=5)
+            assert alert.box == "billing"
+        assert "sound:frontdesk/voicemail-billing" in pbx.pbx.history[channel].media
+    rung = [r["query"].get("endpoint") for r in pbx.requests if r["path"] == "/ari/channels"]
+    assert "PJSIP/2003" not in rung
+
+
+async def test_a_waiting_caller_moves_on_at_max_wait_once_the_phone_is_gone(
+    plan: Plan, pbx: Emulator
+) -> None:
+    """docs/routing.md §4.7: a billing caller on hold for a paused Chloe; her phone drops
+    off; at billing's max_wait (5 min) the caller follows billing's after hours."""
+    async with open_practice(plan, pbx, logged_in=["2003"]) as practice:
+        practice.queues.feed(AgentPause("2003"))
+        async with phones_tracked(plan, pbx, practice):
+            channel = await practice.call("2", caller="anonymous")  # no callback to offer
+            await practice.wait_for(lambda: practice.queues.state(channel) == "waiting")
+            await pbx.unregister("2003")
+            await practice.wait_for(lambda: "2003" not in practice.runtime.logged_in)
+            joined = practice.queues.calls[channel].joined.enqueued_at
+            fact = await next_fact(practice, SentAfterHours, timeout=10 * 60 / SPEED)
+            assert fact.call == channel
+            assert practice.queues.now() - joined >= timedelta(minutes=5)
+            await practice.wait_for(lambda: pbx.pbx.history[channel].continued_to is not None)
+            snapshot = await pbx.channel(channel)
+            assert snapshot["variables"]["FRONTDESK_ROUTE"] == "voicemail"
+            assert snapshot["variables"]["FRONTDESK_DESTINATION"] == "billing"
+        assert "sound:frontdesk/callback-offer" not in pbx.pbx.history[channel].media

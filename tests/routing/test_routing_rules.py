@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
+from frontdesk.acd import AcdEngine, AgentLogin, AgentPause, AgentState, Event, PhoneReachability
+from frontdesk.acd.staffing import staffs
 from frontdesk.phone import normalize_number
 from frontdesk.plan import Plan
+from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Directory
 from frontdesk.routing.ivr import CallFacts
 from frontdesk.routing.simulate import simulate
@@ -285,6 +288,41 @@ def test_queue_with_nobody_logged_in_follows_after_hours_without_the_flag(plan: 
         "callback": "next business day",
     }
     assert result["after_hours"] is False
+
+
+def on_duty(plan: Plan, *events: Event) -> set[str]:
+    """Who staffs their queues, as the ACD runtime keeps it for the router: from the
+    engine's `AgentState` (calls/acd_runtime.py)."""
+    engine, duty = AcdEngine(plan, PracticeClock(plan)), set[str]()
+    for event in events:
+        for command in engine.handle(event, local(OPEN)):
+            if isinstance(command, AgentState):
+                (duty.add if staffs(command.state) else duty.discard)(command.ext)
+    return duty
+
+
+def test_queue_whose_logged_in_members_are_all_unreachable_follows_after_hours(
+    plan: Plan,
+) -> None:
+    """§3.2: billing's only member, Chloe, is logged in but her phone is unregistered."""
+    paused = on_duty(plan, AgentLogin("2003"), AgentPause("2003"))
+    assert call(plan, "2", logged_in=paused)["destination"] == queue("billing")
+    unplugged = on_duty(plan, AgentLogin("2003"), PhoneReachability("2003", reachable=False))
+    result = call(plan, "2", logged_in=unplugged)
+    assert result["destination"] == {
+        "kind": "voicemail",
+        "box": "billing",
+        "callback": "next business day",
+    }
+    assert result["after_hours"] is False
+
+
+def test_a_speaker_whose_phone_is_unreachable_does_not_count(plan: Plan) -> None:
+    """§3.3: Ana (Spanish) is logged in, her phone is not: the language line."""
+    logins = [AgentLogin(ext) for ext in ("2001", "2002", "2006")]
+    staff = on_duty(plan, *logins, PhoneReachability("2001", reachable=False))
+    result = call(plan, "9,1,2", logged_in=staff)
+    assert result["destination"]["target"] == "language_line"
 
 
 def test_closed_queue_voicemail_carries_the_callback_window(plan: Plan) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from frontdesk.acd import PhoneReachability
 from frontdesk.calls.events import (
     AgentStateChanged,
     CallAbandoned,
@@ -195,3 +196,19 @@ def test_a_voicemail_is_an_alert_with_its_callback_due() -> None:
     assert (alert.kind, alert.box, alert.due) == ("voicemail", "scheduling", event.callback_due)
     assert (alert.category, alert.call_state) == ("scheduling", "gone")
     assert alert.as_json()["due"] == "2026-12-01T17:00:00-06:00"
+
+
+def test_an_unreachable_phone_shows_and_leaves_its_queue_unstaffed(plan: Plan) -> None:
+    desk = Desk(plan)
+    desk.login("2003")  # Chloe: billing's only member
+    desk.send(PhoneReachability("2003", reachable=False))
+    view = _view(desk, BoardState(ZONE), Viewer(full_numbers=False))
+    billing = _queue(view, "billing")
+    assert (billing["logged_in"], billing["staffed"]) == (1, 0)
+    agents = view["agents"]
+    assert isinstance(agents, list)
+    assert next(a for a in agents if a["ext"] == "2003")["state"] == "unreachable"
+    desk.send(PhoneReachability("2003", reachable=True))
+    assert (
+        _queue(_view(desk, BoardState(ZONE), Viewer(full_numbers=False)), "billing")["staffed"] == 1
+    )

@@ -12,11 +12,17 @@ the sum of their levels in the requested skills, then the longest idle.
 
 Choices where the spec is silent (the "Choice" notes of docs/routing.md §4):
 
-- **Joining a closed or empty queue.** The router sends callers of a queue with no
-  logged-in member to its after-hours target before they join. If one still joins (a
-  logout raced the decision) they wait like the callers who were there when the last
-  member logged out: they keep their place until someone logs in or the schedule
-  closes. A caller joining while the schedule is closed follows after hours at once.
+- **Joining a closed or unstaffed queue.** A queue is staffed while a member is logged
+  in with a reachable phone, paused or not (acd/staffing.py; `QueueView.staffed`). The
+  router sends callers of an unstaffed queue to its after-hours target before they
+  join. If one still joins (a logout raced the decision) they wait like the callers who
+  were there when the queue lost its staff: they keep their place until someone is on
+  duty again, the schedule closes, or their next `max_wait` (below). A caller joining
+  while the schedule is closed follows after hours at once.
+- **Unstaffed queues** (docs/routing.md §4.7): at each `max_wait` of a caller's wait
+  (else `escalate_after`, else 5 min: `overflow_period`) while nobody is on duty, a
+  caller never offered a callback who may be gets the offer; any other waiting caller
+  gets `FollowAfterHours`. Callbacks keep their place.
 - **Matching order.** Whenever several pairs become possible at once, the first caller
   in order who has any eligible agent is offered to their best agent, and so on. No
   caller is rung on two phones, no phone rings for two callers.
@@ -38,8 +44,8 @@ Choices where the spec is silent (the "Choice" notes of docs/routing.md §4):
 - **Announcements** every 60 s of wait (counted from the enqueue time) while the
   caller is waiting on hold, skipped while an agent's phone rings for them. Position
   counts every caller ahead in the queue, callbacks included. The estimated wait is
-  position x mean handle time (talk + wrap-up, last 20 calls of the queue) / logged-in
-  members; None until a call of the queue has ended or when nobody is logged in.
+  position x mean handle time (talk + wrap-up, last 20 calls of the queue) / members
+  on duty; None until a call of the queue has ended or when nobody is on duty.
 - **Callback offer** at `max_wait` and each further `max_wait` (from the enqueue time),
   only for callers with a usable number. If one falls due while an agent's phone rings
   for the caller, it is played as soon as that ring fails. A caller who presses 1 while

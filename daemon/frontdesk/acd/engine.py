@@ -56,6 +56,7 @@ from frontdesk.acd.model import (
     Tick,
 )
 from frontdesk.acd.ordering import SortedIndex, TimerId, TimerKind, Timers
+from frontdesk.acd.staffing import overflow_period, staffs
 from frontdesk.acd.state import Agent, Caller, GroupKey
 from frontdesk.plan.model import Plan, Queue
 from frontdesk.routing.clock import PracticeClock
@@ -65,7 +66,7 @@ HANDLE_TIME_SAMPLES = 20
 _CALLER_TIMERS: tuple[TimerKind, ...] = (
     "ring",
     "announce",
-    "callback_offer",
+    "overflow",
     "escalate",
     "relax",
     "callback_retry",
@@ -96,6 +97,7 @@ class AcdEngine:
         self._idle_order = {name: list[tuple[datetime, str]]() for name in plan.queues}
         self._top_scores: dict[tuple[str, tuple[str, ...]], int] = {}
         self._logged_in = dict.fromkeys(plan.queues, 0)
+        self._staffed = dict.fromkeys(plan.queues, 0)  # members who staff it (staffing.py)
         self._handle_times = {
             name: deque[timedelta](maxlen=HANDLE_TIME_SAMPLES) for name in plan.queues
         }
@@ -393,7 +395,7 @@ class AcdEngine:
             self._timers.cancel(("ring", call_id))
             caller.agent = None
             self._free(agent, now, keep_idle_since=True)
-        for kind in ("announce", "callback_offer"):
+        for kind in ("announce", "overflow"):
             self._timers.cancel((kind, call_id))
         caller.choice_pending = False
         self._set_status(caller, CallerState.CALLBACK)
@@ -435,8 +437,8 @@ class AcdEngine:
             self._ring_failed(caller, self._agents[caller.agent], "no_answer", now)
         elif kind == "announce":
             self._announce(caller, now)
-        elif kind == "callback_offer":
-            self._callback_offer(caller, now)
+        elif kind == "overflow":
+            self._overflow(caller, now)
         elif kind == "escalate":
             self._escalate(caller, now)
         elif kind == "relax" and self._is_head(caller):
@@ -471,17 +473,25 @@ class AcdEngine:
             when = _next_slot(caller.enqueued_at, ANNOUNCE_EVERY, now)
             self._timers.set(("announce", caller.call_id), when)
 
-    def _callback_offer(self, caller: Caller, now: datetime) -> None:
-        max_wait = self._queue(caller).max_wait
-        if max_wait is None or caller.status not in (CallerState.WAITING, CallerState.RINGING):
+    def _overflow(self, caller: Caller, now: datetime) -> None:
+        """Each `overflow_period` of waiting (docs/routing.md §4.5, §4.7): the callback
+        offer; in an unstaffed queue, after hours for a caller with no offer left to make."""
+        if caller.status not in (CallerState.WAITING, CallerState.RINGING):
             return
-        if caller.status is CallerState.WAITING:
+        queue = self._queue(caller)
+        offer = queue.max_wait is not None and caller.callback_number is not None
+        unstaffed = self._staffed[caller.queue] == 0  # so nobody rings for this caller
+        first_offer = offer and not caller.choice_offered
+        if unstaffed and caller.status is CallerState.WAITING and not first_offer:
+            self._emit(FollowAfterHours(caller.call_id, caller.queue))
+            self._drop(caller)
+            return
+        if offer and caller.status is CallerState.WAITING:
             self._offer_choice(caller)
-        else:
+        elif offer:
             caller.choice_pending = True  # offered when the ring ends without an answer
-        self._timers.set(
-            ("callback_offer", caller.call_id), _next_slot(caller.enqueued_at, max_wait, now)
-        )
+        period = overflow_period(queue)
+        self._timers.set(("overflow", caller.call_id), _next_slot(caller.enqueued_at, period, now))
 
     def _escalate(self, caller: Caller, now: datetime) -> None:
         if caller.escalated:
@@ -645,6 +655,11 @@ class AcdEngine:
             if eligible:
                 self._dirty_agents.add(agent.ext)
         shown = agent.display()
+        if staffs(shown) != agent.staffing:
+            agent.staffing = not agent.staffing
+            for queue in agent.staff.queues:
+                if queue in self._staffed:
+                    self._staffed[queue] += 1 if agent.staffing else -1
         if shown != agent.shown:
             agent.shown, agent.since = shown, now
             self._emit(AgentState(agent.ext, shown))
@@ -689,8 +704,7 @@ class AcdEngine:
         queue, call_id = self._queue(caller), caller.call_id
         start = start or caller.enqueued_at
         self._timers.set(("announce", call_id), start + ANNOUNCE_EVERY)
-        if queue.max_wait is not None and caller.callback_number is not None:
-            self._timers.set(("callback_offer", call_id), start + queue.max_wait)
+        self._timers.set(("overflow", call_id), start + overflow_period(queue))
         if queue.escalate_after is not None:
             self._timers.set(("escalate", call_id), start + queue.escalate_after)
         if caller.skill is not None:
@@ -734,8 +748,8 @@ class AcdEngine:
         return caller
 
     def _estimate(self, queue: str, position: int) -> timedelta | None:
-        """Position x mean handle time (talk + wrap-up) / logged-in members; None if unknown."""
-        samples, staffed = self._handle_times[queue], self._logged_in[queue]
+        """Position x mean handle time (talk + wrap-up) / members on duty; None if unknown."""
+        samples, staffed = self._handle_times[queue], self._staffed[queue]
         if not samples or staffed <= 0:
             return None
         mean = sum(samples, timedelta()) / len(samples)
@@ -753,7 +767,8 @@ class AcdEngine:
     # -- views -----------------------------------------------------------------------------
     def _queue_view(self, name: str, at: datetime | None) -> QueueView:
         callers = tuple(self._caller_view(self._callers[c], at) for c in self._order[name])
-        return QueueView(name, callers, self._logged_in[name], len(self._available[name]))
+        logged_in, available = self._logged_in[name], len(self._available[name])
+        return QueueView(name, callers, logged_in, available, self._staffed[name])
 
     def _caller_view(self, caller: Caller, at: datetime | None) -> CallerView:
         waited = at - caller.enqueued_at if at is not None else timedelta()

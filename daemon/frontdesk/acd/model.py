@@ -315,6 +315,7 @@ class QueueView:
     callers: tuple[CallerView, ...]  # in order: front first, then the longest waiting
     logged_in: int
     available: int
+    staffed: int = 0  # logged in with a reachable phone (docs/routing.md §3.2)
 
 
 @dataclass(frozen=True)

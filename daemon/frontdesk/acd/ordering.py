@@ -14,7 +14,7 @@ OrderKey = tuple[int, datetime, int, str]
 TimerKind = Literal[
     "ring",  # an offer's ring timeout (key: call id)
     "announce",  # position announcement (call id)
-    "callback_offer",  # OfferCallbackChoice at each max_wait (call id)
+    "overflow",  # each max_wait: the callback offer, or after hours if unstaffed (call id)
     "escalate",  # escalate_after (call id)
     "relax",  # the menu skill stops being required (call id)
     "callback_retry",  # a callback's next attempt (call id)

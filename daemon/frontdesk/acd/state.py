@@ -98,6 +98,7 @@ class Agent:
     since: datetime | None = None  # when `shown` last changed
     idle_since: datetime | None = None  # when the agent last became available
     eligible: bool = False
+    staffing: bool = False  # counted among its queues' staff (acd/staffing.py)
     talk_started: datetime | None = None
 
     @property

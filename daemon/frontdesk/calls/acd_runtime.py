@@ -62,6 +62,7 @@ from frontdesk.acd.model import (
     caller_joined,
 )
 from frontdesk.acd.model import Command as EngineCommand
+from frontdesk.acd.staffing import staffs
 from frontdesk.asterisk.ari import AriError
 from frontdesk.asterisk.ari_events import CHANNEL_ENDING
 from frontdesk.calls import events
@@ -157,7 +158,9 @@ class AcdRuntime:
         self.now = now
         self.clock = PracticeClock(plan)
         self.engine = AcdEngine(plan, self.clock)
-        self.logged_in = logged_in  # kept by the engine's AgentState: routing reads it
+        # Who staffs their queues (docs/routing.md §3.2: logged in, paused or not, with a
+        # reachable phone), kept from the engine's AgentState; the router reads it.
+        self.logged_in = logged_in
         self.trunk = trunk
         self.speed = speed  # practice seconds per real second (tests and demos run faster)
         self.calls: dict[str, Queued] = {}
@@ -615,10 +618,10 @@ class AcdRuntime:
         )
 
     def _agent_state(self, ext: str, state: str) -> None:
-        if state == "logged_out":
-            self.logged_in.discard(ext)
-        else:
+        if staffs(state):  # logged in with a reachable phone: routing counts them
             self.logged_in.add(ext)
+        else:
+            self.logged_in.discard(ext)
         self.hub.publish(events.AgentStateChanged(ext, state))
 
     # -- bookkeeping ---------------------------------------------------------------------------

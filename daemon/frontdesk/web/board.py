@@ -17,6 +17,9 @@ Choices where the issue is silent:
   callback the practice promised: its due time) stay until acknowledged too: someone
   must call the patient back.
 - the board keeps at most `MAX_ALERTS` alerts; the oldest acknowledged go first.
+- a queue open by its schedule but with no member on duty (logged in with a reachable
+  phone: docs/routing.md §3.2) shows as *unstaffed*: its new callers go to after hours;
+  an agent who is logged in with an unregistered phone shows *phone unreachable*.
 """
 
 from __future__ import annotations
@@ -242,6 +245,7 @@ def board_view(
             "service_level_today": None if level is None else round(level, 3),
             "logged_in": q.logged_in,
             "available": q.available,
+            "staffed": q.staffed,  # members on duty (acd/staffing.py)
         }
 
     callbacks = [

@@ -45,6 +45,11 @@
     card.dataset.queue = queue.name;
     const title = el("h3", queue.label);
     title.append(" ", el("span", queue.open ? "open" : "closed", queue.open ? "badge open" : "badge closed"));
+    if (queue.open && queue.staffed === 0) {
+      const unstaffed = el("span", "unstaffed", "badge unstaffed");
+      unstaffed.title = "Nobody is logged in with a reachable phone: new callers go to after hours";
+      title.append(" ", unstaffed);
+    }
     card.append(title);
     const facts = el("p", null, "facts");
     facts.append(
@@ -109,6 +114,9 @@
           a.in_state_s === null ? el("td", "—") : ticking(el("td"), a.in_state_s),
           el("td", a.queues.join(", "))
         );
+        if (a.state === "unreachable") {  // logged in, phone not registered: never rung
+          row.cells[2].replaceChildren(el("span", "phone unreachable", "badge unreachable"));
+        }
         return row;
       })
     );
