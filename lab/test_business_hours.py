@@ -276,8 +276,7 @@ def test_a_transfer_to_another_queue_keeps_the_patients_place(lab: Lab) -> None:
         assert lab.answered_by(first) == "2001"
         lab.call(Call(later, MAIN, keys("2"), hold=90))
         wait_until(lambda: len(lab.queue_callers("billing")) == 1, "the later caller to wait")
-        call_id = lab.agent_states()["2001"]["call_id"]
-        assert call_id
+        call_id = talking_call(lab, "2001")
         body = {"to": "queue", "target": "billing", "reason": "a bill", "category": "billing"}
         lab.daemon.api("POST", f"/api/calls/{call_id}/transfer", body)
         wait_until(
@@ -304,7 +303,7 @@ def test_a_transfer_to_a_colleague_rings_them_then_bridges(lab: Lab) -> None:
     try:
         call = lab.call(Call(caller, MAIN, keys("1", "3"), hold=90))
         assert lab.answered_by(caller) == "2001"
-        call_id = lab.agent_states()["2001"]["call_id"]
+        call_id = talking_call(lab, "2001")
         body = {"to": "agent", "target": "2002", "reason": "orthopedics question"}
         lab.daemon.api("POST", f"/api/calls/{call_id}/transfer", body)
         wait_until(lambda: invites_from(lab.phones["2002"], caller), "Ben's phone to ring", 40)
@@ -317,3 +316,9 @@ def test_a_transfer_to_a_colleague_rings_them_then_bridges(lab: Lab) -> None:
         assert "staff_transfer" in kinds
     finally:
         lab.phone("2002")
+
+
+def talking_call(lab: Lab, ext: str) -> str:
+    """The call agent `ext` is talking on, once they are (the phone answered)."""
+    wait_until(lambda: lab.agent_states()[ext]["state"] == "talking", f"{ext} to be talking")
+    return str(lab.agent_states()[ext]["call_id"])
