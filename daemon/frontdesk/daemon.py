@@ -118,7 +118,9 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         await _start_fastagi(stack, settings, plan, directory, runtime.logged_in)
         tasks = [asyncio.create_task(runtime.run(), name="ari-events")]
         if emulator is not None and settings.demo_callers:
-            tasks.append(asyncio.create_task(synthetic_calls(emulator, plan, directory, call_gap)))
+            put = recorder.sink.put if recorder is not None else None  # staff's dispositions
+            callers = synthetic_calls(emulator, plan, directory, call_gap, runtime, put)
+            tasks.append(asyncio.create_task(callers))
         # What startup built lives for good: freezing it keeps each full collection from
         # walking it (100k objects: 15-60 ms with the event loop stopped, under load).
         gc.collect()

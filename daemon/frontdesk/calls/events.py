@@ -194,7 +194,7 @@ class StaffTransferred(CallFact):
     """Staff moved the call through frontdesk (agent page, `*8`, API): `to` a queue
     (the caller keeps their place by arrival), an agent (rung, then bridged) or an
     external number of the plan. `misrouted`: a queue or category other than the one
-    the call was routed to (docs/routing.md: what counts as misrouted)."""
+    the call was routed to (docs/reports.md: what counts as misrouted)."""
 
     kind = "staff_transfer"
     by: str | None  # the transferring agent's extension (None: the API token)
