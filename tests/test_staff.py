@@ -15,6 +15,7 @@ EXPECTED: dict[Permission, set[str]] = {
     "view_board": {"agent", "charge_nurse", "supervisor", "admin"},
     "see_full_numbers": {"charge_nurse", "supervisor"},
     "acknowledge_alert": {"charge_nurse", "supervisor"},
+    "return_calls": {"agent", "charge_nurse", "supervisor"},
     "control_own_agent": {"agent", "charge_nurse", "supervisor", "admin"},
     "control_any_agent": {"supervisor"},
     "view_reports": {"charge_nurse", "supervisor", "admin"},

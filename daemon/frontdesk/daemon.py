@@ -45,6 +45,7 @@ from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from frontdesk.store.fhir import FhirLookup
 from frontdesk.store.screenpop import ScreenPopSource
 from frontdesk.store.webhook import Webhook
+from frontdesk.web.agent_page import add_agent_page_routes
 from frontdesk.web.agents_api import make_app
 from frontdesk.web.dispositions import add_disposition_routes
 from frontdesk.web.live import LiveBoard, add_live_routes
@@ -457,6 +458,7 @@ async def _serve_agents_api(
     if runtime.returns is not None and pool is not None:
         add_return_call_routes(app, live, runtime.returns, pool)
     add_page_routes(app, queues.plan, pool, now)
+    add_agent_page_routes(app, queues.plan, queues, pool, now)
     if recorder is not None and pool is not None:
         pops = ScreenPops(ScreenPopSource(pool, timeout=0.25))
         runtime.hub.add_listener(pops.on_hub)

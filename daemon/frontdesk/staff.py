@@ -7,7 +7,8 @@ Four roles, stored with each account (`staff_accounts.role`):
 
 - **agent**: answers calls. Sees the board with caller numbers masked, controls their
   own extension (log in, log out, pause), sees the full caller number and the patient
-  only in their OWN screen pop, and the call-flow diagram.
+  only in their OWN screen pop, and the call-flow diagram. Returns calls: claims a
+  callback task or voicemail message, and marks it done with an outcome.
 - **charge_nurse**: watches the clinical queues. Sees the board with full numbers,
   acknowledges escalation alerts, sees the reports and the diagram; controls their own
   extension when they have one.
@@ -21,6 +22,7 @@ Four roles, stored with each account (`staff_accounts.role`):
 | `view_board` | yes | yes | yes | yes |
 | `see_full_numbers` (on the board) | no | yes | yes | no |
 | `acknowledge_alert` | no | yes | yes | no |
+| `return_calls` (claim a callback task or voicemail, done with an outcome) | yes | yes | yes | no |
 | `control_own_agent` (needs an extension) | yes | yes | yes | yes |
 | `control_any_agent` | no | no | yes | no |
 | `view_reports` | no | yes | yes | yes |
@@ -40,6 +42,7 @@ Permission = Literal[
     "view_board",
     "see_full_numbers",
     "acknowledge_alert",
+    "return_calls",
     "control_own_agent",
     "control_any_agent",
     "view_reports",
@@ -53,6 +56,7 @@ GRANTS: Final[dict[Permission, frozenset[Role]]] = {
     "view_board": _ALL,
     "see_full_numbers": frozenset({"charge_nurse", "supervisor"}),
     "acknowledge_alert": frozenset({"charge_nurse", "supervisor"}),
+    "return_calls": frozenset({"agent", "charge_nurse", "supervisor"}),
     "control_own_agent": _ALL,  # and only with an extension: see can()
     "control_any_agent": frozenset({"supervisor"}),
     "view_reports": frozenset({"charge_nurse", "supervisor", "admin"}),

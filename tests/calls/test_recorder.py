@@ -153,7 +153,11 @@ STORED: list[tuple[HubEvent, str, dict[str, Any]]] = [
     (CallbackOffered("q"), "callback_offered", {}),
     (CallbackChosen("q"), "callback_accepted", {}),
     (CallbackReinstated("q", "billing"), "callback_restored", {"queue": "billing"}),
-    (CallbackTaskRaised("q", "billing"), "callback_task", {"category": "billing"}),
+    (
+        CallbackTaskRaised("q", "billing", "billing"),
+        "callback_task",
+        {"category": "billing", "queue": "billing"},
+    ),
     (
         VoicemailLeft("v", "billing", "vm-1", "billing", "2026-12-01T17:00:00-06:00", True),
         "voicemail",

@@ -547,7 +547,8 @@ class AcdRuntime:
                 if queued is not None:
                     self._forget(queued)
                 log.warning("acd.callback_task", call=call, number=mask_number(number))
-                self.hub.publish(events.CallbackTaskRaised(call, category))
+                queue = queued.joined.queue if queued is not None else None
+                self.hub.publish(events.CallbackTaskRaised(call, category, queue))
 
     def _offer(self, call: str, ext: str, timeout: int, kind: Leg) -> None:
         queued = self.calls.get(call)

@@ -146,6 +146,7 @@ class CallbackTaskRaised(CallFact):
 
     kind = "callback_task"
     category: str | None
+    queue: str | None = None  # the queue the caller kept their place in (None: older rows)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ would empty a nurse's list of patients to call back. At start the daemon reads:
   names: escalations, callback tasks, voicemail messages) that nobody acknowledged
   (`audit_log`, action `alert_acknowledged`), oldest first, as rows; the board makes
   facts of them again (calls/events.py's `from_record`);
+- `alert_claims`: who claimed which callback task or voicemail message (`audit_log`,
+  `alert_claimed`, unless a later `alert_released`), so the claims come back too;
 - `queue_outcomes`: today's answered and abandoned queue calls (`calls`), for the service
   level.
 Both are bounded by a timeout and a row limit; on any database error the board starts
@@ -35,6 +37,16 @@ ORDER BY e.at DESC
 LIMIT $3
 """
 
+_ALERT_CLAIMS = """
+SELECT DISTINCT ON (a.subject, a.data->>'kind')
+       a.subject AS linkedid, a.data->>'kind' AS kind, a.action, a.actor, a.at
+FROM audit_log AS a
+WHERE a.at >= $1 AND a.action IN ('alert_claimed', 'alert_released')
+  AND a.data->>'kind' = ANY($2::text[]) AND a.subject IS NOT NULL
+ORDER BY a.subject, a.data->>'kind', a.at DESC, a.id DESC
+LIMIT $3
+"""
+
 _QUEUE_OUTCOMES = """
 SELECT queue, wait_s, answered_at IS NOT NULL AS answered
 FROM calls
@@ -53,6 +65,19 @@ async def open_alerts(
     return [
         (row["at"], row["linkedid"], row["kind"], json.loads(row["data"]) if row["data"] else {})
         for row in reversed(rows)
+    ]
+
+
+async def alert_claims(
+    conn: Connection, since: datetime, kinds: Iterable[str], *, timeout: float = 5.0
+) -> list[tuple[str, str, str, datetime]]:
+    """The standing claims made since `since` on alerts of `kinds`, as (linkedid, kind,
+    username, time): each alert's newest claim, unless it was released after."""
+    rows = await conn.fetch(_ALERT_CLAIMS, since, list(kinds), MAX_ROWS, timeout=timeout)
+    return [
+        (row["linkedid"], row["kind"], row["actor"].removeprefix("user:"), row["at"])
+        for row in rows
+        if row["action"] == "alert_claimed" and row["actor"].startswith("user:")
     ]
 
 

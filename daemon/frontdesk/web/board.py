@@ -17,6 +17,9 @@ Choices where the issue is silent:
   callback the practice promised: its due time) stay until acknowledged too: someone
   must call the patient back.
 - the board keeps at most `MAX_ALERTS` alerts; the oldest acknowledged go first.
+- a callback task or voicemail message may be *claimed* by one person (the agent page's
+  "claim": the others see who has it) and is done when acknowledged, with the outcome
+  of returning the call (`RETURN_OUTCOMES`); an escalation is never claimed.
 - a queue open by its schedule but with no member on duty (logged in with a reachable
   phone: docs/routing.md §3.2) shows as *unstaffed*: its new callers go to after hours;
   an agent who is logged in with an unregistered phone shows *phone unreachable*.
@@ -54,11 +57,15 @@ SHORT_ABANDON = timedelta(seconds=10)
 CALLBACK_STATUSES = frozenset({"callback", "callback_retry", "calling_back"})
 # the facts that raise an alert (their stored `kind` is the alert's)
 ALERT_FACTS: tuple[type[CallFact], ...] = (EscalationRaised, CallbackTaskRaised, VoicemailLeft)
+# the alerts that ask a person to call a patient back (claimed, then done with an outcome)
+RETURNABLE_KINDS = frozenset({CallbackTaskRaised.kind, VoicemailLeft.kind})
+RETURN_OUTCOMES = ("reached", "left_message", "no_answer", "wrong_number")
 
 
 @dataclass
 class Alert:
-    """An escalation (a caller waited too long) or a callback task (callbacks all failed)."""
+    """An escalation (a caller waited too long), a callback task (callbacks all failed)
+    or a voicemail message to return."""
 
     id: int
     kind: str  # escalation | callback_task | voicemail
@@ -73,6 +80,13 @@ class Alert:
     call_state: str = "waiting"  # waiting | answered | gone | ended (before a restart)
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
+    claimed_by: str | None = None  # who is returning the call (a username)
+    claimed_at: datetime | None = None
+    outcome: str | None = None  # of returning the call, given when it was acknowledged
+
+    @property
+    def returnable(self) -> bool:
+        return self.kind in RETURNABLE_KINDS
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +105,9 @@ class Alert:
             "acknowledged_at": None
             if self.acknowledged_at is None
             else self.acknowledged_at.isoformat(),
+            "claimed_by": self.claimed_by,
+            "claimed_at": None if self.claimed_at is None else self.claimed_at.isoformat(),
+            "outcome": self.outcome,
         }
 
 
@@ -135,22 +152,49 @@ class BoardState:
                 alert = Alert(0, event.kind, call, None, at, category=category, call_state="gone")
                 alert.box, alert.due = box, due
                 self._raise(alert)
-            case CallbackTaskRaised(call=call, category=category):
+            case CallbackTaskRaised(call=call, category=category, queue=queue):
                 self._raise(
-                    Alert(0, event.kind, call, None, at, category=category, call_state="gone")
+                    Alert(0, event.kind, call, queue, at, category=category, call_state="gone")
                 )
             case CallStarted() | CallRouted() | GoliveCaseSeen():
                 return False  # before the queue: nothing on the board
         return True
 
-    def acknowledge(self, alert_id: int, by: str, at: datetime) -> Alert | None:
-        """Acknowledge an alert (once: a second acknowledgement keeps the first's name)."""
-        for alert in self.alerts:
-            if alert.id == alert_id:
-                if alert.acknowledged_by is None:
-                    alert.acknowledged_by, alert.acknowledged_at = by, at
-                return alert
-        return None
+    def alert(self, alert_id: int) -> Alert | None:
+        return next((a for a in self.alerts if a.id == alert_id), None)
+
+    def acknowledge(
+        self, alert_id: int, by: str, at: datetime, outcome: str | None = None
+    ) -> Alert | None:
+        """Acknowledge an alert (once: a second acknowledgement keeps the first's name and
+        outcome)."""
+        alert = self.alert(alert_id)
+        if alert is not None and alert.acknowledged_by is None:
+            alert.acknowledged_by, alert.acknowledged_at, alert.outcome = by, at, outcome
+        return alert
+
+    def claim(self, alert_id: int, by: str, at: datetime) -> Alert | None:
+        """`by` takes a callback task or voicemail message (the first claim stands; the
+        caller checks `claimed_by`). None: no such alert, or not one to return."""
+        alert = self.alert(alert_id)
+        if alert is None or not alert.returnable:
+            return None
+        if alert.claimed_by is None and alert.acknowledged_by is None:
+            alert.claimed_by, alert.claimed_at = by, at
+        return alert
+
+    def release(self, alert_id: int) -> Alert | None:
+        """Nobody's again (the caller checks who may)."""
+        alert = self.alert(alert_id)
+        if alert is not None and alert.acknowledged_by is None:
+            alert.claimed_by = alert.claimed_at = None
+        return alert
+
+    def restore_claim(self, call: str, kind: str, by: str, at: datetime) -> None:
+        """A claim read back from the audit log at start (the newest alert of that call)."""
+        alert = next((a for a in reversed(self.alerts) if (a.call, a.kind) == (call, kind)), None)
+        if alert is not None:
+            self.claim(alert.id, by, at)
 
     def seed(self, answered: Iterable[tuple[str, timedelta | None, bool]], at: datetime) -> None:
         """Today's earlier calls (queue, wait, answered) from the call rows, at start-up."""

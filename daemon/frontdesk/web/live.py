@@ -10,8 +10,16 @@ Routes (behind web/auth.py's session check):
 - `GET /events`: `text/event-stream`; `event: board` with the board JSON; `event: expired`
   then end of stream when the viewer's session has ended (idle timeout, logout).
 - `GET /api/board`: the same JSON once (scripts, tests).
-- `POST /api/alerts/{id}/ack`: acknowledge an escalation or callback-task alert
-  (`acknowledge_alert`: charge nurses and supervisors); audited.
+- `POST /api/alerts/{id}/ack`: acknowledge an alert (`acknowledge_alert`: charge nurses
+  and supervisors); a callback task or voicemail message is done this way, with an
+  optional body `{"outcome": "reached" | "left_message" | "no_answer" | "wrong_number"}`
+  (web/board.py `RETURN_OUTCOMES`), also by whoever may return calls (`return_calls`)
+  unless someone else claimed it (409). Audited (`alert_acknowledged`, with the outcome).
+- `POST /api/alerts/{id}/claim`: take a callback task or voicemail message
+  (`return_calls`); 409 when someone else has it, 404 no such alert (or an escalation).
+  `POST /api/alerts/{id}/release`: give it back (the one who claimed it, or
+  `acknowledge_alert`). Both audited (`alert_claimed`, `alert_released`); the claims
+  come back after a restart with their alerts.
 """
 
 from __future__ import annotations
@@ -35,8 +43,16 @@ from frontdesk.staff import StaffUser, can
 from frontdesk.store import board as store_board
 from frontdesk.store import db
 from frontdesk.store.records import AuditEntry
-from frontdesk.web.auth import SESSIONS, current_session, current_user, require
-from frontdesk.web.board import ALERT_FACTS, BoardState, Viewer, board_view
+from frontdesk.web.auth import SESSIONS, current_session, current_user, forbidden, require
+from frontdesk.web.board import (
+    ALERT_FACTS,
+    RETURN_OUTCOMES,
+    RETURNABLE_KINDS,
+    Alert,
+    BoardState,
+    Viewer,
+    board_view,
+)
 
 log = structlog.get_logger("frontdesk.web")
 COALESCE = 0.2
@@ -71,6 +87,7 @@ class LiveBoard:
             async with pool.acquire() as conn:
                 since, kinds = at - timedelta(days=ALERT_DAYS), [f.kind for f in ALERT_FACTS]
                 alerts = await store_board.open_alerts(conn, since, kinds)
+                claims = await store_board.alert_claims(conn, since, sorted(RETURNABLE_KINDS))
                 outcomes = await store_board.queue_outcomes(conn, midnight)
         except (db.PostgresError, OSError, TimeoutError) as exc:
             log.warning("board.restore_failed", error=type(exc).__name__)
@@ -79,6 +96,8 @@ class LiveBoard:
             fact = from_record(kind, call, data)
             if fact is not None:
                 self.state.on_event(fact, when)
+        for call, kind, by, when in claims:
+            self.state.restore_claim(call, kind, by, when)
         for alert in self.state.alerts:
             if alert.kind == EscalationRaised.kind and alert.call not in self.queues.calls:
                 alert.call_state = "ended"
@@ -138,6 +157,8 @@ def add_live_routes(app: web.Application, live: LiveBoard) -> None:
     app.router.add_get("/events", events)
     app.router.add_get("/api/board", board_once)
     app.router.add_post("/api/alerts/{id}/ack", acknowledge)
+    app.router.add_post("/api/alerts/{id}/claim", claim)
+    app.router.add_post("/api/alerts/{id}/release", release)
 
 
 @require("view_board")
@@ -179,27 +200,115 @@ def session_alive(request: web.Request) -> bool:
     return session is None or request.app[SESSIONS].peek(session.id) is not None
 
 
-@require("acknowledge_alert")
 async def acknowledge(request: web.Request) -> web.Response:
     live, user = request.app[LIVE], current_user(request)
+    if not (can(user, "acknowledge_alert") or can(user, "return_calls")):
+        return forbidden(request, "you are not allowed to do that")
+    alert = _alert(request)
+    if alert is None:
+        return _no_alert()
+    body = await _body(request)
+    if body is None:
+        return web.json_response({"error": "the body must be a JSON object"}, status=400)
+    outcome = body.get("outcome")
+    if outcome is not None and (not alert.returnable or outcome not in RETURN_OUTCOMES):
+        return web.json_response(
+            {"error": f"outcome is one of {', '.join(RETURN_OUTCOMES)} (calls to return)"},
+            status=422,
+        )
+    if not can(user, "acknowledge_alert"):
+        if not (alert.returnable and can(user, "return_calls")):
+            return forbidden(request, "you are not allowed to do that")
+        if alert.claimed_by not in (None, user.username):
+            return _claimed(alert)
+    at: datetime = live.queues.now()
+    done = alert.acknowledged_by is None
+    live.state.acknowledge(alert.id, user.username, at, outcome)
+    if done:
+        log.info("board.alert_acknowledged", alert=alert.id, kind=alert.kind, by=user.username)
+        data: dict[str, Any] = {"alert": alert.id, "kind": alert.kind}
+        if outcome is not None:
+            data["outcome"] = outcome
+        _audit(live, user, at, "alert_acknowledged", alert, data)
+        live.changed()
+    return web.json_response(alert.as_json())
+
+
+@require("return_calls")
+async def claim(request: web.Request) -> web.Response:
+    live, user = request.app[LIVE], current_user(request)
+    alert = _alert(request)
+    if alert is None or not alert.returnable:
+        return _no_alert()
+    if alert.acknowledged_by is not None:
+        return web.json_response({"error": "that call was returned already"}, status=409)
+    if alert.claimed_by not in (None, user.username):
+        return _claimed(alert)
+    if alert.claimed_by is None:
+        at: datetime = live.queues.now()
+        live.state.claim(alert.id, user.username, at)
+        log.info("board.alert_claimed", alert=alert.id, kind=alert.kind, by=user.username)
+        _audit(live, user, at, "alert_claimed", alert, {"alert": alert.id, "kind": alert.kind})
+        live.changed()
+    return web.json_response(alert.as_json())
+
+
+@require("return_calls")
+async def release(request: web.Request) -> web.Response:
+    live, user = request.app[LIVE], current_user(request)
+    alert = _alert(request)
+    if alert is None or not alert.returnable:
+        return _no_alert()
+    if alert.claimed_by not in (None, user.username) and not can(user, "acknowledge_alert"):
+        return _claimed(alert)
+    if alert.claimed_by is not None and alert.acknowledged_by is None:
+        at: datetime = live.queues.now()
+        live.state.release(alert.id)
+        log.info("board.alert_released", alert=alert.id, kind=alert.kind, by=user.username)
+        _audit(live, user, at, "alert_released", alert, {"alert": alert.id, "kind": alert.kind})
+        live.changed()
+    return web.json_response(alert.as_json())
+
+
+def _alert(request: web.Request) -> Alert | None:
     try:
         alert_id = int(request.match_info["id"])
     except ValueError:
-        return web.json_response({"error": "no such alert"}, status=404)
-    at: datetime = live.queues.now()
-    alert = live.state.acknowledge(alert_id, user.username, at)
-    if alert is None:
-        return web.json_response({"error": "no such alert"}, status=404)
-    log.info("board.alert_acknowledged", alert=alert_id, kind=alert.kind, by=user.username)
+        return None
+    return request.app[LIVE].state.alert(alert_id)
+
+
+async def _body(request: web.Request) -> dict[str, Any] | None:
+    """The JSON object sent, {} for an empty body; None when it is not an object."""
+    if not request.can_read_body:
+        return {}
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _no_alert() -> web.Response:
+    return web.json_response({"error": "no such alert"}, status=404)
+
+
+def _claimed(alert: Alert) -> web.Response:
+    return web.json_response(
+        {"error": f"{alert.claimed_by} is returning that call", "claimed_by": alert.claimed_by},
+        status=409,
+    )
+
+
+def _audit(
+    live: LiveBoard, user: StaffUser, at: datetime, action: str, alert: Alert, data: dict[str, Any]
+) -> None:
     if live.put_audit is not None:
         live.put_audit(
             AuditEntry(
-                at=at,
-                actor=f"user:{user.username}",
-                action="alert_acknowledged",
-                subject=alert.call,
-                data={"alert": alert_id, "kind": alert.kind},
+                at=at, actor=f"user:{user.username}", action=action, subject=alert.call, data=data
             )
         )
-    live.changed()
-    return web.json_response(alert.as_json())

@@ -4,8 +4,12 @@ Pages are server-rendered (web/templates/); live data arrives over `/events`
 (web/live.py) and is written into the page by web/static/*.js as text, never as HTML.
 
 - `GET /` the live board (every role);
-- `GET /agent` the agent view: log in/out/pause, the screen pop while the phone rings,
-  the disposition form after the call (staff with an extension);
+- `GET /agent` the agent page, a workplace for staff with an extension: log in/out,
+  pause with a reason; the current call (the screen pop, its reason and wait, transfer
+  to a queue, a colleague or an external, notes); the disposition form after the call
+  with the wrap-up time left; the callback tasks and voicemail messages to return
+  (claim, call back now, done with an outcome); my calls today. Its data comes from
+  web/agent_page.py, the live stream and the APIs it posts to (web/static/agent.js);
 - `GET /reports?from=DATE&to=DATE` the routing targets for a date range, with each
   metric's definition and two charts; `GET /reports.csv` the same as CSV (charge nurses,
   supervisors, admins);
@@ -42,8 +46,9 @@ from frontdesk.reports.metrics import (
 from frontdesk.reports.store import load_rows
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.store import db
-from frontdesk.store.records import DISPOSITION_CODES
+from frontdesk.store.records import DISPOSITION_CODES, NOTE_MAX_CHARS
 from frontdesk.web.auth import current_user, require
+from frontdesk.web.board import RETURN_OUTCOMES
 from frontdesk.web.templates import render
 
 log = structlog.get_logger("frontdesk.web")
@@ -86,7 +91,14 @@ async def agent_page(request: web.Request) -> web.Response:
         return render(
             request, "error.html", status=403, message="The agent view is for staff with a phone."
         )
-    return render(request, "agent.html", codes=sorted(DISPOSITION_CODES))
+    return render(
+        request,
+        "agent.html",
+        codes=sorted(DISPOSITION_CODES),
+        note_max=NOTE_MAX_CHARS,
+        outcomes=RETURN_OUTCOMES,
+        zone=request.app[PAGES].plan.practice.timezone,
+    )
 
 
 # -- reports ----------------------------------------------------------------------------

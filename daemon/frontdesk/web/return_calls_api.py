@@ -3,8 +3,9 @@
 The signed-in agent's phone rings first, then the patient's number from the call's
 record (calls/return_calls.py). Only staff with an extension who may control their own
 agent; 202 when it has started, 404 no such alert (or not one to call back), 409 that
-call is being returned already, 422 no number to call (withheld), 503 the call records
-are unreachable. Audited (`alert_call_back`); the number is never logged.
+call is being returned already, or someone else claimed it (web/live.py), 422 no
+number to call (withheld), 503 the call records are unreachable. Audited
+(`alert_call_back`); the number is never logged.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ async def call_back(request: web.Request) -> web.Response:
     )
     if alert is None or alert.kind not in RETURNABLE:
         return _error(404, "no callback task or voicemail with that id")
+    if alert.claimed_by not in (None, user.username):
+        return _error(409, f"{alert.claimed_by} claimed that call")
     try:
         number = await caller_number(wiring.pool, alert.call)
     except (*db.UNAVAILABLE, db.PostgresError):

@@ -24,8 +24,12 @@
     if (alert.kind === "escalation") {
       item.append(el("span", ` (${alert.call_state})`, "call-state"));
     }
+    if (alert.claimed_by && !alert.acknowledged_by) {
+      item.append(el("span", ` — claimed by ${alert.claimed_by}`, "claim"));
+    }
     if (alert.acknowledged_by) {
-      item.append(el("span", ` — acknowledged by ${alert.acknowledged_by}`, "ack"));
+      const outcome = alert.outcome ? ` (${alert.outcome.replace(/_/g, " ")})` : "";
+      item.append(el("span", ` — acknowledged by ${alert.acknowledged_by}${outcome}`, "ack"));
     } else if (canAck) {
       const button = el("button", "Acknowledge");
       button.type = "button";
