@@ -171,13 +171,14 @@ class Lab:
         ).start()
         self.daemon.start(BUSINESS_HOURS)
 
-    def register(self, ext: str) -> None:
+    def register(self, ext: str, *, expires: int = 3600) -> None:
+        """The phone registers (`expires=0`: unregisters, as one unplugged politely)."""
         port = PHONE_PORTS[ext]
         reg = Sipp(
             f"register-{ext}-{next(self._seq)}",
             self.workdir,
             port,
-            register_xml(ext, self.pbx.secrets.phones[ext]),
+            register_xml(ext, self.pbx.secrets.phones[ext], expires=expires),
             calls=1,
         ).start()
         if reg.wait(15) != 0:

@@ -56,8 +56,8 @@ def _response(code: str, *, sdp: bool = False, tag: bool = True) -> str:
       {body}"""
 
 
-def register_xml(ext: str, password: str) -> str:
-    """REGISTER with digest authentication, once."""
+def register_xml(ext: str, password: str, *, expires: int = 3600) -> str:
+    """REGISTER with digest authentication, once (`expires=0`: unregister)."""
     request = """REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:{ext}@[remote_ip]>;tag=[pid]reg[call_number]
@@ -65,16 +65,16 @@ def register_xml(ext: str, password: str) -> str:
       Call-ID: [call_id]
       CSeq: {cseq} REGISTER
       Contact: <sip:{ext}@[local_ip]:[local_port]>
-      Expires: 3600
+      Expires: {expires}
       Max-Forwards: 70{auth}
       Content-Length: 0"""
     auth = f"\n      [authentication username={ext} password={password}]"
     return (
         _HEAD
         + '<scenario name="lab phone register">\n'
-        + _send(request.format(ext=ext, cseq=1, auth=""), retrans=True)
+        + _send(request.format(ext=ext, cseq=1, auth="", expires=expires), retrans=True)
         + '  <recv response="401" auth="true"/>\n'
-        + _send(request.format(ext=ext, cseq=2, auth=auth), retrans=True)
+        + _send(request.format(ext=ext, cseq=2, auth=auth, expires=expires), retrans=True)
         + '  <recv response="200"/>\n</scenario>\n'
     )
 

@@ -322,3 +322,26 @@ def talking_call(lab: Lab, ext: str) -> str:
     """The call agent `ext` is talking on, once they are (the phone answered)."""
     wait_until(lambda: lab.agent_states()[ext]["state"] == "talking", f"{ext} to be talking")
     return str(lab.agent_states()[ext]["call_id"])
+
+
+def test_a_queue_whose_only_phone_is_unregistered_takes_its_after_hours_route(
+    lab: Lab,
+) -> None:
+    # Billing: Chloe (2003) only, logged in, but her phone unregisters: a billing caller
+    # takes billing's voicemail instead of waiting in a queue nobody can answer.
+    lab.phones["2003"].stop()
+    lab.register("2003", expires=0)
+    try:
+        wait_until(
+            lambda: lab.agent_states()["2003"]["state"] == "unreachable",
+            "Chloe's phone to count as unreachable",
+        )
+        caller = "+13125552081"
+        lab.call(Call(caller, MAIN, keys("2"), hold=20, speak=15.0))
+        row = lab.call_row(caller, timeout=60)
+        assert row["outcome"] == "voicemail"
+        assert not invites_from(lab.phones["2003"], caller)
+    finally:
+        lab.register("2003")
+        lab.phone("2003")
+        wait_until(lambda: lab.agent_states()["2003"]["state"] == "idle", "Chloe back", 30)
