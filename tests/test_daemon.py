@@ -58,6 +58,14 @@ async def test_demo_routes_calls_records_them_and_logs_no_full_number(
     conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
     try:
         routed = await conn.fetchval("SELECT count(*) FROM calls WHERE category IS NOT NULL")
+        # A first run: nothing stored, so FRONTDESK_AGENTS_START (all) logged everyone in,
+        # and that is kept for the next start (agent_presence) and audited.
+        logged_in = await conn.fetchval("SELECT count(*) FROM agent_presence WHERE logged_in")
+        audited = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE actor = 'system' AND action = 'agent_login'"
+        )
     finally:
         await conn.close()
     assert routed >= 3
+    assert logged_in == audited == 6
+    assert '"event": "acd.agents_restored"' in log

@@ -43,6 +43,8 @@ from frontdesk.store.cdr import cdr_upsert
 from frontdesk.store.directory import PatientLookup
 from frontdesk.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from frontdesk.store.fhir import FhirLookup
+from frontdesk.store.presence import load_agent_presence
+from frontdesk.store.records import AgentPresence
 from frontdesk.store.screenpop import ScreenPopSource
 from frontdesk.store.webhook import Webhook
 from frontdesk.web.agent_page import add_agent_page_routes
@@ -107,8 +109,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         stack.push_async_callback(runtime.close)
         queues = runtime.acd
         if queues is not None:
-            if settings.agents_start == "all":
-                queues.login_everyone([s.extension for s in plan.staff])
+            await _agents_at_start(queues, recorder, pool, everyone=settings.agents_start == "all")
             if recorder is not None:
                 await _durable_callbacks(stack, queues, recorder, pool)
             metrics = _start_metrics(stack, ari, ami, recorder, runtime, hub)
@@ -322,6 +323,58 @@ async def _durable_callbacks(
 
 
 RESTORE_WAIT = 5.0
+
+
+async def _agents_at_start(
+    queues: AcdRuntime, recorder: CallRecorder | None, pool: db.Pool | None, *, everyone: bool
+) -> None:
+    """Logins and pauses as they were when frontdesk last stopped (`agent_presence`, read
+    once the outbox has replayed its spool), before calls are taken. A staff member never
+    stored, or everyone when the database cannot be read within RESTORE_WAIT, takes
+    FRONTDESK_AGENTS_START (`everyone`: logged in), and the log says so. From here on the
+    recorder writes each change and the runtime audits feature codes."""
+    outbox = recorder.sink if recorder is not None else None
+    stored = None
+    if recorder is not None and isinstance(outbox, Outbox):
+        queues.audit = outbox.put
+        if pool is not None:
+            stored = await _read_presence(outbox, pool)
+        if stored is not None:
+            recorder.presence_stored(p.revision for p in stored.values())
+    defaulted = queues.start_agents(stored, everyone=everyone)
+    start = "all" if everyone else "none"
+    if stored is None:
+        log.warning("acd.agents_not_restored", agents_start=start, reason="no database")
+        return
+    log.info(
+        "acd.agents_restored",
+        logged_in=sorted(e for e, p in stored.items() if p.logged_in),
+        paused=sorted(e for e, p in stored.items() if p.paused),
+        first_run=defaulted,
+        agents_start=start,
+    )
+
+
+async def _read_presence(outbox: Outbox, pool: db.Pool) -> dict[str, AgentPresence] | None:
+    """The stored presence once the spool is replayed; None if that takes over RESTORE_WAIT
+    or the database fails (the read runs in a task of its own: a stalled network may hold
+    a cancelled asyncpg connection for a minute)."""
+
+    async def read() -> dict[str, AgentPresence] | None:
+        if not await outbox.drain(RESTORE_WAIT):
+            return None
+        return await load_agent_presence(pool, timeout=RESTORE_WAIT)
+
+    task = asyncio.create_task(read(), name="agents-at-start")
+    done, _ = await asyncio.wait({task}, timeout=RESTORE_WAIT)
+    if not done:
+        task.cancel()
+        return None
+    try:
+        return task.result()
+    except (*db.UNAVAILABLE, db.PostgresError) as exc:
+        log.warning("acd.agents_not_read", error=type(exc).__name__)
+        return None
 
 
 async def _restore_callbacks(outbox: Outbox, pool: db.Pool, queues: AcdRuntime) -> None:

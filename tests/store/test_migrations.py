@@ -21,6 +21,7 @@ TABLES = {
     "audit_log",
     "staff_accounts",
     "pending_callbacks",
+    "agent_presence",
 }
 
 

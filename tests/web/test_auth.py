@@ -464,7 +464,7 @@ async def test_csrf_is_required_for_changes(world: World) -> None:
     assert wrong[0] == 403
     assert "2001" not in world.queues.logged_in
     right = await alice.request("POST", "/api/agents/2001/login", csrf=token)
-    assert right[:2] == (200, {"ext": "2001", "state": "idle"})
+    assert right[:2] == (200, {"ext": "2001", "state": "idle", "pause_reason": None})
     # The form field does as well as the header.
     status, body, _ = await alice.request("POST", "/action", data={"csrf": token, "a": "1"})
     assert (status, body["done"]) == (200, True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from frontdesk.acd import PhoneReachability
+from frontdesk.acd import AgentPause, PhoneReachability
 from frontdesk.calls.events import (
     AgentStateChanged,
     CallAbandoned,
@@ -90,6 +90,23 @@ def test_me_is_the_viewers_own_agent(plan: Plan) -> None:
     assert me["ext"] == ext
     assert me["state"] == "idle"
     assert "me" not in _view(desk, BoardState(ZONE), Viewer(full_numbers=True))
+
+
+def test_a_pause_shows_its_reason(plan: Plan) -> None:
+    desk = Desk(plan)
+    desk.login("2001", "2002")
+    desk.send(AgentPause("2001", "lunch"))
+    desk.send(AgentPause("2002"))  # *47-like: no reason
+    view = _view(desk, BoardState(ZONE), Viewer(full_numbers=False, extension="2001"))
+    agents = view["agents"]
+    assert isinstance(agents, list)
+    shown = {a["ext"]: (a["state"], a["pause_reason"]) for a in agents}
+    assert shown["2001"] == ("paused", "lunch")
+    assert shown["2002"] == ("paused", None)
+    assert shown["2003"] == ("logged_out", None)
+    me = view["me"]
+    assert isinstance(me, dict)
+    assert me["pause_reason"] == "lunch"
 
 
 def test_service_level_counts_answers_in_time_and_long_abandons() -> None:

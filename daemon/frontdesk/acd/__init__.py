@@ -40,7 +40,11 @@ Choices where the spec is silent (the "Choice" notes of docs/routing.md §4):
   finishes it; logging in clears a pause. Phones count as reachable until AMI says
   otherwise (Asterisk replays nothing after an AMI reconnect).
 - **Shown states**: `ringing` and `talking` win, then `logged_out`, `unreachable`,
-  `wrap_up`, `busy`, `paused`, `idle`. `AgentState` is emitted on every change.
+  `wrap_up`, `busy`, `paused`, `idle`. `AgentState` is emitted on every change (a
+  pause carries its `reason`, None without one: `AgentPause(ext, reason)`; pausing
+  again with another reason changes it, and a new `AgentState` says so). A missed ring
+  and `*47` pause without a reason. `agent(ext)` also tells what the agent chose
+  (`logged_in`, `paused`, `pause_reason`), whatever is shown: what a restart restores.
 - **Announcements** every 60 s of wait (counted from the enqueue time) while the
   caller is waiting on hold, skipped while an agent's phone rings for them. Position
   counts every caller ahead in the queue, callbacks included. The estimated wait is

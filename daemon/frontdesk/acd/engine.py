@@ -124,6 +124,11 @@ class AcdEngine:
         caller = self._callers.get(call_id)
         return self._caller_view(caller, self._now) if caller is not None else None
 
+    def agent(self, ext: str) -> AgentView | None:
+        """One agent as of the last event (None: not on the plan's staff)."""
+        agent = self._agents.get(ext)
+        return self._agent_view(agent, self._now) if agent is not None else None
+
     def state(self, call_id: str) -> CallerState:
         """Where the caller stands (`gone` for one the engine does not know)."""
         caller = self._callers.get(call_id)
@@ -152,8 +157,8 @@ class AcdEngine:
                 self._login(ext, now)
             case AgentLogout(ext):
                 self._logout(ext, now)
-            case AgentPause(ext):
-                self._pause(ext, now, paused=True)
+            case AgentPause(ext, reason):
+                self._pause(ext, now, paused=True, reason=reason)
             case AgentUnpause(ext):
                 self._pause(ext, now, paused=False)
             case PausedToggle(ext):
@@ -267,7 +272,7 @@ class AcdEngine:
         agent = self._agents.get(ext)
         if agent is None or agent.logged_in:
             return
-        agent.logged_in, agent.paused = True, False
+        agent.logged_in, agent.paused, agent.pause_reason = True, False, None
         self._count_login(agent, +1)
         self._refresh(agent, now)
 
@@ -275,16 +280,23 @@ class AcdEngine:
         agent = self._agents.get(ext)
         if agent is None or not agent.logged_in:
             return
-        agent.logged_in, agent.paused = False, False
+        agent.logged_in, agent.paused, agent.pause_reason = False, False, None
         self._count_login(agent, -1)
         self._withdraw_ring(agent, now)
         self._refresh(agent, now)
 
-    def _pause(self, ext: str, now: datetime, *, paused: bool) -> None:
+    def _pause(self, ext: str, now: datetime, *, paused: bool, reason: str | None = None) -> None:
+        """Pause (with `reason`, or None) or unpause; a paused agent paused again with
+        another reason keeps pausing, for that reason (None keeps the one given)."""
         agent = self._agents.get(ext)
-        if agent is None or not agent.logged_in or agent.paused == paused:
+        if agent is None or not agent.logged_in:
             return
-        agent.paused = paused
+        if agent.paused == paused:
+            if paused and reason is not None and reason != agent.pause_reason:
+                agent.pause_reason = reason
+                self._refresh(agent, now)
+            return
+        agent.paused, agent.pause_reason = paused, reason if paused else None
         if paused:
             self._withdraw_ring(agent, now)
         self._refresh(agent, now)
@@ -660,9 +672,10 @@ class AcdEngine:
             for queue in agent.staff.queues:
                 if queue in self._staffed:
                     self._staffed[queue] += 1 if agent.staffing else -1
-        if shown != agent.shown:
-            agent.shown, agent.since = shown, now
-            self._emit(AgentState(agent.ext, shown))
+        reason = agent.pause_reason if shown == "paused" else None
+        if shown != agent.shown or reason != agent.shown_reason:
+            agent.shown, agent.shown_reason, agent.since = shown, reason, now
+            self._emit(AgentState(agent.ext, shown, reason))
 
     def _count_login(self, agent: Agent, delta: int) -> None:
         for queue in agent.staff.queues:
@@ -800,6 +813,9 @@ class AcdEngine:
             in_state=in_state,
             call_id=agent.call_id,
             queues=agent.staff.queues,
+            logged_in=agent.logged_in,
+            paused=agent.paused,
+            pause_reason=agent.pause_reason if agent.paused else None,
         )
 
 

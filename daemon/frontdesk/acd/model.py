@@ -62,7 +62,11 @@ class AgentLogout:
 
 @dataclass(frozen=True)
 class AgentPause:
+    """`reason`: why (one of the plan's `all_pause_reasons`, checked by whoever asks);
+    None: no reason given. Pausing an agent paused for another reason changes the reason."""
+
     ext: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,8 +268,11 @@ class FollowAfterHours:
 
 @dataclass(frozen=True)
 class AgentState:
+    """What the board shows changed; `reason` is the pause's when `state` is paused."""
+
     ext: str
     state: AgentStatus
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -327,6 +334,11 @@ class AgentView:
     in_state: timedelta | None
     call_id: str | None
     queues: tuple[str, ...]
+    # What the agent chose, whatever `state` shows (a paused agent may still be talking):
+    # what a restart restores (store/presence.py).
+    logged_in: bool = False
+    paused: bool = False
+    pause_reason: str | None = None  # while paused
 
 
 @dataclass(frozen=True)

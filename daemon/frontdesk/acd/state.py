@@ -91,10 +91,12 @@ class Agent:
     logged_in: bool = False
     reachable: bool = True  # until AMI says otherwise (Asterisk replays nothing on reconnect)
     paused: bool = False
+    pause_reason: str | None = None  # while paused
     activity: Activity = "idle"
     call_id: str | None = None
     call_queue: str | None = None  # queue of the call being rung or talked on
     shown: AgentStatus = "logged_out"
+    shown_reason: str | None = None  # the pause reason shown with `shown` "paused"
     since: datetime | None = None  # when `shown` last changed
     idle_since: datetime | None = None  # when the agent last became available
     eligible: bool = False

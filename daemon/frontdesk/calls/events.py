@@ -230,14 +230,29 @@ class CallInterrupted(CallFact):
 # -- staff -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AgentStateChanged:
-    """An agent's state as the board shows it (logged_out, idle, ringing, talking…)."""
+    """An agent's state as the board shows it (logged_out, idle, ringing, talking…);
+    `reason`: a pause's reason (lunch, meeting, admin, the plan's own), None without."""
 
     kind: ClassVar[str] = "agent"
     ext: str
     state: str
+    reason: str | None = None
 
 
-HubEvent = CallFact | AgentStateChanged
+@dataclass(frozen=True)
+class AgentPresenceChanged:
+    """What the agent chose changed: logged in or out, paused or not, the pause's reason
+    (whatever the board shows meanwhile: a paused agent may finish a call). What a
+    restart restores (the recorder keeps it in `agent_presence`)."""
+
+    kind: ClassVar[str] = "agent_presence"
+    ext: str
+    logged_in: bool
+    paused: bool
+    pause_reason: str | None = None
+
+
+HubEvent = CallFact | AgentStateChanged | AgentPresenceChanged
 
 # Facts after which nothing more happens to the call in frontdesk.
 FINISHING: tuple[type[CallFact], ...] = (

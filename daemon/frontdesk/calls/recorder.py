@@ -5,17 +5,21 @@
 report) becomes a `CallEvent` row (the fact's stored `kind` and its data) and, where it
 changes the call's summary row, a `CallUpsert`; every record carries its own unique key,
 so a replay of the spool stores it once. Agent state changes become `AgentStateChange`
-rows. The sink is the outbox: `put` never blocks a call.
+rows (a pause with its reason), and each login, logout, pause and unpause the agent's
+`AgentPresence` (`agent_presence`: what a restart restores), revisioned so that a late
+record never undoes a newer one. The sink is the outbox: `put` never blocks a call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from frontdesk.calls.events import (
     FINISHING,
+    AgentPresenceChanged,
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
@@ -36,7 +40,14 @@ from frontdesk.calls.events import (
     StaffTransferred,
     VoicemailLeft,
 )
-from frontdesk.store.records import AgentStateChange, CallEvent, CallUpsert, Record, new_key
+from frontdesk.store.records import (
+    AgentPresence,
+    AgentStateChange,
+    CallEvent,
+    CallUpsert,
+    Record,
+    new_key,
+)
 
 # fact -> the call row's fields it sets (besides the event itself)
 _ROW_FIELDS: dict[type[CallFact], dict[str, Any]] = {
@@ -72,19 +83,41 @@ class CallRecorder:
         self._rows: dict[str, dict[str, Any]] = {}  # what we wrote per call, until it ends
         self._joined: dict[str, datetime] = {}  # for wait_s
         self._answered: dict[str, datetime] = {}  # for talk_s
+        # `agent_presence` revisions: microseconds of the wall clock (not the practice
+        # clock, which a demo shifts), so they grow across restarts; never below one stored.
+        self.revision_clock: Callable[[], int] = lambda: time.time_ns() // 1000
+        self._revision = 0
 
     def on_hub(self, event: HubEvent) -> None:
         """The hub's listener: every fact, and agent state changes."""
         at = self.now()
         match event:
-            case AgentStateChanged(ext=ext, state=state):
-                self.sink.put(AgentStateChange(ext, at, state))
+            case AgentStateChanged(ext=ext, state=state, reason=reason):
+                self.sink.put(AgentStateChange(ext, at, state, reason))
+            case AgentPresenceChanged():
+                self._presence(event, at)
             case CallStarted():
                 self._started(event, at)
             case CallRouted():
                 self._routed(event, at)
             case _:
                 self._fact(event, at)
+
+    def presence_stored(self, revisions: Iterable[int]) -> None:
+        """The revisions read back at start: later records must be newer than all of them."""
+        self._revision = max(self._revision, *revisions, 0)
+
+    def _presence(self, changed: AgentPresenceChanged, at: datetime) -> None:
+        self._revision = max(self._revision + 1, self.revision_clock())
+        presence = AgentPresence(
+            changed.ext,
+            self._revision,
+            changed.logged_in,
+            changed.paused,
+            changed.pause_reason,
+            at,
+        )
+        self.sink.put(presence)
 
     def _started(self, started: CallStarted, at: datetime) -> None:
         call, patient = started.call, started.facts.patient

@@ -23,6 +23,9 @@ FRONT_DESK = "front_desk"
 DEFAULT_TIMEOUT = timedelta(seconds=5)
 DEFAULT_RETRIES = 2
 DEFAULT_OPERATOR_KEY = "0"
+# Why an agent pauses: these always, plus the plan's own `pause_reasons`.
+BUILTIN_PAUSE_REASONS = ("lunch", "meeting", "admin")
+_PAUSE_REASON_MAX = 32
 
 
 def _dtmf_key(value: Any) -> str:
@@ -66,6 +69,28 @@ def _test_caller(value: Any) -> str:
             f"'{value}' is not an E.164 number; write it quoted, like \"+13125559901\""
         )
     return number
+
+
+def _pause_reason(value: Any) -> str:
+    text = str(value).strip()
+    if not (
+        0 < len(text) <= _PAUSE_REASON_MAX
+        and text[0].isascii()
+        and text[0].islower()
+        and all(c.isascii() and (c.islower() or c.isdigit() or c == "_") for c in text)
+    ):
+        raise PlanValueError(
+            f"pause reason '{text}' must be a lowercase word (a-z, 0-9, _; at most "
+            f"{_PAUSE_REASON_MAX} characters, starting with a letter), like 'training'"
+        )
+    return text
+
+
+def _distinct(values: tuple[str, ...]) -> tuple[str, ...]:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise PlanValueError(f"listed twice: {', '.join(repeated)}")
+    return values
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -222,6 +247,15 @@ class Plan(_Model):
     menu: Menu
     staff: tuple[Staff, ...] = ()
     golive: GoLive = GoLive()
+    # The practice's own pause reasons, besides BUILTIN_PAUSE_REASONS (docs: README).
+    pause_reasons: Annotated[
+        tuple[Annotated[str, BeforeValidator(_pause_reason)], ...], AfterValidator(_distinct)
+    ] = ()
+
+    @property
+    def all_pause_reasons(self) -> tuple[str, ...]:
+        """The reasons an agent may give for a pause: the built-in ones, then the plan's."""
+        return tuple(dict.fromkeys((*BUILTIN_PAUSE_REASONS, *self.pause_reasons)))
 
     def menus_at(self, path: tuple[str, ...]) -> list[Menu]:
         """The menu reached by `path` and its parents, innermost first."""

@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from frontdesk.exits import EXIT_INVALID, EXIT_OK
-from frontdesk.reports.export import to_csv
+from frontdesk.reports.export import rows_csv, to_csv
 from frontdesk.reports.metrics import (
     FCR_WINDOW,
     ROUTING_KEYS,
@@ -36,7 +36,8 @@ from frontdesk.reports.metrics import (
     RoutingFigures,
     compute,
 )
-from frontdesk.reports.store import load_rows
+from frontdesk.reports.pauses import DEFINITION, PauseTime, format_span, pause_time
+from frontdesk.reports.store import load_agent_states, load_rows
 from frontdesk.store.refusals import Refused, read_calls
 
 ENV = "FRONTDESK_DATABASE_URL"
@@ -143,18 +144,40 @@ def _report(args: argparse.Namespace, out: Console) -> int:
                 timedelta(seconds=args.service_level),
             )
         )
+        pauses = asyncio.run(_pauses(dsn, start, end))
         if args.csv is not None:
             try:
-                args.csv.write_text(to_csv(report), encoding="utf-8", newline="")
+                text = to_csv(report) + rows_csv(pauses.csv_rows())
+                args.csv.write_text(text, encoding="utf-8", newline="")
             except OSError as exc:
                 raise Refused(f"--csv: cannot write {args.csv}: {exc.strerror}") from None
     except Refused as exc:
         return _fail(str(exc))
     if args.json:
-        print(json.dumps(report.as_json(), ensure_ascii=False))
+        print(json.dumps(report.as_json() | {"pause_time": pauses.as_json()}, ensure_ascii=False))
     else:
         print_report(out, report)
+        print_pauses(out, pauses)
     return EXIT_OK
+
+
+async def _pauses(dsn: str, start: datetime, end: datetime) -> PauseTime:
+    """Time paused per agent and reason (reports/pauses.py), from the agent state rows."""
+    rows = await read_calls(dsn, lambda conn: load_agent_states(conn, start, end))
+    return pause_time(rows, start=start, end=end, now=datetime.now(UTC))
+
+
+def print_pauses(out: Console, pauses: PauseTime) -> None:
+    if not pauses.by_agent:
+        return
+    table = Table(title="Time paused per reason", title_justify="left", caption=DEFINITION)
+    table.add_column("agent")
+    table.add_column("reason")
+    table.add_column("paused", justify="right")
+    for agent, reasons in pauses.by_agent.items():
+        for reason, seconds in reasons.items():
+            table.add_row(escape(agent), escape(reason), format_span(seconds))
+    out.print(table)
 
 
 async def _build(

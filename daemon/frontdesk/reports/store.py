@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from frontdesk.reports.metrics import CallRow
+from frontdesk.reports.pauses import StateRow
 from frontdesk.store import db
 
 _QUERY = """
@@ -75,3 +76,26 @@ async def load_rows(
         )
         for r in records
     ]
+
+
+_AGENT_STATES = """
+SELECT agent, at, state, reason FROM (
+    SELECT id, agent, at, state, reason FROM agent_state_changes
+    WHERE at >= $1 AND at < $2
+    UNION ALL
+    (SELECT DISTINCT ON (agent) id, agent, at, state, reason FROM agent_state_changes
+     WHERE at < $1 ORDER BY agent, at DESC, id DESC)
+) s
+ORDER BY agent, at, id
+"""
+
+
+async def load_agent_states(
+    conn: db.Connection, start: datetime, end: datetime, *, timeout: float | None = 30.0
+) -> list[StateRow]:
+    """The agent state rows of `[start, end)` and each agent's last one before `start`
+    (the state they were in when the range began), in order: for `pauses.pause_time`."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    records = await conn.fetch(_AGENT_STATES, start, end, timeout=timeout)
+    return [StateRow(r["agent"], r["at"], r["state"], r["reason"]) for r in records]

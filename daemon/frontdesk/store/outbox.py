@@ -32,6 +32,7 @@ import structlog
 from frontdesk.store.db import UNAVAILABLE, Connection, PostgresError, connect
 from frontdesk.store.records import (
     CALL_FIELDS,
+    AgentPresence,
     AgentStateChange,
     AuditEntry,
     CallEvent,
@@ -46,6 +47,8 @@ from frontdesk.store.records import (
 from frontdesk.store.spool import DEFAULT_MAX_LINE_BYTES, Spool
 
 log = structlog.get_logger("frontdesk.store")
+# Records a batch never lingers for: what a restart reads back.
+_URGENT: Final = (PendingCallback, AgentPresence)
 
 
 class Outbox:
@@ -199,9 +202,10 @@ class Outbox:
     async def _linger(self) -> None:
         """Let a small batch grow for `linger` seconds: a transaction costs about the same
         for one record as for a hundred, and calls put a few records each. A pending
-        callback never waits: until it is written, a crash would forget the patient."""
+        callback never waits: until it is written, a crash would forget the patient;
+        nor does a login, logout or pause (a restart brings back what is written)."""
         small = len(self._queue) < self.batch_size and not self._stopping
-        urgent = any(isinstance(record, PendingCallback) for record in self._queue)
+        urgent = any(isinstance(record, _URGENT) for record in self._queue)
         if self.linger > 0 and small and not urgent:
             await asyncio.sleep(self.linger)
 
@@ -377,6 +381,9 @@ async def _apply_chunk(conn: Connection, chunk: list[Record]) -> None:
     callbacks = [r for r in chunk if isinstance(r, PendingCallback)]
     if callbacks:
         await _save_callbacks(conn, callbacks)
+    presence = [r for r in chunk if isinstance(r, AgentPresence)]
+    if presence:
+        await _save_presence(conn, presence)
 
 
 async def _add_calls(conn: Connection, linkedids: list[str]) -> None:
@@ -543,6 +550,32 @@ async def _save_callbacks(conn: Connection, records: list[PendingCallback]) -> N
         f"INSERT INTO pending_callbacks AS p ({names}) SELECT * FROM unnest({arrays})"
         f" ON CONFLICT (call_id) DO UPDATE SET {updates} WHERE p.revision < EXCLUDED.revision",
         *values,
+    )
+
+
+async def _save_presence(conn: Connection, records: list[AgentPresence]) -> None:
+    """Each agent's latest presence: a row keeps its highest revision (a replayed or late
+    record changes nothing), so only the chunk's latest revision per agent is sent."""
+    latest: dict[str, AgentPresence] = {}
+    for record in records:
+        if record.agent not in latest or latest[record.agent].revision < record.revision:
+            latest[record.agent] = record
+    rows = list(latest.values())
+    await conn.execute(
+        "INSERT INTO agent_presence AS p"
+        " (agent, revision, logged_in, paused, pause_reason, changed_at)"
+        " SELECT * FROM unnest($1::text[], $2::int8[], $3::bool[], $4::bool[], $5::text[],"
+        " $6::timestamptz[])"
+        " ON CONFLICT (agent) DO UPDATE SET revision = EXCLUDED.revision,"
+        " logged_in = EXCLUDED.logged_in, paused = EXCLUDED.paused,"
+        " pause_reason = EXCLUDED.pause_reason, changed_at = EXCLUDED.changed_at"
+        " WHERE p.revision < EXCLUDED.revision",
+        [r.agent for r in rows],
+        [r.revision for r in rows],
+        [r.logged_in for r in rows],
+        [r.paused for r in rows],
+        [r.pause_reason for r in rows],
+        [r.at for r in rows],
     )
 
 

@@ -278,7 +278,51 @@ class PendingCallback:
         return f"{self.call_id}:callback:{self.revision}"
 
 
-Record = CallEvent | CallUpsert | AgentStateChange | AuditEntry | Disposition | PendingCallback
+PAUSE_REASON_MAX_CHARS: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPresence:
+    """Whether the agent at extension `agent` is logged in and paused (and why), as of
+    `revision` (`agent_presence`, 0007): what a restart restores (store/presence.py).
+
+    Written at each change; the row keeps the highest revision, so a replayed or late
+    older record changes nothing. Revisions grow across restarts (calls/recorder.py).
+    """
+
+    agent: str
+    revision: int
+    logged_in: bool
+    paused: bool
+    pause_reason: str | None
+    at: datetime
+
+    def __post_init__(self) -> None:
+        _check_id(self.agent, "AgentPresence.agent")
+        if self.revision < 1:
+            raise RecordError("AgentPresence: revision >= 1")
+        if self.paused and not self.logged_in:
+            raise RecordError("AgentPresence: only a logged-in agent can be paused")
+        if self.pause_reason is not None and not self.paused:
+            raise RecordError("AgentPresence: a pause reason without a pause")
+        if self.pause_reason is not None:
+            _check_id(self.pause_reason, "AgentPresence.pause_reason", PAUSE_REASON_MAX_CHARS)
+        _aware(self.at, "AgentPresence.at")
+
+    @property
+    def key(self) -> str:
+        return f"{self.agent}:presence:{self.revision}"
+
+
+Record = (
+    CallEvent
+    | CallUpsert
+    | AgentStateChange
+    | AuditEntry
+    | Disposition
+    | PendingCallback
+    | AgentPresence
+)
 
 
 # --- the spool's JSON form ------------------------------------------------------------
@@ -331,6 +375,17 @@ def to_json(record: Record) -> dict[str, Any]:
         return {"type": "pending_callback", "key": record.key} | {
             name: _time(value) if isinstance(value, datetime) else value
             for name, value in _callback_fields(record).items()
+        }
+    if isinstance(record, AgentPresence):
+        return {
+            "type": "agent_presence",
+            "key": record.key,
+            "agent": record.agent,
+            "revision": record.revision,
+            "logged_in": record.logged_in,
+            "paused": record.paused,
+            "pause_reason": record.pause_reason,
+            "at": _time(record.at),
         }
     return {
         "type": "audit",
@@ -398,6 +453,15 @@ def from_json(obj: Mapping[str, Any]) -> Record:
             )
         if kind == "pending_callback":
             return _callback_from_json(obj)
+        if kind == "agent_presence":
+            return AgentPresence(
+                agent=str(obj["agent"]),
+                revision=int(obj["revision"]),
+                logged_in=bool(obj["logged_in"]),
+                paused=bool(obj["paused"]),
+                pause_reason=obj.get("pause_reason"),
+                at=datetime.fromisoformat(obj["at"]),
+            )
         if kind == "audit":
             return AuditEntry(
                 at=datetime.fromisoformat(obj["at"]),

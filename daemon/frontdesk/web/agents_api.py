@@ -4,15 +4,19 @@ Served on loopback (`FRONTDESK_HTTP_HOST`/`FRONTDESK_HTTP_PORT`, default
 127.0.0.1:8080), behind staff sign-in (web/auth.py): a dashboard session, or for
 `/api/...` `Authorization: Bearer $FRONTDESK_API_TOKEN` when that variable is set.
 `POST /api/agents/{ext}/{action}` needs `control_own_agent` for the user's own
-extension, or `control_any_agent` (frontdesk/staff.py).
+extension, or `control_any_agent` (frontdesk/staff.py). `pause` takes an optional JSON
+body `{"reason": "lunch"}`: one of the plan's `all_pause_reasons` (lunch, meeting,
+admin and the plan's own `pause_reasons`), else 422. Each action is audited
+(`agent_login`, `agent_logout`, `agent_pause`, `agent_unpause`; actor `user:<username>`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -29,6 +33,7 @@ _ACTIONS: dict[str, Callable[[str], Event]] = {
     "unpause": AgentUnpause,
 }
 QUEUES = web.AppKey("queues", AcdRuntime)
+_PUT_AUDIT: Final = web.AppKey[Callable[[AuditEntry], None]]("agents_put_audit")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/metrics", "/healthz"})  # monitoring; no patient data (web/ops.py)
 
@@ -54,6 +59,8 @@ def make_app(
         put_audit=put_audit,
     )
     app[QUEUES] = queues
+    if put_audit is not None:
+        app[_PUT_AUDIT] = put_audit
     app.router.add_get("/api/acd", snapshot)
     app.router.add_post("/api/agents/{ext}/{action}", agent_action)
     return app
@@ -75,9 +82,47 @@ async def agent_action(request: web.Request) -> web.Response:
         return web.json_response({"error": f"unknown action {action!r}"}, status=404)
     if not any(s.extension == ext for s in queues.plan.staff):
         return web.json_response({"error": f"no staff member has extension {ext}"}, status=404)
-    queues.feed(make(ext))
-    state = queues.engine.snapshot(queues.now()).agent(ext).state
-    return web.json_response({"ext": ext, "state": state})
+    reason = None
+    if action == "pause":
+        reason_or_refusal = await _pause_reason(request, queues.plan.all_pause_reasons)
+        if isinstance(reason_or_refusal, web.Response):
+            return reason_or_refusal
+        reason = reason_or_refusal
+    queues.feed(AgentPause(ext, reason) if action == "pause" else make(ext))
+    put_audit = request.app.get(_PUT_AUDIT)
+    if put_audit is not None:
+        actor = f"user:{current_user(request).username}"
+        data = {"reason": reason} if reason is not None else {}
+        put_audit(AuditEntry(queues.now(), actor, f"agent_{action}", ext, data))
+    view = queues.engine.agent(ext)
+    assert view is not None  # a member of the plan's staff
+    return web.json_response({"ext": ext, "state": view.state, "pause_reason": view.pause_reason})
+
+
+async def _pause_reason(
+    request: web.Request, allowed: tuple[str, ...]
+) -> str | web.Response | None:
+    """The optional body's `reason` (None without a body or a reason), or the refusal."""
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return web.json_response({"error": "the body is not JSON"}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response(
+            {"error": 'give a JSON object like {"reason": "lunch"}'}, status=400
+        )
+    reason = body.get("reason")
+    if reason is None:
+        return None
+    if not isinstance(reason, str) or reason not in allowed:
+        shown = reason if isinstance(reason, str) else type(reason).__name__
+        return web.json_response(
+            {"error": f"unknown pause reason {shown!r}", "reasons": list(allowed)}, status=422
+        )
+    return reason
 
 
 def _jsonable(value: Any) -> Any:

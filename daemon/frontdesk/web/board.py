@@ -318,6 +318,7 @@ def _agent(a: AgentView) -> dict[str, Any]:
         "ext": a.ext,
         "name": a.name,
         "state": a.state,
+        "pause_reason": a.pause_reason if a.state == "paused" else None,
         "in_state_s": None if a.in_state is None else int(a.in_state.total_seconds()),
         "call": a.call_id,
         "queues": list(a.queues),

@@ -8,6 +8,14 @@
     return value === null ? "—" : `${Math.round(value * 100)} %`;
   }
 
+  // "paused (lunch)": a pause shows its reason when it has one.
+  function agentState(a) {
+    const state = a.state.replace("_", " ");
+    return a.state === "paused" && a.pause_reason
+      ? `${state} (${a.pause_reason.replaceAll("_", " ")})`
+      : state;
+  }
+
   function alertItem(alert) {
     const item = el("li", null, alert.acknowledged_by ? "alert acknowledged" : "alert");
     item.dataset.alert = String(alert.id);
@@ -114,7 +122,7 @@
         const row = el("tr", null, `agent ${a.state}`);
         row.dataset.ext = a.ext;
         row.append(
-          el("td", a.name), el("td", a.ext), el("td", a.state.replace("_", " "), "state"),
+          el("td", a.name), el("td", a.ext), el("td", agentState(a), "state"),
           a.in_state_s === null ? el("td", "—") : ticking(el("td"), a.in_state_s),
           el("td", a.queues.join(", "))
         );
