@@ -164,6 +164,9 @@ async def test_the_agent_page_from_a_call_to_a_returned_callback(daemon: Daemon)
         await agent.select_option("#pause-reason", "meeting")
         await agent.click("button[data-action=pause]")
         await expect(agent.locator("#my-state")).to_have_text("paused")
+        await expect(agent.locator("#my-pause-reason")).to_have_text("(Meeting)")
+        paused = board.locator('#agents tr[data-ext="2001"]')
+        await expect(paused).to_contain_text("paused (meeting)")  # the board shows why
         await agent.click("button[data-action=unpause]")
         await expect(agent.locator("#my-state")).to_have_text("idle")
 
@@ -187,6 +190,8 @@ async def test_the_agent_page_from_a_call_to_a_returned_callback(daemon: Daemon)
         await expect(agent.locator("#pop-category")).not_to_have_text("—")
         await expect(agent.locator("#call-wait")).to_have_text(_CLOCK)
         await expect(agent.locator("#transfer")).to_be_visible()
+        ben = agent.locator('#transfer-agent option[value="2002"]')
+        await expect(ben).to_have_text("Ben Okafor (2002) — logged out")  # colleagues, live
         await agent.fill("#call-note", "wants a payment plan")
 
         # Transfer to billing from the page, the category corrected.

@@ -82,6 +82,7 @@ async def test_the_page_offers_the_plans_queues_colleagues_and_externals(
     assert "PJSIP" not in str(body)  # names, never dial strings
     assert body["categories"] == categories(plan)
     assert {"scheduling", "billing", "refill", "new_patient"} <= set(body["categories"])
+    assert body["pause_reasons"] == list(plan.all_pause_reasons)
     assert body["pause_reasons"][:3] == ["lunch", "meeting", "admin"]
     assert body["call"] is None
 

@@ -1,20 +1,19 @@
 """The agent page's data (web/templates/agent.html, web/static/agent.js), read-only.
 
-- `GET /api/agent-page/{ext}`: what the page offers and the call in hand:
-  `queues` in the plan's order, numbered as `*8<n>` on the phone uses them (with each
-  queue's `wrap_up_s` and the skills its members have, for a corrected transfer),
-  `staff` (the colleagues to transfer to), `externals` (the plan's outside numbers, by
-  name: never a dial string), `categories` (the plan's), `pause_reasons`, and `call`:
-  the call the agent is talking on (or being rung for), None without one — its id,
-  queue, category, priority, language, skill, wait before the answer, talk time so far,
-  whether it can be transferred, and the caller's number, masked unless the viewer may
-  see full numbers (the board's rule, web/board.py). The patient themselves come from
-  the screen pop (web/screenpop.py), which is audited.
+- `GET /api/agent-page/{ext}`: what the page offers and the call in hand: `queues` in
+  the plan's order, numbered as `*8<n>` on the phone uses them (with each queue's
+  `wrap_up_s` and the skills its members have, for a corrected transfer), `staff` (the
+  colleagues to transfer to), `externals` (the plan's outside numbers, by name: never a
+  dial string), `categories` (the plan's), `pause_reasons` (lunch, meeting, admin and
+  the plan's own), and `call`: the call the agent is talking on (or being rung for),
+  None without one — its id, queue, category, priority, language, skill, wait before
+  the answer, talk time so far, whether it can be transferred, and the caller's number,
+  masked unless the viewer may see full numbers (the board's rule, web/board.py). The
+  patient themselves come from the screen pop (web/screenpop.py), which is audited.
 - `GET /api/agents/{ext}/calls-today`: the calls the agent took since the practice's
   local midnight (`calls.agent`), newest first, at most `MAX_CALLS`: time (and its
-  practice-local `local_time`), number
-  (masked the same way), queue, category, outcome, talk time and disposition. 503 when
-  the database is not configured or unreachable.
+  practice-local `local_time`), number (masked the same way), queue, category, outcome,
+  talk time and disposition. 503 when the database is not configured or unreachable.
 
 Both are for the agent at `ext` themselves or whoever may control any agent (the API
 token counts as a supervisor); 404 for an extension the plan has no staff member for.
@@ -43,7 +42,6 @@ from frontdesk.web.auth import current_user, forbidden
 log = structlog.get_logger("frontdesk.web")
 MAX_CALLS = MAX_ROWS
 FEATURE = "*8"  # calls/staff_transfers.py: *8<n> moves the caller to the n-th queue
-DEFAULT_PAUSE_REASONS = ("lunch", "meeting", "admin")
 
 
 @dataclass(frozen=True)
@@ -111,7 +109,6 @@ async def agent_page_data(request: web.Request) -> web.Response:
                 "mine": name in me.queues,
             }
         )
-    reasons = getattr(plan, "all_pause_reasons", None) or DEFAULT_PAUSE_REASONS
     body = {
         "ext": ext,
         "name": me.name,
@@ -119,7 +116,7 @@ async def agent_page_data(request: web.Request) -> web.Response:
         "staff": [{"ext": s.extension, "name": s.name} for s in plan.staff if s.extension != ext],
         "externals": [{"name": name, "label": _label(name)} for name in plan.external],
         "categories": categories(plan),
-        "pause_reasons": list(reasons),
+        "pause_reasons": list(plan.all_pause_reasons),
         "call": current_call(context.queues, ext, _shown(current_user(request))),
     }
     return web.json_response(body)

@@ -122,6 +122,18 @@
     for (const skill of queue ? queue.skills : []) skills.append(option(skill, label(skill)));
   }
 
+  // Each colleague with their state now ("Ben Okafor (2002) — idle"): only the text moves.
+  function showColleagues(agents) {
+    if (!page) return;
+    for (const item of byId("transfer-agent").options) {
+      const person = page.staff.find((s) => s.ext === item.value);
+      const now = agents.find((a) => a.ext === item.value);
+      if (!person) continue;
+      const shown = `${person.name} (${person.ext})${now ? ` — ${now.state.replace("_", " ")}` : ""}`;
+      if (item.textContent !== shown) item.textContent = shown;
+    }
+  }
+
   function queueLabel(name) {
     const queue = page && page.queues.find((q) => q.name === name);
     return queue ? queue.label : label(name);
@@ -210,8 +222,9 @@
     transfer(body, `the ${queueLabel(queue)} queue`);
   });
   byId("transfer-to-agent").addEventListener("click", function () {
-    const select = byId("transfer-agent");
-    transfer({ to: "agent", target: select.value }, select.options[select.selectedIndex].textContent);
+    const ext = byId("transfer-agent").value;
+    const person = page && page.staff.find((s) => s.ext === ext);
+    transfer({ to: "agent", target: ext }, person ? `${person.name} (${ext})` : ext);
   });
   byId("transfer-to-external").addEventListener("click", function () {
     const select = byId("transfer-external");
@@ -484,6 +497,7 @@
       setTimeout(loadToday, 2000); // the call's record is written meanwhile
     }
     showWrapUpTime(me);
+    showColleagues(board.agents);
     if (canReturn) drawTasks(board.alerts);
     lastState = me.state;
   }
