@@ -77,22 +77,22 @@ def test_span_format() -> None:
 
 
 # -- from the database -----------------------------------------------------------------------
-NOW = datetime.now(UTC).replace(microsecond=0)
-STATES = [
-    ("2001", NOW - timedelta(days=9), "paused", "admin"),  # long before the range: ignored...
-    ("2001", NOW - timedelta(days=8), "paused", "meeting"),  # ...but its last row counts
-    ("2001", NOW - timedelta(days=6), "idle", None),
-    ("2001", NOW - timedelta(hours=3), "paused", "lunch"),
-    ("2001", NOW - timedelta(hours=2), "idle", None),
-    ("2002", NOW - timedelta(days=20), "idle", None),
-]
+def states(now: datetime) -> list[tuple[str, datetime, str, str | None]]:
+    return [
+        ("2001", now - timedelta(days=9), "paused", "admin"),  # before the range: ignored...
+        ("2001", now - timedelta(days=8), "paused", "meeting"),  # ...but its last row counts
+        ("2001", now - timedelta(days=6), "idle", None),
+        ("2001", now - timedelta(hours=3), "paused", "lunch"),
+        ("2001", now - timedelta(hours=2), "idle", None),
+        ("2002", now - timedelta(days=20), "idle", None),
+    ]
 
 
-async def _seed(pg_dsn: str, schema: str) -> None:
+async def _seed(pg_dsn: str, schema: str, now: datetime) -> None:
     conn = await asyncpg.connect(pg_dsn, server_settings={"search_path": schema})
     try:
         await upgrade(conn)
-        for n, (agent, when, state, reason) in enumerate(STATES):
+        for n, (agent, when, state, reason) in enumerate(states(now)):
             await conn.execute(
                 "INSERT INTO agent_state_changes (change_key, agent, at, state, reason)"
                 " VALUES ($1, $2, $3, $4, $5)",
@@ -104,7 +104,8 @@ async def _seed(pg_dsn: str, schema: str) -> None:
 
 @pytest.fixture
 def seeded(pg_dsn: str, schema: str) -> str:
-    asyncio.run(_seed(pg_dsn, schema))
+    """The database URL; the rows are timed from now (the command reports up to its now)."""
+    asyncio.run(_seed(pg_dsn, schema, datetime.now(UTC)))
     sep = "&" if "?" in pg_dsn else "?"
     return f"{pg_dsn}{sep}options={quote(f'-csearch_path={schema}', safe='')}"
 
@@ -112,9 +113,10 @@ def seeded(pg_dsn: str, schema: str) -> str:
 async def test_the_loader_brings_each_agents_state_at_the_start(
     pg_dsn: str, schema: str, seeded: str
 ) -> None:
+    now = datetime.now(UTC)
     conn = await asyncpg.connect(pg_dsn, server_settings={"search_path": schema})
     try:
-        rows = await load_agent_states(conn, NOW - timedelta(days=7), NOW)
+        rows = await load_agent_states(conn, now - timedelta(days=7), now)
     finally:
         await conn.close()
     assert [(r.agent, r.state, r.reason) for r in rows] == [
