@@ -148,7 +148,10 @@ def test_kill_9_with_callers_waiting_answers_them_in_arrival_order(lab: Lab) -> 
         time.sleep(1.0)
     wait_until(lambda: len(lab.queue_callers("billing")) == 5, "five callers in billing", 40)
     lab.daemon.kill(signal.SIGKILL)
-    lab.daemon.start(BUSINESS_HOURS)  # logins are not kept yet: everyone starts available
+    lab.daemon.start(BUSINESS_HOURS)
+    # Logins survive kill -9: Chloe is still paused (nobody is rung until she resumes).
+    wait_until(lambda: lab.agent_states()["2003"]["state"] == "paused", "Chloe still paused")
+    assert not any(invites_from(lab.phones["2003"], n) for n in callers)
     lab.daemon.api("POST", "/api/agents/2003/unpause")
     wait_until(
         lambda: all(invites_from(lab.phones["2003"], n) for n in callers),
