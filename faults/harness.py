@@ -61,10 +61,12 @@ def caller_number(n: int) -> str:
     return f"+1773555{n:04d}"
 
 
-async def callers_in_flight(pbx: EmulatorProcess, menu_caller: int) -> tuple[list[str], str]:
+async def callers_in_flight(
+    pbx: EmulatorProcess, daemon: DaemonProcess, menu_caller: int
+) -> tuple[list[str], str]:
     """With nobody to answer: three callers waiting in a queue, then one hearing the main
     menu (caller number `menu_caller`); their channel ids."""
-    await pbx.unregister_staff()
+    await daemon.pause_everyone()
     queued = [await pbx.place_call(caller_number(n)) for n in range(3)]
     for channel in queued:
         await wait_for(functools.partial(pbx.queued, channel), "a caller to wait in the queue")
@@ -191,11 +193,6 @@ class EmulatorProcess(Process):
     async def hangup(self, channel_id: str) -> None:
         await self.control("POST", f"/channels/{channel_id}/hangup")
 
-    async def unregister_staff(self) -> None:
-        """Staff phones offline: the ACD rings nobody and queued callers keep waiting."""
-        for ext in STAFF:
-            await self.control("POST", f"/endpoints/{ext}/unregister")
-
     async def queued(self, channel_id: str) -> bool:
         """In frontdesk's ACD: its saved state is on the channel and it is in a holding bridge."""
         snap = await self.channel(channel_id)
@@ -273,6 +270,27 @@ class DaemonProcess(Process):
         ):
             assert response.status == 200, f"GET {path}: {response.status}"
             return await response.json()
+
+    async def post(self, path: str) -> Any:
+        url = f"http://127.0.0.1:{self.http_port}{path}"
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.post(url, headers=headers) as response,
+        ):
+            assert response.status == 200, f"POST {path}: {response.status}"
+            return await response.json()
+
+    async def pause_everyone(self) -> None:
+        """Every agent paused: the queues stay staffed (a paused agent still counts, an
+        unregistered phone does not), nobody is rung, every caller waits. Logins persist:
+        a daemon started again on the same database finds them paused still."""
+        for ext in STAFF:
+            await self.post(f"/api/agents/{ext}/pause")
+
+    async def resume_everyone(self) -> None:
+        for ext in STAFF:
+            await self.post(f"/api/agents/{ext}/unpause")
 
     async def queue_order(self, queue: str) -> list[str]:
         snapshot = await self.api("/api/acd")

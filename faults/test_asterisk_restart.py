@@ -16,7 +16,7 @@ async def test_asterisk_restart_reconnects_and_records_in_flight_calls_as_interr
 ) -> None:
     daemon = daemon_for(pbx, database.dsn)
     await daemon.ready()
-    queued, in_menu = await callers_in_flight(pbx, menu_caller=9)
+    queued, in_menu = await callers_in_flight(pbx, daemon, menu_caller=9)
     in_flight = {*queued, in_menu}
 
     async def recorded(query: str, expected: set[str]) -> bool:
@@ -44,7 +44,6 @@ async def test_asterisk_restart_reconnects_and_records_in_flight_calls_as_interr
         "AMI to reconnect",
         20,
     )
-    await pbx.unregister_staff()
     after = await pbx.place_call(caller_number(20))
     await wait_for(lambda: pbx.queued(after), "a new call to be taken after the restart")
     assert daemon.running

@@ -52,7 +52,7 @@ async def test_postgres_down_30_s_under_load_loses_and_duplicates_no_call(
     assert dsn is not None
     daemon = daemon_for(pbx, dsn)
     await daemon.ready()
-    await pbx.unregister_staff()
+    await daemon.pause_everyone()
     placed: list[str] = []
     lives: list[asyncio.Task[None]] = []
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from faults.conftest import Database
-from faults.harness import STAFF, EmulatorProcess, caller_number, wait_for
+from faults.harness import EmulatorProcess, caller_number, wait_for
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ async def test_kill_9_with_a_pending_callback_restores_and_makes_it(
 ) -> None:
     first = daemon_for(pbx, database.dsn, name="daemon-1")
     await first.ready()
-    await pbx.unregister_staff()  # nobody answers: every caller waits
+    await first.pause_everyone()  # nobody answers: every caller waits
     before = await pbx.place_call("anonymous")  # never offered a callback
     await wait_for(lambda: pbx.queued(before), "the first caller to wait", 20)
     patient = await pbx.place_call(caller_number(1))
@@ -68,8 +68,7 @@ async def test_kill_9_with_a_pending_callback_restores_and_makes_it(
     )
     assert second.events("acd.callback_restored")
 
-    for ext in STAFF:  # the nurses are back: the callback is made at its turn
-        await pbx.control("POST", f"/endpoints/{ext}/register")
+    await second.resume_everyone()  # the nurses are back: the callback is made at its turn
     await wait_for(
         lambda: database.fetch(
             "SELECT 1 FROM pending_callbacks WHERE call_id = $1 AND status = 'done'", patient

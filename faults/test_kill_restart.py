@@ -19,7 +19,7 @@ async def test_kill_9_with_50_callers_waiting_readopts_all_in_order(
 ) -> None:
     first = daemon_for(pbx, database.dsn, name="daemon-1")
     await first.ready()
-    await pbx.unregister_staff()  # nobody answers: every caller waits
+    await first.pause_everyone()  # nobody answers: every caller waits
     channels = []
     for n in range(CALLERS):
         channels.append(await pbx.place_call(caller_number(n)))

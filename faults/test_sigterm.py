@@ -29,7 +29,7 @@ async def test_sigterm_hands_new_calls_to_the_dialplan_flushes_and_exits_within_
 ) -> None:
     daemon = daemon_for(pbx, database.dsn)
     await daemon.ready()
-    queued, in_menu = await callers_in_flight(pbx, menu_caller=10)
+    queued, in_menu = await callers_in_flight(pbx, daemon, menu_caller=10)
 
     new_calls: list[str] = []
 

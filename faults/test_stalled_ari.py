@@ -19,7 +19,7 @@ async def test_a_stalled_ari_response_leaves_other_calls_unaffected(
     try:
         daemon = daemon_for(pbx, database.dsn, ari_url=proxy.ari_url)
         await daemon.ready()
-        await pbx.unregister_staff()
+        await daemon.pause_everyone()
         proxy.stall("/answer")
         stuck = await pbx.place_call(caller_number(0))
         await wait_for(lambda: proxy.stalled == [f"/ari/channels/{stuck}/answer"], "the stall")
