@@ -104,7 +104,7 @@ async def open_practice(
     runtime.hub.add_listener(facts.put_nowait)
     runtime.hub.add_listener(seen.append)
     runtime.hub.add_listener(lambda e: routed.append(e) if isinstance(e, CallRouted) else None)
-    queues.login_everyone(STAFF if logged_in is None else logged_in)
+    queues.agents.login_everyone(STAFF if logged_in is None else logged_in)
     if before_start is not None:  # what the daemon does before it takes calls
         before_start(queues)
     task = asyncio.create_task(runtime.run())

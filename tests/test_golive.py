@@ -129,7 +129,7 @@ async def daemon(
             runtime.hub.add_listener(recorder.on_hub)  # as daemon.run wires it
         stack.push_async_callback(runtime.close)
         assert runtime.acd is not None
-        runtime.acd.login_everyone(STAFF)
+        runtime.acd.agents.login_everyone(STAFF)
         task = asyncio.create_task(runtime.run())
         try:
             await _wait_for(lambda: runtime.resyncs >= 1, 5.0)

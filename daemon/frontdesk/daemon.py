@@ -336,12 +336,12 @@ async def _agents_at_start(
     outbox = recorder.sink if recorder is not None else None
     stored = None
     if recorder is not None and isinstance(outbox, Outbox):
-        queues.audit = outbox.put
+        queues.agents.audit = outbox.put
         if pool is not None:
             stored = await _read_presence(outbox, pool)
         if stored is not None:
             recorder.presence_stored(p.revision for p in stored.values())
-    defaulted = queues.start_agents(stored, everyone=everyone)
+    defaulted = queues.agents.start_agents(stored, everyone=everyone)
     start = "all" if everyone else "none"
     if stored is None:
         log.warning("acd.agents_not_restored", agents_start=start, reason="no database")
@@ -445,7 +445,7 @@ def track_phones(ami: AmiClient, ari: AriClient, plan: Plan, queues: AcdRuntime 
     def tell_acd(states: dict[str, bool]) -> None:
         if queues is not None:
             for ext, registered in states.items():
-                queues.phone_reachable(ext, registered)
+                queues.agents.phone_reachable(ext, registered)
 
     def on_event(event: Event) -> None:
         before = set(presence.registered)

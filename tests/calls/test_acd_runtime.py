@@ -49,7 +49,7 @@ async def desk(plan: Plan) -> AsyncIterator[Desk]:
 
     runtime.executor.submit = keep  # type: ignore[method-assign]
     runtime.hub.add_listener(desk.facts.append)
-    desk.acd.login_everyone([CHLOE])
+    desk.acd.agents.login_everyone([CHLOE])
     yield desk
     desk.acd.close()
     await runtime.close()
@@ -108,10 +108,10 @@ async def test_who_staffs_for_the_router_drops_an_unreachable_phone_not_a_pause(
     staffing = desk.acd.logged_in
     desk.acd.feed(AgentPause(CHLOE))
     assert CHLOE in staffing
-    desk.acd.phone_reachable(CHLOE, False)
+    desk.acd.agents.phone_reachable(CHLOE, False)
     assert CHLOE not in staffing
     assert AgentStateChanged(CHLOE, "unreachable") in desk.facts
-    desk.acd.phone_reachable(CHLOE, True)
+    desk.acd.agents.phone_reachable(CHLOE, True)
     assert CHLOE in staffing
     desk.acd.feed(AgentLogout(CHLOE))
     assert CHLOE not in staffing

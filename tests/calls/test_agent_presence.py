@@ -65,7 +65,7 @@ async def desk(plan: Plan) -> AsyncIterator[Desk]:
 
     runtime.executor.submit = drop  # type: ignore[method-assign]
     runtime.hub.add_listener(desk.facts.append)
-    desk.acd.audit = desk.audit.append
+    desk.acd.agents.audit = desk.audit.append
     yield desk
     desk.acd.close()
     await runtime.close()
@@ -113,7 +113,7 @@ def test_start_agents_restores_the_stored_and_defaults_the_rest(desk: Desk) -> N
         BEN: AgentPresence(BEN, 8, True, True, "admin", at),
         CHLOE: AgentPresence(CHLOE, 7, True, False, None, at),
     }
-    defaulted = desk.acd.start_agents(stored, everyone=True)
+    defaulted = desk.acd.agents.start_agents(stored, everyone=True)
     assert defaulted == ["2004", "2005", "2006"]  # never stored: FRONTDESK_AGENTS_START=all
     assert desk.chosen(ANA) == (False, False, None)
     assert desk.chosen(BEN) == (True, True, "admin")
@@ -126,7 +126,7 @@ def test_start_agents_restores_the_stored_and_defaults_the_rest(desk: Desk) -> N
 
 
 def test_start_agents_without_a_database_takes_the_setting(desk: Desk) -> None:
-    assert desk.acd.start_agents(None, everyone=False) == list(STAFF)
+    assert desk.acd.agents.start_agents(None, everyone=False) == list(STAFF)
     assert desk.acd.logged_in == set()
     assert desk.presence() == []
     assert desk.audit == []
@@ -135,7 +135,7 @@ def test_start_agents_without_a_database_takes_the_setting(desk: Desk) -> None:
 def test_feature_codes_are_audited_as_the_agent(desk: Desk) -> None:
     def dial(ext: str, feature: str) -> None:
         channel = {"id": f"f-{feature}", "caller": {"number": ext}}
-        desk.acd.feature_call(Entered(f"f-{feature}", channel, feature=feature))
+        desk.acd.agents.feature_call(Entered(f"f-{feature}", channel, feature=feature))
 
     dial(CHLOE, "login")
     dial(CHLOE, "pause")  # *47: paused

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,9 +32,6 @@ from frontdesk.acd.callbacks import callback_allowed
 from frontdesk.acd.engine import AcdEngine
 from frontdesk.acd.lifecycle import CALLBACKS, CallerState
 from frontdesk.acd.model import (
-    AgentLogin,
-    AgentLogout,
-    AgentPause,
     AgentState,
     Announce,
     CallbackAccepted,
@@ -55,22 +52,19 @@ from frontdesk.acd.model import (
     OfferAnswered,
     OfferCallbackChoice,
     OfferFailed,
-    PausedToggle,
-    PhoneReachability,
     StartCallback,
     TalkEnded,
     Tick,
     caller_joined,
 )
 from frontdesk.acd.model import Command as EngineCommand
-from frontdesk.acd.staffing import staffs
 from frontdesk.asterisk.ari import AriError
 from frontdesk.asterisk.ari_events import CHANNEL_ENDING
 from frontdesk.calls import events
+from frontdesk.calls.agent_desk import AgentDesk
 from frontdesk.calls.callback_store import DurableCallbacks, joined_of, restored_event
 from frontdesk.calls.channels import Channels
 from frontdesk.calls.commands import (
-    Answer,
     Command,
     ContinueInDialplan,
     DeleteBridge,
@@ -82,7 +76,6 @@ from frontdesk.calls.commands import (
     Play,
     SendUserEvent,
     SetVariables,
-    Wait,
 )
 from frontdesk.calls.executor import CommandExecutor
 from frontdesk.calls.hub import EventHub
@@ -100,7 +93,7 @@ from frontdesk.phone import mask_number
 from frontdesk.plan.model import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.destination import Decision, Request, decide
-from frontdesk.store.records import AgentPresence, AuditEntry, PendingCallback
+from frontdesk.store.records import PendingCallback
 
 log = structlog.get_logger("frontdesk.acd")
 
@@ -110,11 +103,6 @@ _FAIL_BY_CAUSE: dict[int, FailReason] = {
     21: "declined",
     1: "unreachable",
     3: "unreachable",
-}
-_FEATURES: dict[str, Callable[[str], Event]] = {
-    "login": AgentLogin,
-    "logout": AgentLogout,
-    "pause": PausedToggle,
 }
 
 
@@ -166,6 +154,7 @@ class AcdRuntime:
         self.speed = speed  # practice seconds per real second (tests and demos run faster)
         self.calls: dict[str, Queued] = {}
         self.callbacks = DurableCallbacks(now)
+        self.agents = AgentDesk(plan, self, executor, hub, now=now, logged_in=logged_in)
         self.transfers = Transfers(
             executor,
             channels,
@@ -176,9 +165,6 @@ class AcdRuntime:
         self._handed: dict[str, Queued] = {}  # calls in a transfer: theirs until it ends
         # Keys an agent presses during a conversation: (call, extension, digit).
         self.agent_keys: Callable[[str, str, str], None] | None = None
-        self.audit: Callable[[AuditEntry], None] | None = None  # feature codes (the outbox)
-        # What each agent chose (logged in, paused, why), as last published on the hub.
-        self._presence: dict[str, tuple[bool, bool, str | None]] = {}
         self._legs: dict[str, str] = {}  # agent/patient leg -> its call
         self._tick: asyncio.TimerHandle | None = None
         self._leg_seq = 0
@@ -191,36 +177,6 @@ class AcdRuntime:
         return self.engine.caller(call)
 
     # -- entry points -------------------------------------------------------------------------
-    def login_everyone(self, extensions: Collection[str]) -> None:
-        for ext in extensions:
-            self.feed(AgentLogin(ext))
-
-    def start_agents(
-        self, stored: Mapping[str, AgentPresence] | None, *, everyone: bool
-    ) -> list[str]:
-        """At start, before calls are taken: each staff member as last stored (logged in or
-        out, paused and why: store/presence.py). One never stored (a first run, a new
-        member), or everyone when the database could not be read (`stored` None), starts
-        logged in if `everyone` (FRONTDESK_AGENTS_START=all), else logged out. Returns
-        the extensions that took that default."""
-        defaulted = []
-        for member in self.plan.staff:
-            ext = member.extension
-            presence = stored.get(ext) if stored is not None else None
-            if presence is None:
-                defaulted.append(ext)
-                if everyone:
-                    self.feed(AgentLogin(ext))
-                    self._audit("system", "agent_login", ext, {"source": "agents_start"})
-            elif presence.logged_in:
-                self.feed(AgentLogin(ext))
-                if presence.paused:
-                    self.feed(AgentPause(ext, presence.pause_reason))
-        return defaulted
-
-    def phone_reachable(self, ext: str, reachable: bool) -> None:
-        self.feed(PhoneReachability(ext, reachable))
-
     def join(self, channel: str, decision: Decision, language: str, number: str | None) -> None:
         """A routed caller enters their queue (the menu has finished with them)."""
         joined = caller_joined(
@@ -285,24 +241,8 @@ class AcdRuntime:
         self.callbacks.save(event, commands, self._callback_now)
         for command in commands:
             self._run(command)
-        self._publish_presence(event, commands)
+        self.agents.after_step(event, commands)
         self._arm_tick()
-
-    def _publish_presence(self, event: Event, commands: list[EngineCommand]) -> None:
-        """`AgentPresenceChanged` for each agent this step touched whose choice changed
-        (the event's agent, and any whose shown state changed: a missed ring pauses)."""
-        ext_of_event = getattr(event, "ext", None)
-        touched = {c.ext for c in commands if isinstance(c, AgentState)}
-        if isinstance(ext_of_event, str):
-            touched.add(ext_of_event)
-        for ext in touched:
-            view = self.engine.agent(ext)
-            if view is None:
-                continue
-            chosen = (view.logged_in, view.paused, view.pause_reason)
-            if self._presence.get(ext, (False, False, None)) != chosen:
-                self._presence[ext] = chosen
-                self.hub.publish(events.AgentPresenceChanged(ext, *chosen))
 
     def _callback_now(self, call: str) -> tuple[CallerJoined, CallerView] | None:
         queued, view = self.calls.get(call), self.engine.caller(call)
@@ -328,28 +268,6 @@ class AcdRuntime:
             self._submit(call, Play(leg, f"{leg}-whisper", whisper))
             return
         self._submit(call, *self._connect(queued))
-
-    def feature_call(self, entered: Entered) -> None:
-        """Staff feature codes: *45 login, *46 logout, *47 pause toggle."""
-        ext, channel = entered.caller_number.strip(), entered.channel_id
-        make = _FEATURES.get(entered.feature or "")
-        known = any(s.extension == ext for s in self.plan.staff)
-        if make is not None and known:
-            self.feed(make(ext))
-            log.info("acd.feature_code", ext=ext, action=entered.feature)
-            action = entered.feature
-            if make is PausedToggle:  # *47 toggles: say which way it went
-                view = self.engine.agent(ext)
-                action = "pause" if view is not None and view.paused else "unpause"
-            self._audit(f"agent:{ext}", f"agent_{action}", ext, {})
-        sound = "sound:beep" if make is not None and known else "sound:invalid"
-        self._submit(
-            channel,
-            Answer(channel),
-            Play(channel, f"{channel}-feature", (sound,)),
-            Wait(channel, 0.5),
-            Hangup(channel),
-        )
 
     def on_transfer_leg(self, entered: Entered) -> bool:
         """A phone's transfer button: `entered` replaced one of our agents' legs in the
@@ -590,7 +508,7 @@ class AcdRuntime:
             case FollowAfterHours(call, _):
                 self._follow_after_hours(call)
             case AgentState(ext, state, reason):
-                self._agent_state(ext, state, reason)
+                self.agents.state_changed(ext, state, reason)
             case CallbackTask(call, number, category):
                 queued = self.calls.get(call)
                 if queued is not None:
@@ -667,22 +585,7 @@ class AcdRuntime:
             ContinueInDialplan(call),
         )
 
-    def _agent_state(self, ext: str, state: str, reason: str | None = None) -> None:
-        if staffs(state):  # logged in with a reachable phone: routing counts them
-            self.logged_in.add(ext)
-        else:
-            self.logged_in.discard(ext)
-        self.hub.publish(events.AgentStateChanged(ext, state, reason))
-
     # -- bookkeeping ---------------------------------------------------------------------------
-    def _audit(self, actor: str, action: str, ext: str, data: dict[str, str]) -> None:
-        if self.audit is None:
-            return
-        try:
-            self.audit(AuditEntry(self.now(), actor, action, ext, data))
-        except Exception:  # record keeping must not stop a feature code
-            log.exception("acd.audit_failed", action=action)
-
     def _connect(self, queued: Queued) -> list[Command]:
         """Caller (or a callback's patient) and agent into their conversation bridge."""
         call, agent = queued.channel, queued.agent_leg or ""

@@ -73,7 +73,7 @@ class CallDispatcher:
         elif entered.leg is not None and self.acd is not None:
             self.acd.leg_answered(entered)
         elif entered.feature is not None and self.acd is not None:
-            self.acd.feature_call(entered)
+            self.acd.agents.feature_call(entered)
 
     def _replacing(self, entered: Entered) -> None:
         """A channel Asterisk swapped into one of our bridges (a phone's transfer button):
