@@ -251,11 +251,21 @@ def test_a_phones_transfer_to_a_busy_phone_puts_the_patient_back_first_in_line(
     lab.phone("2004", talk=4, transfer_to="2005")
     lab.phone("2005", busy=True)
     caller = "+13125552063"
+    transfers = len(lab.daemon.events("acd.phone_transfer"))
+    requeued = len(lab.daemon.events("acd.requeued"))
     try:
         lab.call(Call(caller, REFILL, (), hold=90))
-        wait_until(lambda: lab.daemon.seen("acd.phone_transfer"), "Dana's transfer", 40)
+        wait_until(
+            lambda: len(lab.daemon.events("acd.phone_transfer")) > transfers,
+            "Dana's transfer",
+            40,
+        )
         lab.phone("2004", talk=5)  # her next call she just answers
-        wait_until(lambda: lab.daemon.seen("acd.requeued"), "the patient back in the queue", 60)
+        wait_until(
+            lambda: len(lab.daemon.events("acd.requeued")) > requeued,
+            "the patient back in the queue",
+            60,
+        )
         wait_until(
             lambda: invites_from(lab.phones["2004"], caller), "Dana to get the patient again", 60
         )
@@ -347,4 +357,5 @@ def test_a_queue_whose_only_phone_is_unregistered_takes_its_after_hours_route(
     finally:
         lab.register("2003")
         lab.phone("2003")
+        lab.daemon.api("POST", "/api/agents/2003/unpause")  # a ring she missed paused her
         wait_until(lambda: lab.agent_states()["2003"]["state"] == "idle", "Chloe back", 30)
