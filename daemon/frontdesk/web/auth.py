@@ -32,7 +32,9 @@ the same Origin check. (A restart voids open login forms: reloading the page fix
 Login throttle (`LoginThrottle`): 5 failures for one username or 20 from one client
 address within 15 minutes refuse further attempts for that key (429 with Retry-After)
 until the oldest of those failures is 15 minutes old; a good login clears the
-username's count. The client address is the socket's peer: behind a reverse proxy every
+username's count. Each attempt is counted BEFORE its password is checked (`reserve`,
+with no await between the check and the count), so logins sent at once cannot all slip
+past the limit: at most 5 passwords per username are checked per window. The client address is the socket's peer: behind a reverse proxy every
 client shares the proxy's address, and its limit.
 
 Every login, failed login, refused attempt and logout is logged (the username, never
@@ -184,6 +186,16 @@ class LoginThrottle:
         blocked = [w for w in waits if w is not None]
         return max(blocked) if blocked else None
 
+    def reserve(self, username: str, address: str) -> float | None:
+        """Count an attempt BEFORE its password is checked: None when it may go ahead
+        (and it is counted as a failure until `succeeded` or `release`), else the seconds
+        to wait. No await between the check and the count, so concurrent logins cannot
+        all pass the check before any of them is counted."""
+        wait = self.retry_after(username, address)
+        if wait is None:
+            self.failed(username, address)
+        return wait
+
     def failed(self, username: str, address: str) -> None:
         at = self.now()
         for key in self._keys(username, address):
@@ -192,8 +204,24 @@ class LoginThrottle:
             self._failures[key] = times  # most recently failed last
         self._bound(at)
 
-    def succeeded(self, username: str) -> None:
+    def release(self, username: str, address: str) -> None:
+        """Give back one reserved attempt (the check could not be made: no database)."""
+        for key in self._keys(username, address):
+            times = self._failures.get(key)
+            if times:
+                times.pop()
+                if not times:
+                    del self._failures[key]
+
+    def succeeded(self, username: str, address: str | None = None) -> None:
+        """A good login: the username's count is cleared, and its reserved attempt is
+        given back to the address."""
         self._failures.pop(("user", username), None)
+        times = self._failures.get(("address", address)) if address is not None else None
+        if times:
+            times.pop()
+            if not times:
+                del self._failures[("address", address or "")]
 
     def _keys(self, username: str, address: str) -> list[tuple[str, str]]:
         return [("user", username), ("address", address)]
@@ -479,7 +507,7 @@ async def _login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username") or "").strip().lower()[:64]
     password = str(form.get("password") or "")
     address = request.remote or "unknown"
-    wait = auth.throttle.retry_after(username, address)
+    wait = auth.throttle.reserve(username, address)  # counted now, before the await below
     if wait is not None:
         _record(request, "login_throttled", username)
         response = _login_form(
@@ -493,17 +521,17 @@ async def _login(request: web.Request) -> web.StreamResponse:
     try:
         user = await auth.accounts.verify(username, password)
     except Exception as exc:  # the database is down or too slow
+        auth.throttle.release(username, address)
         log.error("auth.login_unavailable", error=type(exc).__name__)
         return _login_form(
             request, status=503, message="Logins are unavailable: the database cannot be reached."
         )
-    if user is None:
-        auth.throttle.failed(username, address)
+    if user is None:  # already counted by reserve()
         _record(request, "login_failed", username)
         return _login_form(
             request, status=401, message="Wrong username or password.", username=username
         )
-    auth.throttle.succeeded(username)
+    auth.throttle.succeeded(username, address)
     auth.sessions.delete(request.cookies.get(COOKIE))
     session = auth.sessions.create(user)
     _record(request, "login", username)
