@@ -6,6 +6,12 @@ each stream then sends the board as seen by its viewer (masking by role). Bursts
 coalesced (`COALESCE` seconds) and an unchanged board is re-sent every `REFRESH` seconds
 so that wait times move; the browser never polls.
 
+Streams never slow the call path: the board is rendered once per change (and at most
+once per `REFRESH` otherwise) for each kind of viewer (full or masked numbers, the
+agent's own extension) and the same bytes go to every stream of that kind
+(`LiveBoard.payload_for`); a session may hold `STREAMS_PER_SESSION` streams and the
+daemon `STREAMS_TOTAL` in all, beyond which `GET /events` answers 429.
+
 Routes (behind web/auth.py's session check):
 - `GET /events`: `text/event-stream`; `event: board` with the board JSON; `event: expired`
   then end of stream when the viewer's session has ended (idle timeout, logout).
@@ -58,6 +64,8 @@ log = structlog.get_logger("frontdesk.web")
 COALESCE = 0.2
 REFRESH = 5.0
 ALERT_DAYS = 3  # unacknowledged alerts older than this are not brought back after a restart
+STREAMS_PER_SESSION = 3  # open `/events` streams one session (or the API token) may hold
+STREAMS_TOTAL = 50  # open `/events` streams in all
 
 
 class LiveBoard:
@@ -75,6 +83,13 @@ class LiveBoard:
         self.put_audit = put_audit
         self._watchers: set[asyncio.Event] = set()
         self.closed = False
+        self.version = 0  # moves with every change of the board
+        # viewer kind -> (version, loop time, the `event: board` bytes)
+        self._rendered: dict[tuple[bool, str | None], tuple[int, float, bytes]] = {}
+        self.renders = 0  # boards rendered for streams (tests, the bench)
+        self.streams: dict[str, int] = {}  # session key -> open streams
+        self.streams_per_session = STREAMS_PER_SESSION
+        self.streams_total = STREAMS_TOTAL
 
     async def restore(self, pool: db.Pool) -> None:
         """After a restart: the unacknowledged alerts of the last `ALERT_DAYS` days and
@@ -109,6 +124,7 @@ class LiveBoard:
             self.changed()
 
     def changed(self) -> None:
+        self.version += 1
         for wake in self._watchers:
             wake.set()
 
@@ -129,6 +145,38 @@ class LiveBoard:
         return board_view(
             snapshot, self.state, viewer, number_of=number_of, open_now=open_now, at=at
         )
+
+    def payload_for(self, user: StaffUser) -> bytes:
+        """The `event: board` message for this viewer, shared by every stream whose viewer
+        sees the same board: rendered once per change, or after `REFRESH` seconds."""
+        key = (can(user, "see_full_numbers"), user.extension)
+        now = asyncio.get_running_loop().time()
+        cached = self._rendered.get(key)
+        if cached is not None and cached[0] == self.version and now - cached[1] < 1.0:
+            return cached[2]
+        payload = json.dumps(self.view_for(user), separators=(",", ":"))
+        message = f"event: board\ndata: {payload}\n\n".encode()
+        self.renders += 1
+        if len(self._rendered) > 1000:  # one entry per agent's extension: never unbounded
+            self._rendered.clear()
+        self._rendered[key] = (self.version, now, message)
+        return message
+
+    def open_stream(self, key: str) -> bool:
+        """Counts a stream for `key` (a session); False when a cap is reached."""
+        if sum(self.streams.values()) >= self.streams_total:
+            return False
+        if self.streams.get(key, 0) >= self.streams_per_session:
+            return False
+        self.streams[key] = self.streams.get(key, 0) + 1
+        return True
+
+    def close_stream(self, key: str) -> None:
+        left = self.streams.get(key, 0) - 1
+        if left > 0:
+            self.streams[key] = left
+        else:
+            self.streams.pop(key, None)
 
     def watch(self) -> asyncio.Event:
         wake = asyncio.Event()
@@ -170,26 +218,35 @@ async def board_once(request: web.Request) -> web.Response:
 @require("view_board")
 async def events(request: web.Request) -> web.StreamResponse:
     live, user = request.app[LIVE], current_user(request)
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
-    )
-    await response.prepare(request)
-    wake = live.watch()
+    session = current_session(request)
+    key = f"session:{session.id}" if session is not None else f"user:{user.username}"
+    if not live.open_stream(key):
+        log.warning("board.streams_refused", user=user.username, open=live.streams.get(key, 0))
+        return web.json_response(
+            {"error": "too many open board streams"}, status=429, headers={"Retry-After": "10"}
+        )
     try:
-        while not live.closed:
-            if not session_alive(request):
-                await response.write(b"event: expired\ndata: {}\n\n")
-                break
-            wake.clear()
-            payload = json.dumps(live.view_for(user), separators=(",", ":"))
-            await response.write(f"event: board\ndata: {payload}\n\n".encode())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=REFRESH)
-            await asyncio.sleep(COALESCE)
-    except (ConnectionError, RuntimeError):  # the browser went away
-        pass
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+        )
+        await response.prepare(request)
+        wake = live.watch()
+        try:
+            while not live.closed:
+                if not session_alive(request):
+                    await response.write(b"event: expired\ndata: {}\n\n")
+                    break
+                wake.clear()
+                await response.write(live.payload_for(user))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=REFRESH)
+                await asyncio.sleep(COALESCE)
+        except (ConnectionError, RuntimeError):  # the browser went away
+            pass
+        finally:
+            live.unwatch(wake)
     finally:
-        live.unwatch(wake)
+        live.close_stream(key)
     return response
 
 
