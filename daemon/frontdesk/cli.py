@@ -121,6 +121,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A reference week is sampled days and weeks ahead (holidays, a quiet Monday): near
+# date.max that overflows, and no plan is checked for a week centuries away anyway.
+_WEEK_OF_RANGE = (date(1970, 1, 1), date(9000, 12, 31))
+
+
+def _reference_week(args: argparse.Namespace, plan: Plan) -> date:
+    week_of: date | None = args.week_of
+    if week_of is None:
+        return _today(plan)
+    low, high = _WEEK_OF_RANGE
+    if not low <= week_of <= high:
+        raise UsageError(f"--week-of: {week_of} is not between {low} and {high}")
+    return week_of
+
+
 # -- check ------------------------------------------------------------------------------
 def _check(args: argparse.Namespace, out: Console) -> int:
     try:
@@ -137,7 +152,7 @@ def _check(args: argparse.Namespace, out: Console) -> int:
                 out.print(str(issue), markup=False, highlight=False, soft_wrap=True)
             out.print(f"[red]{args.plan}: refused, {len(exc.issues)} error(s)[/red]")
         return EXIT_INVALID
-    issues, matrix = check_plan(plan, lines, args.week_of or _today(plan))
+    issues, matrix = check_plan(plan, lines, _reference_week(args, plan))
     errors = [i for i in issues if i.severity == "error"]
     warnings = [i for i in issues if i.severity == "warning"]
     if args.json:
@@ -271,7 +286,7 @@ def _logged_in(plan: Plan, raw: str | None) -> frozenset[str]:
 # -- paths --------------------------------------------------------------------------------
 def _paths(args: argparse.Namespace, out: Console) -> int:
     plan, _ = read_plan(args.plan)
-    matrix = build_matrix(plan, args.week_of or _today(plan))
+    matrix = build_matrix(plan, _reference_week(args, plan))
     at_risk = matrix.at_risk()
     if args.json:
         data = matrix.as_json()
@@ -366,7 +381,10 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     from frontdesk import daemon, logs
     from frontdesk.settings import Settings
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a setting's value is wrong: say which, exit 2
+        raise UsageError(str(exc)) from None
     missing = [
         name
         for name, value in (

@@ -386,6 +386,10 @@ def run(args: argparse.Namespace, out: Console) -> int:
         except DiagramError as exc:
             print(f"frontdesk diagram: {exc}", file=sys.stderr)
             return EXIT_INVALID
-    args.out.write_text(text, encoding="utf-8")
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"frontdesk diagram: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID
     out.print(f"wrote {args.out}", markup=False, highlight=False)
     return EXIT_OK

@@ -8,6 +8,8 @@ stays a string here; the typed model decides what each one means. Empty values,
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,12 +70,50 @@ def read_source(
     """Parse `path`; on failure return the issues (never raises for bad content)."""
     name = display_name or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_regular(path, MAX_PLAN_BYTES)
     except FileNotFoundError:
         return None, [PlanIssue(name, 0, (), "no such file")]
-    except (OSError, UnicodeDecodeError) as exc:
+    except _NotRegular as exc:
         return None, [PlanIssue(name, 0, (), f"cannot read the plan: {exc}")]
+    except OSError as exc:
+        return None, [PlanIssue(name, 0, (), f"cannot read the plan: {exc.strerror or exc}")]
+    if len(raw) > MAX_PLAN_BYTES:
+        message = f"the plan is larger than {MAX_PLAN_BYTES // 1024} kB; a routing plan is a few kB"
+        return None, [PlanIssue(name, 1, (), message)]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [PlanIssue(name, line, (), "cannot read the plan: not UTF-8 text")]
     return parse_source(text, name)
+
+
+class _NotRegular(OSError):
+    """The path is a FIFO, a device, a directory or a socket: not a file to read."""
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """At most `limit + 1` bytes of the regular file `path` (so that a caller can tell
+    "too big"). Anything else (a FIFO, which would block forever; `/dev/zero`, which
+    never ends; a directory) raises `OSError` without being read. The file is opened
+    non-blocking and checked with `fstat`, so a FIFO swapped in meanwhile cannot hang us.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotRegular("not a regular file")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def parse_source(text: str, name: str) -> tuple[Source | None, list[PlanIssue]]:

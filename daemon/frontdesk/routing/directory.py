@@ -8,6 +8,9 @@ only what all of them agree on (language, specialty) is used, and no patient id.
 from __future__ import annotations
 
 import csv
+import io
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,18 +63,29 @@ class Directory:
 
     @classmethod
     def from_csv(cls, path: Path, region: str = "US") -> Directory:
+        handle = _open_regular(path)
+        reader = csv.DictReader(handle)
         try:
-            handle = path.open(newline="", encoding="utf-8-sig")
+            with handle:
+                missing = [c for c in ("phone", "patient_id") if c not in (reader.fieldnames or ())]
+                if missing:
+                    raise DirectoryError(f"{path}: missing column(s) {', '.join(missing)}")
+                directory = cls()
+                for row in reader:
+                    directory._add_row(reader.line_num, row, region)
+        except UnicodeDecodeError:
+            raise DirectoryError(
+                f"{path}: cannot read the directory: not UTF-8 text (near line "
+                f"{reader.line_num + 1}); export the CSV as UTF-8"
+            ) from None
+        except csv.Error as exc:
+            raise DirectoryError(
+                f"{path}: line {reader.line_num}: not a usable CSV ({exc})"
+            ) from None
         except OSError as exc:
-            raise DirectoryError(f"{path}: cannot read the directory: {exc.strerror}") from None
-        with handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in ("phone", "patient_id") if c not in (reader.fieldnames or ())]
-            if missing:
-                raise DirectoryError(f"{path}: missing column(s) {', '.join(missing)}")
-            directory = cls()
-            for row in reader:
-                directory._add_row(reader.line_num, row, region)
+            raise DirectoryError(
+                f"{path}: cannot read the directory: {exc.strerror or exc}"
+            ) from None
         return directory
 
     def _add_row(self, line: int, row: dict[str, str | None], region: str) -> None:
@@ -88,6 +102,25 @@ class Directory:
                 (row.get("specialty") or "").strip() or None,
             )
             self._by_number.setdefault(number, []).append(patient)
+
+
+def _open_regular(path: Path) -> io.TextIOWrapper:
+    """`path` opened as UTF-8 text (a BOM skipped), if it is a regular file. A FIFO would
+    block forever and a device like `/dev/zero` never ends: both are refused unread. It is
+    opened non-blocking and checked with `fstat`, so nothing swapped in meanwhile hangs us.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise DirectoryError(f"{path}: cannot read the directory: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DirectoryError(f"{path}: cannot read the directory: not a regular file")
+        os.set_blocking(fd, True)
+        return open(fd, newline="", encoding="utf-8-sig", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _agreed(values: Iterable[str | None]) -> str | None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import dataclasses
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,15 @@ from rich.table import Table
 
 from frontdesk import logs
 from frontdesk.exits import EXIT_ALL_REJECTED, EXIT_INVALID, EXIT_OK
-from frontdesk.routing.directory import DirectoryError
+from frontdesk.routing.directory import DirectoryError, RejectedRow
 from frontdesk.store.directory import ImportReport, import_directory
 from frontdesk.store.migrations import upgrade
 from frontdesk.store.refusals import Refused, connect, refusing
 
 ENV = "FRONTDESK_DATABASE_URL"
+# Rejected rows printed (table or JSON); the rest are counted, and `--rejects FILE` has
+# them all. A million bad rows once took 152 s and 1.6 GB to print.
+SHOWN_REJECTS = 50
 
 
 def add_parser(commands: Any) -> None:
@@ -49,6 +54,14 @@ def add_parser(commands: Any) -> None:
     imp.add_argument("csv", type=Path, help="phone,patient_id,preferred_language,specialty")
     _database_url(imp)
     imp.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    imp.add_argument(
+        "--rejects",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"write every rejected row (line,reason CSV) here; only the first "
+        f"{SHOWN_REJECTS} are printed",
+    )
     imp.set_defaults(handler=_import)
 
 
@@ -112,10 +125,17 @@ def _import(args: argparse.Namespace, out: Console) -> int:
             report = asyncio.run(_run_import(_dsn(args), args.csv))
     except (Refused, DirectoryError) as exc:
         return _fail("directory import", str(exc))
+    if args.rejects is not None:
+        try:
+            _write_rejects(args.rejects, report.rejected)
+        except OSError as exc:
+            return _fail("directory import", f"cannot write {args.rejects}: {exc.strerror or exc}")
     if args.json:
-        print(json.dumps(report.as_json(), ensure_ascii=False))
+        data = dataclasses.replace(report, rejected=report.rejected[:SHOWN_REJECTS]).as_json()
+        data["rejected_total"] = len(report.rejected)
+        print(json.dumps(data, ensure_ascii=False))
     else:
-        _print_report(out, report)
+        _print_report(out, report, args.rejects)
     return EXIT_ALL_REJECTED if report.rows == 0 else EXIT_OK
 
 
@@ -131,7 +151,14 @@ async def _run_import(dsn: str, csv: Path) -> ImportReport:
         await conn.close()
 
 
-def _print_report(out: Console, report: ImportReport) -> None:
+def _write_rejects(path: Path, rejected: Sequence[RejectedRow]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("line", "reason"))
+        writer.writerows((row.line, row.reason) for row in rejected)
+
+
+def _print_report(out: Console, report: ImportReport, rejects: Path | None = None) -> None:
     out.print(f"directory import: {report.path}", markup=False, highlight=False, soft_wrap=True)
     table = Table()
     table.add_column("patients (phone, id)")
@@ -150,8 +177,12 @@ def _print_report(out: Console, report: ImportReport) -> None:
         rejected = Table(title="Rejected rows", title_justify="left")
         rejected.add_column("line", justify="right")
         rejected.add_column("reason")
-        for row in report.rejected:
+        for row in report.rejected[:SHOWN_REJECTS]:
             rejected.add_row(str(row.line), escape(row.reason))
         out.print(rejected)
+        more = len(report.rejected) - SHOWN_REJECTS
+        if more > 0:
+            where = f"all in {rejects}" if rejects else "write them all with --rejects FILE"
+            out.print(f"... and {more} more rejected rows ({where})", markup=False)
     if report.rows == 0:
         out.print("[red]nothing imported: every row was rejected[/red]")
