@@ -49,12 +49,13 @@ from frontdesk.store.screenpop import ScreenPopSource
 from frontdesk.store.webhook import Webhook
 from frontdesk.web.agent_page import add_agent_page_routes
 from frontdesk.web.agents_api import make_app
-from frontdesk.web.dispositions import CallOwners, add_disposition_routes
+from frontdesk.web.dispositions import add_disposition_routes
 from frontdesk.web.live import LiveBoard, add_live_routes
 from frontdesk.web.ops import Metrics, Probes, add_ops_routes
 from frontdesk.web.pages import add_page_routes
 from frontdesk.web.return_calls_api import add_return_call_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
+from frontdesk.web.server import ServerLimits, start_site
 from frontdesk.web.transfers_api import add_transfer_routes
 
 log = structlog.get_logger("frontdesk.daemon")
@@ -518,18 +519,19 @@ async def _serve_agents_api(
         stack.push_async_callback(pops.close)
         add_screenpop_routes(app, pops, recorder.sink.put, now)
     if recorder is not None:
-        add_disposition_routes(app, recorder.sink.put, now, CallOwners(pool, queues))
+        add_disposition_routes(app, recorder.sink.put, now)
     if runtime.staff_transfers is not None:
         put_audit = recorder.sink.put if recorder is not None else None
         add_transfer_routes(app, runtime.staff_transfers, put_audit, now)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
     try:
-        await site.start()
+        limits = ServerLimits.from_env()
+    except ValueError as exc:
+        log.error("dashboard.bad_limits", error=str(exc), using="the defaults")
+        limits = ServerLimits()
+    try:  # connection caps, header and idle timeouts (web/server.py)
+        runner, _ = await start_site(app, settings.http_host, settings.http_port, limits)
     except OSError as exc:  # the port is taken: calls matter more than the API
         log.error("agents_api.unavailable", port=settings.http_port, error=str(exc))
-        await runner.cleanup()
         return None
     stack.push_async_callback(runner.cleanup)
     port = site_port(runner) or settings.http_port

@@ -19,7 +19,6 @@ from frontdesk.staff import may_control
 from frontdesk.store import db
 from frontdesk.store.call_numbers import caller_number
 from frontdesk.store.records import AuditEntry
-from frontdesk.web.audit_actor import actor, on_behalf
 from frontdesk.web.auth import current_user, forbidden
 from frontdesk.web.live import LiveBoard
 
@@ -66,11 +65,10 @@ async def call_back(request: web.Request) -> web.Response:
         wiring.live.put_audit(
             AuditEntry(
                 at=wiring.live.queues.now(),
-                actor=actor(user),
+                actor=f"user:{user.username}",
                 action="alert_call_back",
                 subject=alert.call,
-                data={"alert": alert.id, "kind": alert.kind, "agent": user.extension}
-                | on_behalf(user.extension),
+                data={"alert": alert.id, "kind": alert.kind, "agent": user.extension},
             )
         )
     return web.json_response({"alert": alert.id, "agent": user.extension}, status=202)
