@@ -172,7 +172,7 @@ async def test_logins_and_pauses_survive_a_restart(
             *[("system", "agent_login", ext, {"source": "agents_start"}) for ext in STAFF],
             ("agent:2002", "agent_logout", BEN, {}),
             ("agent:2004", "agent_pause", DANA, {}),
-            ("user:api", "agent_pause", CHLOE, {"reason": "lunch"}),
+            ("token", "agent_pause", CHLOE, {"reason": "lunch", "on_behalf": "agent:2003"}),
             ("agent:2002", "agent_login", BEN, {}),  # the second start audited nothing else
         ]
         lunch = await conn.fetch(

@@ -49,7 +49,7 @@ from frontdesk.store.screenpop import ScreenPopSource
 from frontdesk.store.webhook import Webhook
 from frontdesk.web.agent_page import add_agent_page_routes
 from frontdesk.web.agents_api import make_app
-from frontdesk.web.dispositions import add_disposition_routes
+from frontdesk.web.dispositions import CallOwners, add_disposition_routes
 from frontdesk.web.live import LiveBoard, add_live_routes
 from frontdesk.web.ops import Metrics, Probes, add_ops_routes
 from frontdesk.web.pages import add_page_routes
@@ -519,7 +519,7 @@ async def _serve_agents_api(
         stack.push_async_callback(pops.close)
         add_screenpop_routes(app, pops, recorder.sink.put, now)
     if recorder is not None:
-        add_disposition_routes(app, recorder.sink.put, now)
+        add_disposition_routes(app, recorder.sink.put, now, CallOwners(pool, queues))
     if runtime.staff_transfers is not None:
         put_audit = recorder.sink.put if recorder is not None else None
         add_transfer_routes(app, runtime.staff_transfers, put_audit, now)

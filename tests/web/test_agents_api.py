@@ -189,11 +189,11 @@ async def test_pause_with_a_reason_is_shown_and_audited(
     await post(test_server, "/api/agents/2003/unpause")
     await post(test_server, "/api/agents/2003/logout")
     assert [(e.actor, e.action, e.subject, dict(e.data)) for e in entries] == [
-        ("user:api", "agent_login", "2003", {}),
-        ("user:api", "agent_pause", "2003", {"reason": "lunch"}),
-        ("user:api", "agent_pause", "2003", {"reason": "training"}),
-        ("user:api", "agent_unpause", "2003", {}),
-        ("user:api", "agent_logout", "2003", {}),
+        ("token", "agent_login", "2003", {"on_behalf": "agent:2003"}),
+        ("token", "agent_pause", "2003", {"reason": "lunch", "on_behalf": "agent:2003"}),
+        ("token", "agent_pause", "2003", {"reason": "training", "on_behalf": "agent:2003"}),
+        ("token", "agent_unpause", "2003", {"on_behalf": "agent:2003"}),
+        ("token", "agent_logout", "2003", {"on_behalf": "agent:2003"}),
     ]
 
 

@@ -36,10 +36,22 @@ LINKEDID = "1764518400.42"
 TOKEN = "test-token"
 
 
-def app_with(put: Any, accounts: AccountStore | None = None) -> web.Application:
+class KnownCalls:
+    """A `CallLookup`: the calls and who took them."""
+
+    def __init__(self, calls: dict[str, frozenset[str]] | None = None) -> None:
+        self.calls = calls if calls is not None else {LINKEDID: frozenset({"2001"})}
+
+    async def agents_of(self, linkedid: str) -> frozenset[str] | None:
+        return self.calls.get(linkedid)
+
+
+def app_with(
+    put: Any, accounts: AccountStore | None = None, calls: KnownCalls | None = None
+) -> web.Application:
     app = web.Application(client_max_size=4096)
     setup_auth(app, accounts, now=lambda: T0, api_token=TOKEN)
-    add_disposition_routes(app, put, lambda: T0)
+    add_disposition_routes(app, put, lambda: T0, calls or KnownCalls())
     return app
 
 
@@ -79,8 +91,9 @@ async def test_a_disposition_is_put_with_its_audit_entry(
     assert (disposition.linkedid, disposition.agent, disposition.at) == (LINKEDID, "2001", T0)
     assert (disposition.code, disposition.note) == ("booked", "Tue 9:30 Dr Lee")
     assert isinstance(audit, AuditEntry)
-    assert (audit.actor, audit.action, audit.subject) == ("agent:2001", "disposition", LINKEDID)
-    assert dict(audit.data) == {"code": "booked"}  # the note stays out of the audit log
+    assert (audit.actor, audit.action, audit.subject) == ("token", "disposition", LINKEDID)
+    # the note stays out of the audit log
+    assert dict(audit.data) == {"code": "booked", "on_behalf": "agent:2001"}
 
 
 @pytest.mark.parametrize(
@@ -190,7 +203,7 @@ async def test_through_the_outbox_into_postgres(pg_schema: tuple[str, str], tmp_
         await upgrade(conn)
         outbox.start()
         await server.start_server()
-        # No calls row yet: the disposition creates the bare row.
+        # No calls row yet (the live ACD knows the call): the disposition creates it.
         status, _ = await post(server, LINKEDID, {"agent": "2001", "code": "needs_callback"})
         assert status == 202
         assert await outbox.drain(5)
@@ -214,7 +227,7 @@ async def test_through_the_outbox_into_postgres(pg_schema: tuple[str, str], tmp_
         ) == ("booked")
         audit = await conn.fetch("SELECT actor, action, subject, data FROM audit_log")
         assert [(a["actor"], a["action"], a["subject"]) for a in audit] == [
-            ("agent:2001", "disposition", LINKEDID)
+            ("token", "disposition", LINKEDID)
         ]
         assert outbox.refused == 0
     finally:

@@ -130,10 +130,10 @@ async def test_the_rung_agent_sees_the_pop_and_the_view_is_audited(env: Env) -> 
     entry = env.audit[0]
     assert (entry.at, entry.actor, entry.action, entry.subject, dict(entry.data)) == (
         NOW,
-        "agent:2001",
+        "token",
         "screenpop_view",
         "chan-1",
-        {"patient_id": "P-1002"},
+        {"patient_id": "P-1002", "on_behalf": "agent:2001"},
     )
     assert "Alicia" not in repr(entry)  # the audit log names no one
     assert (await env.get("2001"))[0] == 200
@@ -175,7 +175,7 @@ async def test_lifetime_kept_after_the_call_until_the_next_ring(env: Env) -> Non
     assert body is not None
     assert (status, body["call"], body["patient"]) == (200, "chan-2", None)
     assert [e.subject for e in env.audit] == ["chan-1", "chan-1", "chan-2"]
-    assert env.audit[-1].data == {"patient_id": None}
+    assert env.audit[-1].data == {"patient_id": None, "on_behalf": "agent:2001"}
 
 
 async def test_the_pop_follows_the_call_to_the_next_agent(env: Env) -> None:
@@ -245,7 +245,7 @@ async def test_only_the_signed_in_agent_of_that_extension_sees_the_pop(plan: Pla
             assert (await alice.request("GET", "/api/agents/2002/screenpop"))[0] == 403
             assert (await sam.request("GET", "/api/agents/2001/screenpop"))[0] == 403
             assert [(e.actor, dict(e.data)) for e in audit] == [
-                ("agent:2001", {"patient_id": "P-1002", "user": "alice"})
+                ("user:alice", {"patient_id": "P-1002", "on_behalf": "agent:2001"})
             ]
             assert server.app[SESSIONS].peek(alice.session_id()) is not None
         finally:

@@ -7,7 +7,8 @@ Served on loopback (`FRONTDESK_HTTP_HOST`/`FRONTDESK_HTTP_PORT`, default
 extension, or `control_any_agent` (frontdesk/staff.py). `pause` takes an optional JSON
 body `{"reason": "lunch"}`: one of the plan's `all_pause_reasons` (lunch, meeting,
 admin and the plan's own `pause_reasons`), else 422. Each action is audited
-(`agent_login`, `agent_logout`, `agent_pause`, `agent_unpause`; actor `user:<username>`).
+(`agent_login`, `agent_logout`, `agent_pause`, `agent_unpause`; actor `user:<username>`
+or `token`, and `"on_behalf": "agent:<ext>"` in the data: web/audit_actor.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from frontdesk.acd.model import AgentLogin, AgentLogout, AgentPause, AgentUnpaus
 from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.staff import may_control
 from frontdesk.store.records import AuditEntry
+from frontdesk.web.audit_actor import actor, on_behalf
 from frontdesk.web.auth import Accounts, current_user, forbidden, setup_auth
 
 _ACTIONS: dict[str, Callable[[str], Event]] = {
@@ -91,9 +93,10 @@ async def agent_action(request: web.Request) -> web.Response:
     queues.feed(AgentPause(ext, reason) if action == "pause" else make(ext))
     put_audit = request.app.get(_PUT_AUDIT)
     if put_audit is not None:
-        actor = f"user:{current_user(request).username}"
         data = {"reason": reason} if reason is not None else {}
-        put_audit(AuditEntry(queues.now(), actor, f"agent_{action}", ext, data))
+        data |= on_behalf(ext)
+        who = actor(current_user(request))
+        put_audit(AuditEntry(queues.now(), who, f"agent_{action}", ext, data))
     view = queues.engine.agent(ext)
     assert view is not None  # a member of the plan's staff
     return web.json_response({"ext": ext, "state": view.state, "pause_reason": view.pause_reason})

@@ -49,6 +49,7 @@ from frontdesk.staff import StaffUser, can
 from frontdesk.store import board as store_board
 from frontdesk.store import db
 from frontdesk.store.records import AuditEntry
+from frontdesk.web.audit_actor import actor
 from frontdesk.web.auth import SESSIONS, current_session, current_user, forbidden, require
 from frontdesk.web.board import (
     ALERT_FACTS,
@@ -365,7 +366,5 @@ def _audit(
 ) -> None:
     if live.put_audit is not None:
         live.put_audit(
-            AuditEntry(
-                at=at, actor=f"user:{user.username}", action=action, subject=alert.call, data=data
-            )
+            AuditEntry(at=at, actor=actor(user), action=action, subject=alert.call, data=data)
         )

@@ -19,6 +19,7 @@ from frontdesk.staff import may_control
 from frontdesk.store import db
 from frontdesk.store.call_numbers import caller_number
 from frontdesk.store.records import AuditEntry
+from frontdesk.web.audit_actor import actor, on_behalf
 from frontdesk.web.auth import current_user, forbidden
 from frontdesk.web.live import LiveBoard
 
@@ -65,10 +66,11 @@ async def call_back(request: web.Request) -> web.Response:
         wiring.live.put_audit(
             AuditEntry(
                 at=wiring.live.queues.now(),
-                actor=f"user:{user.username}",
+                actor=actor(user),
                 action="alert_call_back",
                 subject=alert.call,
-                data={"alert": alert.id, "kind": alert.kind, "agent": user.extension},
+                data={"alert": alert.id, "kind": alert.kind, "agent": user.extension}
+                | on_behalf(user.extension),
             )
         )
     return web.json_response({"alert": alert.id, "agent": user.extension}, status=202)

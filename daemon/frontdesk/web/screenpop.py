@@ -19,9 +19,10 @@ Lifetime of a pop (one per extension at most):
 `add_screenpop_routes(app, pops, put_audit, now)` adds `GET /api/agents/{ext}/screenpop`:
 200 with the pop of that agent, 204 when there is none. Only the signed-in user whose
 extension is `ext` may look (else 403), or the API token's service user (web/auth.py).
-Each 200 puts one `AuditEntry(actor="agent:<ext>", action="screenpop_view",
-subject=<call id>, data={"patient_id": ...})`, with `"user": <username>` in `data` for a
-signed-in user; if the audit entry cannot be put, the pop is not shown (503).
+Each 200 puts one `AuditEntry(actor=<who read it>, action="screenpop_view",
+subject=<call id>, data={"patient_id": ..., "on_behalf": "agent:<ext>"})`: the actor is
+`user:<username>`, or `token` for the API token (web/audit_actor.py), never the agent
+the pop was for; if the audit entry cannot be put, the pop is not shown (503).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from frontdesk.calls.events import (
     HubEvent,
 )
 from frontdesk.store.records import AuditEntry
+from frontdesk.web.audit_actor import actor, on_behalf
 from frontdesk.web.auth import API_USER, current_user, forbidden
 
 log = structlog.get_logger("frontdesk.web")
@@ -169,11 +171,9 @@ def add_screenpop_routes(
         if pop is None:
             return web.Response(status=204, headers={"Cache-Control": "no-store"})
         patient = (pop.payload or {}).get("patient") or {}
-        data = {"patient_id": patient.get("patient_id")}
-        if user != API_USER:
-            data["user"] = user.username
+        data = {"patient_id": patient.get("patient_id"), **on_behalf(ext)}
         entry = AuditEntry(
-            at=now(), actor=f"agent:{ext}", action="screenpop_view", subject=pop.call, data=data
+            at=now(), actor=actor(user), action="screenpop_view", subject=pop.call, data=data
         )
         try:
             put_audit(entry)

@@ -6,7 +6,8 @@ Body (JSON): `{"to": "queue", "target": "<queue>", "reason": "...", "category": 
 agent on the call (`control_own_agent`) or a supervisor (`control_any_agent`) may; the
 API token counts as a supervisor. Answers 202 when the transfer has started; 404 no such
 call, 409 not in a conversation, 422 a bad target, 403 not yours. Each transfer is
-audited (`call_transfer`) as well as recorded with the call.
+audited (`call_transfer`; actor `user:<username>` or `token`, `"on_behalf":
+"agent:<ext>"` the agent on the call) as well as recorded with the call.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 from frontdesk.calls.staff_transfers import StaffTransfers, TransferRefused
 from frontdesk.staff import may_control
 from frontdesk.store.records import AuditEntry
+from frontdesk.web.audit_actor import actor, on_behalf
 from frontdesk.web.auth import API_USER, current_user, forbidden
 
 
@@ -76,10 +78,11 @@ async def transfer(request: web.Request) -> web.Response:
     wiring.put_audit(
         AuditEntry(
             at=wiring.now(),
-            actor=f"user:{user.username}",
+            actor=actor(user),
             action="call_transfer",
             subject=call,
-            data={"to": to, "target": target, "agent": queued.agent_ext},
+            data={"to": to, "target": target, "agent": queued.agent_ext}
+            | on_behalf(queued.agent_ext),
         )
     )
     return web.json_response({"call": call, "to": to, "target": target}, status=202)
