@@ -502,6 +502,7 @@ async def _serve_agents_api(
         idle_minutes=settings.session_idle_minutes,
         put_audit=recorder.sink.put if recorder is not None else None,
         secure_cookies=settings.cookie_secure,
+        allowed_hosts=settings.hosts,
     )
     add_ops_routes(app, metrics.probes, metrics)
     live = LiveBoard(queues, queues.plan, put_audit=recorder.sink.put if recorder else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,9 @@ from importlib import resources
 from pathlib import Path
 
 DEV_SECRET = "secret"  # the emulator's default; only ever used with it, on loopback
+MIN_API_TOKEN = 32  # characters: `python -c "import secrets; print(secrets.token_urlsafe(32))"`
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+WILDCARD_HOSTS = ("", "0.0.0.0", "::", "*")
 
 
 def bundled_plan() -> Path:
@@ -40,6 +44,9 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     api_token: str | None = None
+    # Host names the dashboard answers to (FRONTDESK_ALLOWED_HOSTS); None: the default
+    # (`hosts`: the bind address, localhost, 127.0.0.1 and ::1).
+    allowed_hosts: tuple[str, ...] | None = None
     database_url: str | None = None  # None: a private PostgreSQL under `data_dir`
     data_dir: Path = Path(".frontdesk")
     webhook_url: str | None = None  # each finished call is POSTed here, HMAC-signed
@@ -57,6 +64,16 @@ class Settings:
     @property
     def demo(self) -> bool:
         return self.ari_url is None
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The Host allow-list: FRONTDESK_ALLOWED_HOSTS, else the bind address (or, bound
+        to every interface, this machine's name) and the loopback names."""
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        bound = self.http_host.strip().strip("[]").lower()
+        extra = (socket.gethostname().lower(),) if bound in WILDCARD_HOSTS else (bound,)
+        return tuple(dict.fromkeys((*extra, *LOOPBACK_HOSTS)))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,7 +100,8 @@ class Settings:
             agents_start=env.get("FRONTDESK_AGENTS_START", "all"),
             http_host=env.get("FRONTDESK_HTTP_HOST", "127.0.0.1"),
             http_port=int(env.get("FRONTDESK_HTTP_PORT", "8080")),
-            api_token=env.get("FRONTDESK_API_TOKEN") or None,
+            api_token=_api_token(env.get("FRONTDESK_API_TOKEN") or None),
+            allowed_hosts=_host_list(env.get("FRONTDESK_ALLOWED_HOSTS") or None),
             database_url=env.get("FRONTDESK_DATABASE_URL") or None,
             data_dir=Path(env.get("FRONTDESK_DATA_DIR") or ".frontdesk").absolute(),
             webhook_url=env.get("FRONTDESK_WEBHOOK_URL") or None,
@@ -97,6 +115,28 @@ class Settings:
             not in ("off", "0", "no", "false"),
             practice_time=_practice_time(env.get("FRONTDESK_PRACTICE_TIME") or None),
         )
+
+
+def _api_token(value: str | None) -> str | None:
+    """FRONTDESK_API_TOKEN acts as a supervisor: a guessable one is refused at start."""
+    if value is not None and len(value) < MIN_API_TOKEN:
+        raise ValueError(
+            f"FRONTDESK_API_TOKEN must be at least {MIN_API_TOKEN} characters (it has"
+            f" {len(value)}); make one with: python3 -c"
+            ' "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    return value
+
+
+def _host_list(value: str | None) -> tuple[str, ...] | None:
+    """FRONTDESK_ALLOWED_HOSTS: host names separated by commas or spaces (ports are
+    ignored; `*` accepts any Host)."""
+    if value is None:
+        return None
+    names = tuple(n for n in value.replace(",", " ").split() if n)
+    if not names:
+        raise ValueError("FRONTDESK_ALLOWED_HOSTS names no host")
+    return names
 
 
 def _practice_time(value: str | None) -> datetime | None:

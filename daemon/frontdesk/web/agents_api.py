@@ -14,7 +14,7 @@ or `token`, and `"on_behalf": "agent:<ext>"` in the data: web/audit_actor.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -26,7 +26,7 @@ from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.staff import may_control
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.audit_actor import actor, on_behalf
-from frontdesk.web.auth import Accounts, current_user, forbidden, setup_auth
+from frontdesk.web.auth import LOOPBACK_HOSTS, Accounts, current_user, forbidden, setup_auth
 
 _ACTIONS: dict[str, Callable[[str], Event]] = {
     "login": AgentLogin,
@@ -49,6 +49,7 @@ def make_app(
     idle_minutes: float = 15,
     put_audit: Callable[[AuditEntry], None] | None = None,
     secure_cookies: bool | None = None,
+    allowed_hosts: Collection[str] = LOOPBACK_HOSTS,
 ) -> web.Application:
     app = web.Application(client_max_size=4096)
     setup_auth(
@@ -59,6 +60,7 @@ def make_app(
         api_token=api_token,
         secure_cookies=secure_cookies,
         put_audit=put_audit,
+        allowed_hosts=allowed_hosts,
     )
     app[QUEUES] = queues
     if put_audit is not None:

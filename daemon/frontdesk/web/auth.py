@@ -13,7 +13,17 @@ Who gets in:
   answer 401 `{"error": "login required"}`.
 - `/api/...` also accepts `Authorization: Bearer <FRONTDESK_API_TOKEN>` when a token is
   configured: it acts as the service user `api` (a supervisor without an extension)
-  and needs no CSRF token, since no cookie is involved. A wrong token is a 401.
+  and needs no CSRF token, since no cookie is involved. A wrong token is a 401;
+  10 wrong tokens from one client address within a minute refuse that address's bearer
+  requests with 429 (Retry-After), even with the right token, until the minute has
+  passed (`TokenFailures`). Wrong tokens are logged (`auth.api_token_refused`, with a
+  count) at most once a minute, never with the token. settings.py refuses a token
+  under 32 characters at start.
+
+Host: before anything else, even public paths, the `Host` header must name one of
+`allowed_hosts` (FRONTDESK_ALLOWED_HOSTS; by default the loopback names, and in the
+daemon the bind address too), with any port; another is refused with 421, so a page
+on a DNS-rebound name cannot reach `/login` or `/metrics`.
 
 Sessions live in memory (`Sessions`): a restart of the daemon logs everyone out. A
 session ends after `idle_minutes` (default 15) without a request, after 12 hours in any
@@ -22,8 +32,9 @@ of use the account is read again, so a disabled account loses its sessions withi
 minute and a changed role applies (the database being down keeps the session as is).
 
 CSRF: every request other than GET/HEAD/OPTIONS made with a session must carry the
-session's token in the `X-CSRF-Token` header or the `csrf` form field, and must not
-carry an `Origin` header naming another host. The login form, made before any session,
+session's token in the `X-CSRF-Token` header or the `csrf` form field, and an `Origin`
+header, when sent, must be this request's origin exactly: scheme, host and port (the
+scheme is https over TLS, or when `secure_cookies` is on: TLS ends at a reverse proxy). The login form, made before any session,
 is defended by a signed double-submit token: `GET /login` sets the
 `frontdesk_login_csrf` cookie to `<random>.<HMAC of it under a per-process key>` and
 puts the same value in the form; `POST /login` needs both, equal and well signed, and
@@ -49,7 +60,7 @@ import hashlib
 import hmac
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, Protocol, TypeVar
@@ -72,6 +83,9 @@ CSRF_HEADER: Final = "X-CSRF-Token"
 CSRF_FIELD: Final = "csrf"
 API_USER: Final = StaffUser("api", "API token", "supervisor", None)
 PUBLIC_PATHS: Final = frozenset({"/metrics", "/healthz", "/login"})
+LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "::1")  # the default Host allow-list
+ANY_HOST: Final = "*"  # in the allow-list: any Host is accepted (not recommended)
+DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 LIFETIME: Final = timedelta(hours=12)
 RECHECK: Final = timedelta(seconds=60)
@@ -242,6 +256,60 @@ class LoginThrottle:
             self._failures.popitem(last=False)  # the least recently failed
 
 
+# -- API token failures -------------------------------------------------------------------
+class TokenFailures:
+    """Wrong API tokens per client address in a sliding window (pure: the clock is
+    injected): `limit` failures within `window` refuse that address's bearer requests
+    (429, even with the right token) until the oldest of them is `window` old. A log
+    line says how many were refused, at most once per `log_every`, never the token."""
+
+    def __init__(
+        self,
+        now: Clock,
+        *,
+        limit: int = 10,
+        window: timedelta = timedelta(minutes=1),
+        log_every: timedelta = timedelta(minutes=1),
+        max_keys: int = 10_000,
+    ) -> None:
+        self.now = now
+        self.limit = limit
+        self.window = window
+        self.log_every = log_every
+        self.max_keys = max_keys
+        self.total = 0  # every wrong token since the start
+        self._unlogged = 0
+        self._logged_at: datetime | None = None
+        self._failures: OrderedDict[str, deque[datetime]] = OrderedDict()
+
+    def retry_after(self, address: str) -> float | None:
+        times = self._failures.get(address)
+        if times is None or len(times) < self.limit:
+            return None
+        until = times[0] + self.window
+        wait = (until - self.now()).total_seconds()
+        return wait if wait > 0 else None
+
+    def failed(self, address: str) -> None:
+        at = self.now()
+        times = self._failures.pop(address, None) or deque(maxlen=self.limit)
+        times.append(at)
+        self._failures[address] = times
+        while len(self._failures) > self.max_keys:
+            self._failures.popitem(last=False)
+        self.total += 1
+        self._unlogged += 1
+        if self._logged_at is None or at - self._logged_at >= self.log_every:
+            log.warning(
+                "auth.api_token_refused",
+                address=address,
+                failures=self._unlogged,
+                total=self.total,
+                throttled_addresses=sum(len(t) >= self.limit for t in self._failures.values()),
+            )
+            self._logged_at, self._unlogged = at, 0
+
+
 # -- configuration and request state ------------------------------------------------------
 @dataclass
 class _Auth:
@@ -252,6 +320,8 @@ class _Auth:
     api_token: str | None
     secure_cookies: bool | None
     put_audit: Callable[[AuditEntry], None] | None
+    allowed_hosts: frozenset[str]
+    token_failures: TokenFailures
     login_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
 
@@ -269,12 +339,21 @@ def setup_auth(
     api_token: str | None = None,
     secure_cookies: bool | None = None,
     put_audit: Callable[[AuditEntry], None] | None = None,
+    allowed_hosts: Collection[str] = LOOPBACK_HOSTS,
 ) -> None:
     """Put `app` behind staff sign-in (see the module's docstring)."""
     sessions = Sessions(now, idle=timedelta(minutes=idle_minutes))
     app[SESSIONS] = sessions
     app[_AUTH] = _Auth(
-        accounts, sessions, LoginThrottle(now), now, api_token, secure_cookies, put_audit
+        accounts,
+        sessions,
+        LoginThrottle(now),
+        now,
+        api_token,
+        secure_cookies,
+        put_audit,
+        frozenset(_host_name(h) for h in allowed_hosts),
+        TokenFailures(now),
     )
     app.middlewares.append(_middleware)
     app.on_response_prepare.append(_security_headers)
@@ -336,14 +415,14 @@ def forbidden(request: web.Request, message: str) -> web.Response:
 @web.middleware
 async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     auth = request.app[_AUTH]
+    if not _host_allowed(request, auth):
+        log.warning("auth.host_refused", host=request.headers.get("Host", "")[:100])
+        return web.json_response({"error": "unknown host"}, status=421)
     if _is_public(request.path):
         return await handler(request)
     sent = request.headers.get("Authorization")
     if sent is not None and auth.api_token and is_api(request.path):
-        if not _bearer_ok(sent, auth.api_token):
-            return web.json_response({"error": "unauthorized"}, status=401)
-        request[USER] = API_USER
-        return await handler(request)
+        return await _with_token(request, handler, auth, sent, auth.api_token)
     sid = request.cookies.get(COOKIE)
     session = auth.sessions.touch(sid)
     if session is not None:
@@ -357,6 +436,43 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
             log.warning("auth.csrf_refused", username=session.user.username, path=request.path)
             return forbidden(request, refused)
     return await handler(request)
+
+
+async def _with_token(
+    request: web.Request, handler: Handler, auth: _Auth, sent: str, token: str
+) -> web.StreamResponse:
+    address = request.remote or "unknown"
+    wait = auth.token_failures.retry_after(address)
+    if wait is not None:  # even the right token: guessing from here has to stop
+        return web.json_response(
+            {"error": "too many wrong tokens"},
+            status=429,
+            headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+        )
+    if not _bearer_ok(sent, token):
+        auth.token_failures.failed(address)
+        return web.json_response({"error": "unauthorized"}, status=401)
+    request[USER] = API_USER
+    return await handler(request)
+
+
+def _host_name(host: str) -> str:
+    """`Example.org:8080`, `[::1]:80`, `::1` → `example.org`, `::1` (no port, lower case)."""
+    text = host.strip().lower()
+    if text.startswith("["):
+        text = text[1 : text.find("]")] if "]" in text else text[1:]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    return text.rstrip(".")
+
+
+def _host_allowed(request: web.Request, auth: _Auth) -> bool:
+    """The Host header names this server (DNS rebinding: another name that resolves
+    here is refused). A request without one (HTTP/1.0) is let through."""
+    host = request.headers.get("Host")
+    if host is None or ANY_HOST in auth.allowed_hosts:
+        return True
+    return _host_name(host) in auth.allowed_hosts
 
 
 def _bearer_ok(sent: str, token: str) -> bool:
@@ -413,10 +529,39 @@ async def _csrf_refusal(request: web.Request, session: Session) -> str | None:
 
 
 def _same_origin(request: web.Request) -> bool:
+    """No `Origin`, or one with this request's scheme, host and port exactly. The scheme
+    is https when the request came over TLS or `secure_cookies` is on (TLS ends at a
+    reverse proxy in front), else the request's own."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    return urlsplit(origin).netloc.lower() == request.host.lower()
+    secure = request.app[_AUTH].secure_cookies
+    scheme = "https" if request.secure or secure else request.scheme
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme.lower() != scheme or not parts.hostname:
+        return False
+    if parts.path not in ("", "/") or parts.query or parts.username or parts.password:
+        return False
+    return _origin_key(scheme, parts.hostname, port) == _origin_key(
+        scheme, *_split_host(request.host)
+    )
+
+
+def _split_host(host: str) -> tuple[str, int | None]:
+    try:
+        parts = urlsplit("//" + host.strip())
+        return parts.hostname or "", parts.port
+    except ValueError:
+        return host, None
+
+
+def _origin_key(scheme: str, host: str, port: int | None) -> tuple[str, str]:
+    shown = str(port) if port is not None else DEFAULT_PORTS.get(scheme, "")
+    return host.lower().rstrip("."), shown
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
