@@ -99,7 +99,8 @@ def listeners(port: int) -> list[str]:
 async def test_start_migrate_stop_then_restart_reuses_the_cluster(data_dir: Path) -> None:
     pg = EmbeddedPostgres(data_dir)
     dsn = await pg.start()
-    assert dsn.startswith("postgresql://frontdesk@127.0.0.1:")
+    password = (data_dir / "pg.password").read_text().strip()
+    assert dsn.startswith(f"postgresql://frontdesk:{password}@127.0.0.1:")
     assert dsn.endswith("/frontdesk")
     conn = await asyncpg.connect(dsn)
     try:
@@ -152,9 +153,14 @@ async def test_listens_on_loopback_only_with_a_private_socket(data_dir: Path) ->
         socket_dir = data_dir / "pg-socket"
         assert (socket_dir / f".s.PGSQL.{port}").exists()
         assert socket_dir.stat().st_mode & 0o077 == 0
-        # the unix socket works too (trust; the superuser is `frontdesk`)
+        # the unix socket works too (the superuser `frontdesk` with its password)
+        password = (data_dir / "pg.password").read_text().strip()
         conn = await asyncpg.connect(
-            host=str(socket_dir), port=port, user="frontdesk", database="frontdesk"
+            host=str(socket_dir),
+            port=port,
+            user="frontdesk",
+            password=password,
+            database="frontdesk",
         )
         try:
             assert await conn.fetchval("SHOW listen_addresses") == "127.0.0.1"

@@ -29,6 +29,7 @@ from rich.table import Table
 from frontdesk import logs
 from frontdesk.exits import EXIT_ALL_REJECTED, EXIT_INVALID, EXIT_OK
 from frontdesk.routing.directory import DirectoryError, RejectedRow
+from frontdesk.store import purge_cli
 from frontdesk.store.directory import ImportReport, import_directory
 from frontdesk.store.migrations import upgrade
 from frontdesk.store.refusals import Refused, connect, refusing
@@ -40,11 +41,12 @@ SHOWN_REJECTS = 50
 
 
 def add_parser(commands: Any) -> None:
-    database = commands.add_parser("db", help="the PostgreSQL store: schema migrations")
+    database = commands.add_parser("db", help="the PostgreSQL store: migrations and purge")
     db_commands = database.add_subparsers(dest="db_command", required=True)
     up = db_commands.add_parser("upgrade", help="apply the pending schema migrations")
     _database_url(up)
     up.set_defaults(handler=_upgrade)
+    purge_cli.add_parser(db_commands)
 
     directory = commands.add_parser("directory", help="the patient directory in PostgreSQL")
     dir_commands = directory.add_subparsers(dest="directory_command", required=True)

@@ -10,11 +10,20 @@ newest first, preferring the major version that made an existing cluster):
 - `<data_dir>/pg.log`     the server log
 - `<data_dir>/pg.lock`    an flock, so that two processes never initialise or start at once
 
+- `<data_dir>/pg.password` the superuser's password (mode 0600, owned by whoever runs
+                          frontdesk, never by the server's user)
+
 The server listens on 127.0.0.1 only (a free port, or the one given) and on the socket.
-Authentication is `trust` on exactly those two (`pg_hba.conf` is rewritten with nothing
-else), so the DSN has no password and there is no secret to keep or log. The trade-off:
-any local process can connect over 127.0.0.1. That is right for a developer's machine
-and a demo; a production practice sets `FRONTDESK_DATABASE_URL` to a managed server.
+Authentication is `scram-sha-256` for the superuser on exactly those two, and nothing
+else (`pg_hba.conf` is rewritten on every start, with no `trust` line): another local
+account can neither read patients nor, as the superuser, `COPY ... TO PROGRAM` (issue
+14). The password is generated (`secrets`, 256 bits) the first time, kept in
+`pg.password` and put in the DSN that `start()` returns; never log that DSN. It is set
+in single-user mode (`postgres --single`, the SQL on stdin, never in argv), so there is
+no moment with a passwordless superuser behind `trust`. A cluster made by an older
+frontdesk (trust, no password) is upgraded the same way at its next start: stopped if
+running, the password set, `pg_hba.conf` rewritten, started again. Delete
+`pg.password` to rotate the password (the next start sets a new one).
 
 Root. PostgreSQL refuses to run as root (`postgres` exits: "root execution of the
 PostgreSQL server is not permitted"), since whoever takes over the server through SQL
@@ -49,6 +58,7 @@ import glob
 import os
 import pwd
 import re
+import secrets
 import shutil
 import socket
 import stat
@@ -73,10 +83,12 @@ SEARCH_GLOBS: tuple[str, ...] = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin"
 _SUN_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
 _SOCKET_NAME_MAX = len(".s.PGSQL.65535") + 1
 _INCLUDE_LINE = "include_if_exists = 'frontdesk.conf'  # added by frontdesk\n"
+PASSWORD_FILE = "pg.password"
 _HBA = (
-    "# Written by frontdesk: trust over the unix socket and 127.0.0.1 only.\n"
-    "local   all   all                  trust\n"
-    "host    all   all   127.0.0.1/32   trust\n"
+    "# Written by frontdesk on every start: the superuser with its password\n"
+    "# (scram-sha-256), over the unix socket and 127.0.0.1 only; nobody else, no trust.\n"
+    f"local   all   {SUPERUSER}                  scram-sha-256\n"
+    f"host    all   {SUPERUSER}   127.0.0.1/32   scram-sha-256\n"
 )
 
 
@@ -99,6 +111,10 @@ class Binaries:
     @property
     def pg_ctl(self) -> str:
         return str(self.bindir / "pg_ctl")
+
+    @property
+    def postgres(self) -> str:
+        return str(self.bindir / "postgres")
 
     def major(self) -> int | None:
         match = re.search(r"/postgresql/(\d+)/bin$|/pgsql-(\d+)/bin$", str(self.bindir))
@@ -212,6 +228,7 @@ class EmbeddedPostgres:
         self.socket_dir = self.data_dir / "pg-socket"
         self.log_file = self.data_dir / "pg.log"
         self.lock_file = self.data_dir / "pg.lock"
+        self.password_file = self.data_dir / PASSWORD_FILE
         self.dsn: str | None = None
         self.initialised = False  # initdb ran during the last start()
         self.reused = False  # the last start() found the server already running
@@ -233,15 +250,19 @@ class EmbeddedPostgres:
             self.initialised = self.reused = False
             if not (self.pgdata / "PG_VERSION").exists():
                 await self._initdb()
+            password = self._read_password()
+            if password is None:  # a new cluster, or one made by an older frontdesk
+                password = await self._set_password()
             self._write_config_files()
             port = await self._running_port()
             if port is not None:
                 self.reused = True
+                await self._reload()  # the pg_hba.conf just written, whoever started it
                 if self.port is not None and port != self.port:
                     log.warning("store.embedded_port_differs", wanted=self.port, running=port)
             else:
                 port = await self._start_server()
-            dsn = await self._ensure_database(port)
+            dsn = await self._ensure_database(port, password)
         self.dsn = dsn
         log.info(
             "store.embedded_started",
@@ -412,20 +433,22 @@ class EmbeddedPostgres:
 
     # -- running the binaries ---------------------------------------------------------
 
-    async def _run(self, *argv: str, timeout: float | None = None) -> tuple[int, str]:
+    async def _run(
+        self, *argv: str, timeout: float | None = None, stdin: bytes | None = None
+    ) -> tuple[int, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_MESSAGES"] = "C"
         proc = await asyncio.create_subprocess_exec(
             *self._prefix,
             *argv,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
             cwd="/",
         )
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), (timeout or self.timeout) + 5)
+            out, _ = await asyncio.wait_for(proc.communicate(stdin), (timeout or self.timeout) + 5)
         except TimeoutError:
             proc.kill()
             await proc.wait()
@@ -455,6 +478,62 @@ class EmbeddedPostgres:
         self.initialised = True
         log.info("store.embedded_initdb", data_dir=str(self.pgdata))
 
+    # -- the superuser's password -------------------------------------------------------
+
+    def _read_password(self) -> str | None:
+        """The kept password, or None when there is none (yet) or it is unusable. A file
+        readable by others is not trusted: the password is replaced."""
+        try:
+            info = self.password_file.lstat()
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+                return None
+            if info.st_mode & 0o077:
+                log.warning("store.embedded_password_exposed", file=str(self.password_file))
+                return None
+            password = self.password_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return password if re.fullmatch(r"[A-Za-z0-9_-]{32,}", password) else None
+
+    async def _set_password(self) -> str:
+        """Generate a password and set it in single-user mode, the server stopped (an
+        older frontdesk's server, running with `trust`, is stopped first). The file is
+        written only once the password is set, so a failure in between is retried at the
+        next start."""
+        if await self._running_port() is not None:
+            code, out = await self._run(
+                self._bin().pg_ctl, "stop", "-D", str(self.pgdata), "-m", "fast", "-w",
+                "-t", str(int(self.timeout)),
+            )  # fmt: skip
+            if code != 0:
+                raise EmbeddedPostgresError(
+                    f"pg_ctl stop (to set the password) failed ({code}): {out.strip()}"
+                )
+        password = secrets.token_urlsafe(32)
+        sql = (
+            "SET password_encryption = 'scram-sha-256';\n"
+            f"ALTER ROLE \"{SUPERUSER}\" WITH PASSWORD '{password}';\n"
+        )
+        code, out = await self._run(
+            self._bin().postgres, "--single", "-D", str(self.pgdata), "-c", "exit_on_error=on",
+            "-c", "log_statement=none", "postgres",
+            stdin=sql.encode(),
+        )  # fmt: skip
+        if code != 0:
+            detail = out.replace(password, "***").strip()[-2000:]
+            raise EmbeddedPostgresError(
+                f"setting the password of {SUPERUSER!r} in {self.pgdata} failed ({code}):\n{detail}"
+            )
+        tmp = self.password_file.with_name(self.password_file.name + ".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(password + "\n")
+        tmp.replace(self.password_file)
+        log.info("store.embedded_password_set", file=str(self.password_file))
+        return password
+
     def _write(self, path: Path, text: str) -> None:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
@@ -464,8 +543,9 @@ class EmbeddedPostgres:
         tmp.replace(path)
 
     def _write_config_files(self) -> None:
-        """pg_hba.conf (trust: socket and 127.0.0.1 only) and frontdesk.conf (where to
-        listen), included at the end of postgresql.conf so that it wins."""
+        """pg_hba.conf (the superuser's password over the socket and 127.0.0.1 only) and
+        frontdesk.conf (where to listen), included at the end of postgresql.conf so that
+        it wins."""
         self._write(self.pgdata / "pg_hba.conf", _HBA)
         conf = self.pgdata / "postgresql.conf"
         text = conf.read_text(encoding="utf-8")
@@ -479,7 +559,8 @@ class EmbeddedPostgres:
             "listen_addresses = '127.0.0.1'\n"
             f"port = {port}\n"
             f"unix_socket_directories = {_conf_string(str(self.socket_dir))}\n"
-            "unix_socket_permissions = 0700\n",
+            "unix_socket_permissions = 0700\n"
+            "password_encryption = 'scram-sha-256'\n",
         )
 
     async def _running_port(self) -> int | None:
@@ -494,6 +575,11 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(
                 f"PostgreSQL is running on {self.pgdata} but its postmaster.pid is unreadable"
             ) from None
+
+    async def _reload(self) -> None:
+        code, out = await self._run(self._bin().pg_ctl, "reload", "-D", str(self.pgdata))
+        if code != 0:
+            raise EmbeddedPostgresError(f"pg_ctl reload failed ({code}): {out.strip()}")
 
     async def _start_server(self) -> int:
         attempts = 1 if self.port is not None else 3
@@ -526,8 +612,8 @@ class EmbeddedPostgres:
             )
         raise AssertionError("unreachable")
 
-    async def _ensure_database(self, port: int) -> str:
-        base = f"postgresql://{SUPERUSER}@127.0.0.1:{port}"
+    async def _ensure_database(self, port: int, password: str) -> str:
+        base = f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}"
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -537,7 +623,8 @@ class EmbeddedPostgres:
                 if time.monotonic() > deadline:
                     raise EmbeddedPostgresError(
                         f"PostgreSQL in {self.pgdata} does not accept connections on "
-                        f"127.0.0.1:{port} after {self.timeout:.0f} s ({exc!r}); "
+                        f"127.0.0.1:{port} after {self.timeout:.0f} s "
+                        f"({str(exc).replace(password, '***')}); "
                         f"see {self.log_file}:\n{_tail(self.log_file)}"
                     ) from exc
                 await asyncio.sleep(0.2)
