@@ -105,11 +105,16 @@ TABLES = (
     "audit_log",
 )
 
+# A range scan of calls_started_at_idx that stops at the batch (no sort, no full bitmap
+# of every old call per batch); calls never started, rare, come after.
 _OLD_CALLS = """
-    SELECT linkedid FROM calls
-    WHERE (started_at < $1 OR (started_at IS NULL AND created_at < $1))
-      AND NOT (linkedid = ANY($2::text[]))
-    ORDER BY started_at NULLS FIRST
+    (SELECT linkedid FROM calls
+     WHERE started_at < $1 AND NOT (linkedid = ANY($2::text[]))
+     ORDER BY started_at LIMIT $3)
+    UNION ALL
+    (SELECT linkedid FROM calls
+     WHERE started_at IS NULL AND created_at < $1 AND NOT (linkedid = ANY($2::text[]))
+     LIMIT $3)
     LIMIT $3
 """
 
