@@ -49,7 +49,7 @@ async def test_refusals(store: AccountStore) -> None:
     await store.add("alice", "Alice", "agent", "2001", PASSWORD)
     with pytest.raises(AccountError, match="taken"):
         await store.add("alice", "Other Alice", "agent", None, PASSWORD)
-    with pytest.raises(AccountError, match="at least 10"):
+    with pytest.raises(AccountError, match="at least 12"):
         await store.add("bob", "Bob", "agent", None, "short")
     with pytest.raises(AccountError, match="username"):
         await store.add("Bob", "Bob", "agent", None, PASSWORD)
@@ -92,7 +92,7 @@ async def test_set_password(store: AccountStore) -> None:
     await store.set_password("alice", "a brand new passphrase")
     assert await store.verify("alice", PASSWORD) is None
     assert await store.verify("alice", "a brand new passphrase") is not None
-    with pytest.raises(AccountError, match="at least 10"):
+    with pytest.raises(AccountError, match="at least 12"):
         await store.set_password("alice", "tiny")
 
 

@@ -142,7 +142,7 @@ def test_prompted_passwords_must_match(
     ("args", "stdin", "message"),
     [
         (["users", "add", "Bad Name", "--role", "agent"], PASSWORD, "username"),
-        (["users", "add", "bob", "--role", "agent"], "short", "at least 10"),
+        (["users", "add", "bob", "--role", "agent"], "short", "at least 12"),
         (["users", "add", "bob", "--role", "agent", "--extension", "x1"], PASSWORD, "digits"),
         (["users", "passwd", "nobody"], PASSWORD, "no account"),
         (["users", "disable", "nobody"], "", "no account"),

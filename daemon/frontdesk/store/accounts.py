@@ -8,17 +8,27 @@ by `timeout` seconds.
 
 `verify` answers in about the same time whether or not the username exists (an unknown
 username is checked against a dummy hash) and a disabled account never verifies.
+
+Password policy (`check_password`, NIST SP 800-63B section 5.1.1.2; wherever a password
+is set: `frontdesk users add` and `passwd`): at least 12 characters (at most 1024); not
+one character repeated; not containing the username (case-insensitive); not one of the
+common passwords in `common_passwords.txt` (compared lower-cased, surrounding blanks
+ignored). No composition rules (no "one digit, one capital"): length is what counts,
+and a passphrase of words is welcome. The demo login's random password (upsert_demo) is
+not checked against its username.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from typing import Any, Final, cast
 
 import structlog
@@ -32,7 +42,7 @@ log = structlog.get_logger("frontdesk.store")
 
 USERNAME: Final = re.compile(r"^[a-z0-9._-]{1,64}$")
 EXTENSION: Final = re.compile(r"^[0-9]{1,16}$")
-MIN_PASSWORD: Final = 10
+MIN_PASSWORD: Final = 12
 MAX_PASSWORD: Final = 1024  # argon2 copes with more; nobody types more
 MAX_DISPLAY_NAME: Final = 200
 TIMEOUT: Final = 5.0
@@ -62,11 +72,26 @@ def check_username(username: str) -> str:
     return username
 
 
-def check_password(password: str) -> str:
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list of common passwords (lower case; `#` starts a comment)."""
+    text = (resources.files("frontdesk.store") / "common_passwords.txt").read_text("utf-8")
+    lines = (line.strip().lower() for line in text.splitlines())
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def check_password(password: str, username: str | None = None) -> str:
+    """The password if the policy allows it (module docstring), else AccountError."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise AccountError(f"the password must be at most {MAX_PASSWORD} characters")
+    if len(set(password)) == 1:
+        raise AccountError("the password must not be one character repeated")
+    if username and username.lower() in password.lower():
+        raise AccountError("the password must not contain the username")
+    if password.strip().lower() in common_passwords():
+        raise AccountError("the password is too common: choose another (a few words work well)")
     return password
 
 
@@ -126,6 +151,7 @@ class AccountStore:
         password: str,
     ) -> StaffUser:
         """Create an account; an existing username is refused (AccountError)."""
+        check_password(password, username)
         rows = await self._insert(
             _ON_CONFLICT_REFUSE, username, display_name, role, extension, password
         )
@@ -172,7 +198,7 @@ class AccountStore:
         )
 
     async def set_password(self, username: str, password: str) -> None:
-        hashed = await self._hash(check_password(password))
+        hashed = await self._hash(check_password(password, username))
         status = await self._execute(
             "UPDATE staff_accounts SET password_hash = $2, updated_at = now() WHERE username = $1",
             username,
