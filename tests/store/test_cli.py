@@ -80,14 +80,16 @@ def test_directory_import_end_to_end(
 ) -> None:
     code, out, err = run(["directory", "import", EXAMPLE, "--database-url", url], capsys)
     assert (code, err) == (0, "")
-    assert re.search(r"inserted\s+│\s+7 │", out), out
-    assert "Rejected rows" not in out
-    assert asyncio.run(count_patients(pg_dsn, schema)) == 7
+    assert re.search(r"inserted\s+│\s+6 │", out), out
+    # P-1006 prefers French, which the bundled plan does not offer (issue 14 row 12)
+    assert "preferred_language 'fr' is not one of the plan's languages (en, es)" in out
+    assert asyncio.run(count_patients(pg_dsn, schema)) == 6
 
     code, out, _ = run(["directory", "import", EXAMPLE, "--database-url", url, "--json"], capsys)
     report = json.loads(out)
     assert code == 0
-    assert (report["inserted"], report["unchanged"], report["rejected"]) == (0, 7, [])
+    assert (report["inserted"], report["unchanged"]) == (0, 6)
+    assert [r["line"] for r in report["rejected"]] == [7]
     assert run(["db", "upgrade", "--database-url", url], capsys)[1].strip() == "up to date"
 
 

@@ -146,7 +146,7 @@ async def test_one_transaction_nothing_written_on_failure(
     await migrated.execute(
         "ALTER TABLE patients ADD CONSTRAINT short_lang CHECK (length(preferred_language) < 3)"
     )
-    path = write_csv(tmp_path, "+13125551001,P-1001,en,\n+13125551002,P-1002,english,\n")
+    path = write_csv(tmp_path, "+13125551001,P-1001,en,\n+13125551002,P-1002,eng,\n")
     with pytest.raises(asyncpg.CheckViolationError):
         await import_directory(migrated, path)
     assert await migrated.fetchval("SELECT count(*) FROM patients") == 0

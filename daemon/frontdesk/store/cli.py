@@ -1,9 +1,12 @@
 """`frontdesk db upgrade` and `frontdesk directory import CSV`.
 
 The database is `--database-url` or else `FRONTDESK_DATABASE_URL` (a libpq-style URL;
-`?options=-csearch_path%3Dmyschema` selects the schema). Exit codes: 0 ok; 1 `directory
-import` rejected every row (nothing imported); 2 no or unreachable database, unreadable
-CSV or missing columns.
+`?options=-csearch_path%3Dmyschema` selects the schema). `directory import` checks each
+row against the plan (`--plan`, else `FRONTDESK_PLAN`, else the bundled example): a
+`preferred_language` that is not one of its languages, or a `specialty` that is not one
+of its skills, rejects the row with its reason. Exit codes: 0 ok; 1 `directory import`
+rejected every row (nothing imported); 2 no or unreachable database, unreadable CSV,
+missing columns, or an invalid plan.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from rich.table import Table
 
 from frontdesk import logs
 from frontdesk.exits import EXIT_ALL_REJECTED, EXIT_INVALID, EXIT_OK
-from frontdesk.routing.directory import DirectoryError, RejectedRow
+from frontdesk.plan import PlanError, load_plan
+from frontdesk.routing.directory import DirectoryError, RejectedRow, Vocabulary
+from frontdesk.settings import bundled_plan
 from frontdesk.store import purge_cli
 from frontdesk.store.directory import ImportReport, import_directory
 from frontdesk.store.migrations import upgrade
@@ -55,6 +60,13 @@ def add_parser(commands: Any) -> None:
     )
     imp.add_argument("csv", type=Path, help="phone,patient_id,preferred_language,specialty")
     _database_url(imp)
+    imp.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        help="the plan whose languages and skills the rows must use "
+        "(default: $FRONTDESK_PLAN, else the bundled example)",
+    )
     imp.add_argument("--json", action="store_true", help="print the report as one JSON object")
     imp.add_argument(
         "--rejects",
@@ -124,7 +136,8 @@ async def _run_upgrade(dsn: str) -> list[int]:
 def _import(args: argparse.Namespace, out: Console) -> int:
     try:
         with _quiet_logs():
-            report = asyncio.run(_run_import(_dsn(args), args.csv))
+            vocabulary = _vocabulary(args.plan)
+            report = asyncio.run(_run_import(_dsn(args), args.csv, vocabulary))
     except (Refused, DirectoryError) as exc:
         return _fail("directory import", str(exc))
     if args.rejects is not None:
@@ -141,14 +154,23 @@ def _import(args: argparse.Namespace, out: Console) -> int:
     return EXIT_ALL_REJECTED if report.rows == 0 else EXIT_OK
 
 
-async def _run_import(dsn: str, csv: Path) -> ImportReport:
+def _vocabulary(plan: Path | None) -> Vocabulary:
+    path = plan or Path(os.environ.get("FRONTDESK_PLAN") or bundled_plan())
+    try:
+        return Vocabulary.of(load_plan(path))
+    except PlanError as exc:
+        raise Refused(f"{path}: the plan is invalid ({len(exc.issues)} error(s)): "
+                      "check it with `frontdesk check`") from None  # fmt: skip
+
+
+async def _run_import(dsn: str, csv: Path, vocabulary: Vocabulary | None = None) -> ImportReport:
     if not csv.is_file():  # before touching the database
         raise DirectoryError(f"{csv}: cannot read the directory: no such file")
     conn = await connect(dsn)
     try:
         with refusing("import failed, nothing written"):
             await upgrade(conn)
-            return await import_directory(conn, csv)
+            return await import_directory(conn, csv, vocabulary=vocabulary)
     finally:
         await conn.close()
 

@@ -2,7 +2,10 @@
 
 `await import_directory(db, csv_path)` reads the CSV with the rules of
 `frontdesk.routing.directory.Directory.from_csv` (same columns, same E.164 normalisation,
-same rejected rows) and upserts it into `patients` in one transaction. It adds and
+same rejected rows) and upserts it into `patients` in one transaction. Given
+`vocabulary=Vocabulary.of(plan)` (the CLI always gives the plan's), a row whose
+`preferred_language` is not one of the plan's languages, or whose `specialty` is not
+one of its skills, is rejected with its reason; markup like `<b>en</b>` always is. It adds and
 updates; it never deletes: a patient who is no longer in the file stays in the table
 (the report counts them as `kept`), because a partial or truncated export must not wipe
 the directory. Remove patients deliberately, in SQL.
@@ -24,7 +27,7 @@ from typing import Any, cast
 
 import structlog
 
-from frontdesk.routing.directory import Directory, Patient, RejectedRow
+from frontdesk.routing.directory import Directory, Patient, RejectedRow, Vocabulary
 from frontdesk.store.db import BoundedRead, Connection, Pool
 
 log = structlog.get_logger("frontdesk.store")
@@ -94,7 +97,11 @@ WHERE NOT EXISTS (
 
 
 async def import_directory(
-    db: Connection | Pool, csv_path: Path | str, region: str = "US"
+    db: Connection | Pool,
+    csv_path: Path | str,
+    region: str = "US",
+    *,
+    vocabulary: Vocabulary | None = None,
 ) -> ImportReport:
     """Upsert the CSV directory into `patients` in one transaction; return the report.
 
@@ -104,7 +111,7 @@ async def import_directory(
     is stored once, the last row winning.
     """
     path = Path(csv_path)
-    directory = cast(_RowsDirectory, _RowsDirectory.from_csv(path, region))
+    directory = cast(_RowsDirectory, _RowsDirectory.from_csv(path, region, vocabulary))
     latest: dict[tuple[str, str], Patient] = {}
     for number, patient in directory.rows():
         assert patient.patient_id is not None  # from_csv rejects rows without one
