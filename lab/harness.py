@@ -43,7 +43,7 @@ from lab.sipp import (
     wait_until,
 )
 
-API_TOKEN = "lab-api-token"
+API_TOKEN = "lab-api-token-for-the-lab-tier-only-0001"  # at least 32 characters
 BUSINESS_HOURS = "2026-12-07T10:30"  # a Monday, no holiday
 AFTER_HOURS = "2026-12-07T21:00"  # the same Monday evening: everything but 24/7 closed
 
