@@ -60,6 +60,7 @@ from frontdesk.web.board import (
     Viewer,
     board_view,
 )
+from frontdesk.web.server import OncePerInterval
 
 log = structlog.get_logger("frontdesk.web")
 COALESCE = 0.2
@@ -91,6 +92,8 @@ class LiveBoard:
         self.streams: dict[str, int] = {}  # session key -> open streams
         self.streams_per_session = STREAMS_PER_SESSION
         self.streams_total = STREAMS_TOTAL
+        self.refused = 0  # streams refused since the start
+        self.refused_log = OncePerInterval(60.0)
 
     async def restore(self, pool: db.Pool) -> None:
         """After a restart: the unacknowledged alerts of the last `ALERT_DAYS` days and
@@ -222,7 +225,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     session = current_session(request)
     key = f"session:{session.id}" if session is not None else f"user:{user.username}"
     if not live.open_stream(key):
-        log.warning("board.streams_refused", user=user.username, open=live.streams.get(key, 0))
+        live.refused += 1
+        if live.refused_log.allow("streams_refused")[0]:  # not a line per refusal
+            log.warning("board.streams_refused", user=user.username, refused=live.refused)
         return web.json_response(
             {"error": "too many open board streams"}, status=429, headers={"Retry-After": "10"}
         )
