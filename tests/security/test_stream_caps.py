@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import aiohttp
 
 from frontdesk.calls.events import EscalationRaised
+from frontdesk.staff import StaffUser
 from frontdesk.web.live import STREAMS_PER_SESSION, LiveBoard
 from tests.web.test_auth import Browser, World
 from tests.web.test_auth import accounts as accounts
@@ -78,3 +80,16 @@ async def test_the_board_is_rendered_once_per_change_for_every_stream(world: Wor
         for stream in streams:  # every stream got the change...
             await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 3)
         assert live.renders - before == 1  # ...rendered once for the six of them
+
+
+async def test_the_shared_board_is_the_viewers_own(world: World) -> None:
+    live = live_of(world)
+    for user in (
+        StaffUser("alice", "Alice Agent", "agent", "2001"),
+        StaffUser("nina", "Nina Nurse", "charge_nurse", "2005"),
+        StaffUser("sam", "Sam Supervisor", "supervisor", None),
+        StaffUser("zed", "Zed Agent", "agent", "9999"),  # not in the plan: me is null
+    ):
+        sent = live.payload_for(user).decode()
+        assert sent.startswith("event: board\ndata: ")
+        assert json.loads(sent.removeprefix("event: board\ndata: ")) == live.view_for(user)

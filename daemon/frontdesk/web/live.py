@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -86,8 +87,7 @@ class LiveBoard:
         self._watchers: set[asyncio.Event] = set()
         self.closed = False
         self.version = 0  # moves with every change of the board
-        # viewer kind -> (version, loop time, the `event: board` bytes)
-        self._rendered: dict[tuple[bool, str | None], tuple[int, float, bytes]] = {}
+        self._rendered: dict[bool, _Rendered] = {}  # full numbers or not -> the board
         self.renders = 0  # boards rendered for streams (tests, the bench)
         self.streams: dict[str, int] = {}  # session key -> open streams
         self.streams_per_session = STREAMS_PER_SESSION
@@ -133,6 +133,10 @@ class LiveBoard:
             wake.set()
 
     def view_for(self, user: StaffUser) -> dict[str, Any]:
+        viewer = Viewer(full_numbers=can(user, "see_full_numbers"), extension=user.extension)
+        return self._view(viewer)
+
+    def _view(self, viewer: Viewer) -> dict[str, Any]:
         at = self.queues.now()
         snapshot = self.queues.engine.snapshot(at)
         calls = self.queues.calls
@@ -145,25 +149,32 @@ class LiveBoard:
             name: self.clock.schedule_open(queue.schedule, at)
             for name, queue in self.plan.queues.items()
         }
-        viewer = Viewer(full_numbers=can(user, "see_full_numbers"), extension=user.extension)
         return board_view(
             snapshot, self.state, viewer, number_of=number_of, open_now=open_now, at=at
         )
 
     def payload_for(self, user: StaffUser) -> bytes:
-        """The `event: board` message for this viewer, shared by every stream whose viewer
-        sees the same board: rendered once per change, or after `REFRESH` seconds."""
-        key = (can(user, "see_full_numbers"), user.extension)
+        """The `event: board` message for this viewer, shared by every stream: the board is
+        rendered once per change (or after a second) with full numbers and once masked;
+        an agent's own entry (`me`) is spliced into the JSON, once per agent."""
+        full = can(user, "see_full_numbers")
         now = asyncio.get_running_loop().time()
-        cached = self._rendered.get(key)
-        if cached is not None and cached[0] == self.version and now - cached[1] < 1.0:
-            return cached[2]
-        payload = json.dumps(self.view_for(user), separators=(",", ":"))
-        message = f"event: board\ndata: {payload}\n\n".encode()
-        self.renders += 1
-        if len(self._rendered) > 1000:  # one entry per agent's extension: never unbounded
-            self._rendered.clear()
-        self._rendered[key] = (self.version, now, message)
+        rendered = self._rendered.get(full)
+        if rendered is None or rendered.version != self.version or now - rendered.at >= 1.0:
+            view = self._view(Viewer(full_numbers=full))
+            agents = {agent["ext"]: agent for agent in view["agents"]}
+            text = json.dumps(view, separators=(",", ":"))
+            rendered = _Rendered(self.version, now, text, agents)
+            self._rendered[full] = rendered
+            self.renders += 1
+        message = rendered.messages.get(user.extension)
+        if message is None:
+            payload = rendered.text
+            if user.extension is not None:
+                me = json.dumps(rendered.agents.get(user.extension), separators=(",", ":"))
+                payload = f'{payload[:-1]},"me":{me}}}'
+            message = f"event: board\ndata: {payload}\n\n".encode()
+            rendered.messages[user.extension] = message
         return message
 
     def open_stream(self, key: str) -> bool:
@@ -194,6 +205,17 @@ class LiveBoard:
         """Ends every open stream (the daemon is stopping)."""
         self.closed = True
         self.changed()
+
+
+@dataclass
+class _Rendered:
+    """The board as sent, for one version of it (with full numbers, or masked)."""
+
+    version: int
+    at: float  # loop time
+    text: str  # the JSON, without `me`
+    agents: dict[str, dict[str, Any]]  # extension -> its entry, for `me`
+    messages: dict[str | None, bytes] = field(default_factory=dict)  # extension -> message
 
 
 LIVE = web.AppKey("live_board", LiveBoard)
