@@ -24,6 +24,7 @@ test: lint typecheck unit
 ## bench: figures, not assertions (not part of `make test`)
 bench: $(STAMP)
 	$(BIN)/python bench/acd_bench.py
+	$(BIN)/python bench/sse_bench.py --per-stream
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
 ## bench-lab: frontdesk and the bare ARI app (bench/bare_ari.py) one after the other on the
