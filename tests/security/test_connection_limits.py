@@ -106,6 +106,12 @@ async def test_one_client_gets_only_its_share() -> None:
         assert (await get(at, "/healthz")).startswith(b"HTTP/1.1 200")
 
 
+async def test_one_client_cannot_fill_the_reserve() -> None:
+    limits = replace(LIMITS, header_timeout=5.0, idle_timeout=5.0)
+    async with serving(limits) as at, connections(at, limits.max_per_client + 2):
+        assert await get(at, "/healthz") == b""  # closed at once, nothing read
+
+
 async def test_healthz_answers_when_every_connection_is_held() -> None:
     limits = replace(LIMITS, max_per_client=100, header_timeout=5.0, idle_timeout=5.0)
     async with serving(limits) as at, connections(at, limits.max_connections):

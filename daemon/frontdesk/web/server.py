@@ -8,7 +8,8 @@
   read (at most `header_timeout` seconds) and unless they are `GET /healthz` or
   `GET /metrics` it gets a bare 503 and is closed. `/healthz` thus keeps answering
   while other clients hold every connection: `health_reserve` more connections are kept
-  for it. Beyond `max_connections + health_reserve` a connection is closed at once.
+  for it. Beyond `max_connections + health_reserve`, or `PROBATION_PER_CLIENT` beyond its
+  own share, a connection is closed at once.
   `max_connections` is also kept under the process's descriptor limit (`RLIMIT_NOFILE`)
   so that the database, Asterisk and the logs always get descriptors;
 - a connection must send its first request's headers within `header_timeout` seconds
@@ -44,6 +45,8 @@ REFUSAL = (
     b"Retry-After: 5\r\n\r\n"
 )
 DESCRIPTOR_HEADROOM = 128  # descriptors never given to dashboard connections
+PROBATION_PER_CLIENT = 2  # connections beyond its share one client may try /healthz on
+PROBATION_SECONDS = 2.0  # at most this long to send the first bytes when beyond a cap
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,8 @@ class ConnectionGate:
         limits = self.limits
         if self.total > limits.max_connections + limits.health_reserve:
             return "refuse"
+        if held > limits.max_per_client + PROBATION_PER_CLIENT:
+            return "refuse"  # one client never fills the reserve kept for /healthz
         if self.total > limits.max_connections or held > limits.max_per_client:
             return "probation"
         return "admit"
@@ -234,10 +239,12 @@ class _Gated(asyncio.Protocol):
             transport.abort()
             return
         loop = asyncio.get_running_loop()
-        self.deadline = loop.call_later(self.gate.limits.header_timeout, self._too_slow)
+        timeout = self.gate.limits.header_timeout
         if verdict == "probation":
             self.probation = True
-        else:
+            timeout = min(timeout, PROBATION_SECONDS)
+        self.deadline = loop.call_later(timeout, self._too_slow)
+        if not self.probation:
             self._admit()
 
     def _admit(self) -> None:
