@@ -3,7 +3,8 @@
 A supervisor acting "as agent 2003", or the API token reading 2001's screen pop or
 recording 2002's disposition, was logged as `agent:2003` / `agent:2001` / `agent:2002`
 (and the token's agent actions as `user:api`). Now the actor is `user:<username>` or
-`token`, and the agent acted for is `data["on_behalf"]` (web/audit_actor.py).
+`token`, and the agent acted for is `data["on_behalf"]` (web/audit_actor.py); the
+token acknowledging an alert (web/live.py) was `user:api`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,29 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from frontdesk.calls.events import EscalationRaised
+from frontdesk.calls.hub import EventHub
 from frontdesk.plan import Plan
 from frontdesk.store.records import AuditEntry, Record
 from frontdesk.web.agents_api import make_app
 from frontdesk.web.auth import SESSIONS
 from frontdesk.web.dispositions import add_disposition_routes
+from frontdesk.web.live import LiveBoard, add_live_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
-from tests.web.test_auth import Browser, acd_of, close_runtime, no_pbx, staff_accounts
+from tests.web.test_auth import TOKEN as WORLD_TOKEN
+from tests.web.test_auth import (
+    Browser,
+    acd_of,
+    close_runtime,
+    no_pbx,
+    staff_accounts,
+    start_world,
+    stop_world,
+)
+from tests.web.test_auth import World as AuthWorld
 from tests.web.test_screenpop import FakeSource, ringing
 
 TOKEN = "a-test-token-long-enough-for-any-strength-rule-0123456789"
@@ -124,3 +139,29 @@ async def test_an_agent_acting_for_themselves_is_still_named_as_the_user(world: 
         ("disposition", "user:alice"),
     ]
     assert not any(e.actor.startswith("agent:") for e in world.audit)
+
+
+async def test_the_api_token_acknowledging_an_alert_is_the_actor(plan: Plan) -> None:
+    hub = EventHub()
+
+    def live_routes(app: web.Application, world: AuthWorld) -> None:
+        live = LiveBoard(world.queues, plan, put_audit=world.audit.append)
+        hub.add_listener(live.on_hub)
+        add_live_routes(app, live)
+
+    async with staff_accounts() as accounts:
+        world = await start_world(plan, accounts, live_routes)
+        try:
+            hub.publish(EscalationRaised("c9", "nurse_triage", 300))
+            headers = {"Authorization": f"Bearer {WORLD_TOKEN}"}
+            async with aiohttp.ClientSession() as http:
+                async with http.get(world.server.make_url("/api/board"), headers=headers) as r:
+                    (alert,) = (await r.json())["alerts"]
+                path = f"/api/alerts/{alert['id']}/ack"
+                async with http.post(world.server.make_url(path), headers=headers) as r:
+                    assert r.status == 200
+        finally:
+            await stop_world(world)
+    assert [(e.actor, e.action) for e in world.audit if e.action.startswith("alert")] == [
+        ("token", "alert_acknowledged")
+    ]
