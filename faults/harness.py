@@ -28,7 +28,7 @@ from aiohttp import web
 
 FRONTDESK = str(Path(sys.executable).with_name("frontdesk"))
 SECRET = "fault-suite-secret"  # the emulator's credentials, on loopback only
-API_TOKEN = "fault-suite-token"
+API_TOKEN = "fault-suite-token-of-at-least-32-characters"
 STAFF = ("2001", "2002", "2003", "2004", "2005", "2006")
 MAIN_DID = "+13125550000"  # the main menu
 REFILL_DID = "+13125550010"  # straight into nurse_triage (no keys): Dana 2004, Eli 2005
