@@ -290,15 +290,11 @@ class AcdRuntime:
         return True
 
     def talking_with(self, ext: str) -> Queued | None:
-        """The call agent `ext` is in a conversation on, if any."""
-        return next(
-            (
-                q
-                for q in self.calls.values()
-                if q.agent_ext == ext and self.state(q.channel) is CallerState.TALKING
-            ),
-            None,
-        )
+        """The call agent `ext` is in a conversation on, if any (the engine knows it)."""
+        view = self.engine.agent(ext)
+        queued = self.calls.get(view.call_id or "") if view is not None else None
+        talking = queued is not None and self.state(queued.channel) is CallerState.TALKING
+        return queued if talking else None
 
     def hand_over(
         self, call: str, leg: str, *, answered: bool = False, dialled: bool = False
@@ -436,7 +432,8 @@ class AcdRuntime:
         elif leg == queued.patient_leg:
             queued.patient_leg = None
             self.feed(CallbackResult(call, answered=False))
-            self._hangup_leg(queued, queued.agent_leg)
+            if queued.agent_leg:
+                self._submit(call, Hangup(queued.agent_leg))
         elif leg == queued.agent_leg or queued.agent_leg is None:
             ext = queued.agent_ext or ""
             queued.agent_leg, queued.agent_ext = None, None
@@ -619,10 +616,6 @@ class AcdRuntime:
     def _forget_leg(self, leg: str | None) -> None:
         if leg is not None and self._legs.pop(leg, None) is not None:
             self.channels.release(leg)
-
-    def _hangup_leg(self, queued: Queued, leg: str | None) -> None:
-        if leg:
-            self._submit(queued.channel, Hangup(leg))
 
     def _submit(self, lane: str, *commands: Command) -> None:
         self.executor.submit(lane, commands)

@@ -24,6 +24,7 @@ import re
 
 import structlog
 
+from frontdesk.acd.lifecycle import CallerState
 from frontdesk.calls import events
 from frontdesk.calls.acd_runtime import AcdRuntime, Queued
 from frontdesk.calls.commands import BridgeMusic, Hangup, Originate
@@ -123,7 +124,7 @@ class StaffTransfers:
         queued = self.acd.calls.get(call)
         if queued is None:
             raise TransferRefused(404, "no such call")
-        if self.acd.state(call) != "talking" or queued.patient_leg is not None:
+        if self.acd.state(call) is not CallerState.TALKING or queued.patient_leg is not None:
             raise TransferRefused(409, "only a conversation with a caller can be transferred")
         return queued
 

@@ -143,7 +143,7 @@ def current_call(
 ) -> dict[str, Any] | None:
     """The call agent `ext` talks on, or is being rung for; None without one."""
     at = queues.now()
-    me = next((a for a in queues.engine.snapshot(at).agents if a.ext == ext), None)
+    me = queues.engine.agent(ext)
     queued: Queued | None = queues.talking_with(ext)
     state = "talking"
     if queued is None and me is not None and me.state == "ringing" and me.call_id:
