@@ -27,6 +27,7 @@ from frontdesk.staff import may_control
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.audit_actor import actor, on_behalf
 from frontdesk.web.auth import LOOPBACK_HOSTS, Accounts, current_user, forbidden, setup_auth
+from frontdesk.web.server import body_in_time
 
 _ACTIONS: dict[str, Callable[[str], Event]] = {
     "login": AgentLogin,
@@ -51,7 +52,8 @@ def make_app(
     secure_cookies: bool | None = None,
     allowed_hosts: Collection[str] = LOOPBACK_HOSTS,
 ) -> web.Application:
-    app = web.Application(client_max_size=4096)
+    # Outermost: the body (at most 4 KiB) is in before sign-in's CSRF check reads it.
+    app = web.Application(client_max_size=4096, middlewares=[body_in_time])
     setup_auth(
         app,
         accounts,

@@ -29,7 +29,7 @@ import logging
 import os
 import resource
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,9 @@ REFUSAL = (
 )
 DESCRIPTOR_HEADROOM = 128  # descriptors never given to dashboard connections
 PROBATION_PER_CLIENT = 2  # connections beyond its share one client may try /healthz on
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROBATION_SECONDS = 2.0  # at most this long to send the first bytes when beyond a cap
+BODY_SECONDS = 10.0  # a request's whole body (client_max_size bounds its size)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,20 @@ class ServerLimits:
             shutdown_timeout=self.shutdown_timeout,
             error_log_interval=self.error_log_interval,
         )
+
+
+@web.middleware
+async def body_in_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request body is read whole within BODY_SECONDS before any handler runs
+    (aiohttp keeps it for the handler's `read`/`json`/`post`): a client sending its body a
+    byte at a time holds a connection for seconds, not forever."""
+    if request.can_read_body:
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                await request.read()
+        except TimeoutError:
+            return web.json_response({"error": "the request body took too long"}, status=408)
+    return await handler(request)
 
 
 class OncePerInterval:
