@@ -365,7 +365,7 @@ def _alert(request: web.Request) -> Alert | None:
 
 async def _body(request: web.Request) -> dict[str, Any] | None:
     """The JSON object sent, {} for an empty body; None when it is not an object."""
-    if not request.can_read_body:
+    if not request.body_exists:
         return {}
     raw = await request.read()
     if not raw.strip():
