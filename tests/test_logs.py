@@ -53,3 +53,14 @@ def test_json_lines_in_production(captured: pytest.CaptureFixture[str]) -> None:
     assert line["level"] == "warning"
     assert line["event"] == "ari.disconnected"
     assert "timestamp" in line
+
+
+def test_a_traceback_is_masked_too(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("json")
+    try:
+        raise ValueError("no patient at +13125551001")
+    except ValueError:
+        structlog.get_logger("t").exception("boom")
+    out = capsys.readouterr().err
+    assert "3125551001" not in out
+    assert "1001" in out

@@ -41,3 +41,10 @@ async def test_connect_refuses_with_or_without_the_drivers_message() -> None:
         await connect(dsn)
     assert str(detailed.value).startswith("the database is unreachable (ConnectionRefusedError: ")
     assert "secret" not in str(detailed.value)
+
+
+async def test_a_malformed_url_never_quotes_its_password() -> None:
+    with pytest.raises(Refused) as refused:
+        await connect("postgresql://u:sec/ret@127.0.0.1:1/db")
+    assert "sec" not in str(refused.value)
+    assert "malformed" in str(refused.value)

@@ -35,7 +35,11 @@ async def connect(dsn: str, *, detail: bool = True) -> db.Connection:
         return await db.connect(dsn, timeout=CONNECT_TIMEOUT)
     except db.UNAVAILABLE as exc:
         raise Refused(f"the database is unreachable ({_failure(exc, detail)})") from None
-    except (db.PostgresError, ValueError) as exc:
+    except ValueError:  # the driver's message may quote part of the URL's password
+        raise Refused(
+            "the database URL is malformed (percent-encode special characters in the password)"
+        ) from None
+    except db.PostgresError as exc:
         raise Refused(f"cannot connect to the database ({_failure(exc, detail)})") from None
 
 
