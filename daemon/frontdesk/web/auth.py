@@ -73,6 +73,7 @@ from frontdesk.staff import Permission, StaffUser, can
 from frontdesk.store.accounts import USERNAME
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.identity import CSRF, USER, optional_user
+from frontdesk.web.server import OncePerInterval
 from frontdesk.web.templates import render, setup_static
 
 log = structlog.get_logger("frontdesk.web")
@@ -323,6 +324,8 @@ class _Auth:
     allowed_hosts: frozenset[str]
     token_failures: TokenFailures
     login_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Refused hosts are logged once a minute (a flood must not fill the log).
+    host_log: OncePerInterval = field(default_factory=lambda: OncePerInterval(60.0))
 
 
 SESSIONS: Final = web.AppKey("sessions", Sessions)
@@ -416,7 +419,10 @@ def forbidden(request: web.Request, message: str) -> web.Response:
 async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     auth = request.app[_AUTH]
     if not _host_allowed(request, auth):
-        log.warning("auth.host_refused", host=request.headers.get("Host", "")[:100])
+        now, before = auth.host_log.allow("host")
+        if now:
+            host = request.headers.get("Host", "")[:100]
+            log.warning("auth.host_refused", host=host, not_logged_before=before)
         return web.json_response({"error": "unknown host"}, status=421)
     if _is_public(request.path):
         return await handler(request)

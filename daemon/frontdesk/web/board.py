@@ -88,6 +88,10 @@ class Alert:
     def returnable(self) -> bool:
         return self.kind in RETURNABLE_KINDS
 
+    def held_by_other(self, username: str) -> bool:
+        """Someone else claimed it: they are returning the call."""
+        return self.claimed_by not in (None, username)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -289,7 +289,7 @@ async def acknowledge(request: web.Request) -> web.Response:
     live, user = request.app[LIVE], current_user(request)
     if not (can(user, "acknowledge_alert") or can(user, "return_calls")):
         return forbidden(request, "you are not allowed to do that")
-    alert = _alert(request)
+    alert = alert_of(request)
     if alert is None:
         return _no_alert()
     body = await _body(request)
@@ -304,7 +304,7 @@ async def acknowledge(request: web.Request) -> web.Response:
     if not can(user, "acknowledge_alert"):
         if not (alert.returnable and can(user, "return_calls")):
             return forbidden(request, "you are not allowed to do that")
-        if alert.claimed_by not in (None, user.username):
+        if alert.held_by_other(user.username):
             return _claimed(alert)
     at: datetime = live.queues.now()
     done = alert.acknowledged_by is None
@@ -322,12 +322,12 @@ async def acknowledge(request: web.Request) -> web.Response:
 @require("return_calls")
 async def claim(request: web.Request) -> web.Response:
     live, user = request.app[LIVE], current_user(request)
-    alert = _alert(request)
+    alert = alert_of(request)
     if alert is None or not alert.returnable:
         return _no_alert()
     if alert.acknowledged_by is not None:
         return web.json_response({"error": "that call was returned already"}, status=409)
-    if alert.claimed_by not in (None, user.username):
+    if alert.held_by_other(user.username):
         return _claimed(alert)
     if alert.claimed_by is None:
         at: datetime = live.queues.now()
@@ -341,10 +341,10 @@ async def claim(request: web.Request) -> web.Response:
 @require("return_calls")
 async def release(request: web.Request) -> web.Response:
     live, user = request.app[LIVE], current_user(request)
-    alert = _alert(request)
+    alert = alert_of(request)
     if alert is None or not alert.returnable:
         return _no_alert()
-    if alert.claimed_by not in (None, user.username) and not can(user, "acknowledge_alert"):
+    if alert.held_by_other(user.username) and not can(user, "acknowledge_alert"):
         return _claimed(alert)
     if alert.claimed_by is not None and alert.acknowledged_by is None:
         at: datetime = live.queues.now()
@@ -355,7 +355,8 @@ async def release(request: web.Request) -> web.Response:
     return web.json_response(alert.as_json())
 
 
-def _alert(request: web.Request) -> Alert | None:
+def alert_of(request: web.Request) -> Alert | None:
+    """The alert the route's `{id}` names, if the board has it."""
     try:
         alert_id = int(request.match_info["id"])
     except ValueError:

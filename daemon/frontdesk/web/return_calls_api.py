@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from frontdesk.calls.return_calls import ReturnCalls
-from frontdesk.staff import may_control
+from frontdesk.staff import can
 from frontdesk.store import db
 from frontdesk.store.call_numbers import caller_number
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.audit_actor import actor, on_behalf
 from frontdesk.web.auth import current_user, forbidden
-from frontdesk.web.live import LiveBoard
-
-RETURNABLE = frozenset({"callback_task", "voicemail"})
+from frontdesk.web.live import LiveBoard, alert_of
 
 
 @dataclass(frozen=True)
@@ -45,14 +43,12 @@ def add_return_call_routes(
 
 async def call_back(request: web.Request) -> web.Response:
     wiring, user = request.app[WIRING], current_user(request)
-    if user.extension is None or not may_control(user, user.extension):
+    if user.extension is None or not can(user, "return_calls"):
         return forbidden(request, "calling a patient back needs your own phone")
-    alert = next(
-        (a for a in wiring.live.state.alerts if str(a.id) == request.match_info["id"]), None
-    )
-    if alert is None or alert.kind not in RETURNABLE:
+    alert = alert_of(request)
+    if alert is None or not alert.returnable:
         return _error(404, "no callback task or voicemail with that id")
-    if alert.claimed_by not in (None, user.username):
+    if alert.held_by_other(user.username):
         return _error(409, f"{alert.claimed_by} claimed that call")
     try:
         number = await caller_number(wiring.pool, alert.call)

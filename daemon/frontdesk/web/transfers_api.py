@@ -23,7 +23,7 @@ from frontdesk.calls.staff_transfers import StaffTransfers, TransferRefused
 from frontdesk.staff import may_control
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.audit_actor import actor, on_behalf
-from frontdesk.web.auth import API_USER, current_user, forbidden
+from frontdesk.web.auth import current_user, forbidden
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ async def transfer(request: web.Request) -> web.Response:
     user = current_user(request)
     if not may_control(user, queued.agent_ext):
         return forbidden(request, "only the agent on the call or a supervisor may transfer it")
-    by = user.extension if user != API_USER else None
+    by = user.extension  # None for the API token
     reason = _text(body.get("reason"))
     try:
         if to == "queue":
