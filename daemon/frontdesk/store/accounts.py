@@ -151,9 +151,8 @@ class AccountStore:
         password: str,
     ) -> StaffUser:
         """Create an account; an existing username is refused (AccountError)."""
-        check_password(password, username)
         rows = await self._insert(
-            _ON_CONFLICT_REFUSE, username, display_name, role, extension, password
+            _ON_CONFLICT_REFUSE, username, display_name, role, extension, password, username
         )
         if not rows:
             raise AccountError(f"username {username!r} is taken")
@@ -170,7 +169,7 @@ class AccountStore:
     ) -> StaffUser:
         """Create or reset a demo login (enabled, with this password) on every run."""
         rows = await self._insert(
-            _ON_CONFLICT_RESET, username, display_name, role, extension, password
+            _ON_CONFLICT_RESET, username, display_name, role, extension, password, None
         )
         return _user(rows[0])
 
@@ -182,11 +181,13 @@ class AccountStore:
         role: str,
         extension: str | None,
         password: str,
+        owner: str | None,
     ) -> list[Mapping[str, Any]]:
-        """Check the fields, hash the password (in a thread), insert the account."""
+        """Check the fields, hash the password (in a thread), insert the account; the
+        password must not contain `owner` (None: the demo's generated one)."""
         check_username(username)
         checked_role = check_fields(display_name, role, extension)
-        hashed = await self._hash(check_password(password))
+        hashed = await self._hash(check_password(password, owner))
         return await self._fetch(
             "INSERT INTO staff_accounts (username, display_name, role, extension, password_hash)"
             f" VALUES ($1, $2, $3, $4, $5) {on_conflict} RETURNING {_COLUMNS}",
