@@ -286,6 +286,44 @@ async def test_cut_connection_spools_and_replays_in_order(
     assert await migrated.fetchval("SELECT queue FROM calls WHERE linkedid = 'c1'") == "third"
 
 
+async def test_a_connection_to_another_server_writes_the_recent_records_again(
+    migrated: asyncpg.Connection, pg_dsn: str, make_outbox: MakeOutbox, proxy: TcpProxy
+) -> None:
+    """A failover to a replica that lacks the last commits (faults/test_pg_failover.py
+    does it with two servers): here the loss is made by hand and the server's identity
+    as last seen is made to differ, as after a promotion elsewhere."""
+    outbox = make_outbox(via(pg_dsn, proxy.port))
+    outbox.start()
+    for record in workload(3, 2):
+        outbox.put(record)
+    assert await outbox.drain(5)
+    await migrated.execute("DELETE FROM call_upserts_applied WHERE linkedid LIKE '%.2'")
+    await migrated.execute("DELETE FROM call_events WHERE linkedid LIKE '%.2'")
+    await migrated.execute("DELETE FROM calls WHERE linkedid LIKE '%.2'")  # "never replicated"
+    outbox._server = "the old primary"  # what the dead primary answered
+    proxy.cut()
+    outbox.put(CallEvent("lab-1795738735.0", "late", T0, "tick", {}))
+    assert not await outbox.drain(0.3)
+    proxy.restore()
+    assert await outbox.drain(10)
+    assert await counts(migrated) == {**expected(3, 2), "call_events": 3 * 2 + 1}
+    row = await migrated.fetchrow("SELECT * FROM calls WHERE linkedid = 'lab-1795738735.2'")
+    assert (row["outcome"], row["talk_s"]) == ("answered", 30)
+    assert outbox.rewritten == len(workload(3, 2))
+
+
+async def test_records_are_kept_for_a_rewrite_only_within_the_window(
+    migrated: asyncpg.Connection, pg_dsn: str, make_outbox: MakeOutbox
+) -> None:
+    outbox = make_outbox(pg_dsn, recent_max=5)
+    outbox.start()
+    for record in workload(3, 2):
+        outbox.put(record)
+    assert await outbox.drain(5)
+    kept = [record for _, record in outbox._recent]
+    assert kept == workload(3, 2)[-5:]  # the newest, in order
+
+
 async def test_stalled_database_times_out_spools_and_replays(
     migrated: asyncpg.Connection, pg_dsn: str, make_outbox: MakeOutbox, proxy: TcpProxy
 ) -> None:

@@ -55,7 +55,10 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
     asyncpg.exceptions.UndefinedTableError,  # not migrated yet: keep the records, never drop
-    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a replica, or a demoted primary
+    # A multi-host URL with target_session_attrs=read-write while no host accepts writes
+    # (a failover in progress): wait for the promotion like for any outage.
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
 )
 PostgresError = cast(type[Exception], asyncpg.PostgresError)
 

@@ -15,6 +15,17 @@ and run again, or a batch that committed although its reply was lost, adds nothi
 A record the database refuses (a data error, not an outage) is retried alone and, if
 refused again, logged and appended to `<spool>.rejected` so that it never blocks the
 records behind it.
+
+Failover (a multi-host `FRONTDESK_DATABASE_URL` with `target_session_attrs=read-write`,
+or one address that a managed service moves): a replica promoted after the primary died
+may lack the last transactions the primary committed, as asynchronous streaming
+replication sends WAL after the commit. So the records written in the last
+`recent_window` seconds are kept in memory, and when a new connection lands on a
+different server (another address or port, or a server started since: a promotion
+restarts nothing, but another host or a restarted one differs), they are written again,
+in order, before the spool and anything newer. What the new server already has is
+skipped (idempotent writes), what it lost is written, so a failover loses and doubles
+nothing as long as the replica's lag stays under the window.
 """
 
 from __future__ import annotations
@@ -49,6 +60,12 @@ from frontdesk.store.spool import DEFAULT_MAX_LINE_BYTES, Spool
 log = structlog.get_logger("frontdesk.store")
 # Records a batch never lingers for: what a restart reads back.
 _URGENT: Final = (PendingCallback, AgentPresence)
+# Which server a connection reached: a change means a failover (or a restart).
+_SERVER_SQL: Final = (
+    "SELECT coalesce(inet_server_addr()::text, 'socket') || ':' || "
+    "coalesce(inet_server_port()::text, '') || '@' || pg_postmaster_start_time()::text "
+    "|| ':' || pg_is_in_recovery()::text"
+)
 
 
 class Outbox:
@@ -66,6 +83,8 @@ class Outbox:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        recent_window: float = 120.0,
+        recent_max: int = 200_000,
     ) -> None:
         self.dsn = dsn
         self.spool = Spool(spool_path, max_line_bytes=max_line_bytes)
@@ -84,6 +103,12 @@ class Outbox:
         self.spooled = 0  # records appended to the spool
         self.replayed = 0  # spool lines replayed into PostgreSQL
         self.refused = 0  # records PostgreSQL refused (see `<spool>.rejected`)
+        self.rewritten = 0  # recent records written again after a failover
+        self.recent_window = recent_window
+        self.recent_max = recent_max
+        self._recent: deque[tuple[float, Record]] = deque()  # (loop time written, record)
+        self._server: str | None = None  # the server the last connection reached
+        self._rewrite_pending = False
         self._queue: deque[Record] = deque()
         self._wakeup = asyncio.Event()
         self._settled = asyncio.Event()  # nothing in memory, nothing in the spool
@@ -157,6 +182,7 @@ class Outbox:
     async def _loop(self) -> None:
         delay = self.backoff_initial
         outage = False
+        fresh = False  # a new connection: which server is it?
         while True:
             if self._conn is None:
                 if self._stopping:
@@ -179,7 +205,13 @@ class Outbox:
                     log.info("store.reconnected")
                 outage = False
                 delay = self.backoff_initial
+                fresh = True
             try:
+                if fresh:
+                    await self._check_server()
+                    fresh = False
+                if self._rewrite_pending:
+                    await self._rewrite_recent()
                 if self._spool_pending:
                     await self._replay()
                 if self._queue:
@@ -227,6 +259,36 @@ class Outbox:
         if conn is not None:
             conn.terminate()
 
+    async def _check_server(self) -> None:
+        """Note which server this connection reached; another one than before means the
+        records written lately may be missing there (see the module's docstring)."""
+        conn = self._conn
+        assert conn is not None
+        server = str(await conn.fetchval(_SERVER_SQL, timeout=self.write_timeout))
+        if self._server is not None and server != self._server and self._recent:
+            log.warning("store.server_changed", rewriting=len(self._recent))
+            self._rewrite_pending = True
+        self._server = server
+
+    async def _rewrite_recent(self) -> None:
+        records = [record for _, record in self._recent]
+        for start in range(0, len(records), self.batch_size):
+            await self._write(records[start : start + self.batch_size])
+        self._rewrite_pending = False
+        self.rewritten += len(records)
+        log.info("store.recent_rewritten", records=len(records))
+
+    def _remember(self, batch: list[Record]) -> None:
+        """Keep what was just committed for `recent_window` seconds (a failover's rewrite)."""
+        if self.recent_window <= 0:
+            return
+        at = asyncio.get_running_loop().time()
+        self._recent.extend((at, record) for record in batch)
+        while self._recent and (
+            len(self._recent) > self.recent_max or at - self._recent[0][0] > self.recent_window
+        ):
+            self._recent.popleft()
+
     async def _spool_memory_async(self) -> None:
         """Move the records in memory to the spool; on a file error keep them in memory."""
         if not self._queue:
@@ -256,6 +318,7 @@ class Outbox:
     async def _write_memory(self) -> None:
         batch = [self._queue[i] for i in range(min(self.batch_size, len(self._queue)))]
         await self._write(batch)
+        self._remember(batch)
         for _ in batch:  # only now: a failed batch stays to be spooled, in order
             self._queue.popleft()
         self.written += len(batch)
@@ -271,10 +334,12 @@ class Outbox:
                 continue
             if len(batch) >= self.batch_size:
                 await self._write(batch)
+                self._remember(batch)
                 replayed += len(batch)
                 batch = []
         if batch:
             await self._write(batch)
+            self._remember(batch)
             replayed += len(batch)
         await asyncio.to_thread(self.spool.clear)
         self._spool_pending = False
@@ -420,7 +485,7 @@ async def _merge_upserts(conn: Connection, upserts: list[CallUpsert]) -> list[st
     order and later non-null fields win; a round's calls differ, so its statements
     (one per set of columns) touch different rows.
     """
-    rounds: list[dict[str, dict[str, Any]]] = []
+    rounds: list[dict[str, tuple[dict[str, Any], frozenset[str]]]] = []
     seen: dict[str, int] = {}
     bare: list[str] = []
     for record in upserts:
@@ -432,20 +497,25 @@ async def _merge_upserts(conn: Connection, upserts: list[CallUpsert]) -> list[st
         seen[record.linkedid] = n + 1
         if n == len(rounds):
             rounds.append({})
-        rounds[n][record.linkedid] = fields
+        rounds[n][record.linkedid] = (fields, record.fill.intersection(fields))
     for rows in rounds:
-        by_columns: dict[tuple[str, ...], list[tuple[str, dict[str, Any]]]] = {}
-        for linkedid, fields in rows.items():
-            by_columns.setdefault(tuple(fields), []).append((linkedid, fields))
-        for columns, group in by_columns.items():
-            await _upsert_calls(conn, columns, group)
+        by_shape: dict[tuple[tuple[str, ...], frozenset[str]], list[tuple[str, dict[str, Any]]]]
+        by_shape = {}
+        for linkedid, (fields, fill) in rows.items():
+            by_shape.setdefault((tuple(fields), fill), []).append((linkedid, fields))
+        for (columns, fill), group in by_shape.items():
+            await _upsert_calls(conn, columns, group, fill)
     return bare
 
 
 async def _upsert_calls(
-    conn: Connection, columns: tuple[str, ...], rows: list[tuple[str, dict[str, Any]]]
+    conn: Connection,
+    columns: tuple[str, ...],
+    rows: list[tuple[str, dict[str, Any]]],
+    fill: frozenset[str] = frozenset(),
 ) -> None:
-    """Insert or merge calls (each once) that all set exactly `columns`."""
+    """Insert or merge calls (each once) that all set exactly `columns`; those in `fill`
+    only where the row's column is NULL (records.py: the Cdr's times never overwrite)."""
     # Column names come from CALL_FIELDS only (checked when the record was made).
     names = [name for name in columns if name in CALL_FIELDS]
     arrays: list[list[Any]] = [[linkedid for linkedid, _ in rows]]
@@ -456,7 +526,10 @@ async def _upsert_calls(
             arrays.append([fields[name] for _, fields in rows])
     types = "".join(f", ${i}::{_ARRAY_TYPES[CALL_FIELDS[n]]}" for i, n in enumerate(names, 2))
     values = "".join(f", {n}::jsonb" if CALL_FIELDS[n] == "jsonb" else f", {n}" for n in names)
-    updates = "".join(f"{n} = EXCLUDED.{n}, " for n in names)
+    updates = "".join(
+        f"{n} = COALESCE(calls.{n}, EXCLUDED.{n}), " if n in fill else f"{n} = EXCLUDED.{n}, "
+        for n in names
+    )
     await conn.execute(
         f"INSERT INTO calls (linkedid, {', '.join(names)}) SELECT linkedid{values}"
         f" FROM unnest($1::text[]{types}) AS u(linkedid, {', '.join(names)})"
