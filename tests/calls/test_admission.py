@@ -1,0 +1,101 @@
+"""Admission control: when new calls are shed, and when they are taken again."""
+
+from __future__ import annotations
+
+from frontdesk.calls.admission import Admission, Limits
+
+LIMITS = Limits(max_calls=10, loop_lag=0.2, event_delay=1.0, ari_latency=1.0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make() -> tuple[Admission, Clock]:
+    clock = Clock()
+    return Admission(clock, LIMITS), clock
+
+
+def test_a_healthy_daemon_admits_every_call_under_capacity() -> None:
+    admission, _ = make()
+    admission.observe_loop_lag(0.01)
+    admission.observe_ari_latency(0.02)
+    assert all(admission.admit(n).admitted for n in range(10))
+    assert admission.shed == {}
+
+
+def test_capacity_is_a_plain_cap_and_urgent_calls_get_headroom() -> None:
+    admission, _ = make()
+    verdict = admission.admit(10)
+    assert (verdict.admitted, verdict.reason) == (False, "max_calls")
+    assert admission.admit(10, urgent=True).admitted  # up to 10 x 1.5
+    assert not admission.admit(15, urgent=True).admitted
+    assert admission.admit(9).admitted  # one call ended: room for one, at once
+    assert admission.shed == {"max_calls": 2}
+
+
+def test_a_slow_loop_sheds_until_calm_for_resume_after() -> None:
+    admission, clock = make()
+    for _ in range(20):
+        admission.observe_loop_lag(0.5)
+    assert admission.admit(0).reason == "loop_lag"
+    assert admission.overloaded
+    for _ in range(40):
+        admission.observe_loop_lag(0.15)  # under the limit, not yet under 60 % of it
+    assert not admission.admit(0).admitted  # still overloaded: hysteresis
+    for _ in range(40):
+        admission.observe_loop_lag(0.01)
+    assert not admission.admit(0).admitted  # calm, but not for long enough
+    clock.t += 5.1
+    admission.observe_loop_lag(0.01)
+    assert admission.admit(0).admitted
+    assert not admission.overloaded
+
+
+def test_urgent_calls_are_admitted_while_overloaded_within_headroom() -> None:
+    admission, _ = make()
+    for _ in range(20):
+        admission.observe_ari_latency(1.2)  # past 1.0, under 1.5
+    assert not admission.admit(0).admitted
+    assert admission.admit(0, urgent=True).admitted
+    for _ in range(20):
+        admission.observe_ari_latency(3.0)
+    assert not admission.admit(0, urgent=True).admitted
+
+
+def test_event_delay_is_measured_above_the_usual_so_clock_skew_cancels_out() -> None:
+    admission, clock = make()
+    for _ in range(50):
+        admission.observe_event_delay(7.0)  # Asterisk's clock 7 s behind: the usual
+        clock.t += 0.1
+    assert admission.admit(0).admitted
+    for _ in range(30):
+        admission.observe_event_delay(9.5)  # 2.5 s of backlog on top
+        clock.t += 0.1
+    assert admission.admit(0).reason == "event_delay"
+
+
+def test_the_baseline_forgets_a_minimum_older_than_a_minute() -> None:
+    admission, clock = make()
+    admission.observe_event_delay(0.0)
+    clock.t += 61
+    for _ in range(30):
+        admission.observe_event_delay(3.0)  # the new usual (a clock step)
+        clock.t += 0.1
+    assert admission.admit(0).admitted
+
+
+def test_a_signal_without_samples_for_long_reads_zero() -> None:
+    admission, clock = make()
+    for _ in range(20):
+        admission.observe_ari_latency(4.0)
+    assert admission.tick()
+    clock.t += 11  # no request since: nothing is waiting on Asterisk
+    assert admission.signals()["ari_latency"] == 0.0
+    assert admission.tick()  # calm starts now ...
+    clock.t += 5
+    assert not admission.tick()  # ... and lasts: overload over, without a new call
