@@ -130,8 +130,15 @@ class Asterisk:
     def _asterisk_conf(self) -> str:
         lines = ["[directories]", f"astetcdir => {self.etc}", f"astlogdir => {self.logs}"]
         lines += [f"{key} => {self.prefix / sub}" for key, sub in _DIRECTORIES]
-        lines += ["", "[options]", "verbose = 3", "hideconnect = yes", ""]
+        lines += ["", "[options]", "verbose = 3", "hideconnect = yes", *self._box_limits(), ""]
         return "\n".join(lines)
+
+    def _box_limits(self) -> list[str]:
+        """`maxcalls` from the generated frontdesk-options.conf. Not `maxload`: on a shared
+        development machine the load average is other people's tests as much as ours."""
+        options = self.etc / "frontdesk-options.conf"
+        text = options.read_text() if options.exists() else ""
+        return [line for line in text.splitlines() if line.startswith("maxcalls =")]
 
     def render_prompts(self) -> None:
         """The plan's prompts where Asterisk looks for them (kept between runs)."""

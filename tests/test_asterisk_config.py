@@ -255,6 +255,7 @@ def test_the_command_writes_every_file_with_its_mode(
         "queues.conf": "644",
         "frontdesk-voicemail.conf": "600",
         "frontdesk-rtp.conf": "644",
+        "frontdesk-options.conf": "644",
     }
     for name, mode in modes.items():
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == int(mode, 8)
@@ -504,8 +505,9 @@ def dialplan() -> Dialplan:
 def test_trunk_calls_enter_stasis_then_fall_back(dialplan: Dialplan) -> None:
     for exten in ("_[+0-9].", "s"):
         apps = dialplan.apps("from-pstn", exten)
-        assert apps[1] == "Stasis(frontdesk)"
-        assert apps[2] == "Goto(frontdesk-return,s,1)"
+        assert apps[1] == "Gosub(frontdesk-trunk-cap,s,1)"
+        assert apps[2] == "Stasis(frontdesk)"
+        assert apps[3] == "Goto(frontdesk-return,s,1)"
     back = dialplan.apps("frontdesk-return", "s")
     assert 'GotoIf($["${STASISSTATUS}" != "SUCCESS"]?frontdesk-fallback,s,1)' in back
     route = dialplan.apps("frontdesk-route", "s")
@@ -664,3 +666,29 @@ def test_docs_cover_the_real_asterisk_setup() -> None:
         "/etc/asterisk",
     ):
         assert needle in text
+
+
+def test_past_the_trunk_cap_callers_get_busy(dialplan: Dialplan) -> None:
+    cap = dialplan.apps("frontdesk-trunk-cap", "s")
+    assert cap[0] == "Set(GROUP(frontdesk)=pstn)"
+    assert "Busy(5)" in cap
+    assert cap[-1] == "(ok)Return()"
+    assert "GotoIf($[${FRONTDESK_TRUNK_MAX_CALLS} = 0]?ok)" in cap  # 0: no cap
+
+
+def test_the_generated_globals_cap_the_trunk_at_the_rtp_design_peak() -> None:
+    plan, _ = read_plan(REFERENCE_PLAN)
+    text = asterisk_config.render_globals(plan, asterisk_config.Options(max_calls=40))
+    assert "FRONTDESK_TRUNK_MAX_CALLS=40" in text.splitlines()
+
+
+def test_box_limits_sit_above_the_trunk_cap() -> None:
+    plan, _ = read_plan(REFERENCE_PLAN)
+    limits = asterisk_config.box_limits(plan, 40, cores=2)
+    assert limits.maxcalls == (40 + len(plan.staff)) * 2
+    assert limits.maxload == 4.0
+    text = asterisk_config.render_options(plan, asterisk_config.Options(max_calls=40, pbx_cores=2))
+    assert f"maxcalls = {limits.maxcalls}" in text.splitlines()
+    assert "maxload = 4" in text.splitlines()
+    with pytest.raises(asterisk_config.ConfigError, match="--pbx-cores"):
+        asterisk_config.box_limits(plan, 40, cores=0)
