@@ -239,3 +239,16 @@ def test_time_range_since() -> None:
     assert end - start == timedelta(hours=23)  # the spring-forward day is 23 hours long
     with pytest.raises(Refused):
         time_range("x", None, None, zone, NOW)
+
+
+def test_a_range_at_the_end_of_the_calendar_is_refused_not_a_crash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("America/Chicago")
+    with pytest.raises(Refused, match="9999-12-30"):
+        time_range(None, "9999-12-01", "9999-12-31", zone, NOW)
+    code, _, err = run(["report", "--from", "9999-12-01", "--to", "9999-12-31"], capsys)
+    assert code == 2
+    assert "Traceback" not in err

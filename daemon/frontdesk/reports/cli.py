@@ -114,9 +114,11 @@ def time_range(
         first, last = _day("--from", from_date), _day("--to", to_date)
         if last < first:
             raise Refused("--to is before --from")
-        # In UTC: arithmetic between datetimes of one ZoneInfo is wall-clock time.
-        start = datetime.combine(first, time(), tzinfo=zone).astimezone(UTC)
-        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+        try:  # in UTC: arithmetic between datetimes of one ZoneInfo is wall-clock time
+            start = datetime.combine(first, time(), tzinfo=zone).astimezone(UTC)
+            end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+        except OverflowError:
+            raise Refused("--from/--to: a day between 0001-01-02 and 9999-12-30") from None
         return start, end
     match = _SINCE.match(since or "7d")
     if match is None or int(match[1]) == 0:
