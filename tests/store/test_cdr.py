@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -98,12 +98,13 @@ def test_flow_d1_caller_cdr() -> None:
     (cdr,) = _cdrs("flow_d1_ami_during_flow_a.jsonl")
     upsert = _check(cdr_upsert(cdr, LAB))
     assert upsert.linkedid == "lab-1795738735.0"
+    # Stasis answered the channel itself (its menu): that AnswerTime is no one's answer.
     assert upsert.fields == {
         "started_at": datetime(2026, 11, 27, 0, 18, 55, tzinfo=UTC),
-        "answered_at": datetime(2026, 11, 27, 0, 18, 55, tzinfo=UTC),
         "ended_at": datetime(2026, 11, 27, 0, 19, 0, tzinfo=UTC),
         "talk_s": 5,
     }
+    assert upsert.fill == {"started_at", "answered_at", "ended_at"}  # frontdesk's win
     assert "caller" not in upsert.fields  # the daemon's E.164 number is the one kept
     assert upsert.key.startswith("cdr:lab-1795738735.0:")
 
@@ -117,7 +118,6 @@ def test_flow_d2_agent_and_caller_cdrs_name_the_same_call() -> None:
     assert agent.fields == {"agent": "2001"}
     assert caller.fields == {
         "started_at": datetime(2026, 11, 27, 0, 19, 5, tzinfo=UTC),
-        "answered_at": datetime(2026, 11, 27, 0, 19, 5, tzinfo=UTC),
         "ended_at": datetime(2026, 11, 27, 0, 19, 12, tzinfo=UTC),
         "talk_s": 6,
     }
@@ -137,6 +137,9 @@ def test_dialplan_calls_are_caller_legs(name: str, linkedid: str, talk_s: int) -
     upsert = _check(cdr_upsert(cdr, LAB))
     assert upsert.linkedid == linkedid
     assert upsert.fields["talk_s"] == talk_s
+    # frontdesk saw none of it: the dialplan's answer is the Cdr's to give (filling only).
+    assert upsert.fields["answered_at"] >= upsert.fields["started_at"]
+    assert "answered_at" in upsert.fill
 
 
 def test_duplicated_cdr_has_the_same_key() -> None:
@@ -154,7 +157,7 @@ def test_duplicated_cdr_has_the_same_key() -> None:
 
 def test_pbx_local_time_is_read_in_the_given_zone() -> None:
     # 2026-03-08: Chicago springs forward at 02:00 CST -> 03:00 CDT.
-    upsert = _check(cdr_upsert(_caller_cdr(), CHICAGO))
+    upsert = _check(cdr_upsert(_caller_cdr(LastApplication="Queue"), CHICAGO))
     start, end = upsert.fields["started_at"], upsert.fields["ended_at"]
     assert start == datetime(2026, 3, 8, 7, 59, 50, tzinfo=UTC)  # CST, UTC-6
     assert end == datetime(2026, 3, 8, 8, 0, 30, tzinfo=UTC)  # CDT, UTC-5
@@ -166,6 +169,31 @@ def test_pbx_local_time_is_read_in_the_given_zone() -> None:
 def test_time_with_an_offset_keeps_it() -> None:
     upsert = _check(cdr_upsert(_caller_cdr(StartTime="2026-03-08 01:59:50+00:00"), CHICAGO))
     assert upsert.fields["started_at"] == datetime(2026, 3, 8, 1, 59, 50, tzinfo=UTC)
+
+
+def test_a_fixed_offset_zone_reads_the_same_text() -> None:
+    """What the PBX clock learns at connect (asterisk/pbx_clock.py): a fixed offset."""
+    kolkata = timezone(timedelta(hours=5, minutes=30))
+    upsert = _check(cdr_upsert(_caller_cdr(StartTime="2026-12-05 11:01:38"), kolkata))
+    assert upsert.fields["started_at"] == datetime(2026, 12, 5, 5, 31, 38, tzinfo=UTC)
+
+
+def test_an_unknown_pbx_zone_writes_no_time_but_the_rest() -> None:
+    upsert = _check(cdr_upsert(_caller_cdr(LastApplication="Queue"), None))
+    assert upsert.fields == {"talk_s": 39}
+    agent = _check(cdr_upsert(_agent_cdr(), None))
+    assert agent.fields == {"agent": "2003"}  # answered: from Disposition, no zone needed
+    offset = _check(cdr_upsert(_caller_cdr(StartTime="2026-03-08 01:59:50+00:00"), None))
+    assert offset.fields["started_at"] == datetime(2026, 3, 8, 1, 59, 50, tzinfo=UTC)
+
+
+def test_the_fill_survives_the_spool() -> None:
+    upsert = _check(cdr_upsert(_caller_cdr(LastApplication="Queue"), CHICAGO))
+    line = json.loads(json.dumps(to_json(upsert)))
+    assert line["fill"] == ["answered_at", "ended_at", "started_at"]
+    assert from_json(line) == upsert
+    older = {k: v for k, v in line.items() if k != "fill"}  # spooled before the fill
+    assert from_json(older).fill == frozenset()
 
 
 def test_unanswered_caller_leg() -> None:

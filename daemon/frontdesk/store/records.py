@@ -4,6 +4,11 @@ Every record carries a unique `key`, so that writing it twice (a replay of the s
 after a crash, or a batch that committed although its acknowledgement was lost) has
 no effect the second time: inserts are `ON CONFLICT DO NOTHING`, and a `CallUpsert`'s
 key is recorded in `call_upserts_applied` in the same transaction as its merge.
+
+Merge rule of a call's row: a later non-null field wins, except the fields a
+`CallUpsert` names in `fill`, which are written only where the column is still NULL.
+The AMI `Cdr` merge (store/cdr.py) fills its times that way, so the times frontdesk
+stamps itself (calls/recorder.py: its own UTC clock) win in whatever order they land.
 """
 
 from __future__ import annotations
@@ -135,15 +140,21 @@ class CallEvent:
 
 @dataclass(frozen=True, slots=True)
 class CallUpsert:
-    """Merge `fields` into the call's row: later non-null fields win, None never erases."""
+    """Merge `fields` into the call's row: later non-null fields win, None never erases;
+    the fields named in `fill` only fill a NULL column (they never overwrite)."""
 
     linkedid: str
     fields: Mapping[str, Any]
     key: str = field(default_factory=new_key)
+    fill: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name, value in self.fields.items():
             _check_field(name, value)
+        unknown = set(self.fill) - set(CALL_FIELDS)
+        if unknown:
+            raise RecordError(f"CallUpsert: unknown fill field(s) {sorted(unknown)}")
+        object.__setattr__(self, "fill", frozenset(self.fill))
 
     def present(self) -> dict[str, Any]:
         """The fields that will be written (the non-null ones), in a stable order."""
@@ -345,12 +356,13 @@ def to_json(record: Record) -> dict[str, Any]:
         }
     if isinstance(record, CallUpsert):
         fields = {n: _time(v) if isinstance(v, datetime) else v for n, v in record.fields.items()}
+        fill = {"fill": sorted(record.fill)} if record.fill else {}
         return {
             "type": "call_upsert",
             "linkedid": record.linkedid,
             "key": record.key,
             "fields": fields,
-        }
+        } | fill
     if isinstance(record, AgentStateChange):
         return {
             "type": "agent_state",
@@ -432,7 +444,8 @@ def from_json(obj: Mapping[str, Any]) -> Record:
                 else v
                 for n, v in dict(obj["fields"]).items()
             }
-            return CallUpsert(linkedid=str(obj["linkedid"]), fields=fields, key=str(obj["key"]))
+            fill = frozenset(str(name) for name in obj.get("fill") or ())  # absent before 16
+            return CallUpsert(str(obj["linkedid"]), fields, key=str(obj["key"]), fill=fill)
         if kind == "agent_state":
             return AgentStateChange(
                 agent=str(obj["agent"]),
