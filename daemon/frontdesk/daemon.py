@@ -14,7 +14,6 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
@@ -23,6 +22,7 @@ from frontdesk.asterisk.ami import AmiClient, AmiSettings
 from frontdesk.asterisk.ami_codec import Event
 from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.asterisk.fastagi import AgiSettings, FastAgiServer
+from frontdesk.asterisk.pbx_clock import PbxClock
 from frontdesk.calls import events
 from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.calls.agi_route import agi_decider
@@ -95,7 +95,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         if recorder is not None and not settings.demo and settings.practice_time is None:
             # (The PBX keeps the machine's time while a demo or lab practice clock is
             # shifted to another hour: its CDR times would not agree.)
-            _record_cdrs(ami, recorder, ZoneInfo(plan.practice.timezone))
+            _record_cdrs(ami, recorder, PbxClock.watching(ami, ari, settings.pbx_timezone))
         runtime = CallRuntime(
             plan,
             ari,
@@ -256,21 +256,22 @@ async def _caller_lookup(
     return PatientLookup(pool, timeout=0.25).lookup
 
 
-def _record_cdrs(ami: AmiClient, recorder: CallRecorder, zone: ZoneInfo) -> None:
-    """AMI `Cdr` events (cdr_manager) merged into the call rows: Asterisk's own times.
+def _record_cdrs(ami: AmiClient, recorder: CallRecorder, clock: PbxClock) -> None:
+    """AMI `Cdr` events (cdr_manager) merged into the call rows: what frontdesk did not see.
 
     `talk_s` is left to the ACD's figure: a caller's CDR counts menu and hold time too.
-    Asterisk's PBX clock is taken to be in the practice's time zone.
+    Times are read in the PBX's zone (`clock`) and only fill (frontdesk's own win).
     """
 
     def on_event(event: Event) -> None:
         if event.name != "Cdr":
             return
-        upsert = cdr_upsert(event, zone)
+        upsert = cdr_upsert(event, clock.zone)
         if upsert is not None:
             fields = {k: v for k, v in upsert.fields.items() if k != "talk_s"}
             if fields:
-                recorder.sink.put(CallUpsert(upsert.linkedid, fields, key=upsert.key))
+                put = CallUpsert(upsert.linkedid, fields, key=upsert.key, fill=upsert.fill)
+                recorder.sink.put(put)
 
     ami.add_listener(on_event)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEV_SECRET = "secret"  # the emulator's default; only ever used with it, on loopback
 MIN_API_TOKEN = 32  # characters: `python -c "import secrets; print(secrets.token_urlsafe(32))"`
@@ -60,6 +61,9 @@ class Settings:
     # Testing only (`make lab`): the practice clock starts at this practice-local time and
     # flows from there, so business hours and after hours can be tested at any hour.
     practice_time: datetime | None = None
+    # The PBX's own time zone (FRONTDESK_PBX_TIMEZONE): what a Cdr's zone-less times mean.
+    # None: learned from Asterisk at each AMI connect (asterisk/pbx_clock.py).
+    pbx_timezone: ZoneInfo | None = None
 
     @property
     def demo(self) -> bool:
@@ -114,6 +118,7 @@ class Settings:
             demo_callers=env.get("FRONTDESK_DEMO_CALLERS", "on").lower()
             not in ("off", "0", "no", "false"),
             practice_time=_practice_time(env.get("FRONTDESK_PRACTICE_TIME") or None),
+            pbx_timezone=_pbx_timezone(env.get("FRONTDESK_PBX_TIMEZONE") or None),
         )
 
 
@@ -152,6 +157,22 @@ def _practice_time(value: str | None) -> datetime | None:
     if moment.tzinfo is not None:
         raise ValueError("FRONTDESK_PRACTICE_TIME is practice-local: give it without an offset")
     return moment
+
+
+def _pbx_timezone(value: str | None) -> ZoneInfo | None:
+    """`FRONTDESK_PBX_TIMEZONE`: an IANA zone name (refused at start when unknown)."""
+    if value is None or not value.strip():
+        return None
+    name = value.strip()
+    try:
+        if name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(name)  # a name, not a path to a file
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            "FRONTDESK_PBX_TIMEZONE must be an IANA time zone like UTC or America/Chicago "
+            f"(the Asterisk machine's /etc/localtime: `timedatectl`), not {value!r}"
+        ) from None
 
 
 def _on_off_auto(value: str) -> bool | None:

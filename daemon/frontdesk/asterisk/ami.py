@@ -258,6 +258,9 @@ class AmiClient:
         self.shutting_down = False
         self.last_error: str | None = None
         self.connects = 0
+        # The last `FullyBooted` (sent at each login): its `Uptime` and when it came, by
+        # this machine's clock: Asterisk's start in UTC (asterisk/pbx_clock.py).
+        self.fully_booted: tuple[int, float] | None = None
 
     # -- observable state -----------------------------------------------------------
 
@@ -549,6 +552,8 @@ class AmiClient:
             return
         if event.name == "Shutdown":
             self._mark_shutting_down()
+        if event.name == "FullyBooted" and (event.get("Uptime") or "").strip().isdigit():
+            self.fully_booted = (int(event.get("Uptime") or "0"), time.time())
         self._publish(event)
 
     def _collect(self, conn: _Connection, pending: _Pending, event: Event) -> None:

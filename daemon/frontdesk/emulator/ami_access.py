@@ -60,6 +60,7 @@ AUTHORITY: dict[str, frozenset[str]] = {
     "challenge": frozenset(),
     "userevent": frozenset({"user"}),
     "coreshowchannels": frozenset({"system", "reporting"}),
+    "corestatus": frozenset({"system", "reporting"}),  # manager.c, as CoreShowChannels
     "pjsipshowcontacts": frozenset({"system"}),
     "originate": frozenset({"originate"}),
     "filter": frozenset({"system"}),

@@ -1,6 +1,10 @@
 """AMI actions with the exact replies of flow (l): Login, Logoff, Ping, Events, UserEvent,
 CoreShowChannels, Originate; anything else gets Asterisk's "Invalid/unknown command".
 
+CoreStatus answers as the real Asterisk 22 did (tests/asterisk/recorded/
+ami_core_status.jsonl): the start and last reload as PBX-local date and time (the
+emulator's `timezone`), the live and processed call counts; no current time.
+
 PJSIPShowContacts is not in the transcripts: its replies follow res_pjsip's source and the
 AMI docs (ContactList fields in the documented order; "No Contacts found" when none).
 Filter follows main/manager.c (`action_filter`, `manager_add_filter`).
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING
 from frontdesk.emulator import originate
 from frontdesk.emulator.ami_access import ALL, FilterError, parse_filter
 from frontdesk.emulator.ami_server import AmiServer, AmiSession, Message, header, reply
-from frontdesk.emulator.clock import ami_timestamp, ari_time, now
+from frontdesk.emulator.clock import ami_timestamp, ari_time, core_status_times, now
 from frontdesk.emulator.errors import AriError
 from frontdesk.emulator.events import ami_event, channel_block
 from frontdesk.emulator.model import Channel, Phone
@@ -57,6 +61,7 @@ class AmiActions:
             "events": self.events,
             "userevent": self.user_event,
             "coreshowchannels": self.core_show_channels,
+            "corestatus": self.core_status,
             "pjsipshowcontacts": self.pjsip_show_contacts,
             "originate": self.originate,
             "filter": self.filter,
@@ -206,6 +211,19 @@ class AmiActions:
         done = [("EventList", "Complete"), ("ListItems", str(len(channels)))]
         complete = ami_event("CoreShowChannelsComplete", "", done, system_name=False)
         session.send(complete.encode("", action_id or None))
+
+    async def core_status(self, session: AmiSession, message: Message) -> None:
+        """`action_corestatus` (main/manager.c), its fields in its order."""
+        started_date, started_time = core_status_times(self.pbx.started, self.pbx.zone)
+        fields = [
+            ("CoreStartupDate", started_date),
+            ("CoreStartupTime", started_time),
+            ("CoreReloadDate", started_date),  # never reloaded: the start, as Asterisk
+            ("CoreReloadTime", started_time),
+            ("CoreCurrentCalls", str(len(self.pbx.channels))),
+            ("CoreProcessedCalls", str(len(self.pbx.history))),
+        ]
+        session.send(reply("Success", header(message, "ActionID"), fields))
 
     async def pjsip_show_contacts(self, session: AmiSession, message: Message) -> None:
         """One `ContactList` per contact: registered phones and the trunk's static one."""

@@ -73,7 +73,7 @@ def info(call: Call) -> Reply:
             "kernel": platform.release(),
             "machine": platform.machine(),
             "options": "",
-            "date": ari_time(pbx.started),
+            "date": ari_time(pbx.started, pbx.zone),
             "user": "root",
         },
         "system": {"version": VERSION, "entity_id": pbx.config.asterisk_id},
@@ -83,8 +83,8 @@ def info(call: Call) -> Reply:
             "setid": {"user": "", "group": ""},
         },
         "status": {
-            "startup_time": ari_time(pbx.started),
-            "last_reload_time": ari_time(pbx.started),
+            "startup_time": ari_time(pbx.started, pbx.zone),
+            "last_reload_time": ari_time(pbx.started, pbx.zone),
         },
     }
     only = call.items("only")
@@ -96,7 +96,7 @@ def ping(call: Call) -> Reply:
     body = {
         "asterisk_id": call.pbx.config.asterisk_id,
         "ping": "pong",
-        "timestamp": ari_time(now()),
+        "timestamp": ari_time(now(), call.pbx.zone),  # the PBX's local time, its offset
     }
     return ok(body)
 

@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from frontdesk.emulator.emulator import Emulator
 from frontdesk.exits import EXIT_INVALID, EXIT_OK
@@ -70,7 +71,23 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "and the core sounds exist, others fail to play as on Asterisk (default: all exist)"
         ),
     )
+    parser.add_argument(
+        "--pbx-timezone",
+        type=zone_name,
+        default="UTC",
+        metavar="ZONE",
+        help="the PBX clock's IANA zone (its /etc/localtime): Cdr times, CoreStatus and ARI's "
+        "ping are written in it (default UTC, as in a container)",
+    )
     parser.set_defaults(handler=run)
+
+
+def zone_name(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"not an IANA time zone: {text!r}") from None
+    return text
 
 
 def credentials(env: Mapping[str, str]) -> dict[str, str]:
@@ -91,6 +108,7 @@ def build(args: argparse.Namespace, env: Mapping[str, str]) -> Emulator:
         media_seconds=args.media_seconds,
         answer_after=args.answer_after,
         sounds_dir=args.sounds,
+        pbx_timezone=args.pbx_timezone,
     )
 
 

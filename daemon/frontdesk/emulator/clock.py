@@ -6,24 +6,34 @@ import itertools
 import os
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 
 def now() -> float:
     return time.time()
 
 
-def ari_time(t: float) -> str:
-    """`2026-11-27T00:31:17.913+0000`: UTC, milliseconds, no colon in the offset."""
-    moment = datetime.fromtimestamp(t, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+def ari_time(t: float, zone: tzinfo = UTC) -> str:
+    """`2026-11-27T00:31:17.913+0000`: the PBX's local time (`zone`: its /etc/localtime),
+    milliseconds, its offset without a colon (`ast_json_timeval(tv, NULL)`)."""
+    moment = datetime.fromtimestamp(t, zone)
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.")
+    return stamp + f"{moment.microsecond // 1000:03d}" + moment.strftime("%z")
 
 
-def cdr_time(t: float | None) -> str:
-    """`2026-11-27 01:08:01` (CDR Start/Answer/EndTime), empty for "never"."""
+def cdr_time(t: float | None, zone: tzinfo = UTC) -> str:
+    """`2026-11-27 01:08:01` (CDR Start/Answer/EndTime): the PBX's local time, no zone;
+    empty for "never"."""
     if t is None:
         return ""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def core_status_times(t: float, zone: tzinfo = UTC) -> tuple[str, str]:
+    """`CoreStartupDate`/`CoreStartupTime` (and the reload's): `2026-12-05`, `05:31:38`,
+    the PBX's local time (`action_corestatus`: `ast_localtime` with no zone)."""
+    moment = datetime.fromtimestamp(t, zone)
+    return moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S")
 
 
 def ami_timestamp(t: float) -> str:

@@ -75,6 +75,7 @@ class Emulator:
         shutdown_linger: float = 2.0,
         sounds: Iterable[str] | None = None,
         sounds_dir: str | Path | None = None,
+        pbx_timezone: str = "UTC",
     ) -> None:
         self._ari_address, self._ami_address = ari, ami
         self.timings = Timings()  # event -> command latency, off until a benchmark asks
@@ -94,6 +95,7 @@ class Emulator:
             seed=seed,
             dialplan=dialplan,
             sounds=Sounds(sounds, sounds_dir),
+            timezone=pbx_timezone,
         )
         self.pbx = Pbx(config, self._sink)
         self.violations: list[dict[str, str]] = []

@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from frontdesk.emulator import bridging, media, records
 from frontdesk.emulator.clock import Ids, now
@@ -70,6 +71,9 @@ class PbxConfig:
     trunk_context: str = "from-pstn"
     staff_context: str = "staff"
     sounds: Sounds = field(default_factory=Sounds)  # default: every sound file exists
+    # The PBX's own clock zone (Asterisk reads /etc/localtime; a container's is UTC), not
+    # the practice's: Cdr times, CoreStatus and ARI's ping/info are written in it.
+    timezone: str = "UTC"
 
 
 class Pbx:
@@ -94,6 +98,7 @@ class Pbx:
             p.name: ("NOT_INUSE" if p.reachable else "UNAVAILABLE") for p in self.phones.values()
         }
         self.shutting_down = False
+        self.zone = ZoneInfo(config.timezone)
         self.started = now()
         self.on_idle: Callable[[], None] | None = None
 
@@ -393,13 +398,13 @@ class Pbx:
         ch.cancel_timers()
         cdr_later = self.random.random() < self.config.cdr_after_hangup
         if not cdr_later:
-            self.ami("Cdr", "cdr", records.cdr_fields(ch, now()))
+            self.ami("Cdr", "cdr", records.cdr_fields(ch, now(), self.zone))
         extra = [("Cause", str(cause)), ("Cause-txt", cause_text(cause))]
         if tech_cause is not None:
             extra.append(("TechCause", str(tech_cause)))
         self.ami_channel("Hangup", ch, extra)
         if cdr_later:
-            self.ami("Cdr", "cdr", records.cdr_fields(ch, now()))
+            self.ami("Cdr", "cdr", records.cdr_fields(ch, now(), self.zone))
         body: list[tuple[str, Any]] = [("cause", cause), ("cause_txt", cause_text(cause))]
         if tech_cause is not None:
             body.append(("tech_cause", tech_cause))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, tzinfo
 
 from frontdesk.emulator.clock import cdr_time
 from frontdesk.emulator.events import escape_c
@@ -11,7 +12,8 @@ from frontdesk.emulator.model import Channel
 ZEROS = "000.000000"
 
 
-def cdr_fields(ch: Channel, end: float) -> list[tuple[str, str]]:
+def cdr_fields(ch: Channel, end: float, zone: tzinfo = UTC) -> list[tuple[str, str]]:
+    """The Cdr of `ch`; its times in the PBX's local time (`zone`), without a zone."""
     answered = ch.answered_at
     return [
         ("AccountCode", ch.accountcode),
@@ -23,9 +25,9 @@ def cdr_fields(ch: Channel, end: float) -> list[tuple[str, str]]:
         ("DestinationChannel", ch.peer_name),
         ("LastApplication", ch.last_app),
         ("LastData", ch.last_data),
-        ("StartTime", cdr_time(ch.created)),
-        ("AnswerTime", cdr_time(answered)),
-        ("EndTime", cdr_time(end)),
+        ("StartTime", cdr_time(ch.created, zone)),
+        ("AnswerTime", cdr_time(answered, zone)),
+        ("EndTime", cdr_time(end, zone)),
         ("Duration", str(int(end - ch.created))),
         ("BillableSeconds", str(int(end - answered)) if answered else "0"),
         ("Disposition", disposition(ch)),

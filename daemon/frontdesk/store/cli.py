@@ -34,7 +34,7 @@ from frontdesk.exits import EXIT_ALL_REJECTED, EXIT_INVALID, EXIT_OK
 from frontdesk.plan import PlanError, load_plan
 from frontdesk.routing.directory import DirectoryError, RejectedRow, Vocabulary
 from frontdesk.settings import bundled_plan
-from frontdesk.store import purge_cli
+from frontdesk.store import purge_cli, repair_times_cli
 from frontdesk.store.directory import ImportReport, import_directory
 from frontdesk.store.migrations import upgrade
 from frontdesk.store.refusals import Refused, connect, refusing
@@ -52,6 +52,7 @@ def add_parser(commands: Any) -> None:
     _database_url(up)
     up.set_defaults(handler=_upgrade)
     purge_cli.add_parser(db_commands)
+    repair_times_cli.add_parser(db_commands)
 
     directory = commands.add_parser("directory", help="the patient directory in PostgreSQL")
     dir_commands = directory.add_subparsers(dest="directory_command", required=True)
