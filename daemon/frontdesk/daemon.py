@@ -12,6 +12,7 @@ import contextlib
 import gc
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
@@ -56,13 +57,17 @@ from frontdesk.web.pages import add_page_routes
 from frontdesk.web.return_calls_api import add_return_call_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
 from frontdesk.web.server import ServerLimits, start_site
+from frontdesk.web.standby import ActiveElsewhere, StandbyView, make_standby_app
 from frontdesk.web.transfers_api import add_transfer_routes
 
 log = structlog.get_logger("frontdesk.daemon")
 
 
 async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: float = 1.5) -> int:
-    """Run until SIGINT/SIGTERM (or, in the demo, after `demo_calls` routed calls)."""
+    """Run until SIGINT/SIGTERM (or, in the demo, after `demo_calls` routed calls).
+
+    With a database, a daemon whose app another one serves waits as standby, and one
+    whose turn ends (fenced: frontdesk/instance.py) drops back to standby."""
     plan = load_plan(settings.plan)
     directory = (
         Directory.from_csv(settings.directory, plan.practice.phone_region)
@@ -71,9 +76,38 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
     )
     stop = asyncio.Event()
     _on_signals(stop.set)
+    lock = InstanceLock(settings.app, settings.data_dir, settings.database_url)
+    try:
+        lock.lock_file()
+    except AlreadyRunning as exc:
+        return _refused(settings, exc)
+    try:
+        first = True
+        while True:
+            refused = await _take_turn(lock, settings, stop, first=first)
+            if refused is not None:
+                return refused
+            first = False
+            if not await _serve(lock, settings, plan, directory, stop, demo_calls, call_gap):
+                return 0
+            log.warning("instance.standby_again", app=settings.app)
+    finally:
+        lock.unlock_file()
+
+
+async def _serve(
+    lock: InstanceLock,
+    settings: Settings,
+    plan: Plan,
+    directory: Directory | None,
+    stop: asyncio.Event,
+    demo_calls: int | None,
+    call_gap: float,
+) -> bool:
+    """One turn as the active daemon: True when the turn was lost (fenced), False when
+    stopped (SIGTERM, the demo's end)."""
     async with contextlib.AsyncExitStack() as stack:
-        if not await _single_instance(stack, settings):
-            return EXIT_ALREADY_RUNNING
+        stack.push_async_callback(lock.release)  # last: a standby takes over once all is shut
         ari_url = settings.ari_url
         emulator: Any = None
         if settings.demo:
@@ -89,6 +123,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         ami_port = emulator.ami_port if emulator is not None else settings.ami_port
         ami = await _start_ami(stack, settings, ami_port, plan)
         recorder = await _start_store(stack, settings, now)
+        await lock.advertise(settings.public_url)  # (after the migrations: its table)
         pool = await _database_pool(stack, recorder)
         if recorder is not None:
             hub.add_listener(recorder.on_hub)
@@ -108,12 +143,14 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
             golive=settings.golive,
         )
         stack.push_async_callback(runtime.close)
+        _fence(lock, ari, runtime)
         queues = runtime.acd
         if queues is not None:
             await _agents_at_start(queues, recorder, pool, everyone=settings.agents_start == "all")
             if recorder is not None:
                 await _durable_callbacks(stack, queues, recorder, pool)
-            metrics = _start_metrics(stack, ari, ami, recorder, runtime, hub)
+            role = lambda: "standby" if lock.lost.is_set() else "active"  # noqa: E731
+            metrics = _start_metrics(stack, _probes(ari, ami, recorder, runtime, role), hub)
             url = await _serve_agents_api(stack, settings, runtime, recorder, pool, now, metrics)
             if settings.demo and url is not None:
                 await demo_login(plan, pool, url)
@@ -129,10 +166,42 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
         gc.collect()
         gc.freeze()
         log.info("frontdesk.running", app=settings.app, ari=ari_url, demo=settings.demo)
-        await stop.wait()
-        await _stop_taking_calls(runtime, tasks)
-    log.info("frontdesk.stopped")
-    return 0
+        fenced = await _until(stop, lock.lost)
+        if fenced:
+            await _step_down(tasks)
+        else:
+            await _stop_taking_calls(runtime, tasks)
+    log.info("frontdesk.stopped", fenced=fenced)
+    return fenced
+
+
+async def _until(stop: asyncio.Event, lost: asyncio.Event) -> bool:
+    """Wait for a stop (False) or the end of this daemon's turn (True)."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(lost.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in waits:
+        waiting.cancel()
+    return lost.is_set()
+
+
+def _fence(lock: InstanceLock, ari: AriClient, runtime: CallRuntime) -> None:
+    """The one gate: the executor commands only while this daemon's lease holds, the
+    events socket reconnects only then, and either side's end of the turn ends both."""
+    executor = runtime.executor
+    executor.may_command = lock.commanding
+    executor.on_fenced = lock.lose
+    lock.on_lost = executor.fence
+    ari.may_connect = executor.commanding
+    if lock.lost.is_set():  # lost while starting
+        executor.fence(lock.lease.lost or "lost")
+
+
+async def _step_down(tasks: list[asyncio.Task[None]]) -> None:
+    """The turn is lost: close the events socket and command nothing (no hand-back: the
+    callers are the new active daemon's now); the exit stack closes the rest."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _stop_taking_calls(runtime: CallRuntime, tasks: list[asyncio.Task[None]]) -> None:
@@ -148,16 +217,9 @@ async def _stop_taking_calls(runtime: CallRuntime, tasks: list[asyncio.Task[None
         await asyncio.wait_for(runtime.hand_back_unseen(), 2.0)
 
 
-def _start_metrics(
-    stack: contextlib.AsyncExitStack,
-    ari: AriClient,
-    ami: AmiClient,
-    recorder: CallRecorder | None,
-    runtime: CallRuntime,
-    hub: EventHub,
-) -> Metrics:
+def _start_metrics(stack: contextlib.AsyncExitStack, probes: Probes, hub: EventHub) -> Metrics:
     """/metrics' sources, and the event-loop lag probe."""
-    metrics = Metrics(_probes(ari, ami, recorder, runtime))
+    metrics = Metrics(probes)
     lag = asyncio.create_task(metrics.watch_loop(), name="loop-lag")
     stack.callback(lag.cancel)
     hub.add_listener(metrics.on_hub)
@@ -178,18 +240,61 @@ def _stop_after(hub: EventHub, calls: int, stop: asyncio.Event) -> None:
     hub.add_listener(count)
 
 
-async def _single_instance(stack: contextlib.AsyncExitStack, settings: Settings) -> bool:
-    """Take the app's lock before anything talks to Asterisk (a second daemon would steal
-    the Stasis app); False, said on stderr, when another daemon holds it."""
-    instance = InstanceLock(settings.app, settings.data_dir, settings.database_url)
+def _refused(settings: Settings, exc: AlreadyRunning) -> int:
+    log.error("frontdesk.already_running", app=settings.app, error=str(exc))
+    print(f"frontdesk run: {exc}", file=sys.stderr)
+    return EXIT_ALREADY_RUNNING
+
+
+async def _take_turn(
+    lock: InstanceLock, settings: Settings, stop: asyncio.Event, *, first: bool
+) -> int | None:
+    """The app's advisory lock, before anything talks to Asterisk (a second events socket
+    would steal the Stasis app): None once this daemon is active. Without a database
+    another daemon is refused (exit 3); with one, this daemon waits as standby, its
+    dashboard port sending staff to the active one; 0 when stopped meanwhile."""
+    if settings.database_url is None:
+        try:
+            await lock.acquire()
+        except AlreadyRunning as exc:
+            return _refused(settings, exc)
+        return None
+    if await lock.try_acquire(without_database=first):
+        return None
+    log.info("instance.standby", app=settings.app, holder=await lock.refusal())
+    began = time.monotonic()
+    runner = await _serve_standby(settings, lock)
     try:
-        await instance.acquire()
-    except AlreadyRunning as exc:
-        log.error("frontdesk.already_running", app=settings.app, error=str(exc))
-        print(f"frontdesk run: {exc}", file=sys.stderr)
-        return False
-    stack.push_async_callback(instance.release)
-    return True
+        if not await lock.wait(stop):
+            log.info("frontdesk.stopped", role="standby")
+            return 0
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+    log.info("instance.active", app=settings.app, waited_s=round(time.monotonic() - began, 3))
+    return None
+
+
+async def _serve_standby(settings: Settings, lock: InstanceLock) -> web.AppRunner | None:
+    """The standby's dashboard port: /healthz, /metrics, and a redirect to the active."""
+
+    def view() -> StandbyView:
+        active = lock.active
+        elsewhere = (
+            ActiveElsewhere(active.host, active.pid, active.public_url, active.since)
+            if active is not None
+            else None
+        )
+        return StandbyView(lock.host, settings.public_url, elsewhere, lock.database_reachable)
+
+    try:
+        runner, _ = await start_site(
+            make_standby_app(view), settings.http_host, settings.http_port, _limits()
+        )
+    except OSError as exc:
+        log.error("standby.http_unavailable", port=settings.http_port, error=str(exc))
+        return None
+    return runner
 
 
 async def _start_store(
@@ -277,7 +382,11 @@ def _record_cdrs(ami: AmiClient, recorder: CallRecorder, clock: PbxClock) -> Non
 
 
 def _probes(
-    ari: AriClient, ami: AmiClient, recorder: CallRecorder | None, runtime: CallRuntime
+    ari: AriClient,
+    ami: AmiClient,
+    recorder: CallRecorder | None,
+    runtime: CallRuntime,
+    role: Callable[[], str],
 ) -> Probes:
     """What /metrics and /healthz read, at scrape time."""
     outbox = recorder.sink if recorder is not None else None
@@ -301,6 +410,7 @@ def _probes(
         if isinstance(outbox, Outbox)
         else (lambda: 0),
         calls_in_app=lambda: len(runtime.sessions) + len(queues.calls),
+        role=role,
     )
 
 
@@ -525,13 +635,8 @@ async def _serve_agents_api(
     if runtime.staff_transfers is not None:
         put_audit = recorder.sink.put if recorder is not None else None
         add_transfer_routes(app, runtime.staff_transfers, put_audit, now)
-    try:
-        limits = ServerLimits.from_env()
-    except ValueError as exc:
-        log.error("dashboard.bad_limits", error=str(exc), using="the defaults")
-        limits = ServerLimits()
     try:  # connection caps, header and idle timeouts (web/server.py)
-        runner, _ = await start_site(app, settings.http_host, settings.http_port, limits)
+        runner, _ = await start_site(app, settings.http_host, settings.http_port, _limits())
     except OSError as exc:  # the port is taken: calls matter more than the API
         log.error("agents_api.unavailable", port=settings.http_port, error=str(exc))
         return None
@@ -540,6 +645,14 @@ async def _serve_agents_api(
     url = f"http://{settings.http_host}:{port}/"
     log.info("dashboard.listening", url=url)
     return url
+
+
+def _limits() -> ServerLimits:
+    try:
+        return ServerLimits.from_env()
+    except ValueError as exc:
+        log.error("dashboard.bad_limits", error=str(exc), using="the defaults")
+        return ServerLimits()
 
 
 def site_port(runner: web.AppRunner) -> int | None:

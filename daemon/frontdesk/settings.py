@@ -49,6 +49,9 @@ class Settings:
     # (`hosts`: the bind address, localhost, 127.0.0.1 and ::1).
     allowed_hosts: tuple[str, ...] | None = None
     database_url: str | None = None  # None: a private PostgreSQL under `data_dir`
+    # The dashboard's address as staff reach it (FRONTDESK_PUBLIC_URL): the active daemon
+    # advertises it, a standby's dashboard redirects there (docs/scale.md).
+    public_url: str | None = None
     data_dir: Path = Path(".frontdesk")
     webhook_url: str | None = None  # each finished call is POSTed here, HMAC-signed
     webhook_secret: str | None = None
@@ -107,6 +110,7 @@ class Settings:
             api_token=_api_token(env.get("FRONTDESK_API_TOKEN") or None),
             allowed_hosts=_host_list(env.get("FRONTDESK_ALLOWED_HOSTS") or None),
             database_url=env.get("FRONTDESK_DATABASE_URL") or None,
+            public_url=_public_url(env.get("FRONTDESK_PUBLIC_URL") or None),
             data_dir=Path(env.get("FRONTDESK_DATA_DIR") or ".frontdesk").absolute(),
             webhook_url=env.get("FRONTDESK_WEBHOOK_URL") or None,
             webhook_secret=env.get("FRONTDESK_WEBHOOK_SECRET") or None,
@@ -173,6 +177,19 @@ def _pbx_timezone(value: str | None) -> ZoneInfo | None:
             "FRONTDESK_PBX_TIMEZONE must be an IANA time zone like UTC or America/Chicago "
             f"(the Asterisk machine's /etc/localtime: `timedatectl`), not {value!r}"
         ) from None
+
+
+def _public_url(value: str | None) -> str | None:
+    """FRONTDESK_PUBLIC_URL: an absolute http(s) URL (a standby redirects staff there)."""
+    if value is None or not value.strip():
+        return None
+    url = value.strip()
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise ValueError(
+            f"FRONTDESK_PUBLIC_URL must be an http(s) URL like https://frontdesk-a.lan/, not {url!r}"
+        )
+    return url.rstrip("/") + "/"
 
 
 def _on_off_auto(value: str) -> bool | None:

@@ -411,3 +411,37 @@ async def test_cancel_timers_also_stops_a_timer_still_queued(run: Run) -> None:
     await run.executor.settle()
     await asyncio.sleep(PAST_SHORT)
     assert run.timers == []
+
+
+# -- fencing: the daemon's lease is asked before every command ---------------------------------
+async def test_a_lapsed_lease_fences_the_executor_for_good(run: Run) -> None:
+    holds = [True]
+    fenced: list[str] = []
+    run.executor.may_command = lambda: holds[0]
+    run.executor.on_fenced = fenced.append
+    await run.run("c1", Answer("c1"))
+    holds[0] = False
+    await run.run("c1", Play("c1", "pb1", ("sound:a",), None), Hangup("c1"))
+    await run.run("c2", SendUserEvent("c2", "FrontdeskEscalation", (("queue", "q"),)))
+    holds[0] = True  # too late: a turn once lost is not taken back here
+    await run.run("c3", Answer("c3"))
+    assert run.ari.calls == [("answer", "c1")]
+    assert run.user_events == []
+    assert fenced == ["lease lapsed"]
+    assert run.executor.fenced == "lease lapsed"
+    assert run.executor.refused == 4
+    assert not run.executor.commanding()
+
+
+async def test_fence_refuses_what_is_queued_and_tells_the_daemon_once(run: Run) -> None:
+    fenced: list[str] = []
+    run.executor.on_fenced = fenced.append
+    gate = run.ari.block[("answer", "c1")] = asyncio.Event()
+    run.executor.submit("c1", [Answer("c1"), Hangup("c1")])
+    await asyncio.sleep(0.01)  # the answer is in flight: it was sent under the lease
+    run.executor.fence("the app was taken over")
+    run.executor.fence("again")
+    gate.set()
+    await run.executor.settle()
+    assert run.ari.calls == [("answer", "c1")]  # the hangup never went
+    assert fenced == ["the app was taken over"]

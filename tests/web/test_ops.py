@@ -117,7 +117,7 @@ async def test_healthz_ready_when_all_up(served: tuple[TestServer, World, Metric
     test_server, _, _ = served
     assert await healthz(test_server) == (
         200,
-        {"ready": True, "ari": "up", "ami": "up", "database": "up"},
+        {"ready": True, "role": "active", "ari": "up", "ami": "up", "database": "up"},
     )
 
 
@@ -143,7 +143,7 @@ async def test_healthz_without_database_is_ready(
     world.database = None
     assert await healthz(test_server) == (
         200,
-        {"ready": True, "ari": "up", "ami": "up", "database": "not configured"},
+        {"ready": True, "role": "active", "ari": "up", "ami": "up", "database": "not configured"},
     )
 
 
@@ -154,7 +154,7 @@ async def test_a_probe_that_raises_counts_as_down(
     world.broken = True
     assert await healthz(test_server) == (
         503,
-        {"ready": False, "ari": "down", "ami": "up", "database": "up"},
+        {"ready": False, "role": "active", "ari": "down", "ami": "up", "database": "up"},
     )
     got = await scrape(test_server)  # the scrape still works
     assert got[("frontdesk_up", (("dependency", "ari"),))] == 0.0
@@ -174,6 +174,7 @@ async def test_metrics_families_and_labels(served: tuple[TestServer, World, Metr
         if not f.name.endswith("_created")
     }
     assert families == {
+        "frontdesk_role": "gauge",
         "frontdesk_calls": "counter",
         "frontdesk_calls_started": "counter",
         "frontdesk_queue_wait_seconds": "histogram",
@@ -195,6 +196,8 @@ async def test_metrics_families_and_labels(served: tuple[TestServer, World, Metr
     assert got[("frontdesk_calls_in_app", ())] == 5.0
     assert got[("frontdesk_calls_total", (("outcome", "answered"),))] == 0.0
     assert got[("frontdesk_calls_started_total", ())] == 0.0
+    assert got[("frontdesk_role", (("role", "active"),))] == 1.0
+    assert got[("frontdesk_role", (("role", "standby"),))] == 0.0
 
 
 async def test_gauges_follow_the_probes_and_unconfigured_database_is_left_out(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -79,6 +79,9 @@ class AriClient:
         self._session = session
         self.connected = False
         self._closing = False
+        # Asked before each (re)connect of the events socket: a new socket takes the app
+        # over, so a daemon that lost its turn must not open one (frontdesk/instance.py).
+        self.may_connect: Callable[[], bool] = lambda: True
 
     async def __aenter__(self) -> AriClient:
         return self
@@ -298,6 +301,9 @@ class AriClient:
         attempt = 0
         delay = self.config.backoff_initial
         while not self._closing:
+            if not self.may_connect():
+                log.warning("ari.not_connecting", app=self.config.app, reason="fenced")
+                return
             try:
                 async with self.session.ws_connect(
                     self._events_url(),

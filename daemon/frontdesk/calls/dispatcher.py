@@ -45,8 +45,9 @@ class CallDispatcher:
 
     def _dispatch(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "ApplicationReplaced":
+        if kind == "ApplicationReplaced":  # another daemon's socket took the app
             log.error("calls.app_replaced", app=self.app)
+            self.executor.fence("the app was taken over by another events socket")
             return
         if kind == "StasisStart":
             entered = read_stasis_start(event)

@@ -5,6 +5,11 @@ failing request never holds up another's. A failed request is logged here once a
 reported to the call's owner (`on_failed`), which may answer with more commands; a
 request that finds its channel gone marks it so, and the lane sends nothing more to
 that channel. Timers (`ArmTimer`) call the owner back through `on_timer`.
+
+Fencing (frontdesk/instance.py): every command first asks `may_command`, the daemon's
+lease on the app. Once refused, or told by `fence` (the app was taken over), the
+executor is fenced for good: it drops every command, so a daemon that lost its turn (a
+frozen process continued, a partition) commands nothing while it steps down.
 """
 
 from __future__ import annotations
@@ -65,6 +70,28 @@ class CommandExecutor:
         self._lanes: dict[str, _Lane] = {}
         self._timers: dict[tuple[str, int], asyncio.TimerHandle] = {}
         self._holding: set[str] = set()  # holding bridges made since the last reconnect
+        # Fencing: the daemon's lease (instance.py), asked before every command.
+        self.may_command: Callable[[], bool] = lambda: True
+        self.on_fenced: Callable[[str], None] = lambda why: None
+        self.fenced: str | None = None  # why this executor stopped commanding; final
+        self.refused = 0  # commands dropped since
+
+    def commanding(self) -> bool:
+        """May a command go to Asterisk now? A lapsed lease fences the executor."""
+        if self.fenced is None and not self.may_command():
+            self.fence("lease lapsed")
+        return self.fenced is None
+
+    def fence(self, why: str) -> None:
+        """Command nothing more (idempotent); the daemon hears it through `on_fenced`."""
+        if self.fenced is not None:
+            return
+        self.fenced = why
+        log.error("call.fenced", reason=why)
+        try:
+            self.on_fenced(why)
+        except Exception:  # the daemon's bug must not let a command through
+            log.exception("call.fence_handler_crashed")
 
     def submit(self, lane: str, commands: Iterable[Command]) -> None:
         """Run `commands` after those already queued for the call `lane`."""
@@ -111,6 +138,9 @@ class CommandExecutor:
             if isinstance(command, ArmTimer) and epoch != state.epoch:
                 continue  # its call's timers were cancelled meanwhile
             if command.channel in state.gone and not isinstance(command, ArmTimer | DisarmTimer):
+                continue
+            if not self.commanding():
+                self.refused += 1
                 continue
             try:
                 await self._perform(lane, command)

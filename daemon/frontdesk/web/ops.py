@@ -7,9 +7,13 @@ counts, queue names and up/down flags, never a caller's number or name.
   (not prometheus_client's global one, so tests and several apps never clash).
   Counters move with the event hub (`Metrics.on_hub` as a listener: `CallStarted`
   and the outcomes in `COUNTED`); gauges are read from `Probes` at scrape time.
-- `GET /healthz`: 200 `{"ready": true, "ari": "up", "ami": "up", "database": "up"}`
-  when ARI, AMI and the database are reachable (`"not configured"` counts as ready),
-  else 503 with the failing ones `"down"`.
+- `GET /healthz`: 200 `{"ready": true, "role": "active", "ari": "up", "ami": "up",
+  "database": "up"}` when ARI, AMI and the database are reachable (`"not configured"`
+  counts as ready), else 503 with the failing ones `"down"`. A standby (web/standby.py)
+  answers 503 with `"role": "standby"`: like Patroni's `/primary`, the check a load
+  balancer uses to send staff to the active daemon only.
+- `frontdesk_role{role}`: 1 for this daemon's role (`active` or `standby`), 0 for the
+  other, so a dashboard shows which one of a pair serves calls.
 
 `frontdesk_calls{outcome}` counts queue and destination outcomes, labelled with the
 fact's stored name (`OUTCOMES`); a caller who hangs up in frontdesk's own menu
@@ -93,6 +97,7 @@ class Probes:
     longest_waits: Callable[[], Mapping[str, float]]  # queue -> seconds, longest caller
     spool_depth: Callable[[], int]  # records waiting in the outbox spool
     calls_in_app: Callable[[], int]  # call sessions in the Stasis app
+    role: Callable[[], str] = lambda: "active"  # active | standby (frontdesk/instance.py)
 
 
 class Metrics:
@@ -171,6 +176,8 @@ class _ProbeCollector:
         self.probes = probes
 
     def collect(self) -> Iterable[Metric]:
+        if (role := _read(self.probes.role)) is not None:
+            yield role_gauge(role[0])
         up = GaugeMetricFamily(
             "frontdesk_up",
             "Whether a dependency is reachable (1) or not (0).",
@@ -204,6 +211,19 @@ class _ProbeCollector:
             yield GaugeMetricFamily(
                 "frontdesk_calls_in_app", "Call sessions in the Stasis app.", value=float(in_app[0])
             )
+
+
+ROLES = ("active", "standby")
+
+
+def role_gauge(role: str) -> Metric:
+    """`frontdesk_role{role}`: 1 for this daemon's role, 0 for the other."""
+    gauge = GaugeMetricFamily(
+        "frontdesk_role", "This daemon's role in an active/standby pair.", labels=["role"]
+    )
+    for name in ROLES:
+        gauge.add_metric([name], 1.0 if name == role else 0.0)
+    return gauge
 
 
 def _read(probe: Callable[[], T]) -> tuple[T] | None:
@@ -252,6 +272,10 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    states = _dependencies(request.app[PROBES])
-    ready = all(state != "down" for state in states.values())
-    return web.json_response({"ready": ready, **states}, status=200 if ready else 503)
+    probes = request.app[PROBES]
+    states = _dependencies(probes)
+    role = _read(probes.role)
+    role_name = role[0] if role is not None else "unknown"
+    ready = role_name == "active" and all(state != "down" for state in states.values())
+    body = {"ready": ready, "role": role_name, **states}
+    return web.json_response(body, status=200 if ready else 503)
