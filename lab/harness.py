@@ -81,10 +81,13 @@ class Daemon:
         }
         self.proc: Any = None
 
-    def start(self, practice_time: str) -> None:
+    def start(self, practice_time: str | None) -> None:
+        """`practice_time`: the practice clock's start (practice-local); None: real time."""
         import subprocess
 
-        env = self.env | {"FRONTDESK_PRACTICE_TIME": practice_time}
+        env = dict(self.env)
+        if practice_time is not None:
+            env["FRONTDESK_PRACTICE_TIME"] = practice_time
         self.mark = self.text_length()
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
@@ -158,7 +161,7 @@ class Lab:
         self._seq = itertools.count(1)
 
     # -- bringing it up -----------------------------------------------------------------------
-    def start(self, *, configure: bool = True) -> None:
+    def start(self, *, configure: bool = True, practice_time: str | None = BUSINESS_HOURS) -> None:
         if configure:
             self.pbx.configure()
             self.pbx.render_prompts()
@@ -169,7 +172,7 @@ class Lab:
         self.trunk = Sipp(
             "trunk", self.workdir, TRUNK_PORT, answering_xml(1000, 60000), calls=None
         ).start()
-        self.daemon.start(BUSINESS_HOURS)
+        self.daemon.start(practice_time)
 
     def register(self, ext: str, *, expires: int = 3600) -> None:
         """The phone registers (`expires=0`: unregisters, as one unplugged politely)."""

@@ -2,13 +2,16 @@
 
 `frontdesk golive` writes the cases of the example plan (with a `golive` section); the
 daemon's pieces run in-process with go-live mode on and a practice clock on a Monday
-morning; every case is called in through the emulator's control API with its
-`X-Frontdesk-Route-Time` header, its `X-Frontdesk-Case` id and its keys, in reverse case
-order and side by side; then `frontdesk golive verify` reads the call rows back from
-PostgreSQL and finds every case's call by the id the daemon recorded. After-hours and
-holiday cases pass although the practice clock says 10:30 on a working day. Then the
-headers are shown to be ignored when go-live mode is off, when the caller is not a
-declared test caller, and when they are garbage.
+morning, then on a Friday night; every case is called in through the emulator's control
+API with its `X-Frontdesk-Route-Time` header, its `X-Frontdesk-Case` id and its keys, in
+reverse case order and side by side; then `frontdesk golive verify` reads the call rows
+back from PostgreSQL and finds every case's call by the id the daemon recorded.
+After-hours and holiday cases pass although the practice clock says 10:30 on a working
+day; business-hours cases pass at 23:30 on a Friday, their queues included (the ACD
+judges a test call at its routed time: issue 16). Then the headers are shown to be
+ignored when go-live mode is off, when the caller is not a declared test caller, and
+when they are garbage; and a test caller who hangs up in the menu or during the
+voicemail greeting leaves an abandoned call, as any caller does.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ PASSWORD = "test-only-secret"
 TEST_CALLERS = ["+13125559901", "+13125559902", "+13125559903", "+13125559904"]
 GOLIVE_SECTION = "golive:\n  test_callers: [" + ", ".join(f'"{n}"' for n in TEST_CALLERS) + "]\n"
 MONDAY_MORNING = local("2026-11-30 10:30")  # every queue of the plan is open
+FRIDAY_NIGHT = local("2026-12-04 23:30")  # every queue of the plan is closed
 WEEK_OF = date(2026, 12, 1)
 CALL_DEADLINE = 45.0  # a silent caller sits through three menus and timeouts
 
@@ -101,9 +105,11 @@ async def daemon(
     dsn: str | None = None,
     data_dir: Path | None = None,
     ari_url: str | None = None,
+    start: datetime = MONDAY_MORNING,
 ) -> AsyncIterator[Daemon]:
-    """The daemon's call path as `frontdesk run` wires it, minus AMI and the HTTP API."""
-    clock = DayClock(MONDAY_MORNING)
+    """The daemon's call path as `frontdesk run` wires it, minus AMI and the HTTP API;
+    the practice clock starts at `start`."""
+    clock = DayClock(start)
     async with contextlib.AsyncExitStack() as stack:
         url = ari_url or pbx.ari_url
         ari = AriClient(AriConfig(url, "frontdesk", PASSWORD, backoff_initial=0.05))
@@ -182,7 +188,9 @@ async def drive(pbx: Emulator, fd: Daemon, channel: str, case: Case) -> None:
         await pbx.hangup(channel)
 
 
-async def test_every_case_of_the_example_plan_passes_verify_during_the_day(
+@pytest.mark.parametrize("start", [MONDAY_MORNING, FRIDAY_NIGHT], ids=["day", "night"])
+async def test_every_case_of_the_example_plan_passes_verify_whatever_the_time(
+    start: datetime,
     golive_plan: Path,
     schema_dsn: str,
     pbx: Emulator,
@@ -206,7 +214,7 @@ async def test_every_case_of_the_example_plan_passes_verify_during_the_day(
         await conn.close()
     plan = load_plan(golive_plan)
     started = time.monotonic()
-    async with daemon(plan, pbx, golive=True, dsn=schema_dsn, data_dir=tmp_path) as fd:
+    async with daemon(plan, pbx, golive=True, dsn=schema_dsn, data_dir=tmp_path, start=start) as fd:
         callers: list[asyncio.Task[None]] = []
         # Placed last case first: verify finds each call by the case id it sent (as
         # SIPp's scenarios send it), so the order in which calls start does not matter.
@@ -223,11 +231,11 @@ async def test_every_case_of_the_example_plan_passes_verify_during_the_day(
         assert fd.outbox is not None
         assert await fd.outbox.drain(timeout=15.0)
     elapsed = time.monotonic() - started
-    # The practice clock never left Monday morning: the closed and holiday cases were
-    # routed at the times their headers named.
-    assert fd.runtime.now() < MONDAY_MORNING + timedelta(minutes=5)
+    # The practice clock never left its start: every case was routed (and queued) at the
+    # time its header named.
+    assert fd.runtime.now() < start + timedelta(minutes=5)
     monkeypatch.setenv("FRONTDESK_DATABASE_URL", schema_dsn)
-    since = MONDAY_MORNING.isoformat()
+    since = start.isoformat()
     # (the CLI runs its own event loop: from a thread, as from a shell)
     code = await asyncio.to_thread(
         main, ["golive", "verify", str(run_dir), "--since", since, "--json"]
@@ -459,3 +467,59 @@ async def test_a_slow_header_read_never_holds_a_call_up(
     finally:
         await proxy.close()
     assert adopted_after < 1.5  # the 0.5 s deadline, not the PBX's 3 s
+
+
+# -- a test caller who hangs up leaves an abandoned call, as any caller does ---------------------
+@pytest.fixture
+async def slow_pbx() -> AsyncIterator[Emulator]:
+    """Prompts that last long enough to hang up while one plays."""
+    emulator = Emulator(
+        ari_password=PASSWORD,
+        ami_secret=PASSWORD,
+        staff=STAFF,
+        media_seconds=0.4,
+        answer_after=0.05,
+    )
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+async def _outcome(dsn: str, channel: str) -> tuple[str | None, list[str]]:
+    conn = await db.connect(dsn, timeout=5)
+    try:
+        outcome = await conn.fetchval("SELECT outcome FROM calls WHERE linkedid = $1", channel)
+        kinds = await conn.fetch(
+            "SELECT kind FROM call_events WHERE linkedid = $1 ORDER BY at, id", channel
+        )
+    finally:
+        await conn.close()
+    return outcome, [r["kind"] for r in kinds]
+
+
+@pytest.mark.parametrize("when", ["menu", "greeting"])
+async def test_a_test_caller_hanging_up_before_the_route_is_abandoned(
+    plan_with_test_callers: Plan, slow_pbx: Emulator, schema_dsn: str, tmp_path: Path, when: str
+) -> None:
+    """Issue 16: with the route time and case headers read, a hang-up during the menu or
+    during the voicemail greeting (the IVR has decided, the call is not routed yet) is an
+    abandoned call: outcome `abandoned` and its `abandoned` event."""
+    pbx = slow_pbx
+    async with daemon(
+        plan_with_test_callers, pbx, golive=True, dsn=schema_dsn, data_dir=tmp_path
+    ) as fd:
+        headers = {HEADER: NIGHT, CASE_HEADER: CASE}
+        channel = await place(pbx, TEST_CALLERS[0], "+13125550000", headers)
+        await _wait_for(lambda: _phase(fd.runtime, channel) == "PLAYING", 5.0)
+        if when == "greeting":
+            await press(pbx, channel, BILLING)  # at 22:00 by its header: billing's voicemail
+            await _wait_for(lambda: _phase(fd.runtime, channel) == "ANNOUNCING", 5.0)
+        await pbx.hangup(channel)
+        await _wait_for(lambda: channel not in fd.runtime.sessions, 5.0)
+        assert fd.outbox is not None
+        assert await fd.outbox.drain(timeout=10.0)
+    assert channel not in fd.routed
+    outcome, kinds = await _outcome(schema_dsn, channel)
+    assert outcome == "abandoned"
+    assert kinds.count("abandoned") == 1
+    assert {"started", "golive_case"} <= set(kinds)

@@ -14,7 +14,7 @@ from frontdesk.calls.commands import (
     SetVariables,
     StopPlayback,
 )
-from frontdesk.calls.session import CallSession, Routed, facts_from_channel
+from frontdesk.calls.session import CallSession, JoinQueue, Routed, facts_from_channel
 from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.directory import Patient
@@ -191,3 +191,33 @@ def test_lost_playback_finish_is_recovered(plan: Plan) -> None:
     (arm,) = call.playback_lost(NOW)
     assert isinstance(arm, ArmTimer)
     assert call.playback_lost(NOW) == []
+
+
+def test_a_hang_up_during_the_announcement_is_abandoned_a_route_is_not(plan: Plan) -> None:
+    """The IVR has decided (the announcement plays) but the call is not routed yet: the
+    caller hanging up then abandoned it, as in a menu (issue 16)."""
+    call = session(plan)
+    call.start(EVENING)
+    call.on_event(dtmf("3"), EVENING)
+    the_play(call.on_event(dtmf("1"), EVENING))  # the urgent line's announcement
+    assert call.ivr.decision is not None
+    call.on_event({"type": "StasisEnd", "channel": STASIS_START_CHANNEL}, EVENING)
+    assert (call.ended, call.abandoned) == (True, True)
+    routed = session(plan)
+    play = the_play(routed.start(NOW))
+    routed.on_event(finished(play.playback_id), NOW)
+    routed.on_event(dtmf("2"), NOW)
+    assert (routed.ended, routed.abandoned) == (True, False)
+
+
+def test_a_go_live_shift_goes_with_the_caller_to_the_acd(plan: Plan) -> None:
+    shift = EVENING - NOW + timedelta(days=4)  # Friday night, whatever the real time
+    facts = CallFacts("+13125550000", "+13125551002")
+    call = CallSession(
+        plan, PracticeClock(plan), CHANNEL, facts, EVERYONE, acd=True, clock_offset=-shift
+    )
+    play = the_play(call.start(NOW + shift))  # routed at Monday 10:00
+    call.on_event(finished(play.playback_id), NOW + shift)
+    join = next(c for c in call.on_event(dtmf("2"), NOW + shift) if isinstance(c, JoinQueue))
+    assert join.decision.destination.as_json()["queue"] == "billing"
+    assert join.clock_offset == -shift

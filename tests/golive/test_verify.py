@@ -104,6 +104,18 @@ def test_no_row_and_an_unrouted_row_are_failures(cases: list[Case]) -> None:
     assert compare(case.expected, unrouted) == ["the call was never routed (hung up in the menu?)"]
 
 
+def test_a_queue_case_the_acd_sent_to_after_hours_fails(cases: list[Case]) -> None:
+    """Routed to the right queue, then sent on because the ACD judged the queue closed
+    (at the real time, not the call's routed time: issue 16)."""
+    queued = next(c for c in cases if c.expected.route == "queue")
+    sent_on = row_for(queued, 1, sent_after_hours=True)
+    assert compare(queued.expected, sent_on) == [
+        "the ACD found its queue closed and sent it to after hours"
+    ]
+    voicemail = next(c for c in cases if c.expected.route == "voicemail")
+    assert compare(voicemail.expected, row_for(voicemail, 2, sent_after_hours=True)) == []
+
+
 def test_a_test_caller_found_in_the_directory_is_named(cases: list[Case]) -> None:
     case = next(c for c in cases if not c.expected.known)
     assert compare(case.expected, row_for(case, 1, patient_id="P-1")) == [

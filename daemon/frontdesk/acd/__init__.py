@@ -71,6 +71,10 @@ Choices where the spec is silent (the "Choice" notes of docs/routing.md §4):
   transferred and the practice calls back next business day). A caller whose agent's
   phone is ringing at that moment keeps the ring; if it is not answered they follow
   after hours. Conversations are never touched.
+- **Go-live test calls** (`CallerJoined.clock_offset`, docs/golive.md): until answered,
+  every open/closed check of such a caller (joining, closing time on a timer of its own,
+  a failed ring, an unanswered callback) runs at `now + clock_offset`, its routed time
+  plus its age. Durations count the real wait; the queue's own closing leaves it alone.
 - **Stale events** (an answer after the engine's ring timeout, an event for an unknown
   call or extension, a repeated join) are ignored. Events are applied first, then the
   timers due at `now`, so an answer that arrives with a late tick still wins. A join to

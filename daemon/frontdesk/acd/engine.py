@@ -70,6 +70,7 @@ _CALLER_TIMERS: tuple[TimerKind, ...] = (
     "escalate",
     "relax",
     "callback_retry",
+    "closes_for",
 )
 
 
@@ -194,7 +195,7 @@ class AcdEngine:
             raise ValueError(f"caller {event.call_id} joined unknown queue '{event.queue}'")
         if event.call_id in self._callers:
             return  # a repeated event
-        if not self._open(event.queue, now):
+        if not self._open(event.queue, now + event.clock_offset):
             # The router checks before joining; a race with closing time lands here.
             self._emit(FollowAfterHours(event.call_id, event.queue))
             return
@@ -204,8 +205,7 @@ class AcdEngine:
         self._order[caller.queue].add(caller.order)
         self._enter_group(caller)
         self._start_caller_timers(caller)
-        if self._timers.get(("closing", caller.queue)) is None:
-            self._watch_closing(caller.queue, now)
+        self._watch(caller, now)
 
     def _restore(self, event: CallbackRestored, now: datetime) -> None:
         """A callback pending before a restart takes its original place again."""
@@ -218,7 +218,7 @@ class AcdEngine:
             return  # a repeated event
         if joined.callback_number is None:
             raise ValueError(f"callback {joined.call_id} restored without a number")
-        if not self._open(joined.queue, now):  # as at closing time: a task for staff
+        if not self._open(joined.queue, now + joined.clock_offset):  # as at closing time
             self._emit(CallbackTask(joined.call_id, joined.callback_number, joined.category))
             return
         retry_at = _utc(event.retry_at) if event.retry_at is not None else None
@@ -234,8 +234,7 @@ class AcdEngine:
         self._start_caller_timers(caller)  # announcements and offers skip callbacks
         if retrying and retry_at is not None:
             self._timers.set(("callback_retry", caller.call_id), retry_at)
-        if self._timers.get(("closing", caller.queue)) is None:
-            self._watch_closing(caller.queue, now)
+        self._watch(caller, now)
 
     def _restore_conversation(self, joined: CallerJoined, ext: str, now: datetime) -> None:
         """A conversation that outlived a restart: the pair stays, the agent is busy."""
@@ -248,6 +247,7 @@ class AcdEngine:
         self._seq += 1
         caller = Caller(joined, _utc(joined.enqueued_at), self._seq)
         caller.status, caller.agent = CallerState.TALKING, ext
+        caller.clock_offset = timedelta()  # answered: real time from now on
         self._callers[caller.call_id] = caller
         agent.activity, agent.call_id, agent.call_queue = "talking", caller.call_id, caller.queue
         agent.talk_started = now
@@ -384,7 +384,7 @@ class AcdEngine:
             caller.agent = None
             self._after_talk(agent, now)
         caller.move(CallerState.WAITING)
-        if not self._open(joined.queue, now):
+        if not self._open(joined.queue, self._at(caller, now)):
             self._emit(FollowAfterHours(joined.call_id, joined.queue))
             self._forget(caller)
             return
@@ -392,8 +392,7 @@ class AcdEngine:
         self._order[caller.queue].add(caller.order)
         self._enter_group(caller)
         self._start_caller_timers(caller, start=now)  # a new wait for its announcements
-        if self._timers.get(("closing", caller.queue)) is None:
-            self._watch_closing(caller.queue, now)
+        self._watch(caller, now)
 
     def _callback_accepted(self, call_id: str, now: datetime) -> None:
         caller = self._callers.get(call_id)
@@ -427,7 +426,8 @@ class AcdEngine:
         caller.agent, caller.agent_answered = None, False
         self._free(agent, now, keep_idle_since=False)
         caller.callback_failures += 1
-        if caller.callback_failures > self._policy.retries or not self._open(caller.queue, now):
+        closed = not self._open(caller.queue, self._at(caller, now))
+        if caller.callback_failures > self._policy.retries or closed:
             self._to_task(caller)
             return
         self._set_status(caller, CallerState.CALLBACK_RETRY)
@@ -457,6 +457,8 @@ class AcdEngine:
             self._dirty_groups.add(caller.group)
         elif kind == "callback_retry" and caller.status is CallerState.CALLBACK_RETRY:
             self._set_status(caller, CallerState.CALLBACK)
+        elif kind == "closes_for":
+            self._closing_for(caller, now)
 
     def _agent_ready(self, ext: str, now: datetime) -> None:
         agent = self._agents[ext]
@@ -468,14 +470,26 @@ class AcdEngine:
         if self._open(queue, now):
             self._watch_closing(queue, now)
             return
-        # Callers being rung right now keep ringing; if that fails they follow after hours.
         for call_id in list(self._order[queue]):
             caller = self._callers[call_id]
-            if caller.status is CallerState.WAITING:
-                self._emit(FollowAfterHours(call_id, queue))
-                self._drop(caller)
-            elif caller.status in (CallerState.CALLBACK, CallerState.CALLBACK_RETRY):
-                self._to_task(caller)
+            if not caller.shifted:  # (a go-live caller's schedule closes on its own timer)
+                self._closed_on(caller)
+
+    def _closing_for(self, caller: Caller, now: datetime) -> None:
+        """A go-live caller's queue may close at the caller's routed time plus its age."""
+        if self._open(caller.queue, self._at(caller, now)):
+            self._watch(caller, now)
+        else:
+            self._closed_on(caller)
+
+    def _closed_on(self, caller: Caller) -> None:
+        """Closing time for one caller: after hours, or a task for a pending callback.
+        Callers being rung right now keep ringing; if that fails they follow after hours."""
+        if caller.status is CallerState.WAITING:
+            self._emit(FollowAfterHours(caller.call_id, caller.queue))
+            self._drop(caller)
+        elif caller.status in (CallerState.CALLBACK, CallerState.CALLBACK_RETRY):
+            self._to_task(caller)
 
     def _announce(self, caller: Caller, now: datetime) -> None:
         if caller.status is CallerState.WAITING:
@@ -613,7 +627,7 @@ class AcdEngine:
         """An offer ended without a conversation: back in place, or after hours if closed."""
         caller.agent, caller.agent_answered = None, False
         callback = caller.status is CallerState.CALLING_BACK
-        if not self._open(caller.queue, now):
+        if not self._open(caller.queue, self._at(caller, now)):
             if callback:
                 self._to_task(caller)
             else:
@@ -634,6 +648,7 @@ class AcdEngine:
         assert caller.agent is not None
         self._leave_queue(caller)
         caller.move(CallerState.TALKING)
+        caller.clock_offset = timedelta()  # answered: the routed time no longer counts
 
     def _free(self, agent: Agent, now: datetime, *, keep_idle_since: bool) -> None:
         agent.activity, agent.call_id, agent.call_queue, agent.talk_started = (
@@ -723,6 +738,17 @@ class AcdEngine:
         if caller.skill is not None:
             self._timers.set(("relax", call_id), start + queue.skill_relax_after)
 
+    def _watch(self, caller: Caller, now: datetime) -> None:
+        """Arm the closing check that applies to a caller now in a queue: the queue's own,
+        or for a go-live caller one at its routed time (`closes_for`, in real time)."""
+        if not caller.shifted:
+            if self._timers.get(("closing", caller.queue)) is None:
+                self._watch_closing(caller.queue, now)
+            return
+        schedule, shift = self._queue(caller).schedule, caller.clock_offset
+        closes = next_closing(self._plan, self._clock, schedule, now + shift) - shift
+        self._timers.set(("closes_for", caller.call_id), closes)
+
     def _watch_closing(self, queue: str, now: datetime) -> None:
         schedule = self._plan.queues[queue].schedule
         self._timers.set(("closing", queue), next_closing(self._plan, self._clock, schedule, now))
@@ -770,6 +796,12 @@ class AcdEngine:
 
     def _open(self, queue: str, now: datetime) -> bool:
         return self._clock.schedule_open(self._plan.queues[queue].schedule, now)
+
+    @staticmethod
+    def _at(caller: Caller, now: datetime) -> datetime:
+        """The time a caller's schedule checks run at: a go-live caller's routed time plus
+        its age until answered, else `now`."""
+        return now + caller.clock_offset
 
     def _queue(self, caller: Caller) -> Queue:
         return self._plan.queues[caller.queue]

@@ -30,6 +30,9 @@ class CallerJoined:
     `skill` is the menu skill (relaxed after the queue's `skill_relax_after`);
     `language_skill` is always required. Urgent callers carry neither.
     `callback_number` is the caller's E.164 number, None when withheld or malformed.
+    `clock_offset`: a go-live test call's routing time minus the real time
+    (golive/override.py); until answered, its open/closed checks run at `now +
+    clock_offset`, i.e. at its routed time plus its age. Zero for every other call.
     """
 
     call_id: str
@@ -41,6 +44,7 @@ class CallerJoined:
     category: str = UNROUTED
     callback_number: str | None = None
     language: str = "en"
+    clock_offset: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -365,10 +369,12 @@ def caller_joined(
     language: str,
     callback_number: str | None,
     enqueued_at: datetime,
+    clock_offset: timedelta = timedelta(0),
 ) -> CallerJoined:
     """The join event for a routing decision whose destination is a queue.
 
     `QueueDestination.skills` mixes the menu and the language skill; this splits them.
+    `clock_offset`: the call's go-live routing shift (zero for a patient's call).
     """
     destination = decision.destination
     if not isinstance(destination, QueueDestination):
@@ -386,4 +392,5 @@ def caller_joined(
         category=decision.request.category,
         callback_number=callback_number,
         language=language,
+        clock_offset=clock_offset,
     )

@@ -20,6 +20,7 @@ TimerKind = Literal[
     "callback_retry",  # a callback's next attempt (call id)
     "agent_ready",  # wrap-up or busy back-off ends (extension)
     "closing",  # the queue's schedule may close (queue name)
+    "closes_for",  # ... as a go-live caller routed at another time sees it (call id)
 ]
 TimerId = tuple[TimerKind, str]
 K = TypeVar("K")

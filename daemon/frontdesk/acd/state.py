@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
 from frontdesk.acd.lifecycle import AVAILABLE, CALLBACKS, IN_QUEUE, CallerState, advance
@@ -32,6 +32,16 @@ class Caller:
     choice_pending: bool = False  # a callback offer fell due while an agent was ringing
     choice_offered: bool = False  # told "press 1 for a callback"
     callback_failures: int = 0
+    # Go-live: until answered, the caller's schedule checks run this far from `now`
+    # (CallerJoined.clock_offset); zero once an agent has it, and for every patient.
+    clock_offset: timedelta = field(init=False, default=timedelta(0))
+
+    def __post_init__(self) -> None:
+        self.clock_offset = self.joined.clock_offset
+
+    @property
+    def shifted(self) -> bool:
+        return bool(self.clock_offset)
 
     @property
     def call_id(self) -> str:

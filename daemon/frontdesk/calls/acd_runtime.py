@@ -23,7 +23,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -177,10 +177,21 @@ class AcdRuntime:
         return self.engine.caller(call)
 
     # -- entry points -------------------------------------------------------------------------
-    def join(self, channel: str, decision: Decision, language: str, number: str | None) -> None:
-        """A routed caller enters their queue (the menu has finished with them)."""
+    def join(
+        self,
+        channel: str,
+        decision: Decision,
+        language: str,
+        number: str | None,
+        *,
+        clock_offset: timedelta = timedelta(0),
+    ) -> None:
+        """A routed caller enters their queue (the menu has finished with them);
+        `clock_offset`: a go-live call's routing shift (golive/override.py), which its
+        open/closed checks keep until it is answered."""
+        callback = callback_allowed(number)
         joined = caller_joined(
-            self.plan, channel, decision, language, callback_allowed(number), self.now()
+            self.plan, channel, decision, language, callback, self.now(), clock_offset
         )
         self._adopt(Queued(joined, decision.request, number))
         state = ((STATE_VARIABLE, encode_state(joined)),)
@@ -571,7 +582,8 @@ class AcdRuntime:
             return
         self._forget(queued)
         language = queued.joined.language
-        decision = decide(self.plan, self.clock, queued.request, language, (), self.now())
+        at = self.now() + queued.joined.clock_offset  # a go-live call: at its routed time
+        decision = decide(self.plan, self.clock, queued.request, language, (), at)
         variables = route_variables(decision, language, self.plan)
         log.info("acd.after_hours", call=call, destination=decision.destination.as_json())
         self.hub.publish(events.SentAfterHours(call))

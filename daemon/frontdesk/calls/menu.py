@@ -4,8 +4,9 @@ A new call is looked up (the database has a short deadline; in go-live mode a te
 caller's headers are read meanwhile), answered and walked through the IVR. When the
 IVR decides, the caller is handed on: to the ACD (a queue), to the destinations
 (voicemail, an external number), or back to the dialplan with the route in channel
-variables when frontdesk runs without its ACD. A caller who hangs up before any route
-is an abandoned call (`where`: `menu`).
+variables when frontdesk runs without its ACD. A caller who hangs up before the call is
+routed — in a menu, or during the route's greeting or announcement — is an abandoned
+call (`where`: `menu`). A go-live test call hands its routing shift on to the ACD.
 """
 
 from __future__ import annotations
@@ -45,7 +46,15 @@ Lookup = Callable[[str | None], Awaitable[Patient | None]]
 
 
 class Queues(Protocol):
-    def join(self, channel: str, decision: Decision, language: str, number: str | None) -> None:
+    def join(
+        self,
+        channel: str,
+        decision: Decision,
+        language: str,
+        number: str | None,
+        *,
+        clock_offset: timedelta = ...,
+    ) -> None:
         """Take a caller routed to a queue (calls/acd_runtime.py)."""
 
 
@@ -176,8 +185,10 @@ class MenuCalls:
             self._left(session)
 
     def _left(self, session: CallSession) -> None:
-        """The caller hung up; before any route, that is an abandoned call."""
-        if session.ivr.decision is None:
+        """The caller hung up before the route was handed on: an abandoned call. That
+        includes a hang-up during the route's greeting or announcement, when the IVR
+        has decided but the call was never routed (no `CallRouted`, nobody else's)."""
+        if session.abandoned:
             log.info("call.left_in_menu", channel=session.channel)
             self.hub.publish(events.CallAbandoned(session.channel, where="menu"))
 
@@ -259,7 +270,13 @@ class MenuCalls:
 
     def _hand_on(self, output: JoinQueue | Deliver) -> None:
         if isinstance(output, JoinQueue) and self.queues is not None:
-            self.queues.join(output.channel, output.decision, output.language, output.number)
+            self.queues.join(
+                output.channel,
+                output.decision,
+                output.language,
+                output.number,
+                clock_offset=output.clock_offset,
+            )
         elif isinstance(output, Deliver) and self.handoffs is not None:
             self.handoffs.deliver(output.channel, output.decision, output.number)
 

@@ -64,12 +64,15 @@ DTMF_DIGITS = frozenset("0123456789*#")
 # -- what the session hands on besides requests (calls/menu.py acts on them) --------------------
 @dataclass(frozen=True)
 class JoinQueue:
-    """Hand the caller to frontdesk's own ACD (the call stays in the Stasis app)."""
+    """Hand the caller to frontdesk's own ACD (the call stays in the Stasis app);
+    `clock_offset`: a go-live call's routing shift, which the ACD's open/closed checks
+    keep until the call is answered."""
 
     channel: str
     decision: Decision
     language: str
     number: str | None
+    clock_offset: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,9 @@ class CallSession:
         self.ivr = Ivr(plan, clock, facts, logged_in)
         self.language = self.ivr.language
         self.ended = False
+        # The caller hung up before the route was handed on: the menu's abandoned call,
+        # whether or not the IVR had decided (a greeting or announcement may be playing).
+        self.abandoned = False
         self._playbacks: dict[str, int] = {}  # our ARI playback id -> IVR playback number
         self._current_playback: str | None = None
 
@@ -142,7 +148,7 @@ class CallSession:
     def hung_up(self, now: datetime) -> None:
         """The caller is gone (their hangup, or a request that found the channel gone)."""
         if not self.ended:
-            self.ended = True
+            self.ended = self.abandoned = True
             self.ivr.handle(HungUp(), now)
 
     def on_timer(self, timer: int, now: datetime) -> list[Output]:
@@ -202,7 +208,10 @@ class CallSession:
         self.ended = True  # the IVR is done with this call
         routed = Routed(self.channel, self.facts, self.language, decision)
         if self.acd and isinstance(decision.destination, QueueDestination):
-            return [routed, JoinQueue(self.channel, decision, self.language, self.facts.caller)]
+            join = JoinQueue(
+                self.channel, decision, self.language, self.facts.caller, self.clock_offset
+            )
+            return [routed, join]
         if self.acd:
             return [routed, Deliver(self.channel, decision, self.facts.caller)]
         variables = route_variables(decision, self.language, self.ivr.plan)

@@ -15,6 +15,9 @@ reported.
 Checks per case: route kind, destination (queue and skills, box, or transfer target),
 category, language, after hours, holiday, urgent, and whether the caller was a known
 patient (an "unknown" test caller found in the directory would route differently).
+A case routed to a queue must also have stayed there: an `after_hours` event means the
+ACD found the queue closed and sent the caller on (it judges a test call at its routed
+time, so that happens only when the queue really closed during the call).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from frontdesk.golive.sipp import destination_text
 from frontdesk.store import db
 
 CASE_EVENT = "golive_case"  # the call event the daemon records a case id in (data.case)
+AFTER_HOURS_EVENT = "after_hours"  # the ACD sent a queued caller on (calls/events.py)
 BY_CASE = "case"
 BY_ORDER = "order"
 
@@ -49,6 +53,7 @@ class CallRow:
     urgent: bool
     patient_id: str | None
     case_id: str | None = None  # the X-Frontdesk-Case the daemon recorded
+    sent_after_hours: bool = False  # the ACD sent the queued caller to after hours
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,8 @@ def compare(expected: Expected, row: CallRow | None) -> list[str]:
     for name, got, want in checks:
         if got != want:
             problems.append(f"{name}: {_text(got)}, expected {_text(want)}")
+    if expected.route == "queue" and row.sent_after_hours:
+        problems.append("the ACD found its queue closed and sent it to after hours")
     return problems
 
 
@@ -207,7 +214,9 @@ SELECT c.linkedid, c.caller, c.dialled, c.started_at, c.category, c.destination,
        c.language, c.after_hours, c.holiday, c.urgent, c.patient_id,
        (SELECT e.data->>'case' FROM call_events AS e
         WHERE e.linkedid = c.linkedid AND e.kind = $3
-        ORDER BY e.at DESC, e.id DESC LIMIT 1) AS case_id
+        ORDER BY e.at DESC, e.id DESC LIMIT 1) AS case_id,
+       EXISTS (SELECT 1 FROM call_events AS e
+               WHERE e.linkedid = c.linkedid AND e.kind = $4) AS sent_after_hours
 FROM calls AS c
 WHERE c.caller = ANY($1::text[]) AND c.started_at >= $2
 ORDER BY c.started_at, c.linkedid
@@ -219,7 +228,9 @@ async def load_rows(
 ) -> list[CallRow]:
     """The test callers' call rows that started at or after `since` (aware), each with
     the case id the daemon recorded for it, if any."""
-    records = await conn.fetch(_QUERY, sorted(set(callers)), since, CASE_EVENT, timeout=timeout)
+    records = await conn.fetch(
+        _QUERY, sorted(set(callers)), since, CASE_EVENT, AFTER_HOURS_EVENT, timeout=timeout
+    )
     return [
         CallRow(
             linkedid=r["linkedid"],
@@ -234,6 +245,7 @@ async def load_rows(
             urgent=bool(r["urgent"]),
             patient_id=r["patient_id"],
             case_id=r["case_id"],
+            sent_after_hours=bool(r["sent_after_hours"]),
         )
         for r in records
         if r["started_at"] is not None
