@@ -148,6 +148,7 @@ async def test_learned_at_each_ami_connect_from_the_emulator(
             assert (entry["source"], entry["from_setting"]) == (source, False)
             # CoreStatus: refused to frontdesk's user (as on the real PBX), else the start.
             assert (entry["startup_offset"] is None) == (user == "frontdesk")
+            assert clock.core_status_refused == (user == "frontdesk")  # not asked again
         finally:
             await ami.close()
             await ari.close()

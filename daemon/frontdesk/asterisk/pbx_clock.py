@@ -120,6 +120,7 @@ class PbxClock:
         self.setting = setting
         self.utc = utc or (lambda: datetime.now(UTC))
         self.reading: Reading | None = None
+        self.core_status_refused = False
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -169,11 +170,15 @@ class PbxClock:
         """Ask the PBX (the ping, then CoreStatus); never raises."""
         received = self.utc()
         startup = None
-        with contextlib.suppress(Exception):  # refused, cut, timed out: not this time
-            response = await ami.action("CoreStatus")
-            if response.ok:
-                fields = dict(response.fields)
-                startup = core_status_reading(fields, ami.fully_booted, received)
+        with contextlib.suppress(Exception):  # cut, timed out: not this time
+            if not self.core_status_refused:
+                response = await ami.action("CoreStatus")
+                if response.ok:
+                    fields = dict(response.fields)
+                    startup = core_status_reading(fields, ami.fully_booted, received)
+                # Refused (frontdesk's own user): once is enough; each refusal is a
+                # `RequestNotAllowed` security event on the PBX.
+                self.core_status_refused = response.message == "Permission denied"
         current = None
         if ari is not None:
             with contextlib.suppress(Exception):
