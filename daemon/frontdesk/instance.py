@@ -5,8 +5,10 @@ app silently takes it over (Asterisk sends `ApplicationReplaced` to the older on
 the old one still holds the callers it adopted. So a daemon talks to Asterisk only while
 it holds two exclusive locks:
 
-- an `fcntl.flock` on `<data_dir>/<app>.lock` (the data directory holds the spool and
-  the private database: one daemon writes them at a time; the file names the holder),
+- an `fcntl.flock` on `<data_dir>/<app>.lock`, for the process's whole life (the data
+  directory holds the spool and the private database: one daemon writes them, so a
+  second daemon in the same directory exits with code 3, and a standby on the same host
+  has a directory of its own; the file names the holder),
 - with `FRONTDESK_DATABASE_URL`, a PostgreSQL session-level advisory lock keyed on
   `hashtext('frontdesk:' || current_schema() || ':' || app)`, on a dedicated connection
   named `frontdesk-instance:<app>` (`application_name`). The schema is part of the key,
@@ -64,7 +66,10 @@ ADVERTISE_EVERY = 4  # polls between two reads of who is active (for the dashboa
 
 _KEY = "hashtext('frontdesk:' || current_schema() || ':' || $1)"
 _LOCK_SQL = f"SELECT pg_try_advisory_lock({_KEY})"
-_CHECK_SQL = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+_CHECK_SQL = (  # also renews the lease: the session, and so the lock, is alive
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE application_name = $1 AND datname = current_database()"
+)
 _HOLDER_SQL = (
     "SELECT pid, client_addr::text, backend_start FROM pg_stat_activity "
     "WHERE application_name = $1 AND pid <> pg_backend_pid() ORDER BY backend_start LIMIT 1"
