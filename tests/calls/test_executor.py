@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from frontdesk.asterisk.ari import AriClient, AriError
+from frontdesk.asterisk.ari import AriClient, AriConfig, AriError
 from frontdesk.calls.commands import (
     Answer,
     ArmTimer,
@@ -31,6 +31,9 @@ from frontdesk.calls.commands import (
     Wait,
 )
 from frontdesk.calls.executor import CommandExecutor
+from frontdesk.calls.runtime import CallRuntime
+from frontdesk.plan import load_plan
+from tests.conftest import REFERENCE_PLAN
 
 SHORT = timedelta(milliseconds=50)
 PAST_SHORT = 0.12  # seconds: well after SHORT
@@ -445,3 +448,19 @@ async def test_fence_refuses_what_is_queued_and_tells_the_daemon_once(run: Run) 
     await run.executor.settle()
     assert run.ari.calls == [("answer", "c1")]  # the hangup never went
     assert fenced == ["the app was taken over"]
+
+
+async def test_application_replaced_fences_the_runtime_at_once() -> None:
+    """Another events socket took the app: the dispatcher fences the executor, so this
+    daemon sends nothing more even before its lease has lapsed."""
+    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "frontdesk", "x"))
+    runtime = CallRuntime(load_plan(REFERENCE_PLAN), ari, acd=False)
+    told: list[str] = []
+    runtime.executor.on_fenced = told.append
+    try:
+        runtime.dispatcher.dispatch({"type": "ApplicationReplaced", "application": "frontdesk"})
+        assert told == ["the app was taken over by another events socket"]
+        assert not runtime.executor.commanding()
+    finally:
+        await runtime.close()
+        await ari.close()
