@@ -46,7 +46,7 @@ SHOWN_REJECTS = 50
 
 
 def add_parser(commands: Any) -> None:
-    database = commands.add_parser("db", help="the PostgreSQL store: migrations and purge")
+    database = commands.add_parser("db", help="the PostgreSQL store: migrations, purge and repairs")
     db_commands = database.add_subparsers(dest="db_command", required=True)
     up = db_commands.add_parser("upgrade", help="apply the pending schema migrations")
     _database_url(up)
