@@ -1,6 +1,7 @@
 """Two daemons with the same app name and database: the second waits as standby (it never
 touches Asterisk, its dashboard sends staff to the first, /healthz says standby) and takes
-over when the first stops; one in the same data directory is refused (exit code 3)."""
+over when the first stops; one in the same data directory is refused (exit code 3); a
+standby stops at once on SIGTERM."""
 
 from __future__ import annotations
 
@@ -80,4 +81,11 @@ async def test_second_daemon_waits_as_standby_and_takes_over_when_the_first_stop
     assert '"role": "active"' in body
     snapshot = await second.api("/api/acd")
     assert channel in str(snapshot)
+    # A standby stops at once on SIGTERM (it holds nothing to hand over).
+    third = daemon_for(pbx, database.dsn, name="third", data_dir=first.data_dir / "c")
+    third.start()
+    await wait_for(lambda: standing_by(third), "a third daemon to stand by", 30)
+    third.send(15)
+    assert await third.exited(5) == 0
+    assert second.running
     assert await pbx.violations() == []
