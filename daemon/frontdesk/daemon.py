@@ -47,6 +47,7 @@ from frontdesk.store.fhir import FhirLookup
 from frontdesk.store.presence import load_agent_presence
 from frontdesk.store.records import AgentPresence
 from frontdesk.store.screenpop import ScreenPopSource
+from frontdesk.store.sessions import SessionStore
 from frontdesk.store.webhook import Webhook
 from frontdesk.web.agent_page import add_agent_page_routes
 from frontdesk.web.agents_api import make_app
@@ -605,6 +606,7 @@ async def _serve_agents_api(
     """The dashboard and its APIs; returns its URL, or None when the port is taken."""
     queues = runtime.acd
     assert queues is not None
+    dsn = recorder.dsn if recorder is not None and pool is not None else None
     app = make_app(
         queues,
         AccountStore(pool) if pool is not None else None,
@@ -614,6 +616,7 @@ async def _serve_agents_api(
         put_audit=recorder.sink.put if recorder is not None else None,
         secure_cookies=settings.cookie_secure,
         allowed_hosts=settings.hosts,
+        session_store=SessionStore(dsn) if dsn is not None else None,  # sessions in PostgreSQL
     )
     add_ops_routes(app, metrics.probes, metrics)
     live = LiveBoard(queues, queues.plan, put_audit=recorder.sink.put if recorder else None)

@@ -22,6 +22,8 @@ TABLES = {
     "staff_accounts",
     "pending_callbacks",
     "agent_presence",
+    "staff_sessions",
+    "active_daemons",
 }
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import io
 import json
 import os
+import secrets
 import socket
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,6 +22,7 @@ from frontdesk.cli import main
 from frontdesk.staff import StaffUser
 from frontdesk.store import db
 from frontdesk.store.accounts import AccountStore
+from frontdesk.store.sessions import NewSession, insert_session, session_hash
 from tests.conftest import REFERENCE_PLAN
 from tests.store.conftest import DEFAULT_DSN
 
@@ -213,3 +217,150 @@ def test_no_or_unreachable_database_is_exit_2(
     assert code == 2
     assert "database" in err
     assert "s3cret" not in err
+
+
+# -- sessions and revoke ------------------------------------------------------------------
+def open_session(url: str, username: str, agent: str = "Firefox/133.0") -> str:
+    """A dashboard session as the daemon stores it; its id (hash) as listed."""
+
+    async def make() -> str:
+        conn = await asyncpg.connect(url)
+        try:
+            at = datetime.now(UTC)
+            _, made = new_session(username, at, agent)
+            await insert_session(conn, made)
+            return made.id_hash
+        finally:
+            await conn.close()
+
+    return asyncio.run(make())
+
+
+def new_session(username: str, at: datetime, agent: str) -> tuple[str, NewSession]:
+    sid = secrets.token_urlsafe(32)
+    return sid, NewSession(
+        session_hash(sid),
+        username,
+        secrets.token_urlsafe(32),
+        at,
+        at + timedelta(hours=12),
+        timedelta(minutes=15),
+        "192.0.2.10",
+        agent,
+    )
+
+
+def fetch(url: str, query: str) -> list[dict[str, object]]:
+    async def read() -> list[dict[str, object]]:
+        conn = await asyncpg.connect(url)
+        try:
+            return [dict(r) for r in await conn.fetch(query)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+def test_sessions_are_listed_and_revoked(
+    url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", url)
+    for name in ("alice", "bob"):
+        args = ["users", "add", name, "--role", "agent", "--password-stdin"]
+        assert run(args, capsys, monkeypatch, stdin=PASSWORD)[0] == 0
+    code, out, _ = run(["users", "sessions"], capsys, monkeypatch)
+    assert (code, out.strip()) == (0, "no open sessions")
+    first = open_session(url, "alice", "Mozilla/5.0 [bold]Firefox[/bold]")
+    second = open_session(url, "alice")
+    bobs = open_session(url, "bob")
+    code, out, _ = run(["users", "sessions", "alice", "--json"], capsys, monkeypatch)
+    assert code == 0
+    listed = json.loads(out)
+    assert [s["session"] for s in listed] == [first[:12], second[:12]]
+    assert listed[0]["username"] == "alice"
+    assert listed[0]["client"] == "192.0.2.10"
+    assert listed[0]["user_agent"] == "Mozilla/5.0 [bold]Firefox[/bold]"
+    assert set(listed[0]) == {
+        "username", "session", "created", "last_seen", "expires", "client", "user_agent"
+    }  # fmt: skip
+    code, out, _ = run(["users", "sessions"], capsys, monkeypatch)
+    assert code == 0
+    for column in ("user", "session", "created", "last seen", "client", "user agent"):
+        assert column in out
+    assert first[:12] in out
+    assert bobs[:12] in out
+    assert "[bold]Firefox[/bold]" in out  # shown as sent, not as markup
+
+    code, out, err = run(["users", "revoke", "alice", "--session", first[:8]], capsys, monkeypatch)
+    assert (code, out.strip(), err) == (0, f"revoked 1 session of alice: {first[:12]}", "")
+    code, out, _ = run(["users", "sessions", "alice", "--json"], capsys, monkeypatch)
+    assert [s["session"] for s in json.loads(out)] == [second[:12]]
+    code, out, err = run(["users", "revoke", "alice", "--session", first[:8]], capsys, monkeypatch)
+    assert code == 1  # it matched no open session: exit 1, nothing done
+    assert "no open session of alice starts with" in err
+    code, out, _ = run(["users", "revoke", "alice"], capsys, monkeypatch)
+    assert (code, out.strip()) == (0, f"revoked 1 session of alice: {second[:12]}")
+    code, out, _ = run(["users", "revoke", "alice"], capsys, monkeypatch)
+    assert (code, out.strip()) == (0, "revoked 0 sessions of alice")  # nothing left: fine
+    code, out, _ = run(["users", "sessions", "--json"], capsys, monkeypatch)
+    assert [s["username"] for s in json.loads(out)] == ["bob"]
+    ended = fetch(url, "SELECT ended_reason FROM staff_sessions WHERE username = 'alice'")
+    assert [r["ended_reason"] for r in ended] == ["revoked", "revoked"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["users", "revoke", "nobody"], "no account"),
+        (["users", "revoke", "alice", "--session", "abc"], "at least 6 hex digits"),
+        (["users", "revoke", "alice", "--session", "xyzxyzxyz"], "hex digits"),
+        (["users", "revoke", "Bad Name"], "username"),
+        (["users", "sessions", "nobody"], "no account"),
+    ],
+)
+def test_sessions_and_revoke_refusals_are_exit_2(
+    url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", url)
+    assert run(["users", "add", "alice", "--role", "agent", "--password-stdin"],
+               capsys, monkeypatch, stdin=PASSWORD)[0] == 0  # fmt: skip
+    code, _, err = run(args, capsys, monkeypatch)
+    assert code == 2
+    assert message in err
+
+
+def test_disable_and_passwd_end_sessions_and_every_change_is_audited(
+    url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", url)
+    args = ["users", "add", "alice", "--role", "agent", "--extension", "2001", "--password-stdin"]
+    assert run(args, capsys, monkeypatch, stdin=PASSWORD)[0] == 0
+    open_session(url, "alice")
+    open_session(url, "alice")
+    new = "a brand new passphrase"
+    code, out, _ = run(["users", "passwd", "alice", "--password-stdin"],
+                       capsys, monkeypatch, stdin=new)  # fmt: skip
+    assert (code, out.strip()) == (0, "password set for alice (2 sessions ended)")
+    kept = open_session(url, "alice")
+    assert run(["users", "revoke", "alice", "--session", kept[:12]], capsys, monkeypatch)[0] == 0
+    open_session(url, "alice")
+    code, out, _ = run(["users", "disable", "alice"], capsys, monkeypatch)
+    assert (code, out.strip()) == (0, "disabled alice (1 session ended)")
+    rows = fetch(url, "SELECT actor, action, subject, data FROM audit_log ORDER BY id")
+    actor = f"cli:{getpass.getuser()}"
+    assert [(r["actor"], r["action"], r["subject"]) for r in rows] == [
+        (actor, "user_added", "alice"),
+        (actor, "password_set", "alice"),
+        (actor, "sessions_revoked", "alice"),
+        (actor, "user_disabled", "alice"),
+    ]
+    data = [json.loads(str(r["data"])) for r in rows]
+    assert data[0] == {"role": "agent", "extension": "2001"}
+    assert data[1] == {"sessions_ended": 2}
+    assert data[2] == {"sessions": [kept[:12]], "session_prefix": kept[:12]}
+    assert data[3] == {"sessions_ended": 1}
+    assert new not in json.dumps(data)

@@ -16,6 +16,11 @@ common passwords in `common_passwords.txt` (compared lower-cased, surrounding bl
 ignored). No composition rules (no "one digit, one capital"): length is what counts,
 and a passphrase of words is welcome. The demo login's random password (upsert_demo) is
 not checked against its username.
+
+A new password (`set_password`) and `disable` end every open session of the account in
+the same transaction (store/sessions.py): signed-in browsers and open board streams of
+that user stop at once, in every daemon. (The demo login's password, made anew at each
+run by `upsert_demo`, leaves its sessions be: a restart keeps it signed in.)
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from frontdesk.staff import ROLES, Role, StaffUser
 from frontdesk.store.db import Pool
+from frontdesk.store.sessions import end_user_sessions
 
 log = structlog.get_logger("frontdesk.store")
 
@@ -198,25 +204,43 @@ class AccountStore:
             hashed,
         )
 
-    async def set_password(self, username: str, password: str) -> None:
+    async def set_password(self, username: str, password: str) -> int:
+        """A new password; every open session of the account ends with it (at once, in
+        every daemon: store/sessions.py). How many sessions ended."""
         hashed = await self._hash(check_password(password, username))
-        status = await self._execute(
+        ended = await self._change_ending_sessions(
             "UPDATE staff_accounts SET password_hash = $2, updated_at = now() WHERE username = $1",
             username,
+            "password",
             hashed,
         )
-        if status.endswith(" 0"):
-            raise AccountError(f"no account {username!r}")
-        log.info("accounts.password_set", username=username)
+        log.info("accounts.password_set", username=username, sessions_ended=ended)
+        return ended
 
-    async def disable(self, username: str) -> None:
-        status = await self._execute(
+    async def disable(self, username: str) -> int:
+        """Disable the account and end its open sessions (at once, in every daemon); how
+        many sessions ended."""
+        ended = await self._change_ending_sessions(
             "UPDATE staff_accounts SET disabled = true, updated_at = now() WHERE username = $1",
             username,
+            "disabled",
         )
-        if status.endswith(" 0"):
-            raise AccountError(f"no account {username!r}")
-        log.info("accounts.disabled", username=username)
+        log.info("accounts.disabled", username=username, sessions_ended=ended)
+        return ended
+
+    async def _change_ending_sessions(
+        self, query: str, username: str, reason: str, *args: Any
+    ) -> int:
+        """`query` on the account and the end of its sessions, in one transaction."""
+        async with (
+            asyncio.timeout(self.timeout),
+            self.pool.acquire() as conn,
+            conn.transaction(),
+        ):
+            status = await conn.execute(query, username, *args, timeout=self.timeout)
+            if status.endswith(" 0"):
+                raise AccountError(f"no account {username!r}")
+            return len(await end_user_sessions(conn, username, reason))
 
     async def list(self) -> list[StaffUser]:
         """The enabled accounts, by username."""

@@ -25,6 +25,7 @@ from frontdesk.acd.model import AgentLogin, AgentLogout, AgentPause, AgentUnpaus
 from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.staff import may_control
 from frontdesk.store.records import AuditEntry
+from frontdesk.store.sessions import SessionStore
 from frontdesk.web.audit_actor import actor, on_behalf
 from frontdesk.web.auth import LOOPBACK_HOSTS, Accounts, current_user, forbidden, setup_auth
 from frontdesk.web.server import body_in_time
@@ -51,6 +52,7 @@ def make_app(
     put_audit: Callable[[AuditEntry], None] | None = None,
     secure_cookies: bool | None = None,
     allowed_hosts: Collection[str] = LOOPBACK_HOSTS,
+    session_store: SessionStore | None = None,
 ) -> web.Application:
     # Outermost: the body (at most 4 KiB) is in before sign-in's CSRF check reads it.
     app = web.Application(client_max_size=4096, middlewares=[body_in_time])
@@ -63,6 +65,7 @@ def make_app(
         secure_cookies=secure_cookies,
         put_audit=put_audit,
         allowed_hosts=allowed_hosts,
+        session_store=session_store,
     )
     app[QUEUES] = queues
     if put_audit is not None:

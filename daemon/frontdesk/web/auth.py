@@ -25,11 +25,27 @@ Host: before anything else, even public paths, the `Host` header must name one o
 daemon the bind address too), with any port; another is refused with 421, so a page
 on a DNS-rebound name cannot reach `/login` or `/metrics`.
 
-Sessions live in memory (`Sessions`): a restart of the daemon logs everyone out. A
-session ends after `idle_minutes` (default 15) without a request, after 12 hours in any
-case, or at logout; each login gets a fresh random id (no session fixation). Every 60 s
-of use the account is read again, so a disabled account loses its sessions within a
-minute and a changed role applies (the database being down keeps the session as is).
+Sessions (`Sessions`, in memory) end after `idle_minutes` (default 15) without a
+request, after 12 hours in any case, or at logout; each login gets a fresh random id (no
+session fixation). With `session_store` (the daemon: store/sessions.py) that memory is a
+write-through cache of PostgreSQL's `staff_sessions`, which keeps only the sha256 of the
+cookie:
+- a login writes its row first (the database down: refused, 503); logout ends the row;
+- a cookie this daemon does not hold (after a restart, or another daemon's) is read back
+  and goes on if its session is open, its account enabled and it has not expired (the
+  database down: 503, the cookie kept);
+- each session is checked against its row and account at most every `check_every`
+  seconds (`SESSION_CHECK`, 2 s) while it is used or streamed, and at once when a
+  `NOTIFY frontdesk_sessions` names its user (disable, a new password, `frontdesk users
+  revoke`, a logout at another daemon): an ended session or a disabled account ends it
+  here, and its open streams are woken (`watch_session`) to send `event: expired`;
+- the database down: the sessions held go on unchecked (tried again after `DB_BACKOFF`
+  seconds), a logout is kept in memory until it can be written;
+- every `SWEEP_EVERY` seconds expired sessions' rows are ended and rows ended more than
+  a week ago deleted.
+Without a store (tests, tools) sessions live in memory only: a restart logs everyone
+out, and every 60 s of use the account is read again (a disabled account loses its
+sessions within a minute; the database being down keeps the session as is).
 
 CSRF: every request other than GET/HEAD/OPTIONS made with a session must carry the
 session's token in the `X-CSRF-Token` header or the `csrf` form field, and an `Origin`
@@ -55,10 +71,13 @@ database) nobody can log in, and the login page says so; the bearer token still 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
+import math
 import secrets
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
@@ -70,8 +89,10 @@ import structlog
 from aiohttp import web
 
 from frontdesk.staff import Permission, StaffUser, can
+from frontdesk.store import db
 from frontdesk.store.accounts import USERNAME
 from frontdesk.store.records import AuditEntry
+from frontdesk.store.sessions import NewSession, SessionStore, session_hash
 from frontdesk.web.identity import CSRF, USER, optional_user
 from frontdesk.web.server import OncePerInterval
 from frontdesk.web.templates import render, setup_static
@@ -89,7 +110,11 @@ ANY_HOST: Final = "*"  # in the allow-list: any Host is accepted (not recommende
 DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 LIFETIME: Final = timedelta(hours=12)
-RECHECK: Final = timedelta(seconds=60)
+RECHECK: Final = timedelta(seconds=60)  # in memory: the account is read again this often
+SESSION_CHECK: Final = 2.0  # seconds: with PostgreSQL, each session is checked this often
+DB_BACKOFF: Final = 5.0  # seconds without session checks after the database failed one
+SWEEP_EVERY: Final = 30.0  # seconds between ending expired sessions' rows and the purge
+MAX_PENDING_ENDS: Final = 10_000
 CSP: Final = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'"
@@ -109,14 +134,29 @@ class Accounts(Protocol):
 
 
 # -- sessions -----------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)
 class Session:
     id: str
     user: StaffUser
     csrf: str
     created: datetime
     last_seen: datetime
-    checked: datetime  # when the account was last read from the database
+    checked: datetime  # when the account was last read from the database (in memory)
+    key: str = ""  # sha256 of `id`: what PostgreSQL keeps (store/sessions.py)
+    stored_seen: datetime | None = None  # `last_seen` as last written to PostgreSQL
+    verified_at: float = -math.inf  # monotonic time of the last check against PostgreSQL
+    ended: bool = False
+    watchers: set[asyncio.Event] = field(default_factory=set)  # open streams' wake-ups
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = session_hash(self.id)
+
+    def end(self) -> None:
+        """Ended: every stream watching it wakes up (and finds it gone)."""
+        self.ended = True
+        for wake in self.watchers:
+            wake.set()
 
 
 class Sessions:
@@ -141,6 +181,13 @@ class Sessions:
         self._by_id[session.id] = session
         return session
 
+    def put(self, session: Session) -> Session:
+        """Hold a session read back from PostgreSQL; the one held already wins."""
+        return self._by_id.setdefault(session.id, session)
+
+    def expired(self, session: Session) -> bool:
+        return self._expired(session, self.now())
+
     def peek(self, sid: str | None) -> Session | None:
         """The live session `sid`, without counting this as use (an SSE stream's check)."""
         session = self._by_id.get(sid) if sid else None
@@ -148,6 +195,7 @@ class Sessions:
             return None
         if self._expired(session, self.now()):
             del self._by_id[session.id]
+            session.end()
             return None
         return session
 
@@ -159,12 +207,19 @@ class Sessions:
         return session
 
     def delete(self, sid: str | None) -> None:
-        if sid:
-            self._by_id.pop(sid, None)
+        session = self._by_id.pop(sid, None) if sid else None
+        if session is not None:
+            session.end()
 
     def drop_user(self, username: str) -> None:
-        for sid in [s.id for s in self._by_id.values() if s.user.username == username]:
-            del self._by_id[sid]
+        for session in self.of_user(username):
+            self.delete(session.id)
+
+    def of_user(self, username: str) -> list[Session]:
+        return [s for s in self._by_id.values() if s.user.username == username]
+
+    def all(self) -> list[Session]:
+        return list(self._by_id.values())
 
     def _expired(self, session: Session, at: datetime) -> bool:
         return at - session.last_seen >= self.idle or at - session.created >= self.lifetime
@@ -172,7 +227,7 @@ class Sessions:
     def _purge(self) -> None:
         at = self.now()
         for sid in [s.id for s in self._by_id.values() if self._expired(s, at)]:
-            del self._by_id[sid]
+            self._by_id.pop(sid).end()
 
 
 # -- login throttle -----------------------------------------------------------------------
@@ -326,6 +381,14 @@ class _Auth:
     login_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     # Refused hosts are logged once a minute (a flood must not fill the log).
     host_log: OncePerInterval = field(default_factory=lambda: OncePerInterval(60.0))
+    # Sessions in PostgreSQL (None: in memory only, for tests and tools without one).
+    store: SessionStore | None = None
+    check_every: float = SESSION_CHECK
+    clock: Callable[[], float] = time.monotonic  # for the check interval and the backoff
+    down_until: float = -math.inf  # no session checks before this (the database failed)
+    down_log: OncePerInterval = field(default_factory=lambda: OncePerInterval(60.0))
+    pending_ends: dict[str, str] = field(default_factory=dict)  # hash -> reason, unwritten
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 SESSIONS: Final = web.AppKey("sessions", Sessions)
@@ -343,11 +406,14 @@ def setup_auth(
     secure_cookies: bool | None = None,
     put_audit: Callable[[AuditEntry], None] | None = None,
     allowed_hosts: Collection[str] = LOOPBACK_HOSTS,
+    session_store: SessionStore | None = None,
+    check_every: float = SESSION_CHECK,
 ) -> None:
-    """Put `app` behind staff sign-in (see the module's docstring)."""
+    """Put `app` behind staff sign-in (see the module's docstring). With `session_store`
+    sessions live in PostgreSQL (the daemon); without, in memory only."""
     sessions = Sessions(now, idle=timedelta(minutes=idle_minutes))
     app[SESSIONS] = sessions
-    app[_AUTH] = _Auth(
+    auth = app[_AUTH] = _Auth(
         accounts,
         sessions,
         LoginThrottle(now),
@@ -357,7 +423,24 @@ def setup_auth(
         put_audit,
         frozenset(_host_name(h) for h in allowed_hosts),
         TokenFailures(now),
+        store=session_store,
+        check_every=check_every,
     )
+    if session_store is not None:
+
+        async def start(_: web.Application) -> None:
+            await session_store.start()
+            session_store.listen(lambda username: _on_notified(auth, username))
+            _spawn(auth, _sweep(auth), "sessions-sweep")
+
+        async def stop(_: web.Application) -> None:
+            for task in list(auth.tasks):
+                task.cancel()
+            await asyncio.gather(*auth.tasks, return_exceptions=True)
+            await session_store.close()
+
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
     app.middlewares.append(_middleware)
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/login", _login_page)
@@ -431,6 +514,11 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         return await _with_token(request, handler, auth, sent, auth.api_token)
     sid = request.cookies.get(COOKIE)
     session = auth.sessions.touch(sid)
+    if session is None and sid and auth.store is not None:
+        try:
+            session = await _load(auth, sid)
+        except _Unconfirmed:
+            return _unavailable(request)
     if session is not None:
         session = await _recheck(auth, session)
     if session is None:
@@ -487,7 +575,40 @@ def _bearer_ok(sent: str, token: str) -> bool:
 
 
 async def _recheck(auth: _Auth, session: Session) -> Session | None:
-    """Read the account again now and then: disabled accounts lose their sessions."""
+    """The session if it still stands: with PostgreSQL, its row and account are read at
+    most every `check_every` seconds (and at once on a notification); in memory, the
+    account is read every `RECHECK`. Disabled accounts and ended sessions are dropped."""
+    if session.ended:
+        return None
+    if auth.store is None:
+        return await _recheck_account(auth, session)
+    mono = auth.clock()
+    if mono - session.verified_at < auth.check_every or mono < auth.down_until:
+        return session
+    session.verified_at = mono  # one check at a time for a session
+    seen = session.last_seen
+    moved = session.stored_seen is None or seen > session.stored_seen
+    try:
+        stored = await auth.store.read(session.key, seen if moved else None)
+    except (*db.UNAVAILABLE, db.PostgresError) as exc:
+        _database_failed(auth, exc)
+        return session  # the database is down: the session goes on as it was
+    auth.down_until = -math.inf  # the database answered
+    if session.ended:  # ended meanwhile (a logout here)
+        return None
+    if stored is None or not stored.open:
+        reason = "gone" if stored is None else stored.ended_reason or "disabled"
+        log.info("auth.session_ended", username=session.user.username, reason=reason)
+        auth.sessions.delete(session.id)
+        return None
+    if moved:
+        session.stored_seen = seen
+    session.user = stored.user  # a changed role applies
+    return session
+
+
+async def _recheck_account(auth: _Auth, session: Session) -> Session | None:
+    """In memory: read the account again now and then (disabled accounts lose sessions)."""
     at = auth.now()
     if auth.accounts is None or at - session.checked < RECHECK:
         return session
@@ -503,6 +624,169 @@ async def _recheck(auth: _Auth, session: Session) -> Session | None:
         return None
     session.user = user
     return session
+
+
+class _Unconfirmed(Exception):
+    """A session this daemon does not hold, while PostgreSQL cannot be asked about it."""
+
+
+async def _load(auth: _Auth, sid: str) -> Session | None:
+    """A session this daemon does not hold yet (signed in before a restart, or at another
+    daemon on the same database), read from PostgreSQL: held from now on if it is open,
+    its account enabled and it has not expired by this daemon's clock."""
+    assert auth.store is not None
+    key = session_hash(sid)
+    if key in auth.pending_ends:  # ended here while the database was down
+        return None
+    if auth.clock() < auth.down_until:
+        raise _Unconfirmed
+    try:
+        stored = await auth.store.read(key)
+    except (*db.UNAVAILABLE, db.PostgresError) as exc:
+        _database_failed(auth, exc)
+        raise _Unconfirmed from None
+    auth.down_until = -math.inf
+    if stored is None or not stored.open:
+        return None
+    at = auth.now()
+    session = Session(
+        sid,
+        stored.user,
+        stored.csrf,
+        stored.created,
+        stored.last_seen,
+        at,
+        key=key,
+        stored_seen=stored.last_seen,
+        verified_at=auth.clock(),
+    )
+    if auth.sessions.expired(session):
+        return None  # the sweep marks its row
+    held = auth.sessions.put(session)
+    log.info("auth.session_resumed", username=stored.user.username)
+    return auth.sessions.touch(held.id)
+
+
+def _unavailable(request: web.Request) -> web.Response:
+    message = "The database cannot be reached: your session cannot be checked. Try again soon."
+    if wants_html(request):
+        return render(request, "error.html", status=503, title="Unavailable", message=message)
+    return web.json_response({"error": message}, status=503, headers={"Retry-After": "5"})
+
+
+def _database_failed(auth: _Auth, exc: BaseException) -> None:
+    """No session checks for `DB_BACKOFF` seconds (sessions held go on; none is resumed
+    or made); logged once a minute."""
+    auth.down_until = auth.clock() + DB_BACKOFF
+    allowed, skipped = auth.down_log.allow("sessions")
+    if allowed:
+        log.warning("auth.sessions_unchecked", error=type(exc).__name__, not_logged=skipped)
+
+
+async def _end(auth: _Auth, sid: str | None, reason: str) -> None:
+    """End a session here at once and in PostgreSQL (every daemon); when the database is
+    down its end is kept here (it cannot be resumed) and written by the sweep."""
+    if not sid:
+        return
+    auth.sessions.delete(sid)
+    if auth.store is None:
+        return
+    key = session_hash(sid)
+    try:
+        await auth.store.end(key, reason)
+    except (*db.UNAVAILABLE, db.PostgresError) as exc:
+        _database_failed(auth, exc)
+        if len(auth.pending_ends) < MAX_PENDING_ENDS:
+            auth.pending_ends[key] = reason
+
+
+def _on_notified(auth: _Auth, username: str) -> None:
+    """A NOTIFY: that user's sessions (everyone's for "") are checked now."""
+    held = auth.sessions.all() if not username else auth.sessions.of_user(username)
+    for session in held:
+        session.verified_at = -math.inf
+        _spawn(auth, _recheck_now(auth, session), "sessions-check")
+
+
+async def _recheck_now(auth: _Auth, session: Session) -> None:
+    auth.down_until = min(auth.down_until, auth.clock())  # the database just spoke
+    await _recheck(auth, session)
+
+
+async def _sweep(auth: _Auth) -> None:
+    """Ends kept while the database was down are written (tried every `check_every`
+    seconds); every `SWEEP_EVERY` seconds expired sessions' rows are ended and rows ended
+    `RETENTION` ago deleted."""
+    store = auth.store
+    assert store is not None
+    swept = -math.inf
+    while True:
+        await asyncio.sleep(auth.check_every)
+        due = auth.clock() - swept >= SWEEP_EVERY
+        if not due and not auth.pending_ends:
+            continue
+        try:
+            for key, reason in list(auth.pending_ends.items()):
+                await store.end(key, reason)
+                del auth.pending_ends[key]
+            auth.down_until = -math.inf
+            if not due:
+                continue
+            expired = await store.expire(auth.now())
+            purged = await store.purge()
+            swept = auth.clock()
+        except (*db.UNAVAILABLE, db.PostgresError) as exc:
+            _database_failed(auth, exc)
+            continue
+        except Exception as exc:  # never let the sweep die: log it, go on
+            log.error("auth.sessions_sweep_failed", error=type(exc).__name__)
+            continue
+        if expired or purged:
+            log.info("auth.sessions_swept", expired=len(expired), deleted=purged)
+
+
+def _spawn(auth: _Auth, work: Awaitable[None], name: str) -> None:
+    async def run() -> None:
+        await work
+
+    task = asyncio.create_task(run(), name=name)
+    auth.tasks.add(task)
+    task.add_done_callback(auth.tasks.discard)
+
+
+async def session_alive(request: web.Request) -> bool:
+    """Whether the request's session still stands (for an open stream): looked at without
+    counting as use, so an open board does not keep a session alive; checked against
+    PostgreSQL every `check_every` seconds. True for the API token."""
+    session = current_session(request)
+    if session is None:
+        return True
+    auth = request.app[_AUTH]
+    held = auth.sessions.peek(session.id)
+    return held is not None and await _recheck(auth, held) is not None
+
+
+def next_check(request: web.Request, longest: float) -> float:
+    """Seconds until the request's session is next checked against PostgreSQL (at most
+    `longest`; `longest` when sessions are in memory or for the API token)."""
+    session = current_session(request)
+    auth = request.app[_AUTH]
+    if session is None or auth.store is None:
+        return longest
+    due = max(session.verified_at + auth.check_every, auth.down_until) - auth.clock()
+    return max(0.05, min(longest, due))
+
+
+def watch_session(request: web.Request, wake: asyncio.Event) -> Callable[[], None]:
+    """`wake` is set when the request's session ends (logout, revocation): a stream's
+    wait ends at once. Returns the undo."""
+    session = current_session(request)
+    if session is None:
+        return lambda: None
+    session.watchers.add(wake)
+    if session.ended:
+        wake.set()
+    return lambda: session.watchers.discard(wake)
 
 
 def _unauthenticated(request: web.Request, *, expired: bool) -> web.HTTPException:
@@ -683,8 +967,12 @@ async def _login(request: web.Request) -> web.StreamResponse:
             request, status=401, message="Wrong username or password.", username=username
         )
     auth.throttle.succeeded(username, address)
-    auth.sessions.delete(request.cookies.get(COOKIE))
+    await _end(auth, request.cookies.get(COOKIE), "replaced")
     session = auth.sessions.create(user)
+    if not await _stored(request, auth, session):
+        return _login_form(
+            request, status=503, message="Logins are unavailable: the database cannot be reached."
+        )
     _record(request, "login", username)
     response = _see_other(safe_next(str(form.get("next") or "")))
     _set_cookie(response, COOKIE, session.id, _secure(request, auth))
@@ -697,11 +985,39 @@ async def _logout(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     session = current_session(request)
     if session is not None:
-        auth.sessions.delete(session.id)
+        await _end(auth, session.id, "logout")
     _record(request, "logout", user.username)
     response = _see_other("/login")
     response.del_cookie(COOKIE, path="/")
     return response
+
+
+async def _stored(request: web.Request, auth: _Auth, session: Session) -> bool:
+    """A new session written to PostgreSQL (when sessions live there); False, the session
+    dropped, when the database cannot take it: no session that cannot be listed or
+    revoked is handed out."""
+    if auth.store is None:
+        return True
+    new = NewSession(
+        session.key,
+        session.user.username,
+        session.csrf,
+        session.created,
+        session.created + auth.sessions.lifetime,
+        auth.sessions.idle,
+        request.remote,
+        request.headers.get("User-Agent"),
+    )
+    try:
+        await auth.store.insert(new)
+    except (*db.UNAVAILABLE, db.PostgresError) as exc:
+        auth.sessions.delete(session.id)
+        _database_failed(auth, exc)
+        log.error("auth.login_unavailable", error=type(exc).__name__)
+        return False
+    session.stored_seen = session.created
+    session.verified_at = auth.clock()
+    return True
 
 
 def _see_other(location: str) -> web.Response:

@@ -14,7 +14,10 @@ daemon `STREAMS_TOTAL` in all, beyond which `GET /events` answers 429.
 
 Routes (behind web/auth.py's session check):
 - `GET /events`: `text/event-stream`; `event: board` with the board JSON; `event: expired`
-  then end of stream when the viewer's session has ended (idle timeout, logout).
+  then end of stream when the viewer's session has ended (idle timeout, logout, the
+  account disabled, a new password, `frontdesk users revoke`): at once when this daemon
+  ends it or hears of it (PostgreSQL NOTIFY), else at the session's next check against
+  PostgreSQL, within `SESSION_CHECK` (2 s: web/auth.py).
 - `GET /api/board`: the same JSON once (scripts, tests).
 - `POST /api/alerts/{id}/ack`: acknowledge an alert (`acknowledge_alert`: charge nurses
   and supervisors); a callback task or voicemail message is done this way, with an
@@ -51,7 +54,15 @@ from frontdesk.store import board as store_board
 from frontdesk.store import db
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.audit_actor import actor
-from frontdesk.web.auth import SESSIONS, current_session, current_user, forbidden, require
+from frontdesk.web.auth import (
+    current_session,
+    current_user,
+    forbidden,
+    next_check,
+    require,
+    session_alive,
+    watch_session,
+)
 from frontdesk.web.board import (
     ALERT_FACTS,
     RETURN_OUTCOMES,
@@ -259,30 +270,44 @@ async def events(request: web.Request) -> web.StreamResponse:
         )
         await response.prepare(request)
         wake = live.watch()
+        unwatch_session = watch_session(request, wake)  # its end wakes the stream at once
         try:
             while not live.closed:
-                if not session_alive(request):
+                if not await session_alive(request):
                     await response.write(b"event: expired\ndata: {}\n\n")
                     break
                 wake.clear()
                 await response.write(live.payload_for(user))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=REFRESH)
+                if not await _until_change(request, live, wake):
+                    await response.write(b"event: expired\ndata: {}\n\n")
+                    break
                 await asyncio.sleep(COALESCE)
         except (ConnectionError, RuntimeError):  # the browser went away
             pass
         finally:
             live.unwatch(wake)
+            unwatch_session()
     finally:
         live.close_stream(key)
     return response
 
 
-def session_alive(request: web.Request) -> bool:
-    """Whether the stream's session still stands (idle timeout and logout end streams);
-    looked at without counting as use, so an open board does not keep a session alive."""
-    session = current_session(request)
-    return session is None or request.app[SESSIONS].peek(session.id) is not None
+async def _until_change(request: web.Request, live: LiveBoard, wake: asyncio.Event) -> bool:
+    """Waits until the board changes (or `REFRESH` seconds pass); False as soon as the
+    stream's session has ended: checked when its end wakes the stream (logout or a
+    revocation seen by this daemon) and at each of its checks against PostgreSQL (every
+    few seconds: web/auth.py `SESSION_CHECK`)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + REFRESH
+    while not wake.is_set() and not live.closed:
+        left = until - loop.time()
+        if left <= 0:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=next_check(request, left))
+        if not await session_alive(request):
+            return False
+    return await session_alive(request)
 
 
 async def acknowledge(request: web.Request) -> web.Response:

@@ -1,10 +1,24 @@
-"""`frontdesk users add|list|disable|passwd`: the dashboard's staff accounts.
+"""`frontdesk users add|list|disable|passwd|sessions|revoke`: the dashboard's staff
+accounts and their sessions.
 
 The database is `--database-url` or else `FRONTDESK_DATABASE_URL`, as for `frontdesk db
 upgrade`; pending migrations are applied first. Passwords are read with `--password-stdin`
 (one line) or else asked twice at the terminal; never from the command line. With
 `--plan PLAN` (or `FRONTDESK_PLAN`) an extension must be a staff extension of the plan.
-Exit codes: 0 ok; 2 bad input, a refused change, or no or an unreachable database.
+
+`disable` and `passwd` end every open session of the account, and `revoke USER
+[--session ID-PREFIX]` the user's sessions (or the one whose id starts with the prefix,
+as `sessions` shows it): at once in every daemon on that database (store/sessions.py;
+open board streams get `event: expired` within 2 s). `sessions [USER] [--json]` lists the
+open sessions: user, session id (the first 12 hex digits of the sha256 of the cookie,
+never the cookie), created, last seen, client address and user agent.
+
+Every change (`add`, `disable`, `passwd`, `revoke`) is put in the audit log (`revoke` in the
+same transaction), actor `cli:<the OS user>` (`user_added`, `user_disabled`, `password_set`,
+`sessions_revoked`, with the sessions ended).
+
+Exit codes: 0 ok; 1 `revoke --session` matched no open session of that user; 2 bad
+input, a refused change (an unknown user), or no or an unreachable database.
 """
 
 from __future__ import annotations
@@ -16,6 +30,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,14 +38,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from frontdesk.exits import EXIT_INVALID, EXIT_OK
+from frontdesk.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from frontdesk.plan import PlanError, load_plan
 from frontdesk.staff import ROLES
 from frontdesk.store import db
-from frontdesk.store.accounts import AccountError, AccountStore
+from frontdesk.store.accounts import AccountError, AccountStore, check_username
 from frontdesk.store.cli import ENV, _quiet_logs
+from frontdesk.store.db import Connection
 from frontdesk.store.migrations import upgrade
+from frontdesk.store.records import new_key
 from frontdesk.store.refusals import CONNECT_TIMEOUT, Refused, refusing
+from frontdesk.store.sessions import (
+    MIN_PREFIX,
+    SessionInfo,
+    end_user_sessions,
+    open_sessions,
+    public_id,
+)
 
 PLAN_ENV = "FRONTDESK_PLAN"
 T = TypeVar("T")
@@ -57,7 +81,7 @@ def add_parser(commands: Any) -> None:
     _database_url(listing)
     listing.set_defaults(handler=_list)
 
-    disable = sub.add_parser("disable", help="disable an account (its sessions end within 60 s)")
+    disable = sub.add_parser("disable", help="disable an account (its sessions end at once)")
     disable.add_argument("username")
     _database_url(disable)
     disable.set_defaults(handler=_disable)
@@ -67,6 +91,24 @@ def add_parser(commands: Any) -> None:
     _password_stdin(passwd)
     _database_url(passwd)
     passwd.set_defaults(handler=_passwd)
+
+    sessions = sub.add_parser("sessions", help="list the open dashboard sessions")
+    sessions.add_argument("username", nargs="?", default=None, help="only this user's")
+    sessions.add_argument("--json", action="store_true", help="one JSON array")
+    _database_url(sessions)
+    sessions.set_defaults(handler=_sessions)
+
+    revoke = sub.add_parser("revoke", help="end a user's dashboard sessions at once")
+    revoke.add_argument("username")
+    revoke.add_argument(
+        "--session",
+        metavar="ID-PREFIX",
+        default=None,
+        help=f"only the session whose id starts with this (at least {MIN_PREFIX} hex digits,"
+        " as `frontdesk users sessions` shows it)",
+    )
+    _database_url(revoke)
+    revoke.set_defaults(handler=_revoke)
 
 
 def _database_url(parser: argparse.ArgumentParser) -> None:
@@ -83,8 +125,11 @@ def _password_stdin(parser: argparse.ArgumentParser) -> None:
 
 # -- the commands -------------------------------------------------------------------------
 def _add(args: argparse.Namespace, out: Console) -> int:
-    def run(store: AccountStore) -> Awaitable[Any]:
-        return store.add(args.username, name, args.role, args.extension, password)
+    async def run(store: AccountStore) -> Any:
+        added = await store.add(args.username, name, args.role, args.extension, password)
+        data = {"role": added.role, "extension": added.extension}
+        await _audit(store, "user_added", added.username, data)
+        return added
 
     try:
         name = args.name if args.name is not None else args.username
@@ -131,22 +176,160 @@ def _list(args: argparse.Namespace, out: Console) -> int:
 
 
 def _disable(args: argparse.Namespace, out: Console) -> int:
+    async def run(store: AccountStore) -> int:
+        ended = await store.disable(args.username)
+        await _audit(store, "user_disabled", args.username, {"sessions_ended": ended})
+        return ended
+
     try:
-        _with_store(args, lambda store: store.disable(args.username))
+        ended = _with_store(args, run)
     except Refused as exc:
         return _fail("disable", str(exc))
-    out.print(f"disabled {escape(args.username)}", highlight=False)
+    out.print(f"disabled {escape(args.username)}{_ended(ended)}", highlight=False)
     return EXIT_OK
 
 
 def _passwd(args: argparse.Namespace, out: Console) -> int:
+    async def run(store: AccountStore) -> int:
+        ended = await store.set_password(args.username, password)
+        await _audit(store, "password_set", args.username, {"sessions_ended": ended})
+        return ended
+
     try:
         password = _read_password(args.password_stdin)
-        _with_store(args, lambda store: store.set_password(args.username, password))
+        ended = _with_store(args, run)
     except Refused as exc:
         return _fail("passwd", str(exc))
-    out.print(f"password set for {escape(args.username)}", highlight=False)
+    out.print(f"password set for {escape(args.username)}{_ended(ended)}", highlight=False)
     return EXIT_OK
+
+
+def _ended(count: int) -> str:
+    if count == 0:
+        return ""
+    return f" ({count} session{'s' if count != 1 else ''} ended)"
+
+
+def _sessions(args: argparse.Namespace, out: Console) -> int:
+    async def run(store: AccountStore) -> list[SessionInfo]:
+        async with store.pool.acquire() as conn:
+            if args.username is not None:
+                await _known(conn, args.username)
+            return await open_sessions(conn, args.username)
+
+    try:
+        found = _with_store(args, run)
+    except Refused as exc:
+        return _fail("sessions", str(exc))
+    if args.json:
+        rows = [
+            {
+                "username": s.username,
+                "session": s.id,
+                "created": s.created.isoformat(),
+                "last_seen": s.last_seen.isoformat(),
+                "expires": s.expires.isoformat(),
+                "client": s.client,
+                "user_agent": s.user_agent,
+            }
+            for s in found
+        ]
+        print(json.dumps(rows, ensure_ascii=False))
+        return EXIT_OK
+    if not found:
+        out.print("no open sessions", highlight=False)
+        return EXIT_OK
+    table = Table()
+    for column in ("user", "session", "created", "last seen", "client", "user agent"):
+        table.add_column(column)
+    for s in found:
+        table.add_row(
+            escape(s.username),
+            s.id,
+            _when(s.created),
+            _when(s.last_seen),
+            escape(s.client or "-"),
+            escape(s.user_agent or "-"),
+        )
+    out.print(table)
+    return EXIT_OK
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _revoke(args: argparse.Namespace, out: Console) -> int:
+    prefix = args.session.strip().lower() if args.session is not None else None
+
+    async def run(store: AccountStore) -> list[str]:
+        async with store.pool.acquire() as conn, conn.transaction():
+            await _known(conn, args.username)
+            ended = await end_user_sessions(conn, args.username, "revoked", prefix)
+            data: dict[str, Any] = {"sessions": [public_id(h) for h in ended]}
+            if prefix is not None:
+                data["session_prefix"] = prefix
+            await _insert_audit(conn, "sessions_revoked", args.username, data)
+        return ended
+
+    try:
+        if prefix is not None and (
+            len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix)
+        ):
+            raise Refused(
+                f"a session id is at least {MIN_PREFIX} hex digits"
+                " (as `frontdesk users sessions` shows it)"
+            )
+        ended = _with_store(args, run)
+    except Refused as exc:
+        return _fail("revoke", str(exc))
+    name = escape(args.username)
+    if prefix is not None and not ended:
+        print(
+            f"frontdesk users revoke: no open session of {args.username} starts with {prefix}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    shown = ", ".join(public_id(h) for h in ended)
+    count = len(ended)
+    out.print(
+        f"revoked {count} session{'s' if count != 1 else ''} of {name}"
+        + (f": {shown}" if shown else ""),
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+async def _known(conn: Connection, username: str) -> None:
+    check_username(username)
+    if not await conn.fetchval("SELECT 1 FROM staff_accounts WHERE username = $1", username):
+        raise AccountError(f"no account {username!r}")
+
+
+def _actor() -> str:
+    """`cli:<the OS user running the command>` for the audit log."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = f"uid{os.getuid()}"
+    return f"cli:{name}"[:64]
+
+
+async def _audit(store: AccountStore, action: str, subject: str, data: dict[str, Any]) -> None:
+    async with store.pool.acquire() as conn:
+        await _insert_audit(conn, action, subject, data)
+
+
+async def _insert_audit(conn: Connection, action: str, subject: str, data: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (entry_key, at, actor, action, subject, data)"
+        " VALUES ($1, now(), $2, $3, $4, $5::jsonb)",
+        new_key(),
+        _actor(),
+        action,
+        subject,
+        json.dumps(data),
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------
