@@ -8,6 +8,7 @@ concurrent call routing normally.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 import pytest
@@ -17,7 +18,7 @@ from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.routing.ivr import CallFacts
 from tests.conftest import local
-from tests.test_live_calls import open_line
+from tests.test_live_calls import Line, open_line
 
 NOW = local("2026-11-30 10:00")
 KEYS = [*"0123456789*#", "AB", "", "\x00", "11", "\u0661", " 1", None, 5]
@@ -74,12 +75,19 @@ def test_10000_keys_one_by_one_stay_bounded(plan: Plan) -> None:
     assert len(call._playbacks) <= 1
 
 
+async def press_until_gone(line: Line, channel: str, digits: str) -> None:
+    """Keys with no gap; the first `1` routes the call back to the dialplan, which may end
+    it while the caller is still pressing (the emulator then refuses the next key)."""
+    with contextlib.suppress(KeyError):
+        await line.pbx.press(channel, digits, gap=0)
+
+
 async def test_a_flooded_call_does_not_hold_up_another(plan: Plan) -> None:
     async with open_line(plan) as line:
         flooded = await line.call(caller="+17735550100")
         other = await line.call(caller="+13125551003")
         await line.wait_menu_played(other, "emergency-notice")
-        flood = asyncio.create_task(line.pbx.press(flooded, "1" * 500, gap=0))
+        flood = asyncio.create_task(press_until_gone(line, flooded, "1" * 500))
         await line.wait_menu_played(other, "menu-operator")
         await line.pbx.press(other, "2")
         routed = await line.route_of(other)
