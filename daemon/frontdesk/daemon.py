@@ -26,6 +26,7 @@ from frontdesk.asterisk.fastagi import AgiSettings, FastAgiServer
 from frontdesk.asterisk.pbx_clock import PbxClock
 from frontdesk.calls import events
 from frontdesk.calls.acd_runtime import AcdRuntime
+from frontdesk.calls.admission import Admission, AdmissionGate, Limits
 from frontdesk.calls.agi_route import agi_decider
 from frontdesk.calls.hub import EventHub
 from frontdesk.calls.presence import PhonePresence
@@ -142,6 +143,7 @@ async def _serve(
             lookup=await _caller_lookup(stack, settings, pool),
             user_event=lambda name, fields: ami.user_event(name, **fields),
             golive=settings.golive,
+            admission=_admission(settings, plan),
         )
         stack.push_async_callback(runtime.close)
         _fence(lock, ari, runtime)
@@ -157,7 +159,10 @@ async def _serve(
                 await demo_login(plan, pool, url)
         track_phones(ami, ari, plan, queues)
         await _start_fastagi(stack, settings, plan, directory, runtime.logged_in)
-        tasks = [asyncio.create_task(runtime.run(), name="ari-events")]
+        tasks = [
+            asyncio.create_task(runtime.run(), name="ari-events"),
+            asyncio.create_task(runtime.watch_health(), name="admission"),
+        ]
         if emulator is not None and settings.demo_callers:
             put = recorder.sink.put if recorder is not None else None  # staff's dispositions
             callers = synthetic_calls(emulator, plan, directory, call_gap, runtime, put)
@@ -382,6 +387,20 @@ def _record_cdrs(ami: AmiClient, recorder: CallRecorder, clock: PbxClock) -> Non
     ami.add_listener(on_event)
 
 
+def _admission(settings: Settings, plan: Plan) -> AdmissionGate | None:
+    """Admission control with the configured limits (docs/scale.md, "Overload")."""
+    if not settings.admission:
+        return None
+    limits = Limits(
+        max_channels=settings.max_channels,
+        loop_lag=settings.overload_loop_lag_ms / 1000,
+        event_delay=settings.overload_event_delay_ms / 1000,
+        ari_latency=settings.overload_ari_latency_ms / 1000,
+    )
+    admission = Admission(time.monotonic, limits)
+    return AdmissionGate.for_plan(admission, plan.numbers, plan.practice.phone_region)
+
+
 def _probes(
     ari: AriClient,
     ami: AmiClient,
@@ -393,6 +412,7 @@ def _probes(
     outbox = recorder.sink if recorder is not None else None
     queues = runtime.acd
     assert queues is not None
+    admission = runtime.admission
 
     def callers() -> dict[str, list[float]]:
         snapshot = queues.engine.snapshot(queues.now())
@@ -412,6 +432,8 @@ def _probes(
         else (lambda: 0),
         calls_in_app=lambda: len(runtime.sessions) + len(queues.calls),
         role=role,
+        overloaded=lambda: admission is not None and admission.admission.overloaded,
+        health=lambda: admission.admission.signals() if admission is not None else {},
     )
 
 

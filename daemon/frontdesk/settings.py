@@ -67,6 +67,13 @@ class Settings:
     # The PBX's own time zone (FRONTDESK_PBX_TIMEZONE): what a Cdr's zone-less times mean.
     # None: learned from Asterisk at each AMI connect (asterisk/pbx_clock.py).
     pbx_timezone: ZoneInfo | None = None
+    # Admission control (calls/admission.py, docs/scale.md "Overload"): past these, new
+    # calls go straight to the dialplan's fallback. FRONTDESK_ADMISSION=off disables it.
+    admission: bool = True
+    max_channels: int = 1200  # FRONTDESK_MAX_CHANNELS
+    overload_loop_lag_ms: float = 250.0  # FRONTDESK_OVERLOAD_LOOP_LAG_MS
+    overload_event_delay_ms: float = 1000.0  # FRONTDESK_OVERLOAD_EVENT_DELAY_MS
+    overload_ari_latency_ms: float = 1000.0  # FRONTDESK_OVERLOAD_ARI_LATENCY_MS
 
     @property
     def demo(self) -> bool:
@@ -123,7 +130,27 @@ class Settings:
             not in ("off", "0", "no", "false"),
             practice_time=_practice_time(env.get("FRONTDESK_PRACTICE_TIME") or None),
             pbx_timezone=_pbx_timezone(env.get("FRONTDESK_PBX_TIMEZONE") or None),
+            admission=env.get("FRONTDESK_ADMISSION", "on").lower()
+            not in ("off", "0", "no", "false"),
+            max_channels=_positive(env, "FRONTDESK_MAX_CHANNELS", 1200),
+            overload_loop_lag_ms=_positive(env, "FRONTDESK_OVERLOAD_LOOP_LAG_MS", 250),
+            overload_event_delay_ms=_positive(env, "FRONTDESK_OVERLOAD_EVENT_DELAY_MS", 1000),
+            overload_ari_latency_ms=_positive(env, "FRONTDESK_OVERLOAD_ARI_LATENCY_MS", 1000),
         )
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number above 0 from the environment, else `default`; a clear error otherwise."""
+    raw = env.get(name) or ""
+    if not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more, not {value}")
+    return value
 
 
 def _api_token(value: str | None) -> str | None:

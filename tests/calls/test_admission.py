@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from frontdesk.calls.admission import Admission, Limits
 
-LIMITS = Limits(max_calls=10, loop_lag=0.2, event_delay=1.0, ari_latency=1.0)
+LIMITS = Limits(max_channels=10, loop_lag=0.2, event_delay=1.0, ari_latency=1.0)
 
 
 class Clock:
@@ -31,11 +31,11 @@ def test_a_healthy_daemon_admits_every_call_under_capacity() -> None:
 def test_capacity_is_a_plain_cap_and_urgent_calls_get_headroom() -> None:
     admission, _ = make()
     verdict = admission.admit(10)
-    assert (verdict.admitted, verdict.reason) == (False, "max_calls")
+    assert (verdict.admitted, verdict.reason) == (False, "max_channels")
     assert admission.admit(10, urgent=True).admitted  # up to 10 x 1.5
     assert not admission.admit(15, urgent=True).admitted
     assert admission.admit(9).admitted  # one call ended: room for one, at once
-    assert admission.shed == {"max_calls": 2}
+    assert admission.shed == {"max_channels": 2}
 
 
 def test_a_slow_loop_sheds_until_calm_for_resume_after() -> None:
@@ -99,3 +99,14 @@ def test_a_signal_without_samples_for_long_reads_zero() -> None:
     assert admission.tick()  # calm starts now ...
     clock.t += 5
     assert not admission.tick()  # ... and lasts: overload over, without a new call
+
+
+def test_one_stalled_request_is_not_an_overload_four_in_a_row_are() -> None:
+    admission, _ = make()
+    for _ in range(10):
+        admission.observe_ari_latency(0.01)
+    admission.observe_ari_latency(5.0)  # one request timed out
+    assert admission.admit(0).admitted
+    for _ in range(3):
+        admission.observe_ari_latency(5.0)
+    assert admission.admit(0).reason == "ari_latency"

@@ -12,6 +12,7 @@ from frontdesk.calls.events import (
     CallAnswered,
     CallbackTaskRaised,
     CallRouted,
+    CallShed,
     CallStarted,
     EscalationRaised,
     GoliveCaseSeen,
@@ -229,3 +230,23 @@ def test_an_unreachable_phone_shows_and_leaves_its_queue_unstaffed(plan: Plan) -
     assert (
         _queue(_view(desk, BoardState(ZONE), Viewer(full_numbers=False)), "billing")["staffed"] == 1
     )
+
+
+def test_shed_calls_show_the_board_overloaded_for_a_minute(plan: Plan) -> None:
+    desk = Desk(plan)
+    state = BoardState(ZONE)
+    assert _view(desk, state, Viewer(full_numbers=False))["overload"] is None
+    assert state.on_event(CallShed("s1", "max_channels"), desk.now)
+    desk.now += timedelta(seconds=30)
+    state.on_event(CallShed("s2", "loop_lag"), desk.now)
+    assert _view(desk, state, Viewer(full_numbers=False))["overload"] == {
+        "shed_last_minute": 2,
+        "reason": "loop_lag",
+    }
+    desk.now += timedelta(seconds=31)  # the first is over a minute old
+    assert _view(desk, state, Viewer(full_numbers=False))["overload"] == {
+        "shed_last_minute": 1,
+        "reason": "loop_lag",
+    }
+    desk.now += timedelta(seconds=30)
+    assert _view(desk, state, Viewer(full_numbers=False))["overload"] is None

@@ -17,6 +17,7 @@ from frontdesk.calls.events import (
     CallAbandoned,
     CallAnswered,
     CallbackChosen,
+    CallShed,
     CallStarted,
     ExternalTransferConnected,
     QueueJoined,
@@ -31,6 +32,7 @@ from frontdesk.web.ops import Metrics, Probes, add_ops_routes
 from tests.web.test_auth import acd_of, close_runtime, no_pbx
 
 TOKEN = "test-token"
+CALM = {"overloaded": False}  # admission control is not shedding
 
 
 @dataclass
@@ -44,6 +46,7 @@ class World:
     calls: int = 5
     now: float = 1000.0
     broken: bool = False  # ari() and queue_depths() raise
+    overloaded: bool = False
 
     def ari_probe(self) -> bool:
         if self.broken:
@@ -64,6 +67,8 @@ class World:
             longest_waits=lambda: self.waits,
             spool_depth=lambda: self.spool,
             calls_in_app=lambda: self.calls,
+            overloaded=lambda: self.overloaded,
+            health=lambda: {"loop_lag": 0.3, "ari_latency": 0.02},
         )
 
 
@@ -117,7 +122,7 @@ async def test_healthz_ready_when_all_up(served: tuple[TestServer, World, Metric
     test_server, _, _ = served
     assert await healthz(test_server) == (
         200,
-        {"ready": True, "role": "active", "ari": "up", "ami": "up", "database": "up"},
+        {"ready": True, "role": "active", "ari": "up", "ami": "up", "database": "up", **CALM},
     )
 
 
@@ -143,7 +148,14 @@ async def test_healthz_without_database_is_ready(
     world.database = None
     assert await healthz(test_server) == (
         200,
-        {"ready": True, "role": "active", "ari": "up", "ami": "up", "database": "not configured"},
+        {
+            "ready": True,
+            "role": "active",
+            "ari": "up",
+            "ami": "up",
+            "database": "not configured",
+            **CALM,
+        },
     )
 
 
@@ -154,7 +166,7 @@ async def test_a_probe_that_raises_counts_as_down(
     world.broken = True
     assert await healthz(test_server) == (
         503,
-        {"ready": False, "role": "active", "ari": "down", "ami": "up", "database": "up"},
+        {"ready": False, "role": "active", "ari": "down", "ami": "up", "database": "up", **CALM},
     )
     got = await scrape(test_server)  # the scrape still works
     assert got[("frontdesk_up", (("dependency", "ari"),))] == 0.0
@@ -177,6 +189,9 @@ async def test_metrics_families_and_labels(served: tuple[TestServer, World, Metr
         "frontdesk_role": "gauge",
         "frontdesk_calls": "counter",
         "frontdesk_calls_started": "counter",
+        "frontdesk_calls_shed": "counter",
+        "frontdesk_overloaded": "gauge",
+        "frontdesk_health_seconds": "gauge",
         "frontdesk_queue_wait_seconds": "histogram",
         "frontdesk_up": "gauge",
         "frontdesk_queue_depth": "gauge",
@@ -267,3 +282,21 @@ async def test_ops_routes_are_public_but_the_api_is_not(
     assert (await get(test_server, "/api/acd"))[0] == 401
     assert (await get(test_server, "/api/acd", token="wrong"))[0] == 401
     assert (await get(test_server, "/api/acd", token=TOKEN))[0] == 200
+
+
+async def test_overload_is_counted_and_shown_and_still_ready(
+    served: tuple[TestServer, World, Metrics],
+) -> None:
+    test_server, world, metrics = served
+    world.overloaded = True
+    for call in ("s1", "s2"):
+        metrics.on_hub(CallShed(call, "loop_lag"))
+    metrics.on_hub(CallShed("s3", "max_channels"))
+    _, _, text = await get(test_server, "/metrics")
+    got = samples(text)
+    assert got[("frontdesk_calls_shed_total", (("reason", "loop_lag"),))] == 2.0
+    assert got[("frontdesk_calls_shed_total", (("reason", "max_channels"),))] == 1.0
+    assert got[("frontdesk_overloaded", ())] == 1.0
+    assert got[("frontdesk_health_seconds", (("signal", "loop_lag"),))] == 0.3
+    status, body = await healthz(test_server)
+    assert (status, body["ready"], body["overloaded"]) == (200, True, True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,7 @@ class AriClient:
         self._session = session
         self.connected = False
         self._closing = False
+        self.on_latency: Callable[[float], None] | None = None  # each REST round trip, s
         # Asked before each (re)connect of the events socket: a new socket takes the app
         # over, so a daemon that lost its turn must not open one (frontdesk/instance.py).
         self.may_connect: Callable[[], bool] = lambda: True
@@ -118,6 +120,7 @@ class AriClient:
         """One REST call; returns the parsed JSON body (None for 204)."""
         attempts = 1 + (self.config.retries if idempotent else 0)
         for attempt in range(attempts):
+            started = time.monotonic()
             try:
                 return await self._once(method, path, params, body)
             except AriError as exc:
@@ -126,6 +129,9 @@ class AriClient:
             except (TimeoutError, aiohttp.ClientError) as exc:
                 if attempt == attempts - 1:
                     raise AriError(method, path, 0, f"no answer: {exc!r}") from exc
+            finally:
+                if self.on_latency is not None:  # admission control: is Asterisk drowning?
+                    self.on_latency(time.monotonic() - started)
             await asyncio.sleep(self.config.backoff_initial * (attempt + 1))
         raise AssertionError("unreachable")
 

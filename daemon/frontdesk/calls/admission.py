@@ -13,7 +13,8 @@ Four signals, each smoothed (an exponentially weighted mean) and fed in by the a
   its dispatch here (the events socket's backlog; measured above the lowest delay seen
   lately, so a constant clock difference between the two machines cancels out);
 - `ari_latency`: a REST request's round trip (Asterisk itself is drowning);
-- calls in progress against `max_calls`, the configured capacity.
+- the channels in frontdesk's hands (the calls in progress, an agent leg counting too)
+  against `max_channels`, the configured capacity.
 
 Overloaded starts when any signal passes its limit and ends once every signal has stayed
 under `resume_ratio` of its limit for `resume_after` seconds (hysteresis: no flapping
@@ -23,8 +24,11 @@ at the edge). Pure: the clock is injected, nothing here does I/O.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from frontdesk.phone import normalize_number
 
 SMOOTHING = 0.2  # weight of the newest sample in a signal's mean
 FLOOR_WINDOW = 60.0  # seconds over which the lowest event delay is the baseline
@@ -36,7 +40,8 @@ class Limits:
     """Where overload begins (FRONTDESK_ADMISSION_* settings; docs/scale.md says how
     the defaults were measured)."""
 
-    max_calls: int = 600  # calls in frontdesk's hands at once: menu, queue, talking
+    max_channels: int = 1200  # channels in frontdesk's hands: a caller in the menu or queue is
+    # one, a conversation two (its agent leg); about the calls in progress times 1.5-2
     loop_lag: float = 0.25  # s
     event_delay: float = 1.0  # s above the usual
     ari_latency: float = 1.0  # s
@@ -70,7 +75,7 @@ class Admission:
     now: Callable[[], float]  # a monotonic clock, in seconds
     limits: Limits = field(default_factory=Limits)
     overloaded: bool = False  # a health signal passed its limit (until calm again)
-    at_capacity: bool = False  # the last new call found max_calls in progress
+    at_capacity: bool = False  # the last new call found max_channels in progress
     reason: str | None = None  # the signal that started the current overload
     shed: dict[str, int] = field(default_factory=dict)  # shed calls by reason
     _lag: _Mean = field(default_factory=_Mean)
@@ -81,7 +86,7 @@ class Admission:
 
     # -- what the adapters feed in ---------------------------------------------------------
     def observe_loop_lag(self, seconds: float) -> None:
-        self._lag.add(max(0.0, seconds), self.now())
+        self._lag.add(_clamp(seconds, self.limits.loop_lag), self.now())
 
     def observe_event_delay(self, seconds: float) -> None:
         """Asterisk's stamp to dispatch, raw; the baseline is the lowest of the last minute."""
@@ -91,22 +96,22 @@ class Admission:
         while self._floor and self._floor[-1][1] >= seconds:
             self._floor.pop()  # a later, smaller sample: the older one is never the minimum
         self._floor.append((at, seconds))
-        self._delay.add(max(0.0, seconds - self._floor[0][1]), at)
+        self._delay.add(_clamp(seconds - self._floor[0][1], self.limits.event_delay), at)
 
     def observe_ari_latency(self, seconds: float) -> None:
-        self._ari.add(max(0.0, seconds), self.now())
+        self._ari.add(_clamp(seconds, self.limits.ari_latency), self.now())
 
     # -- the decision ------------------------------------------------------------------------
-    def admit(self, calls_in_progress: int, *, urgent: bool = False) -> Verdict:
+    def admit(self, channels: int, *, urgent: bool = False) -> Verdict:
         """Whether a new call may enter the menu; a refusal is counted by its reason.
 
         Capacity is a plain cap (no hysteresis: one call ending makes room for one);
         the health signals go through the overloaded state."""
         self._update()
         scale = self.limits.urgent_headroom if urgent else 1.0
-        self.at_capacity = calls_in_progress >= self.limits.max_calls
-        if calls_in_progress >= self.limits.max_calls * scale:
-            return self._shed("max_calls")
+        self.at_capacity = channels >= self.limits.max_channels
+        if channels >= self.limits.max_channels * scale:
+            return self._shed("max_channels")
         past = self._past(scale)
         if past is not None:
             return self._shed(past)
@@ -163,3 +168,49 @@ class Admission:
         call arrives); whether overloaded."""
         self._update()
         return self.overloaded
+
+
+def _clamp(sample: float, limit: float) -> float:
+    """A sample counts at most twice its limit: one request stalled for 5 s is not a
+    drowning Asterisk (alone it moves the mean to 0.4 x the limit), four in a row are."""
+    return min(max(0.0, sample), 2 * limit)
+
+
+@dataclass
+class AdmissionGate:
+    """The admission decision for one new call's channel (StasisStart), with the plan's
+    urgent numbers, and when to log a shed call (once per `log_every` s, with a count)."""
+
+    admission: Admission
+    urgent_numbers: frozenset[str]
+    region: str
+    log_every: float = 10.0
+    _logged_at: float | None = None
+    _unlogged: int = 0
+
+    @classmethod
+    def for_plan(
+        cls, admission: Admission, numbers: Mapping[str, Any], region: str
+    ) -> AdmissionGate:
+        urgent = frozenset(did for did, entry in numbers.items() if getattr(entry, "urgent", False))
+        return cls(admission, urgent, region)
+
+    def judge(self, channel: Mapping[str, Any], channels: int) -> Verdict:
+        return self.admission.admit(channels, urgent=self._urgent(channel))
+
+    def _urgent(self, channel: Mapping[str, Any]) -> bool:
+        if not self.urgent_numbers:
+            return False
+        dialplan = channel.get("dialplan")
+        exten = dialplan.get("exten") if isinstance(dialplan, dict) else None
+        did = normalize_number(exten if isinstance(exten, str) else None, self.region)
+        return did in self.urgent_numbers
+
+    def should_log(self) -> tuple[bool, int]:
+        """(log this shed call now, shed calls not logged since the last line)."""
+        at = self.admission.now()
+        if self._logged_at is not None and at - self._logged_at < self.log_every:
+            self._unlogged += 1
+            return False, 0
+        unlogged, self._logged_at, self._unlogged = self._unlogged, at, 0
+        return True, unlogged

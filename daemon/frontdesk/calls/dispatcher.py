@@ -15,7 +15,8 @@ import structlog
 
 from frontdesk.asterisk.ari import AriError
 from frontdesk.asterisk.ari_events import channel_of
-from frontdesk.calls.commands import Command, Hangup
+from frontdesk.calls import events
+from frontdesk.calls.commands import Command, ContinueInDialplan, Hangup
 from frontdesk.calls.parts import CallParts
 from frontdesk.calls.stasis import Entered, Leg, read_stasis_start
 
@@ -30,6 +31,7 @@ class CallDispatcher:
         self.executor = parts.executor
         self.menu, self.acd, self.destinations = parts.menu, parts.acd, parts.destinations
         self.returns = parts.returns
+        self.hub, self.admission = parts.hub, parts.admission
         parts.executor.on_timer = self._timer
         parts.executor.on_failed = self._failed
 
@@ -63,8 +65,8 @@ class CallDispatcher:
         if entered.replaced is not None:
             self._replacing(entered)
         elif entered.new_call:
-            if entered.channel_id not in self.channels:  # else a repeated StasisStart
-                self.menu.start_call(entered.channel)
+            if entered.channel_id not in self.channels and self._admitted(entered):
+                self.menu.start_call(entered.channel)  # (else a repeated StasisStart)
         elif entered.leg is Leg.TRANSFER and self.destinations is not None:
             self.destinations.leg_answered(entered)
         elif entered.leg is Leg.HANDOVER and self.acd is not None:
@@ -75,6 +77,26 @@ class CallDispatcher:
             self.acd.leg_answered(entered)
         elif entered.feature is not None and self.acd is not None:
             self.acd.agents.feature_call(entered)
+
+    def _admitted(self, entered: Entered) -> bool:
+        """Admission control (calls/admission.py): past its limits, frontdesk hands a new
+        call straight back to the dialplan, whose fallback rings the front desk, as when
+        frontdesk is down; the calls it already has keep their service."""
+        if self.admission is None:
+            return True
+        verdict = self.admission.judge(entered.channel, len(self.channels))
+        if verdict.admitted:
+            return True
+        channel, reason = entered.channel_id, verdict.reason or "overloaded"
+        self.executor.submit(channel, [ContinueInDialplan(channel)])
+        if self.hub is not None:
+            self.hub.publish(events.CallShed(channel, reason))
+        log_now, unlogged = self.admission.should_log()
+        if log_now:  # never a line per call: a flood would drown the log too
+            signals = {k: round(v, 3) for k, v in self.admission.admission.signals().items()}
+            log.warning("calls.shed", reason=reason, channels=len(self.channels),
+                        shed_since_last_line=unlogged, **signals)  # fmt: skip
+        return False
 
     def _replacing(self, entered: Entered) -> None:
         """A channel Asterisk swapped into one of our bridges (a phone's transfer button):

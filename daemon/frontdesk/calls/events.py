@@ -221,6 +221,15 @@ class PhoneTransferFailed(CallFact):
 
 
 @dataclass(frozen=True)
+class CallShed(CallFact):
+    """Admission control handed the new call straight back to the dialplan (its fallback
+    rings the front desk): frontdesk was past its limits (calls/admission.py)."""
+
+    kind = "shed"
+    reason: str
+
+
+@dataclass(frozen=True)
 class CallInterrupted(CallFact):
     """The call ended while frontdesk could not see it: its real outcome is unknown."""
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from frontdesk.asterisk.ari import AriClient
 from frontdesk.calls.acd_runtime import AcdRuntime
+from frontdesk.calls.admission import AdmissionGate
 from frontdesk.calls.channels import Channels
 from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.executor import CommandExecutor
+from frontdesk.calls.hub import EventHub
 from frontdesk.calls.menu import MenuCalls
 from frontdesk.calls.return_calls import ReturnCalls
 
@@ -23,3 +25,5 @@ class CallParts:
     acd: AcdRuntime | None  # None: frontdesk runs without its ACD
     destinations: Destinations | None
     returns: ReturnCalls | None  # agents returning calls by hand (with the ACD)
+    hub: EventHub | None = None  # facts about calls (the dispatcher's: calls shed)
+    admission: AdmissionGate | None = None  # None: every new call is taken

@@ -10,13 +10,17 @@ each (re)connection of the events socket resynchronises first (calls/resync.py).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
 from frontdesk.asterisk.ari import AriClient, AriError, Connected
 from frontdesk.calls.acd_runtime import AcdRuntime
+from frontdesk.calls.admission import AdmissionGate
 from frontdesk.calls.channels import Channels
 from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.dispatcher import CallDispatcher
@@ -63,6 +67,7 @@ class CallRuntime:
         trunk: str = "trunk",
         speed: float = 1.0,
         golive: bool = False,
+        admission: AdmissionGate | None = None,
     ) -> None:
         self.plan = plan
         self.ari = ari
@@ -107,7 +112,12 @@ class CallRuntime:
             self.acd,
             self.destinations,
             self.returns,
+            self.hub,
+            admission,
         )
+        self.admission = admission
+        if admission is not None:
+            ari.on_latency = admission.admission.observe_ari_latency
         self.dispatcher = CallDispatcher(wired)
         self._resync = Resync(wired)
 
@@ -130,7 +140,34 @@ class CallRuntime:
                     log.exception("calls.resync_crashed")
                     self._resync.count += 1
             else:
+                if self.admission is not None:
+                    self._observe_delay(item)
                 self.dispatcher.dispatch(item)
+
+    def _observe_delay(self, event: Any) -> None:
+        """Asterisk's stamp to now: the events socket's backlog (admission control)."""
+        stamp = event.get("timestamp") if isinstance(event, dict) else None
+        if not isinstance(stamp, str):
+            return
+        try:
+            sent = datetime.fromisoformat(stamp)
+        except ValueError:
+            return
+        if sent.tzinfo is not None and self.admission is not None:
+            delay = (datetime.now(UTC) - sent).total_seconds()
+            self.admission.admission.observe_event_delay(delay)
+
+    async def watch_health(self, interval: float = 0.5) -> None:
+        """Until cancelled: the event loop's lag for admission control, and a periodic
+        re-judging so that an overload ends even while no new call arrives."""
+        if self.admission is None:
+            return
+        admission = self.admission.admission
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(interval)
+            admission.observe_loop_lag(max(0.0, time.monotonic() - start - interval))
+            admission.tick()
 
     async def resync(self) -> None:
         await self._resync.run()

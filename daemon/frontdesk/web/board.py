@@ -27,6 +27,7 @@ Choices where the issue is silent:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -41,6 +42,7 @@ from frontdesk.calls.events import (
     CallbackTaskRaised,
     CallFact,
     CallRouted,
+    CallShed,
     CallStarted,
     EscalationRaised,
     GoliveCaseSeen,
@@ -52,6 +54,7 @@ from frontdesk.calls.events import (
 from frontdesk.phone import mask_number
 
 MAX_ALERTS = 200
+OVERLOAD_SHOWN = timedelta(seconds=60)
 SERVICE_LEVEL = timedelta(seconds=60)
 SHORT_ABANDON = timedelta(seconds=10)
 CALLBACK_STATUSES = frozenset({"callback", "callback_retry", "calling_back"})
@@ -136,11 +139,15 @@ class BoardState:
     _day: date | None = None
     _counts: dict[str, _DayCounts] = field(default_factory=dict)
     _next_id: int = 1
+    _shed: deque[tuple[datetime, str]] = field(default_factory=deque)  # (at, reason), recent
 
     def on_event(self, event: HubEvent, at: datetime) -> bool:
         """Take one hub event; True when the board may have changed because of it (the
         ACD's snapshot moves with the queue's facts and agent states too)."""
         match event:
+            case CallShed(reason=reason):
+                self._forget_shed(at)
+                self._shed.append((at, reason))
             case QueueJoined(call=call, queue=queue):
                 self._joined[call] = (queue, at)
             case CallAnswered(call=call):
@@ -206,6 +213,15 @@ class BoardState:
         for queue, wait, was_answered in answered:
             self._count(counts, queue, wait or timedelta(), was_answered)
 
+    def recent_shed(self, at: datetime) -> list[tuple[datetime, str]]:
+        """Calls shed by admission control in the last `OVERLOAD_SHOWN`, oldest first."""
+        self._forget_shed(at)
+        return list(self._shed)
+
+    def _forget_shed(self, at: datetime) -> None:
+        while self._shed and at - self._shed[0][0] >= OVERLOAD_SHOWN:
+            self._shed.popleft()
+
     def service_level_today(self, queue: str, at: datetime) -> float | None:
         return self._today(at).get(queue, _DayCounts()).level()
 
@@ -252,6 +268,13 @@ class Viewer:
 
     full_numbers: bool
     extension: str | None = None
+
+
+def _overload(state: BoardState, at: datetime) -> dict[str, Any] | None:
+    recent = state.recent_shed(at)
+    if not recent:
+        return None
+    return {"shed_last_minute": len(recent), "reason": recent[-1][1]}
 
 
 def board_view(
@@ -310,6 +333,7 @@ def board_view(
         "agents": [_agent(a) for a in snapshot.agents],
         "alerts": [a.as_json() for a in reversed(state.alerts)],
         "callbacks": callbacks,
+        "overload": _overload(state, at),
     }
     if viewer.extension is not None:
         mine = next((a for a in snapshot.agents if a.ext == viewer.extension), None)

@@ -12,6 +12,10 @@ counts, queue names and up/down flags, never a caller's number or name.
   counts as ready), else 503 with the failing ones `"down"`. A standby (web/standby.py)
   answers 503 with `"role": "standby"`: like Patroni's `/primary`, the check a load
   balancer uses to send staff to the active daemon only.
+  It also says `"overloaded": true|false` (admission control shedding new calls; still
+  ready: the calls it has are served).
+- `frontdesk_overloaded`, `frontdesk_calls_shed{reason}` and
+  `frontdesk_health_seconds{signal}`: admission control (calls/admission.py).
 - `frontdesk_role{role}`: 1 for this daemon's role (`active` or `standby`), 0 for the
   other, so a dashboard shows which one of a pair serves calls.
 
@@ -55,6 +59,7 @@ from frontdesk.calls.events import (
     CallAnswered,
     CallbackChosen,
     CallFact,
+    CallShed,
     CallStarted,
     ExternalTransferConnected,
     HubEvent,
@@ -98,6 +103,10 @@ class Probes:
     spool_depth: Callable[[], int]  # records waiting in the outbox spool
     calls_in_app: Callable[[], int]  # call sessions in the Stasis app
     role: Callable[[], str] = lambda: "active"  # active | standby (frontdesk/instance.py)
+    # Admission control (calls/admission.py): whether new calls are being shed, and the
+    # smoothed health signals it judges by (seconds).
+    overloaded: Callable[[], bool] = lambda: False
+    health: Callable[[], Mapping[str, float]] = lambda: {}
 
 
 class Metrics:
@@ -114,6 +123,12 @@ class Metrics:
         )
         for outcome in OUTCOMES:
             self.calls.labels(outcome=outcome)
+        self.shed = Counter(
+            "frontdesk_calls_shed",
+            "New calls handed straight to the dialplan's fallback by admission control.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.started = Counter(
             "frontdesk_calls_started",
             "Calls that entered the Stasis app.",
@@ -146,6 +161,9 @@ class Metrics:
         match event:
             case CallStarted():
                 self.started.inc()
+                return
+            case CallShed(reason=reason):
+                self.shed.labels(reason=reason).inc()
                 return
             case CallAbandoned(where="menu"):
                 return  # not a queue or destination outcome
@@ -207,6 +225,20 @@ class _ProbeCollector:
                 "Records in the outbox spool, waiting for the database.",
                 value=float(spool[0]),
             )
+        if (overloaded := _read(self.probes.overloaded)) is not None:
+            yield GaugeMetricFamily(
+                "frontdesk_overloaded",
+                "1 while admission control sheds new calls to the dialplan's fallback.",
+                value=1.0 if overloaded[0] else 0.0,
+            )
+        health = GaugeMetricFamily(
+            "frontdesk_health_seconds",
+            "Admission control's smoothed signals: loop lag, event delay, ARI latency.",
+            labels=["signal"],
+        )
+        for signal, seconds in sorted(_mapping(self.probes.health).items()):
+            health.add_metric([signal], float(seconds))
+        yield health
         if (in_app := _read(self.probes.calls_in_app)) is not None:
             yield GaugeMetricFamily(
                 "frontdesk_calls_in_app", "Call sessions in the Stasis app.", value=float(in_app[0])
@@ -277,5 +309,12 @@ async def _healthz(request: web.Request) -> web.Response:
     role = _read(probes.role)
     role_name = role[0] if role is not None else "unknown"
     ready = role_name == "active" and all(state != "down" for state in states.values())
-    body = {"ready": ready, "role": role_name, **states}
+    overloaded = _read(probes.overloaded)
+    # Overloaded is still ready: the daemon serves the calls it has (and sheds new ones).
+    body = {
+        "ready": ready,
+        "role": role_name,
+        **states,
+        "overloaded": bool(overloaded and overloaded[0]),
+    }
     return web.json_response(body, status=200 if ready else 503)

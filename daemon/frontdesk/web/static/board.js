@@ -98,7 +98,19 @@
     return card;
   }
 
+  // Admission control shed new calls to the front desk's fallback: say why phones ring.
+  function overload(state) {
+    const banner = document.getElementById("overload");
+    banner.hidden = !state;
+    if (state) {
+      const reason = state.reason.replaceAll("_", " ");
+      banner.textContent = `Overloaded: ${state.shed_last_minute} new calls in the last minute ` +
+        `went straight to the front desk phones (${reason}).`;
+    }
+  }
+
   function render(board) {
+    overload(board.overload);
     const alerts = document.getElementById("alerts");
     alerts.replaceChildren(...board.alerts.map(alertItem));
     document.getElementById("no-alerts").hidden = board.alerts.length > 0;
