@@ -324,3 +324,38 @@ async def test_with_a_standby_waiting_a_lost_lock_connection_ends_the_turn(
         await admin.close()
         await gone(active)
         await gone(standby)
+
+
+async def test_two_sites_with_the_same_app_are_both_active(
+    tmp_path: Path, dsn: str, app: str
+) -> None:
+    """The site is part of the lock (docs/scale.md "Several sites"): two sites running the
+    same app name on one database never make each other standby; each advertises itself."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await upgrade(conn)
+    finally:
+        await conn.close()
+    north = InstanceLock(app, tmp_path / "north", dsn, site="north")
+    south = InstanceLock(app, tmp_path / "south", dsn, site="south")
+    await north.acquire()
+    await south.acquire()
+    assert north.database_locked
+    assert south.database_locked
+    assert north.application_name == f"frontdesk-instance:north/{app}"
+    await north.advertise("https://north.example/")
+    await south.advertise("https://south.example/")
+    # ...while a second daemon of one site is that site's standby
+    standby = InstanceLock(app, tmp_path / "north-b", dsn, site="north", poll_interval=0.05)
+    stop = asyncio.Event()
+    waiting = asyncio.create_task(standby.wait(stop))
+    await until(lambda: standby.active is not None)
+    assert standby.active is not None
+    assert standby.active.public_url == "https://north.example/"
+    assert not waiting.done()
+    stop.set()
+    assert not await waiting
+    # the default site keeps the bare app name (a pair upgraded one daemon at a time)
+    assert InstanceLock(app, tmp_path / "x").application_name == f"frontdesk-instance:{app}"
+    for lock in (north, south, standby):
+        await gone(lock)

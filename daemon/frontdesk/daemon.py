@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import signal
 import sys
@@ -71,6 +72,8 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
     With a database, a daemon whose app another one serves waits as standby, and one
     whose turn ends (fenced: frontdesk/instance.py) drops back to standby."""
     plan = load_plan(settings.plan)
+    site = settings.site or plan.practice.site or db.DEFAULT_SITE  # FRONTDESK_SITE wins
+    settings = dataclasses.replace(settings, site=site)
     directory = (
         Directory.from_csv(settings.directory, plan.practice.phone_region)
         if settings.directory
@@ -78,7 +81,7 @@ async def run(settings: Settings, *, demo_calls: int | None = None, call_gap: fl
     )
     stop = asyncio.Event()
     _on_signals(stop.set)
-    lock = InstanceLock(settings.app, settings.data_dir, settings.database_url)
+    lock = InstanceLock(settings.app, settings.data_dir, settings.database_url, site=site)
     try:
         lock.lock_file()
     except AlreadyRunning as exc:
@@ -126,7 +129,7 @@ async def _serve(
         ami = await _start_ami(stack, settings, ami_port, plan)
         recorder = await _start_store(stack, settings, now)
         await lock.advertise(settings.public_url)  # (after the migrations: its table)
-        pool = await _database_pool(stack, recorder)
+        pool = await _database_pool(stack, recorder, settings.site or db.DEFAULT_SITE)
         if recorder is not None:
             hub.add_listener(recorder.on_hub)
         if recorder is not None and not settings.demo and settings.practice_time is None:
@@ -330,7 +333,10 @@ async def _start_store(
         log.info("store.ready", migrations_applied=applied)
     except (OSError, TimeoutError, MigrationError, db.PostgresError) as exc:
         log.warning("store.unavailable", error=type(exc).__name__)  # the outbox spools meanwhile
-    outbox = Outbox(dsn, settings.data_dir / "spool.jsonl")
+    # Every row the outbox writes takes this site (the columns' default, migration 0011).
+    outbox = Outbox(
+        dsn, settings.data_dir / "spool.jsonl", server_settings=db.site_settings(settings.site)
+    )
     outbox.start()
     stack.push_async_callback(outbox.close, 2.0)  # then spool the rest: exit within 5 s
     recorder = CallRecorder(outbox, now, dsn=dsn)
@@ -343,12 +349,13 @@ async def _start_store(
 
 
 async def _database_pool(
-    stack: contextlib.AsyncExitStack, recorder: CallRecorder | None
+    stack: contextlib.AsyncExitStack, recorder: CallRecorder | None, site: str
 ) -> db.Pool | None:
-    """A small pool for what the call path reads (caller lookup, screen pop)."""
+    """A small pool for what the call path reads (caller lookup, screen pop); its reads
+    of "this site" (presence, callbacks, the board) and its writes mean `site`."""
     if recorder is None or recorder.dsn is None:
         return None
-    pool = await db.create_pool(recorder.dsn, timeout=2.0)
+    pool = await db.create_pool(recorder.dsn, timeout=2.0, server_settings=db.site_settings(site))
     stack.push_async_callback(pool.close)
     return pool
 

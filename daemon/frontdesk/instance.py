@@ -12,7 +12,11 @@ it holds two exclusive locks:
 - with `FRONTDESK_DATABASE_URL`, a PostgreSQL session-level advisory lock keyed on
   `hashtext('frontdesk:' || current_schema() || ':' || app)`, on a dedicated connection
   named `frontdesk-instance:<app>` (`application_name`). The schema is part of the key,
-  as for the migrations' lock: two practices sharing a server never meet.
+  as for the migrations' lock: two practices sharing a server never meet. So is the
+  site (`FRONTDESK_SITE`, docs/scale.md "Several sites"): two sites running the same app
+  name on one database are two actives, never each other's standby. The default site
+  `main` keeps the bare app name in the key and the names, as before sites existed, so
+  upgrading one daemon of a pair never makes two actives.
 
 Without a database URL a second daemon exits with code 3 (`AlreadyRunning`), as before:
 there is no shared state to hand over. With one, it waits as *standby*: it polls
@@ -75,10 +79,11 @@ _HOLDER_SQL = (
     "WHERE application_name = $1 AND pid <> pg_backend_pid() ORDER BY backend_start LIMIT 1"
 )
 _ADVERTISE_SQL = (
-    "INSERT INTO active_daemons (app, host, pid, public_url, since) VALUES ($1, $2, $3, $4, now())"
-    " ON CONFLICT (app) DO UPDATE SET host = $2, pid = $3, public_url = $4, since = now()"
+    "INSERT INTO active_daemons (site, app, host, pid, public_url, since)"
+    " VALUES ($5, $1, $2, $3, $4, now()) ON CONFLICT (site, app)"
+    " DO UPDATE SET host = $2, pid = $3, public_url = $4, since = now()"
 )
-_ACTIVE_SQL = "SELECT host, pid, public_url, since FROM active_daemons WHERE app = $1"
+_ACTIVE_SQL = "SELECT host, pid, public_url, since FROM active_daemons WHERE app = $1 AND site = $2"
 # The lock connection's server settings: a holder that stops talking loses its session.
 _SESSION = {
     "idle_session_timeout": str(int(SESSION_TIMEOUT * 1000)),
@@ -150,8 +155,11 @@ class InstanceLock:
         poll_interval: float = POLL_INTERVAL,
         check_interval: float = CHECK_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        site: str = db.DEFAULT_SITE,
     ) -> None:
-        self.app, self.data_dir, self.dsn = app, data_dir, dsn
+        self.app, self.data_dir, self.dsn, self.site = app, data_dir, dsn, site
+        # The advisory lock's name: the app, and the site unless it is the default one.
+        self.name = app if site == db.DEFAULT_SITE else f"{site}/{app}"
         self.connect_timeout = connect_timeout
         self.poll_interval, self.check_interval = poll_interval, check_interval
         self.clock = clock
@@ -171,11 +179,15 @@ class InstanceLock:
 
     @property
     def application_name(self) -> str:
-        return f"frontdesk-instance:{self.app}"[:63]  # PostgreSQL truncates at 63 bytes
+        return f"frontdesk-instance:{self.name}"[:63]  # PostgreSQL truncates at 63 bytes
 
     @property
     def standby_name(self) -> str:
-        return f"frontdesk-standby:{self.app}"[:63]
+        return f"frontdesk-standby:{self.name}"[:63]
+
+    @property
+    def _at_site(self) -> str:
+        return "" if self.site == db.DEFAULT_SITE else f" at site '{self.site}'"
 
     @property
     def database_locked(self) -> bool:
@@ -263,7 +275,7 @@ class InstanceLock:
                     addr = rows[0]["client_addr"] or "a local socket"
                     where = f"database session pid {rows[0]['pid']} from {addr}"
         return (
-            f"another frontdesk daemon is running for app '{self.app}' ({where}, "
+            f"another frontdesk daemon is running for app '{self.app}'{self._at_site} ({where}, "
             f"application_name '{self.application_name}' in pg_stat_activity)"
         )
 
@@ -308,7 +320,11 @@ class InstanceLock:
             conn = await db.connect(
                 self.dsn,
                 timeout=self.connect_timeout,
-                server_settings={"application_name": name, **self._session},
+                server_settings={
+                    "application_name": name,
+                    **self._session,
+                    **db.site_settings(self.site),
+                },
             )
         except db.PostgresError as exc:
             if "idle_session_timeout" not in self._session:
@@ -327,7 +343,7 @@ class InstanceLock:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await self._connect(self.standby_name)
             conn = self._conn
-            locked = bool(await conn.fetchval(_LOCK_SQL, self.app, timeout=QUERY_TIMEOUT))
+            locked = bool(await conn.fetchval(_LOCK_SQL, self.name, timeout=QUERY_TIMEOUT))
             if locked:  # from now on the holder's name, for pg_stat_activity and a refusal
                 rename = "SELECT set_config('application_name', $1, false)"
                 await conn.execute(rename, self.application_name, timeout=QUERY_TIMEOUT)
@@ -398,7 +414,13 @@ class InstanceLock:
             return
         try:
             await self._conn.execute(
-                _ADVERTISE_SQL, self.app, self.host, os.getpid(), public_url, timeout=QUERY_TIMEOUT
+                _ADVERTISE_SQL,
+                self.app,
+                self.host,
+                os.getpid(),
+                public_url,
+                self.site,
+                timeout=QUERY_TIMEOUT,
             )
         except (*db.UNAVAILABLE, db.PostgresError) as exc:
             log.warning("instance.not_advertised", error=type(exc).__name__)
@@ -407,7 +429,7 @@ class InstanceLock:
         if self._conn is None:
             return
         try:
-            row = await self._conn.fetch(_ACTIVE_SQL, self.app, timeout=QUERY_TIMEOUT)
+            row = await self._conn.fetch(_ACTIVE_SQL, self.app, self.site, timeout=QUERY_TIMEOUT)
         except (*db.UNAVAILABLE, db.PostgresError):
             return  # not migrated yet, or the database is away: keep what we knew
         self.active = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ class Settings:
     ami_user: str
     ami_secret: str
     app: str = "frontdesk"
+    # This frontdesk's site (FRONTDESK_SITE; docs/scale.md "Several sites"); None: the
+    # plan's `practice.site`, else `main`.
+    site: str | None = None
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     log_format: str = "json"
@@ -107,6 +111,7 @@ class Settings:
             ami_user=env.get("FRONTDESK_AMI_USER", "frontdesk"),
             ami_secret=env.get("FRONTDESK_AMI_SECRET", DEV_SECRET if ari_url is None else ""),
             app=env.get("FRONTDESK_APP", "frontdesk"),
+            site=_site(env.get("FRONTDESK_SITE") or None),
             agi_host=env.get("FRONTDESK_AGI_HOST", "127.0.0.1"),
             agi_port=int(env.get("FRONTDESK_AGI_PORT", "4573")),
             log_format=env.get("FRONTDESK_LOG_FORMAT", "console" if ari_url is None else "json"),
@@ -151,6 +156,23 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise ValueError(f"{name} must be 1 or more, not {value}")
     return value
+
+
+# A site's name: it goes into rows, a lock name and Asterisk's systemname (uniqueids).
+SITE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def _site(value: str | None) -> str | None:
+    """FRONTDESK_SITE: lower-case letters, digits, `-` and `_`, at most 32 characters."""
+    if value is None or not value.strip():
+        return None
+    site = value.strip()
+    if not SITE_PATTERN.fullmatch(site):
+        raise ValueError(
+            "FRONTDESK_SITE must be 1-32 lower-case letters, digits, '-' or '_' "
+            f"(starting with a letter or digit), not {site!r}"
+        )
+    return site
 
 
 def _api_token(value: str | None) -> str | None:

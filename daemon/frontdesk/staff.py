@@ -32,6 +32,7 @@ Four roles, stored with each account (`staff_accounts.role`):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
@@ -65,12 +66,34 @@ GRANTS: Final[dict[Permission, frozenset[Role]]] = {
 }
 
 
+DEFAULT_SITE: Final = "main"
+ALL_SITES: Final = "*"  # in an account's `sites`: every site
+
+
 @dataclass(frozen=True)
 class StaffUser:
     username: str
     display_name: str
     role: Role
     extension: str | None
+    site: str = DEFAULT_SITE  # the account's home site (accounts are shared by the sites)
+    sites: tuple[str, ...] = ()  # the other sites it may see (`*`: every one)
+
+
+def may_see_site(user: StaffUser, site: str) -> bool:
+    """Whether `user` may see `site`'s board and reports: its home site, and the sites its
+    account lists (a supervisor of two sites lists both)."""
+    return site == user.site or site in user.sites or ALL_SITES in user.sites
+
+
+def visible_sites(user: StaffUser, known: Iterable[str]) -> list[str]:
+    """The sites of `known` that `user` may see, in order, home site first."""
+    names = set(known)
+    return [
+        s
+        for s in dict.fromkeys([user.site, *sorted(names)])
+        if s in names and may_see_site(user, s)
+    ]
 
 
 def can(user: StaffUser, permission: Permission) -> bool:

@@ -24,6 +24,7 @@ TABLES = {
     "agent_presence",
     "staff_sessions",
     "active_daemons",
+    "site_boards",
 }
 
 

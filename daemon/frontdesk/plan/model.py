@@ -6,6 +6,7 @@ that refer to other parts of the plan are checked in `frontdesk.plan.references`
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from datetime import date, timedelta
 from functools import cache, cached_property
@@ -118,9 +119,20 @@ class Holidays(_Model):
     closed: tuple[date, ...] = ()
 
 
+def _site_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", value):
+        raise PlanValueError(
+            f"site {value!r}: 1-32 lower-case letters, digits, '-' or '_' (a letter or digit first)"
+        )
+    return value
+
+
 class Practice(_Model):
     name: str
     timezone: TimeZoneName
+    # Which site this plan is (docs/scale.md "Several sites"); FRONTDESK_SITE wins.
+    # None: `main`, the default site.
+    site: Annotated[str, AfterValidator(_site_name)] | None = None
     emergency_notice: bool = True
     phone_region: str = "US"
     holidays: Holidays = Holidays()

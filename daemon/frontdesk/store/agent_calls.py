@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from frontdesk.store.db import Connection
+from frontdesk.store.db import CURRENT_SITE, Connection
 
 MAX_ROWS = 200
 
-_CALLS = """
+_CALLS = f"""
 SELECT linkedid, started_at, answered_at, caller, queue, category, outcome, talk_s,
        disposition
 FROM calls
-WHERE agent = $1 AND started_at >= $2
+WHERE site = {CURRENT_SITE} AND agent = $1 AND started_at >= $2
 ORDER BY started_at DESC
 LIMIT $3
 """

@@ -20,14 +20,14 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from frontdesk.store.db import Connection
+from frontdesk.store.db import CURRENT_SITE, Connection
 
 MAX_ROWS = 500
 
-_OPEN_ALERTS = """
+_OPEN_ALERTS = f"""
 SELECT e.linkedid, e.kind, e.at, e.data::text AS data
 FROM call_events AS e
-WHERE e.at >= $1 AND e.kind = ANY($2::text[])
+WHERE e.at >= $1 AND e.kind = ANY($2::text[]) AND e.site = {CURRENT_SITE}
   AND NOT EXISTS (
     SELECT 1 FROM audit_log AS a
     WHERE a.action = 'alert_acknowledged' AND a.subject = e.linkedid
@@ -37,20 +37,20 @@ ORDER BY e.at DESC
 LIMIT $3
 """
 
-_ALERT_CLAIMS = """
+_ALERT_CLAIMS = f"""
 SELECT DISTINCT ON (a.subject, a.data->>'kind')
        a.subject AS linkedid, a.data->>'kind' AS kind, a.action, a.actor, a.at
 FROM audit_log AS a
-WHERE a.at >= $1 AND a.action IN ('alert_claimed', 'alert_released')
+WHERE a.at >= $1 AND a.action IN ('alert_claimed', 'alert_released') AND a.site = {CURRENT_SITE}
   AND a.data->>'kind' = ANY($2::text[]) AND a.subject IS NOT NULL
 ORDER BY a.subject, a.data->>'kind', a.at DESC, a.id DESC
 LIMIT $3
 """
 
-_QUEUE_OUTCOMES = """
+_QUEUE_OUTCOMES = f"""
 SELECT queue, wait_s, answered_at IS NOT NULL AS answered
 FROM calls
-WHERE started_at >= $1 AND queue IS NOT NULL
+WHERE site = {CURRENT_SITE} AND started_at >= $1 AND queue IS NOT NULL
   AND (answered_at IS NOT NULL OR abandoned)
 LIMIT 100000
 """

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import cast
 
-from frontdesk.store.db import Connection, Pool
+from frontdesk.store.db import CURRENT_SITE, Connection, Pool
 from frontdesk.store.records import PendingCallback
 
-_PENDING = (
+_PENDING = (  # this site's only: another site's daemon calls its own back
     "SELECT call_id, revision, status, queue, priority, skill, language_skill, category,"
     " language, number, enqueued_at, attempts, retry_at, escalated, updated_at AS at"
-    " FROM pending_callbacks WHERE status = 'pending'"
+    f" FROM pending_callbacks WHERE status = 'pending' AND site = {CURRENT_SITE}"
     " ORDER BY priority = 'normal', enqueued_at, call_id"
 )
 

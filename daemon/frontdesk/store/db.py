@@ -70,17 +70,40 @@ async def connect(
     return cast(Connection, conn)
 
 
-async def create_pool(dsn: str, *, timeout: float, max_size: int = 4) -> Pool:
+DEFAULT_SITE = "main"
+# The site of the connection's writer and reader (migration 0011): the server setting
+# `frontdesk.site`, else the default site (a script, `frontdesk db upgrade`).
+CURRENT_SITE = "coalesce(nullif(current_setting('frontdesk.site', true), ''), 'main')"
+
+
+def site_settings(site: str | None) -> dict[str, str]:
+    """The server settings that make a connection's rows belong to `site` (every column
+    `site` defaults to it) and its reads of "this site" mean it."""
+    return {} if site is None else {"frontdesk.site": site}
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    timeout: float,
+    max_size: int = 4,
+    server_settings: Mapping[str, str] | None = None,
+) -> Pool:
     """A small pool for the call path (caller lookup); min_size 0: no connection at start.
 
     A released connection skips asyncpg's reset query (advisory unlock, CLOSE ALL,
     UNLISTEN, RESET ALL), a round trip between a caller's StasisStart and the answer:
     users of the pool never leave session state behind (no SET, LISTEN, cursors outside
     a transaction; migrations unlock their own lock). An open transaction is still
-    rolled back.
+    rolled back. `server_settings`: e.g. `site_settings(site)`.
     """
     pool = await asyncpg.create_pool(
-        dsn, min_size=0, max_size=max_size, timeout=timeout, reset=_keep_session
+        dsn,
+        min_size=0,
+        max_size=max_size,
+        timeout=timeout,
+        reset=_keep_session,
+        server_settings=dict(server_settings or {}),
     )
     return cast(Pool, pool)
 

@@ -639,7 +639,7 @@ async def _save_presence(conn: Connection, records: list[AgentPresence]) -> None
         " (agent, revision, logged_in, paused, pause_reason, changed_at)"
         " SELECT * FROM unnest($1::text[], $2::int8[], $3::bool[], $4::bool[], $5::text[],"
         " $6::timestamptz[])"
-        " ON CONFLICT (agent) DO UPDATE SET revision = EXCLUDED.revision,"
+        " ON CONFLICT (site, agent) DO UPDATE SET revision = EXCLUDED.revision,"
         " logged_in = EXCLUDED.logged_in, paused = EXCLUDED.paused,"
         " pause_reason = EXCLUDED.pause_reason, changed_at = EXCLUDED.changed_at"
         " WHERE p.revision < EXCLUDED.revision",

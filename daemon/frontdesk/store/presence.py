@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import cast
 
-from frontdesk.store.db import Connection, Pool
+from frontdesk.store.db import CURRENT_SITE, Connection, Pool
 from frontdesk.store.records import AgentPresence
 
-_ALL = (
+_ALL = (  # this site's agents only: extension 2001 may exist at another site
     "SELECT agent, revision, logged_in, paused, pause_reason, changed_at AS at"
-    " FROM agent_presence ORDER BY agent"
+    f" FROM agent_presence WHERE site = {CURRENT_SITE} ORDER BY agent"
 )
 
 
