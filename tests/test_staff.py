@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from frontdesk.staff import PERMISSIONS, ROLES, Permission, StaffUser, can, may_control
+from frontdesk.staff import (
+    PERMISSIONS,
+    ROLES,
+    Permission,
+    StaffUser,
+    can,
+    may_control,
+    may_see_site,
+    visible_sites,
+)
 
 AGENT = StaffUser("alice", "Alice", "agent", "2001")
 NURSE = StaffUser("nina", "Nina", "charge_nurse", "2005")
@@ -52,3 +61,14 @@ def test_may_control() -> None:
 
 def test_unknown_permissions_are_never_granted() -> None:
     assert not can(SUPERVISOR, "launch_rockets")  # type: ignore[arg-type]
+
+
+def test_a_role_sees_its_home_site_and_the_sites_its_account_lists() -> None:
+    nurse = StaffUser("n", "N", "charge_nurse", None, site="north")
+    both = StaffUser("s", "S", "supervisor", None, site="north", sites=("south",))
+    everyone = StaffUser("a", "A", "supervisor", None, sites=("*",))
+    assert may_see_site(nurse, "north")
+    assert not may_see_site(nurse, "south")
+    assert visible_sites(both, {"south", "north", "east"}) == ["north", "south"]
+    assert visible_sites(everyone, {"south", "north"}) == ["north", "south"]
+    assert visible_sites(nurse, {"south"}) == []

@@ -80,6 +80,7 @@ def verify(url: str, username: str, password: str) -> StaffUser | None:
 @pytest.fixture(autouse=True)
 def no_plan_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FRONTDESK_PLAN", raising=False)
+    monkeypatch.delenv("FRONTDESK_SITE", raising=False)
 
 
 def test_add_list_passwd_disable(
@@ -102,6 +103,8 @@ def test_add_list_passwd_disable(
             "display_name": "Alice Agent",
             "role": "agent",
             "extension": "2001",
+            "site": "main",
+            "sites": [],
             "disabled": False,
         }
     ]
@@ -359,8 +362,36 @@ def test_disable_and_passwd_end_sessions_and_every_change_is_audited(
         (actor, "user_disabled", "alice"),
     ]
     data = [json.loads(str(r["data"])) for r in rows]
-    assert data[0] == {"role": "agent", "extension": "2001"}
+    assert data[0] == {"role": "agent", "extension": "2001", "site": "main", "sites": []}
     assert data[1] == {"sessions_ended": 2}
     assert data[2] == {"sessions": [kept[:12]], "session_prefix": kept[:12]}
     assert data[3] == {"sessions_ended": 1}
     assert new not in json.dumps(data)
+
+
+def test_an_accounts_sites(
+    url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accounts are shared by the sites: a home site (--site, else FRONTDESK_SITE, else
+    main) and the other sites it may see (--sites a,b or all); `users sites` changes them."""
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", url)
+    monkeypatch.setenv("FRONTDESK_SITE", "north")
+    add = ["users", "add", "sam", "--role", "supervisor", "--sites", "north,south",
+           "--password-stdin"]  # fmt: skip
+    code, _, err = run(add, capsys, monkeypatch, stdin=PASSWORD + "\n")
+    assert (code, err) == (0, "")
+    user = verify(url, "sam", PASSWORD)
+    assert user is not None
+    assert (user.site, user.sites) == ("north", ("south",))
+    code, out, _ = run(
+        ["users", "sites", "sam", "--site", "south", "--sites", "all"], capsys, monkeypatch
+    )
+    assert code == 0
+    assert "home site south, also sees all" in out
+    code, out, _ = run(["users", "list", "--json"], capsys, monkeypatch)
+    assert (json.loads(out)[0]["site"], json.loads(out)[0]["sites"]) == ("south", ["*"])
+    code, _, err = run(["users", "sites", "sam", "--sites", "North Side"], capsys, monkeypatch)
+    assert code == 2
+    assert "site 'North Side'" in err
+    code, _, err = run(["users", "sites", "nobody", "--sites", "all"], capsys, monkeypatch)
+    assert code == 2

@@ -30,7 +30,7 @@ import builtins
 import functools
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -40,7 +40,7 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from frontdesk.staff import ROLES, Role, StaffUser
+from frontdesk.staff import ALL_SITES, DEFAULT_SITE, ROLES, Role, StaffUser
 from frontdesk.store.db import Pool
 from frontdesk.store.sessions import end_user_sessions
 
@@ -53,7 +53,9 @@ MAX_PASSWORD: Final = 1024  # argon2 copes with more; nobody types more
 MAX_DISPLAY_NAME: Final = 200
 TIMEOUT: Final = 5.0
 
-_COLUMNS = "username, display_name, role, extension"
+_COLUMNS = "username, display_name, role, extension, site, sites"
+# A site's name (migration 0011); `*` in an account's sites: every site.
+SITE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
 class AccountError(ValueError):
@@ -111,12 +113,27 @@ def check_fields(display_name: str, role: str, extension: str | None) -> Role:
     return role
 
 
+def check_sites(site: str, sites: Sequence[str]) -> tuple[str, ...]:
+    """The home site and the other sites an account may see (`*`: all), checked; the
+    other sites without the home site or repeats."""
+    for name in (site, *sites):
+        if name != ALL_SITES and not SITE.match(name):
+            raise AccountError(
+                f"site {name!r} must be 1-32 of a-z, 0-9, '-', '_' (or '*' for every site)"
+            )
+    if site == ALL_SITES:
+        raise AccountError("the home site must be one site, not '*'")
+    return tuple(s for s in dict.fromkeys(sites) if s != site)
+
+
 def _user(row: Mapping[str, Any]) -> StaffUser:
     return StaffUser(
         username=str(row["username"]),
         display_name=str(row["display_name"]),
         role=cast(Role, row["role"]),
         extension=row["extension"],
+        site=str(row["site"]),
+        sites=tuple(row["sites"] or ()),
     )
 
 
@@ -155,10 +172,22 @@ class AccountStore:
         role: str,
         extension: str | None,
         password: str,
+        *,
+        site: str = DEFAULT_SITE,
+        sites: Sequence[str] = (),
     ) -> StaffUser:
-        """Create an account; an existing username is refused (AccountError)."""
+        """Create an account (at home `site`, seeing `sites` besides it); an existing
+        username is refused (AccountError)."""
+        others = check_sites(site, sites)
         rows = await self._insert(
-            _ON_CONFLICT_REFUSE, username, display_name, role, extension, password, username
+            _ON_CONFLICT_REFUSE,
+            username,
+            display_name,
+            role,
+            extension,
+            password,
+            username,
+            (site, others),
         )
         if not rows:
             raise AccountError(f"username {username!r} is taken")
@@ -188,6 +217,7 @@ class AccountStore:
         extension: str | None,
         password: str,
         owner: str | None,
+        sites: tuple[str, tuple[str, ...]] = (DEFAULT_SITE, ()),
     ) -> list[Mapping[str, Any]]:
         """Check the fields, hash the password (in a thread), insert the account; the
         password must not contain `owner` (None: the demo's generated one)."""
@@ -195,13 +225,16 @@ class AccountStore:
         checked_role = check_fields(display_name, role, extension)
         hashed = await self._hash(check_password(password, owner))
         return await self._fetch(
-            "INSERT INTO staff_accounts (username, display_name, role, extension, password_hash)"
-            f" VALUES ($1, $2, $3, $4, $5) {on_conflict} RETURNING {_COLUMNS}",
+            "INSERT INTO staff_accounts"
+            " (username, display_name, role, extension, password_hash, site, sites)"
+            f" VALUES ($1, $2, $3, $4, $5, $6, $7) {on_conflict} RETURNING {_COLUMNS}",
             username,
             display_name.strip(),
             checked_role,
             extension,
             hashed,
+            sites[0],
+            list(sites[1]),
         )
 
     async def set_password(self, username: str, password: str) -> int:
@@ -227,6 +260,21 @@ class AccountStore:
         )
         log.info("accounts.disabled", username=username, sessions_ended=ended)
         return ended
+
+    async def set_sites(self, username: str, site: str, sites: Sequence[str]) -> StaffUser:
+        """A new home site and list of other sites for the account (its open sessions see
+        the change at their next check against PostgreSQL)."""
+        others = check_sites(site, sites)
+        rows = await self._fetch(
+            "UPDATE staff_accounts SET site = $2, sites = $3, updated_at = now()"
+            f" WHERE username = $1 RETURNING {_COLUMNS}",
+            username,
+            site,
+            list(others),
+        )
+        if not rows:
+            raise AccountError(f"no account {username!r}")
+        return _user(rows[0])
 
     async def _change_ending_sessions(
         self, query: str, username: str, reason: str, *args: Any

@@ -131,7 +131,7 @@ async def insert_session(conn: Connection, new: NewSession) -> None:
 
 _READ_COLUMNS = (
     "s.id_hash, s.csrf, s.created_at, s.last_seen, s.expires_at, s.ended_reason,"
-    " a.username, a.display_name, a.role, a.extension, a.disabled"
+    " a.username, a.display_name, a.role, a.extension, a.disabled, a.site, a.sites"
 )
 
 
@@ -165,6 +165,8 @@ def _stored(row: Mapping[str, Any]) -> StoredSession:
             str(row["display_name"]),
             cast(Role, row["role"]),
             row["extension"],
+            site=str(row["site"]),
+            sites=tuple(row["sites"] or ()),
         ),
         csrf=str(row["csrf"]),
         created=row["created_at"],

@@ -88,7 +88,7 @@ from urllib.parse import quote, urlsplit
 import structlog
 from aiohttp import web
 
-from frontdesk.staff import Permission, StaffUser, can
+from frontdesk.staff import ALL_SITES, Permission, StaffUser, can
 from frontdesk.store import db
 from frontdesk.store.accounts import USERNAME
 from frontdesk.store.records import AuditEntry
@@ -103,7 +103,8 @@ COOKIE: Final = "frontdesk_session"
 LOGIN_COOKIE: Final = "frontdesk_login_csrf"
 CSRF_HEADER: Final = "X-CSRF-Token"
 CSRF_FIELD: Final = "csrf"
-API_USER: Final = StaffUser("api", "API token", "supervisor", None)
+# The token is the installation's secret, like the database URL: it sees every site.
+API_USER: Final = StaffUser("api", "API token", "supervisor", None, sites=(ALL_SITES,))
 PUBLIC_PATHS: Final = frozenset({"/metrics", "/healthz", "/login"})
 LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "::1")  # the default Host allow-list
 ANY_HOST: Final = "*"  # in the allow-list: any Host is accepted (not recommended)

@@ -13,9 +13,14 @@ open board streams get `event: expired` within 2 s). `sessions [USER] [--json]` 
 open sessions: user, session id (the first 12 hex digits of the sha256 of the cookie,
 never the cookie), created, last seen, client address and user agent.
 
-Every change (`add`, `disable`, `passwd`, `revoke`) is put in the audit log (`revoke` in the
+Accounts are shared by every site on the database (docs/scale.md "Several sites"): one
+login for the group. Each has a home site (`--site`, default `FRONTDESK_SITE`, else
+`main`) and may see the boards and reports of its home site only, unless `--sites a,b`
+(or `all`) names more; `sites USER --sites a,b [--site HOME]` changes them.
+
+Every change (`add`, `disable`, `passwd`, `revoke`, `sites`) is put in the audit log (`revoke` in the
 same transaction), actor `cli:<the OS user>` (`user_added`, `user_disabled`, `password_set`,
-`sessions_revoked`, with the sessions ended).
+`sessions_revoked`, with the sessions ended; `user_sites_set`).
 
 Exit codes: 0 ok; 1 `revoke --session` matched no open session of that user; 2 bad
 input, a refused change (an unknown user), or no or an unreachable database.
@@ -40,7 +45,7 @@ from rich.table import Table
 
 from frontdesk.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from frontdesk.plan import PlanError, load_plan
-from frontdesk.staff import ROLES
+from frontdesk.staff import ALL_SITES, DEFAULT_SITE, ROLES
 from frontdesk.store import db
 from frontdesk.store.accounts import AccountError, AccountStore, check_username
 from frontdesk.store.cli import ENV, _quiet_logs
@@ -57,6 +62,7 @@ from frontdesk.store.sessions import (
 )
 
 PLAN_ENV = "FRONTDESK_PLAN"
+SITE_ENV = "FRONTDESK_SITE"
 T = TypeVar("T")
 
 
@@ -72,6 +78,7 @@ def add_parser(commands: Any) -> None:
     add.add_argument(
         "--plan", type=Path, default=None, help=f"check the extension against it (${PLAN_ENV})"
     )
+    _site_options(add)
     _password_stdin(add)
     _database_url(add)
     add.set_defaults(handler=_add)
@@ -98,6 +105,12 @@ def add_parser(commands: Any) -> None:
     _database_url(sessions)
     sessions.set_defaults(handler=_sessions)
 
+    sites = sub.add_parser("sites", help="set the sites an account may see")
+    sites.add_argument("username")
+    _site_options(sites)
+    _database_url(sites)
+    sites.set_defaults(handler=_sites)
+
     revoke = sub.add_parser("revoke", help="end a user's dashboard sessions at once")
     revoke.add_argument("username")
     revoke.add_argument(
@@ -117,6 +130,31 @@ def _database_url(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _site_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--site",
+        default=None,
+        metavar="NAME",
+        help=f"the account's home site (default: ${SITE_ENV}, else {DEFAULT_SITE})",
+    )
+    parser.add_argument(
+        "--sites",
+        type=_site_list,
+        default=(),
+        metavar="A,B",
+        help="the other sites it may see, separated by commas, or 'all' (default: none)",
+    )
+
+
+def _site_list(value: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    return (ALL_SITES,) if names == ("all",) else names
+
+
+def _home_site(args: argparse.Namespace) -> str:
+    return str(args.site or os.environ.get(SITE_ENV) or DEFAULT_SITE)
+
+
 def _password_stdin(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
@@ -126,8 +164,17 @@ def _password_stdin(parser: argparse.ArgumentParser) -> None:
 # -- the commands -------------------------------------------------------------------------
 def _add(args: argparse.Namespace, out: Console) -> int:
     async def run(store: AccountStore) -> Any:
-        added = await store.add(args.username, name, args.role, args.extension, password)
-        data = {"role": added.role, "extension": added.extension}
+        added = await store.add(
+            args.username,
+            name,
+            args.role,
+            args.extension,
+            password,
+            site=_home_site(args),
+            sites=args.sites,
+        )
+        data: dict[str, Any] = {"role": added.role, "extension": added.extension}
+        data |= {"site": added.site, "sites": list(added.sites)}
         await _audit(store, "user_added", added.username, data)
         return added
 
@@ -154,6 +201,8 @@ def _list(args: argparse.Namespace, out: Console) -> int:
                 "display_name": a.user.display_name,
                 "role": a.user.role,
                 "extension": a.user.extension,
+                "site": a.user.site,
+                "sites": list(a.user.sites),
                 "disabled": a.disabled,
             }
             for a in accounts
@@ -161,7 +210,7 @@ def _list(args: argparse.Namespace, out: Console) -> int:
         print(json.dumps(rows, ensure_ascii=False))
         return EXIT_OK
     table = Table()
-    for column in ("username", "name", "role", "extension", "state"):
+    for column in ("username", "name", "role", "extension", "site", "also sees", "state"):
         table.add_column(column)
     for a in accounts:
         table.add_row(
@@ -169,9 +218,34 @@ def _list(args: argparse.Namespace, out: Console) -> int:
             escape(a.user.display_name),
             a.user.role,
             a.user.extension or "-",
+            a.user.site,
+            _sites_text(a.user.sites),
             "disabled" if a.disabled else "active",
         )
     out.print(table)
+    return EXIT_OK
+
+
+def _sites_text(sites: tuple[str, ...]) -> str:
+    return "all" if ALL_SITES in sites else ", ".join(sites) or "-"
+
+
+def _sites(args: argparse.Namespace, out: Console) -> int:
+    async def run(store: AccountStore) -> Any:
+        user = await store.set_sites(args.username, _home_site(args), args.sites)
+        await _audit(
+            store, "user_sites_set", user.username, {"site": user.site, "sites": list(user.sites)}
+        )
+        return user
+
+    try:
+        user = _with_store(args, run)
+    except Refused as exc:
+        return _fail("sites", str(exc))
+    out.print(
+        f"{escape(user.username)}: home site {user.site}, also sees {_sites_text(user.sites)}",
+        highlight=False,
+    )
     return EXIT_OK
 
 
