@@ -60,6 +60,7 @@ from frontdesk.web.pages import add_page_routes
 from frontdesk.web.return_calls_api import add_return_call_routes
 from frontdesk.web.screenpop import ScreenPops, add_screenpop_routes
 from frontdesk.web.server import ServerLimits, start_site
+from frontdesk.web.site_boards import SiteBoards
 from frontdesk.web.standby import ActiveElsewhere, StandbyView, make_standby_app
 from frontdesk.web.transfers_api import add_transfer_routes
 
@@ -648,9 +649,13 @@ async def _serve_agents_api(
         session_store=SessionStore(dsn) if dsn is not None else None,  # sessions in PostgreSQL
     )
     add_ops_routes(app, metrics.probes, metrics)
-    live = LiveBoard(queues, queues.plan, put_audit=recorder.sink.put if recorder else None)
+    put_audit = recorder.sink.put if recorder else None
+    live = LiveBoard(
+        queues, queues.plan, put_audit=put_audit, site=settings.site or db.DEFAULT_SITE
+    )
     if pool is not None:
         await live.restore(pool)
+        _share_board(stack, live, pool)
     runtime.hub.add_listener(live.on_hub)
     add_live_routes(app, live)
     if runtime.returns is not None and pool is not None:
@@ -677,6 +682,13 @@ async def _serve_agents_api(
     url = f"http://{settings.http_host}:{port}/"
     log.info("dashboard.listening", url=url)
     return url
+
+
+def _share_board(stack: contextlib.AsyncExitStack, live: LiveBoard, pool: db.Pool) -> None:
+    """This site's board to PostgreSQL for other sites' viewers, theirs from there."""
+    live.others = SiteBoards(live.site, pool, render=live.unmasked, version=lambda: live.version)
+    task = asyncio.create_task(live.others.publish_forever(), name="site-board")
+    stack.callback(task.cancel)
 
 
 def _limits() -> ServerLimits:

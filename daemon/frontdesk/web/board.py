@@ -351,3 +351,49 @@ def _agent(a: AgentView) -> dict[str, Any]:
         "call": a.call_id,
         "queues": list(a.queues),
     }
+
+
+def masked_for(board: Mapping[str, Any], viewer: Viewer) -> dict[str, Any]:
+    """Another site's board (stored with full numbers: store/site_boards.py) as `viewer`
+    may see it: the callers' numbers masked as `board_view` masks them. Pure."""
+    view = dict(board)
+    view.pop("me", None)
+    if viewer.full_numbers:
+        return view
+
+    def masked(caller: Mapping[str, Any]) -> dict[str, Any]:
+        number = caller.get("number")
+        return {**caller, "number": None if number is None else mask_number(str(number))}
+
+    view["queues"] = [
+        {**q, "callers": [masked(c) for c in q.get("callers", [])]} for q in board.get("queues", [])
+    ]
+    view["callbacks"] = [masked(c) for c in board.get("callbacks", [])]
+    return view
+
+
+def aged(board: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+    """A stored board `seconds` after it was rendered: waits and times in state moved on
+    (an unchanged board is rewritten only every few seconds). Pure."""
+    extra = max(0, int(seconds))
+
+    def later(value: Any) -> Any:
+        return value + extra if isinstance(value, int) else value
+
+    def caller(c: Mapping[str, Any]) -> dict[str, Any]:
+        return {**c, "waited_s": later(c.get("waited_s"))}
+
+    view = dict(board)
+    view["queues"] = [
+        {
+            **q,
+            "callers": [caller(c) for c in q.get("callers", [])],
+            "longest_wait_s": later(q.get("longest_wait_s")) if q.get("callers") else 0,
+        }
+        for q in board.get("queues", [])
+    ]
+    view["callbacks"] = [caller(c) for c in board.get("callbacks", [])]
+    view["agents"] = [
+        {**a, "in_state_s": later(a.get("in_state_s"))} for a in board.get("agents", [])
+    ]
+    return view

@@ -19,6 +19,12 @@ Routes (behind web/auth.py's session check):
   ends it or hears of it (PostgreSQL NOTIFY), else at the session's next check against
   PostgreSQL, within `SESSION_CHECK` (2 s: web/auth.py).
 - `GET /api/board`: the same JSON once (scripts, tests).
+- Several sites (docs/scale.md "Several sites"): the board JSON says its `site`; with
+  `?site=NAME` both routes give another site's board (web/site_boards.py: read from
+  PostgreSQL, masked by the viewer's role like the own one; `as_of`, `stale`), and
+  `GET /api/board?site=all` every site the viewer may see (`{"sites": [...]}`). A site
+  the viewer's account does not list (staff.py `may_see_site`), the own one included,
+  is a 403; a site with no board a 404. Another site's alerts are shown, not acted on.
 - `POST /api/alerts/{id}/ack`: acknowledge an alert (`acknowledge_alert`: charge nurses
   and supervisors); a callback task or voicemail message is done this way, with an
   optional body `{"outcome": "reached" | "left_message" | "no_answer" | "wrong_number"}`
@@ -49,9 +55,10 @@ from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.calls.events import EscalationRaised, HubEvent, from_record
 from frontdesk.plan import Plan
 from frontdesk.routing.clock import PracticeClock
-from frontdesk.staff import StaffUser, can
+from frontdesk.staff import StaffUser, can, may_see_site, visible_sites
 from frontdesk.store import board as store_board
 from frontdesk.store import db
+from frontdesk.store.db import DEFAULT_SITE
 from frontdesk.store.records import AuditEntry
 from frontdesk.web.audit_actor import actor
 from frontdesk.web.auth import (
@@ -73,6 +80,7 @@ from frontdesk.web.board import (
     board_view,
 )
 from frontdesk.web.server import OncePerInterval
+from frontdesk.web.site_boards import PUBLISH_EVERY, SiteBoards
 
 log = structlog.get_logger("frontdesk.web")
 COALESCE = 0.2
@@ -89,9 +97,12 @@ class LiveBoard:
         plan: Plan,
         *,
         put_audit: Callable[[AuditEntry], None] | None = None,
+        site: str = DEFAULT_SITE,
     ) -> None:
         self.queues = queues
         self.plan = plan
+        self.site = site
+        self.others: SiteBoards | None = None  # the other sites' boards (with a database)
         self.clock = PracticeClock(plan)
         self.state = BoardState(ZoneInfo(plan.practice.timezone))
         self.put_audit = put_audit
@@ -160,9 +171,29 @@ class LiveBoard:
             name: self.clock.schedule_open(queue.schedule, at)
             for name, queue in self.plan.queues.items()
         }
-        return board_view(
+        view = board_view(
             snapshot, self.state, viewer, number_of=number_of, open_now=open_now, at=at
         )
+        view["site"] = self.site
+        return view
+
+    def unmasked(self) -> dict[str, Any]:
+        """The board with full numbers and no `me`: what other sites' viewers read."""
+        return self._view(Viewer(full_numbers=True))
+
+    async def sites_for(self, user: StaffUser) -> list[str]:
+        """The sites whose boards `user` may see (this one alone without a database)."""
+        known = await self.others.sites() if self.others is not None else [self.site]
+        return visible_sites(user, known)
+
+    async def board_for(self, user: StaffUser, site: str) -> dict[str, Any] | None:
+        """The board of `site` (this one or another) as `user` may see it; None: none."""
+        if site == self.site:
+            return self.view_for(user)
+        if self.others is None:
+            return None
+        viewer = Viewer(full_numbers=can(user, "see_full_numbers"))
+        return await self.others.board_of(site, viewer)
 
     def payload_for(self, user: StaffUser) -> bytes:
         """The `event: board` message for this viewer, shared by every stream: the board is
@@ -248,13 +279,27 @@ def add_live_routes(app: web.Application, live: LiveBoard) -> None:
 
 @require("view_board")
 async def board_once(request: web.Request) -> web.Response:
-    live = request.app[LIVE]
-    return web.json_response(live.view_for(current_user(request)))
+    live, user = request.app[LIVE], current_user(request)
+    site = request.query.get("site") or live.site
+    if site == "all":
+        boards = [await live.board_for(user, s) for s in await live.sites_for(user)]
+        return web.json_response({"sites": [b for b in boards if b is not None]})
+    if not may_see_site(user, site):
+        return forbidden(request, f"you may not see site {site}'s board")
+    board = await live.board_for(user, site)
+    if board is None:
+        return web.json_response({"error": f"no board for site {site}"}, status=404)
+    return web.json_response(board)
 
 
 @require("view_board")
 async def events(request: web.Request) -> web.StreamResponse:
     live, user = request.app[LIVE], current_user(request)
+    site = request.query.get("site") or live.site
+    if not may_see_site(user, site):
+        return forbidden(request, f"you may not see site {site}'s board")
+    if site != live.site:
+        return await _other_site_events(request, live, user, site)
     session = current_session(request)
     key = f"session:{session.id}" if session is not None else f"user:{user.username}"
     if not live.open_stream(key):
@@ -290,6 +335,46 @@ async def events(request: web.Request) -> web.StreamResponse:
     finally:
         live.close_stream(key)
     return response
+
+
+async def _other_site_events(
+    request: web.Request, live: LiveBoard, user: StaffUser, site: str
+) -> web.StreamResponse:
+    """Another site's board as a stream: read from PostgreSQL every second (its daemon
+    writes it at most that often), sent when it changed or after `REFRESH` seconds."""
+    key = _stream_key(request, user)
+    if not live.open_stream(key):
+        live.refused += 1
+        return web.json_response(
+            {"error": "too many open board streams"}, status=429, headers={"Retry-After": "10"}
+        )
+    try:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+        )
+        await response.prepare(request)
+        sent: tuple[str | None, float] = (None, 0.0)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionError, RuntimeError):  # the browser went away
+            while not live.closed:
+                if not await session_alive(request):
+                    await response.write(b"event: expired\ndata: {}\n\n")
+                    break
+                board = await live.board_for(user, site)
+                stamp = None if board is None else str(board.get("as_of"))
+                if board is not None and (stamp != sent[0] or loop.time() - sent[1] >= REFRESH):
+                    text = json.dumps(board, separators=(",", ":"))
+                    await response.write(f"event: board\ndata: {text}\n\n".encode())
+                    sent = (stamp, loop.time())
+                await asyncio.sleep(PUBLISH_EVERY)
+    finally:
+        live.close_stream(key)
+    return response
+
+
+def _stream_key(request: web.Request, user: StaffUser) -> str:
+    session = current_session(request)
+    return f"session:{session.id}" if session is not None else f"user:{user.username}"
 
 
 async def _until_change(request: web.Request, live: LiveBoard, wake: asyncio.Event) -> bool:

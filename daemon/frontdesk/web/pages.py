@@ -46,9 +46,11 @@ from frontdesk.reports.metrics import (
 from frontdesk.reports.store import load_rows
 from frontdesk.routing.clock import PracticeClock
 from frontdesk.store import db
+from frontdesk.store.db import DEFAULT_SITE
 from frontdesk.store.records import DISPOSITION_CODES, NOTE_MAX_CHARS
-from frontdesk.web.auth import current_user, require
+from frontdesk.web.auth import current_user, forbidden, require
 from frontdesk.web.board import RETURN_OUTCOMES
+from frontdesk.web.live import LIVE
 from frontdesk.web.templates import render
 
 log = structlog.get_logger("frontdesk.web")
@@ -81,7 +83,23 @@ def add_page_routes(
 
 @require("view_board")
 async def board_page(request: web.Request) -> web.Response:
-    return render(request, "board.html", practice=request.app[PAGES].plan.practice.name)
+    """The board of this site, or of another the viewer may see (`?site=`; a selector
+    when there are several: docs/scale.md "Several sites")."""
+    user = current_user(request)
+    live = request.app.get(LIVE)
+    own = live.site if live is not None else DEFAULT_SITE
+    sites = await live.sites_for(user) if live is not None else [own]
+    site = request.query.get("site") or (own if own in sites else next(iter(sites), own))
+    if site not in sites:
+        return forbidden(request, f"you may not see site {site}'s board")
+    return render(
+        request,
+        "board.html",
+        practice=request.app[PAGES].plan.practice.name,
+        site=site,
+        own_site=own,
+        sites=sites,
+    )
 
 
 @require("view_board")

@@ -146,5 +146,12 @@
     );
   }
 
-  connect(render);
+  const page = document.getElementById("board");
+  const picker = document.getElementById("site");
+  if (picker) {
+    picker.addEventListener("change", function () {
+      picker.form.submit();
+    });
+  }
+  connect(render, page.dataset.site);
 })();

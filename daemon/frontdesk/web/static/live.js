@@ -35,9 +35,10 @@
     }
   }, 1000);
 
-  function connect(onBoard) {
+  // `site`: another site's board (several sites on one database); none: this one's.
+  function connect(onBoard, site) {
     const status = document.getElementById("connection");
-    const source = new EventSource("/events");
+    const source = new EventSource(site ? "/events?site=" + encodeURIComponent(site) : "/events");
     source.addEventListener("board", function (event) {
       status.textContent = "Live";
       status.className = "status live";
