@@ -170,3 +170,15 @@ def test_masking_and_ageing_are_pure() -> None:
     later = aged(SOUTH_BOARD, 10.6)
     assert later["queues"][0]["longest_wait_s"] == 40
     assert later["agents"][0]["in_state_s"] == 15
+
+
+async def test_reports_of_a_site_or_all_of_the_viewers(world: World) -> None:
+    both = await signed_in(world, "both")
+    status, page, _ = await both.request("GET", "/reports?site=south")
+    assert status == 200
+    assert '<option value="south" selected>south</option>' in page
+    assert (await both.request("GET", "/reports?site=all"))[0] == 200
+    assert "site=all" in (await both.request("GET", "/reports?site=all"))[1]
+    nurse = await signed_in(world, "nurse")
+    assert (await nurse.request("GET", "/reports"))[0] == 200
+    assert (await nurse.request("GET", "/reports?site=south"))[0] == 403

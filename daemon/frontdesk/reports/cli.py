@@ -4,6 +4,9 @@ The range is `--since 7d|24h|30d` (up to now; the default is 7d) or `--from DATE
 (practice-local days, both included). The practice's time zone (for calls per hour and the
 days) comes from `--zone`, else from the plan (`--plan`, else `FRONTDESK_PLAN`, else the
 bundled example). The database is `--database-url` or else `FRONTDESK_DATABASE_URL`.
+Several sites on one database (docs/scale.md "Several sites"): `--site NAME` reports one
+site's calls, `--site all` every site's; the default is `FRONTDESK_SITE`, else the plan's
+`practice.site`, else `main`.
 Exit codes: 0 ok; 2 bad arguments, no or unreachable database.
 """
 
@@ -70,6 +73,12 @@ def add_parser(commands: Any) -> None:
         metavar="SECONDS",
         help="answered within this wait counts for the service level (default 60)",
     )
+    report.add_argument(
+        "--site",
+        default=None,
+        metavar="NAME|all",
+        help="one site's calls, or every site's (default: $FRONTDESK_SITE, else the plan's)",
+    )
     report.add_argument("--json", action="store_true", help="print the report as one JSON object")
     report.add_argument("--csv", type=Path, default=None, metavar="FILE", help="also write CSV")
     report.set_defaults(handler=_report)
@@ -79,6 +88,28 @@ def _fail(message: str) -> int:
     # Messages name the failure, never the URL (it may carry a password).
     print(f"frontdesk report: {message}", file=sys.stderr)
     return EXIT_INVALID
+
+
+_SITE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def _sites(args: argparse.Namespace) -> list[str] | None:
+    """The sites to report on: None for `--site all`."""
+    site = args.site or os.environ.get("FRONTDESK_SITE") or _plan_site(args)
+    if site == "all":
+        return None
+    if not _SITE.match(site):
+        raise Refused(f"--site: '{site}' is not a site name (a-z, 0-9, '-', '_') or 'all'")
+    return [site]
+
+
+def _plan_site(args: argparse.Namespace) -> str:
+    from frontdesk.plan import read_plan
+    from frontdesk.settings import bundled_plan
+
+    plan_path = args.plan or Path(os.environ.get("FRONTDESK_PLAN") or bundled_plan())
+    plan, _ = read_plan(plan_path)
+    return plan.practice.site or "main"
 
 
 def _zone(args: argparse.Namespace) -> ZoneInfo:
@@ -135,6 +166,7 @@ def _report(args: argparse.Namespace, out: Console) -> int:
         if args.short_abandon < 0 or args.service_level < 0:
             raise Refused("--short-abandon and --service-level are seconds >= 0")
         zone = _zone(args)
+        sites = _sites(args)
         start, end = time_range(args.since, args.from_date, args.to_date, zone, datetime.now(UTC))
         report = asyncio.run(
             _build(
@@ -144,9 +176,10 @@ def _report(args: argparse.Namespace, out: Console) -> int:
                 zone,
                 timedelta(seconds=args.short_abandon),
                 timedelta(seconds=args.service_level),
+                sites,
             )
         )
-        pauses = asyncio.run(_pauses(dsn, start, end))
+        pauses = asyncio.run(_pauses(dsn, start, end, sites))
         if args.csv is not None:
             try:
                 text = to_csv(report) + rows_csv(pauses.csv_rows())
@@ -156,16 +189,20 @@ def _report(args: argparse.Namespace, out: Console) -> int:
     except Refused as exc:
         return _fail(str(exc))
     if args.json:
-        print(json.dumps(report.as_json() | {"pause_time": pauses.as_json()}, ensure_ascii=False))
+        site = "all" if sites is None else sites[0]
+        figures = report.as_json() | {"pause_time": pauses.as_json(), "site": site}
+        print(json.dumps(figures, ensure_ascii=False))
     else:
         print_report(out, report)
         print_pauses(out, pauses)
     return EXIT_OK
 
 
-async def _pauses(dsn: str, start: datetime, end: datetime) -> PauseTime:
+async def _pauses(
+    dsn: str, start: datetime, end: datetime, sites: list[str] | None = None
+) -> PauseTime:
     """Time paused per agent and reason (reports/pauses.py), from the agent state rows."""
-    rows = await read_calls(dsn, lambda conn: load_agent_states(conn, start, end))
+    rows = await read_calls(dsn, lambda conn: load_agent_states(conn, start, end, sites=sites))
     return pause_time(rows, start=start, end=end, now=datetime.now(UTC))
 
 
@@ -189,8 +226,9 @@ async def _build(
     zone: ZoneInfo,
     short_abandon: timedelta,
     service_level: timedelta,
+    sites: list[str] | None = None,
 ) -> Report:
-    rows = await read_calls(dsn, lambda conn: load_rows(conn, start, end + FCR_WINDOW))
+    rows = await read_calls(dsn, lambda conn: load_rows(conn, start, end + FCR_WINDOW, sites=sites))
     return compute(
         rows,
         start=start,

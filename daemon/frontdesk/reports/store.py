@@ -4,10 +4,13 @@ Each row brings what its call's events and dispositions say about transfers and
 misrouting (docs/reports.md), looked up per call through the `call_events (linkedid, at)`
 and `dispositions (linkedid)` indexes, and only for calls whose row says there is
 something to find (`transferred`, `disposition`): the query stays bounded by the range.
+
+`sites`: the sites whose calls count (docs/scale.md "Several sites"); None: every site.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from frontdesk.reports.metrics import CallRow
@@ -39,19 +42,24 @@ LEFT JOIN LATERAL (
           WHERE c.disposition IS NOT NULL AND linkedid = c.linkedid
           ORDER BY agent, at DESC, id DESC) last
 ) d ON true
-WHERE c.started_at >= $1 AND c.started_at < $2
+WHERE c.started_at >= $1 AND c.started_at < $2 AND ($3::text[] IS NULL OR c.site = ANY($3))
 ORDER BY c.started_at, c.linkedid
 """
 
 
 async def load_rows(
-    conn: db.Connection, start: datetime, end: datetime, *, timeout: float | None = 30.0
+    conn: db.Connection,
+    start: datetime,
+    end: datetime,
+    *,
+    timeout: float | None = 30.0,
+    sites: Sequence[str] | None = None,
 ) -> list[CallRow]:
     """Calls that started in `[start, end)` (aware datetimes). For first-contact resolution
     pass `end + metrics.FCR_WINDOW`: `compute` only measures `[start, end)` itself."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
-    records = await conn.fetch(_QUERY, start, end, timeout=timeout)
+    records = await conn.fetch(_QUERY, start, end, _sites(sites), timeout=timeout)
     return [
         CallRow(
             linkedid=r["linkedid"],
@@ -79,23 +87,39 @@ async def load_rows(
 
 
 _AGENT_STATES = """
-SELECT agent, at, state, reason FROM (
-    SELECT id, agent, at, state, reason FROM agent_state_changes
-    WHERE at >= $1 AND at < $2
+SELECT site, agent, at, state, reason FROM (
+    SELECT id, site, agent, at, state, reason FROM agent_state_changes
+    WHERE at >= $1 AND at < $2 AND ($3::text[] IS NULL OR site = ANY($3))
     UNION ALL
-    (SELECT DISTINCT ON (agent) id, agent, at, state, reason FROM agent_state_changes
-     WHERE at < $1 ORDER BY agent, at DESC, id DESC)
+    (SELECT DISTINCT ON (site, agent) id, site, agent, at, state, reason FROM agent_state_changes
+     WHERE at < $1 AND ($3::text[] IS NULL OR site = ANY($3)) ORDER BY site, agent, at DESC, id DESC)
 ) s
-ORDER BY agent, at, id
+ORDER BY site, agent, at, id
 """
 
 
 async def load_agent_states(
-    conn: db.Connection, start: datetime, end: datetime, *, timeout: float | None = 30.0
+    conn: db.Connection,
+    start: datetime,
+    end: datetime,
+    *,
+    timeout: float | None = 30.0,
+    sites: Sequence[str] | None = None,
 ) -> list[StateRow]:
     """The agent state rows of `[start, end)` and each agent's last one before `start`
-    (the state they were in when the range began), in order: for `pauses.pause_time`."""
+    (the state they were in when the range began), in order: for `pauses.pause_time`.
+    When the rows span several sites an agent is `site/extension` (2001 may exist at
+    each)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
-    records = await conn.fetch(_AGENT_STATES, start, end, timeout=timeout)
-    return [StateRow(r["agent"], r["at"], r["state"], r["reason"]) for r in records]
+    records = await conn.fetch(_AGENT_STATES, start, end, _sites(sites), timeout=timeout)
+    one_site = len({r["site"] for r in records}) <= 1
+    return [
+        StateRow(r["agent"] if one_site else f"{r['site']}/{r['agent']}", r["at"], r["state"],
+                 r["reason"])
+        for r in records
+    ]  # fmt: skip
+
+
+def _sites(sites: Sequence[str] | None) -> list[str] | None:
+    return None if sites is None else list(sites)

@@ -12,7 +12,8 @@ Pages are server-rendered (web/templates/); live data arrives over `/events`
   web/agent_page.py, the live stream and the APIs it posts to (web/static/agent.js);
 - `GET /reports?from=DATE&to=DATE` the routing targets for a date range, with each
   metric's definition and two charts; `GET /reports.csv` the same as CSV (charge nurses,
-  supervisors, admins);
+  supervisors, admins); `&site=NAME|all`: one of the sites the viewer may see, or all
+  of them (default: this daemon's site; docs/scale.md "Several sites");
 - `GET /diagram` the plan's call flow with today's open/closed state (every role);
   `GET /diagram.svg` the picture itself, drawn by Graphviz.
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -149,9 +150,30 @@ class _Result:
     report: Report | None = None
     error: str | None = None
     rows: tuple[CallRow, ...] = ()
+    site: str = DEFAULT_SITE  # a site's name, or "all"
+    sites: tuple[str, ...] = ()  # the sites the viewer may choose from
+
+
+async def _viewer_sites(request: web.Request) -> tuple[str, list[str]]:
+    """This daemon's site and the sites the viewer may see (this one alone without the
+    live board)."""
+    live = request.app.get(LIVE)
+    own = live.site if live is not None else DEFAULT_SITE
+    user = current_user(request)
+    sites = await live.sites_for(user) if live is not None else [own]
+    return own, sites
 
 
 async def _report(request: web.Request) -> _Result:
+    own, choices = await _viewer_sites(request)
+    site = request.query.get("site") or (own if own in choices else next(iter(choices), own))
+    if site != "all" and site not in choices:
+        raise web.HTTPForbidden(text=f"you may not see site {site}'s reports")
+    result = await _site_report(request, choices if site == "all" else [site])
+    return replace(result, site=site, sites=tuple(choices))
+
+
+async def _site_report(request: web.Request, sites: list[str]) -> _Result:
     pages = request.app[PAGES]
     zone = ZoneInfo(pages.plan.practice.timezone)
     today = pages.now().astimezone(zone).date()
@@ -169,7 +191,7 @@ async def _report(request: web.Request) -> _Result:
         return _Result(first, last, error="Reports need the database, which is not configured.")
     try:
         async with pages.pool.acquire() as conn:
-            rows = await load_rows(conn, start, end + FCR_WINDOW, timeout=10.0)
+            rows = await load_rows(conn, start, end + FCR_WINDOW, timeout=10.0, sites=sites)
     except (db.PostgresError, OSError, TimeoutError) as exc:
         log.warning("reports.unavailable", error=type(exc).__name__)
         return _Result(first, last, error="The database is unreachable; try again shortly.")
@@ -206,6 +228,8 @@ async def reports_page(request: web.Request) -> web.Response:
         report=report,
         error=result.error,
         charts=charts,
+        site=result.site,
+        sites=result.sites,
         **_routing_context(),
     )
 
