@@ -692,3 +692,21 @@ def test_box_limits_sit_above_the_trunk_cap() -> None:
     assert "maxload = 4" in text.splitlines()
     with pytest.raises(asterisk_config.ConfigError, match="--pbx-cores"):
         asterisk_config.box_limits(plan, 40, cores=0)
+
+
+def test_the_site_is_asterisks_systemname(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two sites' uniqueids (the linkedids calls are keyed by) never collide on the shared
+    database: each Asterisk's systemname is its site (docs/scale.md "Several sites")."""
+    monkeypatch.delenv("FRONTDESK_SITE", raising=False)
+    plan, _ = read_plan(REFERENCE_PLAN)
+    text = asterisk_config.render_options(plan, asterisk_config.Options(site="north"))
+    assert "systemname = north" in text.splitlines()
+    assert _run(str(REFERENCE_PLAN), "--out", str(tmp_path)) == 0
+    assert "systemname = main" in (tmp_path / "frontdesk-options.conf").read_text()
+    monkeypatch.setenv("FRONTDESK_SITE", "south")
+    assert _run(str(REFERENCE_PLAN), "--out", str(tmp_path)) == 0
+    assert "systemname = south" in (tmp_path / "frontdesk-options.conf").read_text()
+    assert _run(str(REFERENCE_PLAN), "--out", str(tmp_path), "--site", "East Wing") == 2
+    capsys.readouterr()

@@ -115,3 +115,9 @@ def test_run_reports_a_busy_port() -> None:
         assert args.handler(args, console) == 2
     assert "cannot listen" in console.lines[0]
     assert run is args.handler
+
+
+def test_the_system_name_prefixes_uniqueids() -> None:
+    """One emulator per site (faults/test_sites.py): its uniqueids start with its name."""
+    assert build(_parse(), {}).pbx.config.system_name == "pbx"
+    assert build(_parse("--system-name", "north"), {}).pbx.config.system_name == "north"

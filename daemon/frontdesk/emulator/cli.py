@@ -79,6 +79,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the PBX clock's IANA zone (its /etc/localtime): Cdr times, CoreStatus and ARI's "
         "ping are written in it (default UTC, as in a container)",
     )
+    parser.add_argument(
+        "--system-name",
+        default="pbx",
+        metavar="NAME",
+        help="asterisk.conf's systemname: uniqueids start with it (one per site; default pbx)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -109,6 +115,7 @@ def build(args: argparse.Namespace, env: Mapping[str, str]) -> Emulator:
         answer_after=args.answer_after,
         sounds_dir=args.sounds,
         pbx_timezone=args.pbx_timezone,
+        system_name=args.system_name,
     )
 
 
