@@ -599,9 +599,11 @@ def compose() -> dict[str, object]:
 def test_compose_publishes_only_on_loopback(compose: dict[str, object]) -> None:
     services = compose["services"]
     assert isinstance(services, dict)
-    assert set(services) == {"asterisk", "postgres", "frontdesk"}
+    assert set(services) == {"asterisk", "postgres", "frontdesk", *TWO_SITES}
     published = []
-    for service in services.values():
+    for name, service in services.items():
+        if name in TWO_SITES:
+            continue  # test_compose_has_a_two_site_example
         for port in service.get("ports", []):
             assert isinstance(port, str), port  # short syntax, always with the host address
             published.append(port)
@@ -616,6 +618,32 @@ def test_compose_publishes_only_on_loopback(compose: dict[str, object]) -> None:
     assert default.group(1) == asterisk_config.rtp_range(plan).text()
     assert services["postgres"]["image"] == "postgres:16"
     assert services["frontdesk"]["network_mode"] == "service:asterisk"
+
+
+TWO_SITES = ("asterisk-north", "frontdesk-north", "asterisk-south", "frontdesk-south")
+
+
+def test_compose_has_a_two_site_example(compose: dict[str, object]) -> None:
+    """Profile `two-sites`: two Asterisk + frontdesk pairs, one PostgreSQL (docs/scale.md
+    "Several sites"); each frontdesk in its Asterisk's network namespace, with its site."""
+    services = compose["services"]
+    assert isinstance(services, dict)
+    for site, address in (("north", "127.0.0.2"), ("south", "127.0.0.3")):
+        pbx, daemon = services[f"asterisk-{site}"], services[f"frontdesk-{site}"]
+        assert pbx["profiles"] == daemon["profiles"] == ["two-sites"]
+        assert daemon["network_mode"] == f"service:asterisk-{site}"
+        env = daemon["environment"]
+        assert env["FRONTDESK_SITE"] == site
+        assert "@postgres:5432/frontdesk" in env["FRONTDESK_DATABASE_URL"]  # the one database
+        assert env["FRONTDESK_ARI_URL"] == "http://127.0.0.1:8088/ari"
+        assert f"./generated/{site}/conf:/srv/frontdesk/conf:ro" in pbx["volumes"]
+        assert pbx["build"]["dockerfile"] == "docker/asterisk/Dockerfile"
+        assert pbx["environment"]["FRONTDESK_AMI_SECRET"].startswith("${FRONTDESK_AMI_SECRET:?")
+        for port in pbx["ports"]:
+            assert port.startswith(f"{address}:"), port  # loopback, one address per site
+        assert "profiles" not in services["postgres"]
+    entrypoint = (DOCKER / "asterisk" / "entrypoint.sh").read_text(encoding="utf-8")
+    assert "frontdesk-options.conf" in entrypoint  # systemname into asterisk.conf
 
 
 def test_compose_passes_the_settings_and_takes_secrets_from_env(

@@ -37,6 +37,12 @@ if [ "$found" = no ]; then
     exit 1
 fi
 
+# frontdesk-options.conf (maxcalls, maxload, systemname: the site) goes into
+# asterisk.conf's [options], which cannot #include it; once, on the first start.
+if [ -f /etc/asterisk/frontdesk-options.conf ] && ! grep -q '^systemname' /etc/asterisk/asterisk.conf; then
+    sed -i '/^\[options\]/r /etc/asterisk/frontdesk-options.conf' /etc/asterisk/asterisk.conf
+fi
+
 # `frontdesk prompts` output: <lang>/frontdesk/<name>.wav
 if [ -d /srv/frontdesk/sounds ]; then
     cp -R /srv/frontdesk/sounds/. /var/lib/asterisk/sounds/
