@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from frontdesk.acd.model import AgentPause
+from frontdesk.asterisk.ari import AriError
+from frontdesk.calls.commands import StopPlayback
 from frontdesk.calls.recorder import CallRecorder
 from frontdesk.emulator import Emulator
 from frontdesk.plan import Plan
@@ -170,3 +172,26 @@ async def test_callback_accepted(plan: Plan, pbx: Emulator, clock: FastClock) ->
         await practice.wait_for(lambda: _hung_up(pbx, channel))
         row = await wait_row(practice, rows, channel, "callback_accepted")
     assert (row["outcome"], row["callback_offered"]) == ("callback", True)
+
+
+async def test_a_key_pressed_as_the_prompt_ends_is_not_a_hang_up(
+    plan: Plan, pbx: Emulator, clock: FastClock
+) -> None:
+    """The key's StopPlayback reaches Asterisk after the prompt ended on its own: 404
+    Playback not found. The call goes on (seen on busy machines: the caller was left in
+    silence, recorded `abandoned` in the menu)."""
+    async with open_practice(plan, pbx, clock=clock) as practice:
+        rows = record(practice, clock)
+        channel = await pbx.place_call(caller="+17735550123", did="+13125550000")
+        await practice.wait_for(lambda: channel in practice.runtime.sessions)
+        session = practice.runtime.sessions[channel]
+        await practice.wait_for(lambda: session.current_playback is not None)
+        playback = session.current_playback or ""
+        ended = AriError("DELETE", f"/playbacks/{playback}", 404, "Playback not found")
+        practice.runtime.menu.request_failed(StopPlayback(channel, playback), ended)
+        assert channel in practice.runtime.sessions
+        await practice.wait_for(lambda: session.ivr.phase.name == "WAITING")
+        await pbx.press(channel, "2")
+        await practice.wait_for(lambda: channel in practice.queues.calls)
+    assert [e.kind for e in _events(rows, channel)][:3] == ["started", "routed", "joined"]
+    assert "abandoned" not in [e.kind for e in _events(rows, channel)]

@@ -182,7 +182,11 @@ async def drive(pbx: Emulator, fd: Daemon, channel: str, case: Case) -> None:
             continue  # silence: only ever at the end of a paths route
         await _wait_for(lambda: _phase(fd.runtime, channel) == "WAITING", CALL_DEADLINE)
         await press(pbx, channel, key)
-    await _wait_for(lambda: channel in fd.routed, CALL_DEADLINE)
+    try:
+        await _wait_for(lambda: channel in fd.routed, CALL_DEADLINE)
+    except AssertionError:
+        phase = _phase(fd.runtime, channel)
+        raise AssertionError(f"case {case.number} ({case.id}) not routed; phase {phase}") from None
     await asyncio.sleep(0.2)  # the route's first steps (join, greeting) start
     with contextlib.suppress(Exception):  # it may have ended already (a failed transfer)
         await pbx.hangup(channel)

@@ -228,6 +228,16 @@ async def test_gone_channel_is_skipped_for_the_rest_of_the_lane(run: Run) -> Non
     assert run.failed == [("c1", Answer("c1"), gone)]
 
 
+async def test_a_prompt_that_ended_as_its_key_arrived_leaves_the_call_alone(run: Run) -> None:
+    """DELETE /playbacks/{id} answers 404 when the prompt ended on its own just before:
+    the playback is gone, not the channel; the menu's next prompt still plays."""
+    done = run.ari.fail[("stop_playback", "pb-1")] = error(404)
+    next_menu = Play("c1", "pb-2", ("sound:frontdesk/menu-2-1",))
+    await run.run("c1", StopPlayback("c1", "pb-1"), next_menu)
+    assert run.ari.names() == ["stop_playback", "play"]
+    assert run.failed == [("c1", StopPlayback("c1", "pb-1"), done)]
+
+
 async def test_gone_is_remembered_by_the_lane_only(run: Run) -> None:
     run.ari.fail[("answer", "c1")] = error(404)
     run.executor.submit("c1", [Answer("c1")])

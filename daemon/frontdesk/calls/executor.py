@@ -151,7 +151,11 @@ class CommandExecutor:
         self._lanes.pop(lane, None)
 
     def _failed(self, lane: str, state: _Lane, command: Command, exc: AriError) -> None:
-        if exc.call_is_gone and not isinstance(command, MakeBridge | BridgeMusic):
+        if isinstance(command, StopPlayback) and exc.status == 404:
+            # The prompt ended as the key arrived: the playback is gone, not the call
+            # (the menu goes on: its next prompt must still play).
+            log.info("call.playback_already_done", channel=command.channel)
+        elif exc.call_is_gone and not isinstance(command, MakeBridge | BridgeMusic):
             state.gone.add(command.channel)  # (a bridge's failure may be another member's)
             if not isinstance(command, _SILENT_WHEN_GONE):
                 log.info("call.gone", channel=command.channel, status=exc.status)

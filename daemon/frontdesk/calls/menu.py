@@ -21,7 +21,7 @@ import structlog
 from frontdesk.asterisk.ari import AriClient, AriError
 from frontdesk.calls import events
 from frontdesk.calls.channels import Channels
-from frontdesk.calls.commands import Command, ContinueInDialplan, Play
+from frontdesk.calls.commands import Command, ContinueInDialplan, Play, StopPlayback
 from frontdesk.calls.executor import CommandExecutor
 from frontdesk.calls.golive_headers import read_golive_headers
 from frontdesk.calls.hub import EventHub
@@ -199,8 +199,8 @@ class MenuCalls:
 
     def request_failed(self, command: Command, exc: AriError) -> None:
         session = self.sessions.get(command.channel)
-        if session is None:
-            return
+        if session is None or isinstance(command, StopPlayback):
+            return  # (a prompt that ended as its key arrived: 404, the call goes on)
         if exc.call_is_gone:  # hung up before its events reached us: as a hang-up
             if not session.ended:
                 session.hung_up(self.now())
