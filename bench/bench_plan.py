@@ -87,7 +87,7 @@ LAB_KEY = "1"  # the main menu's only option: straight to LAB_QUEUE
 def lab_plan(agents: int) -> dict[str, Any]:
     """The real-Asterisk bench's plan: one language, no emergency notice, a main menu
     whose key 1 leads to `scheduling` (24/7, no wrap-up), `agents` staff in it and in
-    front_desk (extensions 3000+). One prompt, one key, one queue: the journey the bare
+    front_desk (extensions 3000+; the last FRONT_DESK_PHONES of them only). One prompt, one key, one queue: the journey the bare
     app also runs."""
     plan: dict[str, Any] = yaml.safe_load(REFERENCE.read_text())
     practice = plan["practice"]
@@ -119,14 +119,23 @@ def lab_plan(agents: int) -> dict[str, Any]:
             }
         },
     }
+    # The front desk is a few phones, as in a practice: the dialplan's fallback (frontdesk
+    # down, or a call shed by admission control) rings them all at once.
+    extensions = agent_extensions(agents)
+    desk = set(extensions[-FRONT_DESK_PHONES:])
     plan["staff"] = [
-        {"name": f"Agent {ext}", "extension": ext, "queues": [LAB_QUEUE, "front_desk"]}
-        for ext in agent_extensions(agents)
+        {
+            "name": f"Agent {ext}",
+            "extension": ext,
+            "queues": [LAB_QUEUE, "front_desk"] if ext in desk else [LAB_QUEUE],
+        }
+        for ext in extensions
     ]
     return plan
 
 
 MAIN_NUMBER = "+13125550000"
+FRONT_DESK_PHONES = 4
 
 
 def write_lab_plan(path: Path, agents: int) -> list[str]:

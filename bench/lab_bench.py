@@ -70,6 +70,7 @@ KEY_MARGIN_MS = 1000  # the key comes this long after the menu prompt's end
 BYE_WITHIN_MS = 15000  # after the key: queue + ring + talk; no BYE by then is a failure
 FAILURE_LIMIT = 0.01  # a step is clean with at most 1 % of its calls failed
 SHORT_MARGIN_MS = 300  # a call shorter than key + ring + talk minus this never talked
+DESK_CALL_MAX_MS = TALK_MS + 1500  # ACK to BYE of a shed call the front desk took
 GOALS = {
     "app_cpu_per_call": ("<=", 1.3),
     "asterisk_cpu_per_call": ("<=", 1.1),
@@ -418,6 +419,8 @@ class Setup:
     max_calls: int
     dsn: str
     pcap: Path
+    admission: str = "on"  # frontdesk's admission control (FRONTDESK_ADMISSION)
+    keep_going: bool = False  # step on past an unclean step (the overload curve)
 
 
 @dataclass
@@ -448,6 +451,7 @@ class Bench:
         self.proxy_url = self.control_url = ""
         self.rng = random.Random(7)
         self.log_mark = 0
+        self.http_port: int | None = None  # frontdesk's /metrics (calls shed)
 
     # -- bring up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -499,13 +503,15 @@ class Bench:
                 self.dir / "bare.log",
             )  # fmt: skip
             return
+        self.http_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")} | {
+            "FRONTDESK_ADMISSION": self.setup.admission,
             "FRONTDESK_ARI_URL": ari,
             "FRONTDESK_ARI_PASSWORD": self.pbx.secrets.ari,
             "FRONTDESK_AMI_PORT": str(AMI_PORT),
             "FRONTDESK_AMI_SECRET": self.pbx.secrets.ami,
             "FRONTDESK_PLAN": str(self.setup.plan),
-            "FRONTDESK_HTTP_PORT": str(free_port()),
+            "FRONTDESK_HTTP_PORT": str(self.http_port),
             "FRONTDESK_AGI_PORT": str(free_port()),
             "FRONTDESK_LOG_FORMAT": "json",
             "FRONTDESK_DATA_DIR": str(self.dir / "data"),
@@ -539,7 +545,25 @@ class Bench:
             "agents_sipp": self.agents.cpu(),
             "machine": machine_busy(),
             "agents": self.agents.counters(),
+            "shed": self.shed(),
         }
+
+    def shed(self) -> float:
+        """Calls frontdesk's admission control handed to the fallback so far (/metrics)."""
+        if self.http_port is None:
+            return 0.0
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.http_port}/metrics", timeout=5
+            ) as r:
+                text = r.read().decode()
+        except OSError:
+            return 0.0
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("frontdesk_calls_shed_total{")
+        )
 
     def app_errors(self) -> list[str]:
         """Error lines the app logged since the last call (frontdesk's JSON logs)."""
@@ -609,18 +633,26 @@ class Bench:
         unfinished = max(0, calls - succeeded - failed)
         lengths = sipp.call_lengths_ms()
         shortest = self.setup.key_after_ms + RING_MS + TALK_MS - SHORT_MARGIN_MS
-        short = sum(1 for v in lengths if v < shortest)
+        # A shed call goes to the front desk's phones: answered, talked TALK_MS, no menu.
+        desk = [v for v in lengths if TALK_MS - SHORT_MARGIN_MS <= v < DESK_CALL_MAX_MS]
+        shed = round(after["shed"] - before["shed"])
+        fallback = min(len(desk), shed)  # desk-length calls are shed ones only if shed
+        short = sum(1 for v in lengths if v < shortest) - fallback
         answered = after["agents"].get("SuccessfulCall", 0) - before["agents"].get(
             "SuccessfulCall", 0
         )
         agent_failed = after["agents"].get("FailedCall", 0) - before["agents"].get("FailedCall", 0)
-        unmatched = max(0, succeeded - short - answered)  # a caller's BYE with no agent call
+        # a caller's BYE with no agent call (a desk phone answering a shed call is one)
+        unmatched = max(0, succeeded - short - answered)
         failures = failed + unfinished + short + unmatched
+        admitted = calls - shed
         placed = sipp.placed_per_s(calls)
         ratio = failures / calls
         reason = None
         if ratio > FAILURE_LIMIT:
             reason = f"{failures} of {calls} calls failed ({ratio:.1%})"
+        elif shed > FAILURE_LIMIT * calls:
+            reason = f"{shed} of {calls} calls shed to the fallback (overload)"
         elif placed is not None and placed < 0.9 * rate:
             reason = f"SIPp placed only {placed} calls/s"
         elif timed_out:
@@ -656,6 +688,10 @@ class Bench:
             "unmatched": unmatched,
             "failures": failures,
             "failure_ratio": round(ratio, 4),
+            "shed": shed,  # admission control: straight to the dialplan's fallback
+            "shed_at_front_desk": fallback,  # of those, answered at a front desk phone
+            "admitted": admitted,
+            "admitted_failure_ratio": round(failures / admitted, 4) if admitted else None,
             "clean": reason is None,
             "reason": reason,
             "sipp_failures": {k: v for k, v in counters.items() if k.startswith("Failed")},
@@ -712,7 +748,7 @@ def run_app(setup: Setup, name: str, rates: list[int], seconds: float, budget_s:
             result = bench.step(rate, seconds, f"step-{rate:03d}")
             run.steps.append(result)
             print_step(result)
-            if not result["clean"]:
+            if not result["clean"] and not setup.keep_going:
                 run.stopped_because = result["reason"]
                 break
             time.sleep(3)
@@ -730,7 +766,8 @@ def print_step(s: dict[str, Any]) -> None:
     cpu = s["cpu_ms_per_call"]
     mark = "[green]clean[/]" if s["clean"] else f"[red]{s['reason']}[/]"
     console.print(
-        f"  {s['rate']:>3} calls/s: {s['succeeded']}/{s['calls']} ok, {s['failures']} failed; "
+        f"  {s['rate']:>3} calls/s: {s['succeeded']}/{s['calls']} ok, {s['failures']} failed, "
+        f"{s.get('shed', 0)} shed ({s.get('shed_at_front_desk', 0)} at the front desk); "
         f"CPU ms/call asterisk {cpu['asterisk']} app {cpu['app']} pg {cpu['postgres']}; "
         f"first play p50 {s['first_play_ms']['p50']} ms p99 {s['first_play_ms']['p99']} ms; "
         f"key->next p99 {s['key_next_ms']['p99']} ms; {s['ari_requests_per_call']} req/call; "
@@ -838,11 +875,32 @@ def show(report: dict[str, Any]) -> None:
             met,
         )
     console.print(table)
+    console.print(steps_table("frontdesk", report["frontdesk"]["steps"]))
     for name in ("frontdesk", "bare"):
         console.print(f"{name}: stopped: {report[name]['stopped_because']}")
     missed = [n for n, g in goals.items() if g["met"] is False]
     if missed:
         console.print(f"[red]goals missed:[/] {', '.join(missed)}")
+
+
+def steps_table(name: str, steps: list[dict[str, Any]]) -> Table:
+    """Every step of one app: how it degrades as the rate rises (admission control sheds
+    to the fallback instead of failing the calls it took)."""
+    table = Table(title=f"{name}, step by step", title_justify="left")
+    columns = ("calls/s", "calls", "failed", "shed", "shed at desk", "admitted failed",
+               "Asterisk ms/call", "app ms/call", "key->next p99 ms", "clean")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="right")
+    for s in steps:
+        ratio = s.get("admitted_failure_ratio")
+        table.add_row(
+            str(s["rate"]), str(s["calls"]), str(s["failures"]), str(s.get("shed", 0)),
+            str(s.get("shed_at_front_desk", 0)),
+            "-" if ratio is None else f"{ratio:.1%}",
+            str(s["cpu_ms_per_call"]["asterisk"]), str(s["cpu_ms_per_call"]["app"]),
+            str(s["key_next_ms"]["p99"]), "yes" if s["clean"] else "no",
+        )  # fmt: skip
+    return table
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -878,12 +936,17 @@ def run(args: argparse.Namespace, prefix: Path) -> dict[str, Any]:
     asyncio.run(_admin(f"CREATE DATABASE {DB_NAME}"))
     dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{DB_NAME}"
     setup = Setup(
-        prefix, workdir, plan_path, staff, prompts, key_after_ms, args.max_calls, dsn, pcap
-    )
-    per_app = (args.budget_minutes * 60 - (time.monotonic() - began) - 60) / 2
+        prefix, workdir, plan_path, staff, prompts, key_after_ms, args.max_calls, dsn, pcap,
+        args.admission, args.keep_going,
+    )  # fmt: skip
+    apps = [a.strip() for a in args.apps.split(",") if a.strip()]
+    per_app = (args.budget_minutes * 60 - (time.monotonic() - began) - 60) / len(apps)
+    fd, bare = AppRun("frontdesk"), AppRun("bare")
     try:
-        fd = run_app(setup, "frontdesk", rates, args.seconds, per_app)
-        bare = run_app(setup, "bare", rates, args.seconds, per_app)
+        if "frontdesk" in apps:
+            fd = run_app(setup, "frontdesk", rates, args.seconds, per_app)
+        if "bare" in apps:
+            bare = run_app(setup, "bare", rates, args.seconds, per_app)
     finally:
         asyncio.run(_admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"))
     version = fd.setup.get("asterisk") or bare.setup.get("asterisk") or "unknown"
@@ -910,6 +973,9 @@ def run(args: argparse.Namespace, prefix: Path) -> dict[str, Any]:
             "bye_within_ms": BYE_WITHIN_MS,
             "failure_limit": FAILURE_LIMIT,
             "max_calls": args.max_calls,
+            "apps": apps,
+            "admission": args.admission,
+            "keep_going": args.keep_going,
             "minutes": round((time.monotonic() - began) / 60, 1),
         },
         "frontdesk": {
@@ -948,6 +1014,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--budget-minutes", type=float, default=25.0, help="the whole run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/lab.json")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/frontdesk-bench-lab"))
+    parser.add_argument("--apps", default="frontdesk,bare", help="which apps, in order")
+    parser.add_argument(
+        "--admission", choices=("on", "off"), default="on", help="frontdesk's admission control"
+    )
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="step on past an unclean step (how it degrades past the ceiling)",
+    )
     return parser.parse_args(argv)
 
 

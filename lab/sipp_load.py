@@ -60,7 +60,8 @@ def register_many_xml() -> str:
 def caller_load_xml(did: str, key_pcap: Path, key_after_ms: int, bye_within_ms: int) -> str:
     """A patient calling `did` on the trunk, caller number from the injection file's
     first field: waits for the answer, `key_after_ms` later plays `key_pcap` (one RFC 4733
-    key press), then waits up to `bye_within_ms` for Asterisk's BYE and accepts it.
+    key press), then waits up to `bye_within_ms` for Asterisk's BYE and accepts it. A BYE
+    that comes before the key (a shed call the front desk answered) is accepted too.
 
     No BYE in time is a failed call (SIPp aborts it with a BYE of its own). SIPp's
     response-time counter 1 runs from the ACK to the BYE (`-trace_rtt`: one value per
@@ -94,9 +95,14 @@ def caller_load_xml(did: str, key_pcap: Path, key_after_ms: int, bye_within_ms: 
         + "".join(f'  <recv response="{code}" optional="true"/>\n' for code in (100, 180, 183))
         + '  <recv response="200"/>\n'
         + _send(ack).replace("<send>", '<send start_rtd="1">', 1)
-        + f'  <pause milliseconds="{key_after_ms}"/>\n'
+        # A BYE before the key: a call frontdesk shed to the dialplan's fallback (no
+        # menu), answered at the front desk and ended there. Told apart by its length.
+        + f'  <recv request="BYE" timeout="{key_after_ms}" ontimeout="key" rtd="1"'
+        ' next="bye"/>\n'
+        + '  <label id="key"/>\n'
         + f"  <nop><action><exec play_pcap_audio={pcap}/></action></nop>\n"
         + f'  <recv request="BYE" timeout="{bye_within_ms}" rtd="1"/>\n'
+        + '  <label id="bye"/>\n'
         + _send(_response("200 OK", tag=False))
         + "</scenario>\n"
     )
