@@ -753,7 +753,11 @@ def run_app(setup: Setup, name: str, rates: list[int], seconds: float, budget_s:
                 break
             time.sleep(3)
         else:
-            run.stopped_because = "the last rate step was clean: the ceiling is at least that"
+            run.stopped_because = (
+                "every rate step ran (--keep-going)"
+                if setup.keep_going
+                else "the last rate step was clean: the ceiling is at least that"
+            )
     except Exception as exc:  # report what was measured, and why it stopped
         run.stopped_because = f"{type(exc).__name__}: {exc}"
         console.print(f"  [red]{run.stopped_because}[/]")

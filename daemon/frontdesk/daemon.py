@@ -404,6 +404,7 @@ def _admission(settings: Settings, plan: Plan) -> AdmissionGate | None:
         loop_lag=settings.overload_loop_lag_ms / 1000,
         event_delay=settings.overload_event_delay_ms / 1000,
         ari_latency=settings.overload_ari_latency_ms / 1000,
+        ari_backlog=settings.overload_ari_backlog,
     )
     admission = Admission(time.monotonic, limits)
     return AdmissionGate.for_plan(admission, plan.numbers, plan.practice.phone_region)

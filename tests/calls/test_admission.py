@@ -110,3 +110,13 @@ def test_one_stalled_request_is_not_an_overload_four_in_a_row_are() -> None:
     for _ in range(3):
         admission.observe_ari_latency(5.0)
     assert admission.admit(0).reason == "ari_latency"
+
+
+def test_a_backlog_of_requests_sheds_at_once_and_urgent_calls_have_headroom() -> None:
+    admission, clock = make()  # ari_backlog limit: 32 (the default)
+    assert admission.admit(0, backlog=32).admitted
+    assert admission.admit(0, backlog=33).reason == "ari_backlog"
+    assert admission.admit(0, urgent=True, backlog=40).admitted  # under 32 x 1.5
+    assert admission.tick(backlog=10)  # still overloaded: not yet calm (10 < 32 x 0.6) ...
+    clock.t += 5.1
+    assert not admission.tick(backlog=10)  # ... now calm long enough

@@ -8,8 +8,12 @@ Rules this client keeps (from Asterisk 22's behaviour, see docs/emulator.md):
 - Query values are percent-encoded by yarl, so a literal `+` is sent as `%2B` (Asterisk
   decodes a bare `+` as a space).
 - Errors are per request: `AriError.status` tells 404/409/422 (channel gone or not in
-  the app: end that call) from 5xx. Only idempotent requests are retried on a 5xx or a
-  timeout; an originate is never retried blindly.
+  the app: end that call) from 5xx. Only idempotent requests are retried, on a 5xx or a
+  lost connection, never on a timeout (Asterisk may still be doing it: a retry would
+  add to a backlog), and within a budget (about one retry per ten successes): under
+  overload retries never multiply the load. An originate is never retried blindly.
+- `continue` (a call handed back to the dialplan) goes over a small pool of its own: a
+  call shed by admission control never waits behind the calls frontdesk serves.
 - The events socket reconnects with jittered exponential backoff and reports every
   (re)connect, because Asterisk replays nothing: the caller must resynchronise from
   `GET /applications/{app}`, `/channels` and `/bridges`.
@@ -34,6 +38,10 @@ log = structlog.get_logger("frontdesk.ari")
 MAX_EVENT_BYTES = 1 << 20  # an ARI event is a few kB; 1 MiB is garbage or an attack
 MAX_REST_BYTES = 16 << 20  # GET /channels of a busy PBX is well under this
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# Retry budget (`AriClient._may_retry`): at most about one retry per ten successes.
+RETRY_TOKENS_MAX = 10.0
+RETRY_EARN = 0.1
+PRIORITY_CONNECTIONS = 2  # besides `max_connections`: still under http.conf's sessionlimit
 
 
 class AriError(Exception):
@@ -81,6 +89,9 @@ class AriClient:
         self.connected = False
         self._closing = False
         self.on_latency: Callable[[float], None] | None = None  # each REST round trip, s
+        self.in_flight = 0  # REST requests sent or waiting for a connection (a backlog)
+        self._priority: aiohttp.ClientSession | None = None
+        self._retry_tokens = RETRY_TOKENS_MAX
         # Asked before each (re)connect of the events socket: a new socket takes the app
         # over, so a daemon that lost its turn must not open one (frontdesk/instance.py).
         self.may_connect: Callable[[], bool] = lambda: True
@@ -102,10 +113,27 @@ class AriClient:
             )
         return self._session
 
+    @property
+    def priority_session(self) -> aiohttp.ClientSession:
+        """`PRIORITY_CONNECTIONS` of its own, for what must not wait (calls handed back to
+        the dialplan: shed by admission control, or frontdesk stopping)."""
+        if self._priority is None:
+            if not self._own_session:
+                return self.session  # a session given by the caller (tests) serves both
+            auth = aiohttp.encode_basic_auth(self.config.user, self.config.password)
+            timeout = aiohttp.ClientTimeout(total=self.config.request_timeout)
+            connector = aiohttp.TCPConnector(limit=PRIORITY_CONNECTIONS)
+            self._priority = aiohttp.ClientSession(
+                headers={"Authorization": auth}, timeout=timeout, connector=connector
+            )
+        return self._priority
+
     async def close(self) -> None:
         self._closing = True
         if self._own_session and self._session is not None:
             await self._session.close()
+        if self._priority is not None:
+            await self._priority.close()
 
     # -- REST -------------------------------------------------------------------------------
     async def request(
@@ -116,24 +144,42 @@ class AriClient:
         body: Mapping[str, Any] | None = None,
         *,
         idempotent: bool,
+        priority: bool = False,
     ) -> Any:
-        """One REST call; returns the parsed JSON body (None for 204)."""
+        """One REST call; returns the parsed JSON body (None for 204). `priority`: over a
+        small pool of its own, so it never queues behind the calls' ordinary requests."""
         attempts = 1 + (self.config.retries if idempotent else 0)
-        for attempt in range(attempts):
-            started = time.monotonic()
-            try:
-                return await self._once(method, path, params, body)
-            except AriError as exc:
-                if exc.status not in _RETRY_STATUSES or attempt == attempts - 1:
-                    raise
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                if attempt == attempts - 1:
+        self.in_flight += 1
+        try:
+            for attempt in range(attempts):
+                started = time.monotonic()
+                try:
+                    result = await self._once(method, path, params, body, priority)
+                    self._retry_tokens = min(RETRY_TOKENS_MAX, self._retry_tokens + RETRY_EARN)
+                    return result
+                except AriError as exc:
+                    if exc.status not in _RETRY_STATUSES or not self._may_retry(attempt, attempts):
+                        raise
+                except TimeoutError as exc:  # Asterisk may still be doing it: never again
                     raise AriError(method, path, 0, f"no answer: {exc!r}") from exc
-            finally:
-                if self.on_latency is not None:  # admission control: is Asterisk drowning?
-                    self.on_latency(time.monotonic() - started)
-            await asyncio.sleep(self.config.backoff_initial * (attempt + 1))
-        raise AssertionError("unreachable")
+                except aiohttp.ClientError as exc:
+                    if not self._may_retry(attempt, attempts):
+                        raise AriError(method, path, 0, f"no answer: {exc!r}") from exc
+                finally:
+                    if self.on_latency is not None:  # admission control: Asterisk drowning?
+                        self.on_latency(time.monotonic() - started)
+                await asyncio.sleep(self.config.backoff_initial * (attempt + 1))
+            raise AssertionError("unreachable")
+        finally:
+            self.in_flight -= 1
+
+    def _may_retry(self, attempt: int, attempts: int) -> bool:
+        """A retry costs a token; successes earn them back (a tenth each): retries stay a
+        small share of the traffic, so a struggling Asterisk never meets a retry storm."""
+        if attempt >= attempts - 1 or self._retry_tokens < 1:
+            return False
+        self._retry_tokens -= 1
+        return True
 
     async def _once(
         self,
@@ -141,10 +187,12 @@ class AriClient:
         path: str,
         params: Mapping[str, str | int] | None,
         body: Mapping[str, Any] | None,
+        priority: bool = False,
     ) -> Any:
         query = {k: str(v) for k, v in (params or {}).items()}
         url = self.config.url.rstrip("/") + path
-        async with self.session.request(method, url, params=query, json=body) as response:
+        session = self.priority_session if priority else self.session
+        async with session.request(method, url, params=query, json=body) as response:
             raw = await response.content.read(MAX_REST_BYTES + 1)
             if len(raw) > MAX_REST_BYTES:
                 raise AriError(method, path, response.status, "response too large")
@@ -195,7 +243,9 @@ class AriClient:
             for k, v in (("context", context), ("extension", extension), ("priority", priority))
             if v is not None
         }
-        await self.request("POST", f"/channels/{channel}/continue", params, idempotent=False)
+        await self.request(
+            "POST", f"/channels/{channel}/continue", params, idempotent=False, priority=True
+        )
 
     async def originate(
         self,

@@ -13,6 +13,9 @@ Four signals, each smoothed (an exponentially weighted mean) and fed in by the a
   its dispatch here (the events socket's backlog; measured above the lowest delay seen
   lately, so a constant clock difference between the two machines cancels out);
 - `ari_latency`: a REST request's round trip (Asterisk itself is drowning);
+- `ari_backlog`: REST requests in flight or waiting for a connection, right now (not
+  smoothed: a backlog is the earliest sign, before the round trips grow; measured on
+  the lab, a backlog past the pool is where the collapse began);
 - the channels in frontdesk's hands (the calls in progress, an agent leg counting too)
   against `max_channels`, the configured capacity.
 
@@ -45,6 +48,7 @@ class Limits:
     loop_lag: float = 0.25  # s
     event_delay: float = 1.0  # s above the usual
     ari_latency: float = 1.0  # s
+    ari_backlog: int = 32  # REST requests in flight: twice the client's connection pool
     urgent_headroom: float = 1.5  # urgent calls are shed only past limits x this
     resume_ratio: float = 0.6  # overload ends once every signal is under limit x this ...
     resume_after: float = 5.0  # ... for this many seconds
@@ -83,6 +87,7 @@ class Admission:
     _ari: _Mean = field(default_factory=_Mean)
     _floor: deque[tuple[float, float]] = field(default_factory=deque)  # (at, raw delay)
     _calm_since: float | None = None
+    _backlog: int = 0  # the ARI client's requests in flight, as last seen
 
     # -- what the adapters feed in ---------------------------------------------------------
     def observe_loop_lag(self, seconds: float) -> None:
@@ -102,11 +107,12 @@ class Admission:
         self._ari.add(_clamp(seconds, self.limits.ari_latency), self.now())
 
     # -- the decision ------------------------------------------------------------------------
-    def admit(self, channels: int, *, urgent: bool = False) -> Verdict:
+    def admit(self, channels: int, *, urgent: bool = False, backlog: int = 0) -> Verdict:
         """Whether a new call may enter the menu; a refusal is counted by its reason.
 
         Capacity is a plain cap (no hysteresis: one call ending makes room for one);
         the health signals go through the overloaded state."""
+        self._backlog = backlog
         self._update()
         scale = self.limits.urgent_headroom if urgent else 1.0
         self.at_capacity = channels >= self.limits.max_channels
@@ -153,6 +159,8 @@ class Admission:
     def _past(self, scale: float) -> str | None:
         """The first health signal over its limit times `scale`, or None."""
         limits = self.limits
+        if self._backlog > limits.ari_backlog * scale:
+            return "ari_backlog"
         values = self.signals()
         for name, limit in (
             ("loop_lag", limits.loop_lag),
@@ -163,9 +171,10 @@ class Admission:
                 return name
         return None
 
-    def tick(self) -> bool:
+    def tick(self, backlog: int = 0) -> bool:
         """Re-judge without a new call (a periodic check, so overload can end while no
         call arrives); whether overloaded."""
+        self._backlog = backlog
         self._update()
         return self.overloaded
 
@@ -195,8 +204,8 @@ class AdmissionGate:
         urgent = frozenset(did for did, entry in numbers.items() if getattr(entry, "urgent", False))
         return cls(admission, urgent, region)
 
-    def judge(self, channel: Mapping[str, Any], channels: int) -> Verdict:
-        return self.admission.admit(channels, urgent=self._urgent(channel))
+    def judge(self, channel: Mapping[str, Any], channels: int, backlog: int = 0) -> Verdict:
+        return self.admission.admit(channels, urgent=self._urgent(channel), backlog=backlog)
 
     def _urgent(self, channel: Mapping[str, Any]) -> bool:
         if not self.urgent_numbers:

@@ -32,6 +32,7 @@ class CallDispatcher:
         self.menu, self.acd, self.destinations = parts.menu, parts.acd, parts.destinations
         self.returns = parts.returns
         self.hub, self.admission = parts.hub, parts.admission
+        self.ari = parts.ari
         parts.executor.on_timer = self._timer
         parts.executor.on_failed = self._failed
 
@@ -78,13 +79,16 @@ class CallDispatcher:
         elif entered.feature is not None and self.acd is not None:
             self.acd.agents.feature_call(entered)
 
+    def ari_backlog(self) -> int:
+        return self.ari.in_flight
+
     def _admitted(self, entered: Entered) -> bool:
         """Admission control (calls/admission.py): past its limits, frontdesk hands a new
         call straight back to the dialplan, whose fallback rings the front desk, as when
         frontdesk is down; the calls it already has keep their service."""
         if self.admission is None:
             return True
-        verdict = self.admission.judge(entered.channel, len(self.channels))
+        verdict = self.admission.judge(entered.channel, len(self.channels), self.ari_backlog())
         if verdict.admitted:
             return True
         channel, reason = entered.channel_id, verdict.reason or "overloaded"
@@ -94,6 +98,7 @@ class CallDispatcher:
         log_now, unlogged = self.admission.should_log()
         if log_now:  # never a line per call: a flood would drown the log too
             signals = {k: round(v, 3) for k, v in self.admission.admission.signals().items()}
+            signals["ari_backlog"] = self.ari.in_flight
             log.warning("calls.shed", reason=reason, channels=len(self.channels),
                         shed_since_last_line=unlogged, **signals)  # fmt: skip
         return False

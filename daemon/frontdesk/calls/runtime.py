@@ -167,7 +167,7 @@ class CallRuntime:
             start = time.monotonic()
             await asyncio.sleep(interval)
             admission.observe_loop_lag(max(0.0, time.monotonic() - start - interval))
-            admission.tick()
+            admission.tick(self.ari.in_flight)
 
     async def resync(self) -> None:
         await self._resync.run()
