@@ -112,11 +112,16 @@ def test_one_stalled_request_is_not_an_overload_four_in_a_row_are() -> None:
     assert admission.admit(0).reason == "ari_latency"
 
 
-def test_a_backlog_of_requests_sheds_at_once_and_urgent_calls_have_headroom() -> None:
-    admission, clock = make()  # ari_backlog limit: 32 (the default)
-    assert admission.admit(0, backlog=32).admitted
-    assert admission.admit(0, backlog=33).reason == "ari_backlog"
-    assert admission.admit(0, urgent=True, backlog=40).admitted  # under 32 x 1.5
-    assert admission.tick(backlog=10)  # still overloaded: not yet calm (10 < 32 x 0.6) ...
+def test_a_lasting_backlog_of_requests_sheds_a_burst_does_not() -> None:
+    admission, clock = make()  # ari_backlog limit: 64 (the default)
+    for _ in range(20):
+        assert admission.admit(0, backlog=5).admitted
+    assert admission.admit(0, backlog=200).admitted  # one burst: the mean moves to ~43
+    for _ in range(10):
+        admission.tick(backlog=100)  # a backlog that lasts
+    assert admission.admit(0, backlog=100).reason == "ari_backlog"
+    for _ in range(30):
+        admission.tick(backlog=5)
+    assert admission.tick(backlog=5)  # calm now, not yet for long enough
     clock.t += 5.1
-    assert not admission.tick(backlog=10)  # ... now calm long enough
+    assert not admission.tick(backlog=5)

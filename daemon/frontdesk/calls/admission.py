@@ -13,9 +13,9 @@ Four signals, each smoothed (an exponentially weighted mean) and fed in by the a
   its dispatch here (the events socket's backlog; measured above the lowest delay seen
   lately, so a constant clock difference between the two machines cancels out);
 - `ari_latency`: a REST request's round trip (Asterisk itself is drowning);
-- `ari_backlog`: REST requests in flight or waiting for a connection, right now (not
-  smoothed: a backlog is the earliest sign, before the round trips grow; measured on
-  the lab, a backlog past the pool is where the collapse began);
+- `ari_backlog`: REST requests in flight or waiting for a connection (the earliest
+  sign, before the round trips grow; sampled at each new call and twice a second,
+  smoothed like the others: a burst of a call's requests is not an overload);
 - the channels in frontdesk's hands (the calls in progress, an agent leg counting too)
   against `max_channels`, the configured capacity.
 
@@ -48,7 +48,7 @@ class Limits:
     loop_lag: float = 0.25  # s
     event_delay: float = 1.0  # s above the usual
     ari_latency: float = 1.0  # s
-    ari_backlog: int = 32  # REST requests in flight: twice the client's connection pool
+    ari_backlog: int = 64  # REST requests in flight: four times the client's pool
     urgent_headroom: float = 1.5  # urgent calls are shed only past limits x this
     resume_ratio: float = 0.6  # overload ends once every signal is under limit x this ...
     resume_after: float = 5.0  # ... for this many seconds
@@ -87,7 +87,7 @@ class Admission:
     _ari: _Mean = field(default_factory=_Mean)
     _floor: deque[tuple[float, float]] = field(default_factory=deque)  # (at, raw delay)
     _calm_since: float | None = None
-    _backlog: int = 0  # the ARI client's requests in flight, as last seen
+    _backlog: _Mean = field(default_factory=_Mean)  # the ARI client's requests in flight
 
     # -- what the adapters feed in ---------------------------------------------------------
     def observe_loop_lag(self, seconds: float) -> None:
@@ -112,7 +112,7 @@ class Admission:
 
         Capacity is a plain cap (no hysteresis: one call ending makes room for one);
         the health signals go through the overloaded state."""
-        self._backlog = backlog
+        self._backlog.add(float(backlog), self.now())
         self._update()
         scale = self.limits.urgent_headroom if urgent else 1.0
         self.at_capacity = channels >= self.limits.max_channels
@@ -159,7 +159,7 @@ class Admission:
     def _past(self, scale: float) -> str | None:
         """The first health signal over its limit times `scale`, or None."""
         limits = self.limits
-        if self._backlog > limits.ari_backlog * scale:
+        if self._backlog.read(self.now()) > limits.ari_backlog * scale:
             return "ari_backlog"
         values = self.signals()
         for name, limit in (
@@ -174,7 +174,7 @@ class Admission:
     def tick(self, backlog: int = 0) -> bool:
         """Re-judge without a new call (a periodic check, so overload can end while no
         call arrives); whether overloaded."""
-        self._backlog = backlog
+        self._backlog.add(float(backlog), self.now())
         self._update()
         return self.overloaded
 
