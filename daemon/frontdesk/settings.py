@@ -77,7 +77,7 @@ class Settings:
     max_channels: int = 1200  # FRONTDESK_MAX_CHANNELS
     overload_loop_lag_ms: float = 250.0  # FRONTDESK_OVERLOAD_LOOP_LAG_MS
     overload_event_delay_ms: float = 1000.0  # FRONTDESK_OVERLOAD_EVENT_DELAY_MS
-    overload_ari_latency_ms: float = 1000.0  # FRONTDESK_OVERLOAD_ARI_LATENCY_MS
+    overload_ari_latency_ms: float = 500.0  # FRONTDESK_OVERLOAD_ARI_LATENCY_MS
     overload_ari_backlog: int = 64  # FRONTDESK_OVERLOAD_ARI_BACKLOG
 
     @property
@@ -141,7 +141,7 @@ class Settings:
             max_channels=_positive(env, "FRONTDESK_MAX_CHANNELS", 1200),
             overload_loop_lag_ms=_positive(env, "FRONTDESK_OVERLOAD_LOOP_LAG_MS", 250),
             overload_event_delay_ms=_positive(env, "FRONTDESK_OVERLOAD_EVENT_DELAY_MS", 1000),
-            overload_ari_latency_ms=_positive(env, "FRONTDESK_OVERLOAD_ARI_LATENCY_MS", 1000),
+            overload_ari_latency_ms=_positive(env, "FRONTDESK_OVERLOAD_ARI_LATENCY_MS", 500),
             overload_ari_backlog=_positive(env, "FRONTDESK_OVERLOAD_ARI_BACKLOG", 64),
         )
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from frontdesk.asterisk.ari import AriClient, AriConfig, AriError, Connected
+from frontdesk.asterisk.ari import PRIORITY_CONNECTIONS, AriClient, AriConfig, AriError, Connected
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -160,10 +160,26 @@ async def test_rest_connections_stay_under_asterisks_session_limit(server: Serve
     most `max_connections` connections, the rest wait their turn."""
     server.delay = 0.05
     config = AriConfig(f"http://127.0.0.1:{server.port}/ari", "frontdesk", "pw")
-    assert config.max_connections == 16
+    assert config.max_connections + PRIORITY_CONNECTIONS + 1 <= 17  # +1: the events socket
     async with AriClient(config) as ari:
         await asyncio.gather(*(ari.answer(f"c{n}") for n in range(40)))
     peers = {r.transport.get_extra_info("peername") for r in server.received if r.transport}
     assert len(server.received) == 40
-    assert server.peak == 16  # as many as allowed, no more
-    assert len(peers) <= 16
+    assert server.peak == config.max_connections  # as many as allowed, no more
+    assert len(peers) <= config.max_connections
+
+
+async def test_a_call_handed_back_does_not_wait_behind_the_others(server: Server) -> None:
+    """`continue` has a pool of its own: with every ordinary connection busy, it goes at
+    once (a call shed by admission control is never stuck behind the served ones)."""
+    server.delay = 0.5
+    config = AriConfig(f"http://127.0.0.1:{server.port}/ari", "frontdesk", "pw")
+    async with AriClient(config) as ari:
+        busy = [asyncio.create_task(ari.answer(f"c{n}")) for n in range(40)]
+        await asyncio.sleep(0.05)
+        assert ari.in_flight == 40
+        started = asyncio.get_running_loop().time()
+        await ari.continue_in_dialplan("shed-1")
+        assert asyncio.get_running_loop().time() - started < 0.9  # not 3 rounds of 0.5 s
+        await asyncio.gather(*busy)
+    assert ari.in_flight == 0

@@ -70,8 +70,10 @@ class AriConfig:
     # REST connections at once. Asterisk refuses HTTP sessions past http.conf's
     # `sessionlimit` (20 in asterisk-conf/, the events socket included): measured on the
     # lab, aiohttp's default of 100 lost 69 % of calls at 40 calls/s to refusals. Past
-    # this, requests wait their turn (within request_timeout) instead.
-    max_connections: int = 16
+    # this, requests wait their turn (within request_timeout) instead. 14 + the 2 of the
+    # priority pool + the events socket leave 3 for sessions Asterisk has not yet
+    # counted out (at 16 + 2 the lab still saw "HTTP session count exceeded" at 50/s).
+    max_connections: int = 14
 
 
 @dataclass(frozen=True)

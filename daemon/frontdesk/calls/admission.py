@@ -47,7 +47,7 @@ class Limits:
     # one, a conversation two (its agent leg); about the calls in progress times 1.5-2
     loop_lag: float = 0.25  # s
     event_delay: float = 1.0  # s above the usual
-    ari_latency: float = 1.0  # s
+    ari_latency: float = 0.5  # s
     ari_backlog: int = 64  # REST requests in flight: four times the client's pool
     urgent_headroom: float = 1.5  # urgent calls are shed only past limits x this
     resume_ratio: float = 0.6  # overload ends once every signal is under limit x this ...
