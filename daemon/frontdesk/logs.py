@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import structlog
@@ -62,3 +63,15 @@ def configure(fmt: Literal["json", "console"] = "json", level: int = logging.INF
         logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+@contextmanager
+def quiet_for_output() -> Iterator[None]:
+    """A command's run: warnings and errors only, on stderr, so stdout is the command's
+    output (`--json`); the previous configuration after."""
+    saved = structlog.get_config()
+    configure("console", level=logging.WARNING)
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)

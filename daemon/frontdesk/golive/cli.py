@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import wave
 from datetime import UTC, date, datetime
@@ -27,9 +26,8 @@ from frontdesk.golive.cases import CasesError, CaseSet, PromptLength, Timing, bu
 from frontdesk.golive.dtmf_pcap import EVENT_SECONDS
 from frontdesk.golive.sipp import EXPECTED_JSON, render
 from frontdesk.golive.verify import BY_CASE, BY_ORDER, Outcome, load_rows, match
-from frontdesk.store.refusals import Refused, read_calls
+from frontdesk.store.refusals import ENV, Refused, database_url, read_calls
 
-ENV = "FRONTDESK_DATABASE_URL"
 STARTED_AT = "started_at.txt"  # written by run.sh as the run starts
 VERIFY = "verify"
 MIN_KEY_GAP = 0.3  # seconds: one RFC 4733 event (0.14 s) and room to spare
@@ -182,10 +180,7 @@ def _verify(args: argparse.Namespace, out: Console) -> int:
         raise Refused("verify needs the run's directory: frontdesk golive verify DIR")
     cases, run = _load_cases(args.dir)
     since = _since(args.since, args.dir, ZoneInfo(cases.timezone))
-    dsn: str | None = args.database_url or os.environ.get(ENV)
-    if not dsn:
-        raise Refused(f"no database: give --database-url or set {ENV}")
-    outcome = asyncio.run(_match(dsn, cases, run, since))
+    outcome = asyncio.run(_match(database_url(args.database_url), cases, run, since))
     if args.json:
         print(json.dumps(outcome.as_json(), ensure_ascii=False))
     else:

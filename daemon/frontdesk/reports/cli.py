@@ -41,9 +41,8 @@ from frontdesk.reports.metrics import (
 )
 from frontdesk.reports.pauses import DEFINITION, PauseTime, format_span, pause_time
 from frontdesk.reports.store import load_agent_states, load_rows
-from frontdesk.store.refusals import Refused, read_calls
+from frontdesk.store.refusals import ENV, Refused, database_url, read_calls
 
-ENV = "FRONTDESK_DATABASE_URL"
 _SINCE = re.compile(r"^\s*(\d{1,4})\s*([hd])\s*$")
 
 
@@ -160,9 +159,7 @@ def time_range(
 
 def _report(args: argparse.Namespace, out: Console) -> int:
     try:
-        dsn: str | None = args.database_url or os.environ.get(ENV)
-        if not dsn:
-            raise Refused(f"no database: give --database-url or set {ENV}")
+        dsn = database_url(args.database_url)
         if args.short_abandon < 0 or args.service_level < 0:
             raise Refused("--short-abandon and --service-level are seconds >= 0")
         zone = _zone(args)

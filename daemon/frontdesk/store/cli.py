@@ -16,15 +16,12 @@ import asyncio
 import csv
 import dataclasses
 import json
-import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import structlog
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -37,9 +34,8 @@ from frontdesk.settings import bundled_plan
 from frontdesk.store import purge_cli, repair_times_cli
 from frontdesk.store.directory import ImportReport, import_directory
 from frontdesk.store.migrations import upgrade
-from frontdesk.store.refusals import Refused, connect, refusing
+from frontdesk.store.refusals import ENV, Refused, connect, database_url, refusing
 
-ENV = "FRONTDESK_DATABASE_URL"
 # Rejected rows printed (table or JSON); the rest are counted, and `--rejects FILE` has
 # them all. A million bad rows once took 152 s and 1.6 GB to print.
 SHOWN_REJECTS = 50
@@ -87,10 +83,7 @@ def _database_url(parser: argparse.ArgumentParser) -> None:
 
 
 def _dsn(args: argparse.Namespace) -> str:
-    dsn: str | None = args.database_url or os.environ.get(ENV)
-    if not dsn:
-        raise Refused(f"no database: give --database-url or set {ENV}")
-    return dsn
+    return database_url(args.database_url)
 
 
 def _fail(command: str, message: str) -> int:
@@ -99,21 +92,10 @@ def _fail(command: str, message: str) -> int:
     return EXIT_INVALID
 
 
-@contextmanager
-def _quiet_logs() -> Iterator[None]:
-    """Warnings and errors only, on stderr: stdout is the command's output (`--json`)."""
-    saved = structlog.get_config()
-    logs.configure("console", level=logging.WARNING)
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
-
-
 # -- db upgrade ---------------------------------------------------------------------------
 def _upgrade(args: argparse.Namespace, out: Console) -> int:
     try:
-        with _quiet_logs():
+        with logs.quiet_for_output():
             applied = asyncio.run(_run_upgrade(_dsn(args)))
     except Refused as exc:
         return _fail("db upgrade", str(exc))
@@ -136,7 +118,7 @@ async def _run_upgrade(dsn: str) -> list[int]:
 # -- directory import ---------------------------------------------------------------------
 def _import(args: argparse.Namespace, out: Console) -> int:
     try:
-        with _quiet_logs():
+        with logs.quiet_for_output():
             vocabulary = _vocabulary(args.plan)
             report = asyncio.run(_run_import(_dsn(args), args.csv, vocabulary))
     except (Refused, DirectoryError) as exc:

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import structlog
 from rich.console import Console
 from rich.table import Table
 
@@ -39,9 +37,8 @@ from frontdesk.store.purge import (
     purge,
     retention_days,
 )
-from frontdesk.store.refusals import Refused, connect, refusing
+from frontdesk.store.refusals import ENV, Refused, connect, database_url, refusing
 
-ENV = "FRONTDESK_DATABASE_URL"
 COMMAND = "db purge"
 
 
@@ -81,17 +78,12 @@ def _purge(args: argparse.Namespace, out: Console) -> int:
             raise ValueError("--batch must be at least 1")
     except ValueError as exc:
         return _fail(str(exc))
-    dsn = args.database_url or os.environ.get(ENV)
-    if not dsn:
-        return _fail(f"no database: give --database-url or set {ENV}")
-    saved = structlog.get_config()
-    logs.configure("console", level=logging.WARNING)
     try:
-        report = asyncio.run(_run(dsn, days, audit_days, args.dry_run, args.batch))
+        dsn = database_url(args.database_url)
+        with logs.quiet_for_output():
+            report = asyncio.run(_run(dsn, days, audit_days, args.dry_run, args.batch))
     except Refused as exc:
         return _fail(str(exc))
-    finally:
-        structlog.configure(**saved)
     if args.json:
         print(json.dumps(report.as_json()))
     else:

@@ -8,7 +8,8 @@ they name only the error's type, not the driver's message (`golive verify`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import os
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -18,11 +19,20 @@ from frontdesk.store import db
 from frontdesk.store.migrations import MigrationError
 
 CONNECT_TIMEOUT = 10.0
+ENV = "FRONTDESK_DATABASE_URL"
 T = TypeVar("T")
 
 
 class Refused(Exception):
     """Reported on stderr as `frontdesk <command>: <message>`, exit 2."""
+
+
+def database_url(given: str | None, env: Mapping[str, str] = os.environ) -> str:
+    """`--database-url`, else FRONTDESK_DATABASE_URL; `Refused` when neither is set."""
+    dsn = given or env.get(ENV)
+    if not dsn:
+        raise Refused(f"no database: give --database-url or set {ENV}")
+    return dsn
 
 
 def _failure(exc: BaseException, detail: bool) -> str:

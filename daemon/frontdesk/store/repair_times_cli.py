@@ -12,22 +12,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
-import os
 import sys
 from typing import Any
 
-import structlog
 from rich.console import Console
 from rich.table import Table
 
 from frontdesk import logs
 from frontdesk.exits import EXIT_INVALID, EXIT_NEEDS_REPAIR, EXIT_OK
 from frontdesk.store.migrations import upgrade
-from frontdesk.store.refusals import Refused, connect, refusing
+from frontdesk.store.refusals import ENV, Refused, connect, database_url, refusing
 from frontdesk.store.repair_times import COLUMNS, RepairReport, repair_times
 
-ENV = "FRONTDESK_DATABASE_URL"
 COMMAND = "db repair-times"
 
 
@@ -52,17 +48,12 @@ def _fail(message: str) -> int:
 
 
 def _repair(args: argparse.Namespace, out: Console) -> int:
-    dsn = args.database_url or os.environ.get(ENV)
-    if not dsn:
-        return _fail(f"no database: give --database-url or set {ENV}")
-    saved = structlog.get_config()
-    logs.configure("console", level=logging.WARNING)
     try:
-        report = asyncio.run(_run(dsn, args.apply))
+        dsn = database_url(args.database_url)
+        with logs.quiet_for_output():
+            report = asyncio.run(_run(dsn, args.apply))
     except Refused as exc:
         return _fail(str(exc))
-    finally:
-        structlog.configure(**saved)
     if args.json:
         print(json.dumps(report.as_json()))
     else:

@@ -43,16 +43,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from frontdesk import logs
 from frontdesk.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from frontdesk.plan import PlanError, load_plan
 from frontdesk.staff import ALL_SITES, DEFAULT_SITE, ROLES
 from frontdesk.store import db
 from frontdesk.store.accounts import AccountError, AccountStore, check_username
-from frontdesk.store.cli import ENV, _quiet_logs
 from frontdesk.store.db import Connection
 from frontdesk.store.migrations import upgrade
 from frontdesk.store.records import new_key
-from frontdesk.store.refusals import CONNECT_TIMEOUT, Refused, refusing
+from frontdesk.store.refusals import CONNECT_TIMEOUT, ENV, Refused, database_url, refusing
 from frontdesk.store.sessions import (
     MIN_PREFIX,
     SessionInfo,
@@ -443,10 +443,8 @@ def _check_extension(extension: str | None, plan_path: Path | None) -> None:
 
 
 def _with_store(args: argparse.Namespace, action: Callable[[AccountStore], Awaitable[T]]) -> T:
-    dsn: str | None = args.database_url or os.environ.get(ENV)
-    if not dsn:
-        raise Refused(f"no database: give --database-url or set {ENV}")
-    with _quiet_logs():  # stdout is the command's output (`--json`)
+    dsn = database_url(args.database_url)
+    with logs.quiet_for_output():
         return asyncio.run(_run(dsn, action))
 
 
