@@ -464,3 +464,61 @@ class AriProxy:
 
 
 _FORWARDED = frozenset({"authorization", "content-type"})
+
+
+class AbandonLoad:
+    """Calls placed every `gap` s until stopped, each queued then hung up (an abandon):
+    a steady stream of rows and facts while a fault happens."""
+
+    KINDS = ("started", "routed", "joined", "abandoned")  # the facts each call leaves
+
+    def __init__(self, pbx: EmulatorProcess, gap: float) -> None:
+        self.pbx, self.gap = pbx, gap
+        self.placed: list[str] = []
+        self._lives: list[asyncio.Task[None]] = []
+        self._done = asyncio.Event()
+        self._generator: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._generator = asyncio.create_task(self._load())
+
+    async def stop(self) -> None:
+        """No more calls; wait for those placed to end."""
+        self._done.set()
+        if self._generator is not None:
+            await self._generator
+        await asyncio.gather(*self._lives)
+
+    async def _load(self) -> None:
+        n = 0
+        while not self._done.is_set():
+            self._lives.append(asyncio.create_task(self._one_call(n)))
+            n += 1
+            await asyncio.sleep(self.gap)
+
+    async def _one_call(self, n: int) -> None:
+        channel = await self.pbx.place_call(caller_number(n))
+        self.placed.append(channel)
+        await wait_for(lambda: self.pbx.queued(channel), "a caller to be queued", 30)
+        await self.pbx.hangup(channel)
+
+    async def assert_each_call_once(self, conn: Any, what: str) -> list[Any]:
+        """Every call's row (waited for up to 75 s: an outbox backs off up to 30 s) and each
+        of its facts exactly once, none extra; the rows, for more checks."""
+
+        async def all_abandoned() -> bool:
+            rows = await conn.fetch("SELECT linkedid FROM calls WHERE outcome = 'abandoned'")
+            return len(rows) == len(self.placed)
+
+        await wait_for(all_abandoned, what, 75)
+        rows = await conn.fetch("SELECT linkedid, category, started_at, ended_at FROM calls")
+        assert {r["linkedid"] for r in rows} == set(self.placed)  # none lost, none extra
+        assert all(r["started_at"] is not None and r["ended_at"] is not None for r in rows)
+        counts = await conn.fetch(
+            "SELECT linkedid, kind, count(*) AS n FROM call_events "
+            "WHERE kind = ANY($1::text[]) GROUP BY linkedid, kind",
+            list(self.KINDS),
+        )
+        assert len(counts) == len(self.placed) * len(self.KINDS)  # every fact of every call
+        assert {r["n"] for r in counts} == {1}  # ... exactly once
+        return list(rows)

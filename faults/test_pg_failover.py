@@ -19,12 +19,11 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from faults.harness import EmulatorProcess, caller_number, wait_for
+from faults.harness import AbandonLoad, EmulatorProcess, wait_for
 from faults.pg_pair import PgPair
 from frontdesk.store.embedded import candidates
 
 CALL_GAP_S = 0.4
-KINDS = ("started", "routed", "joined", "abandoned")
 
 
 @pytest.fixture
@@ -46,24 +45,8 @@ async def test_primary_dies_and_replica_is_promoted_mid_load_loses_and_doubles_n
     daemon = daemon_for(pbx, pair.failover_dsn())
     await daemon.ready()
     await daemon.pause_everyone()
-    placed: list[str] = []
-    lives: list[asyncio.Task[None]] = []
-
-    async def one_call(n: int) -> None:
-        channel = await pbx.place_call(caller_number(n))
-        placed.append(channel)
-        await wait_for(lambda: pbx.queued(channel), "a caller to be queued", 30)
-        await pbx.hangup(channel)
-
-    async def load(until: asyncio.Event) -> None:
-        n = 0
-        while not until.is_set():
-            lives.append(asyncio.create_task(one_call(n)))
-            n += 1
-            await asyncio.sleep(CALL_GAP_S)
-
-    done = asyncio.Event()
-    generator = asyncio.create_task(load(done))
+    load = AbandonLoad(pbx, CALL_GAP_S)
+    load.start()
     await asyncio.sleep(4)
     pair.replication.freeze()  # the replica hears nothing more ...
     await asyncio.sleep(3)  # ... while the primary commits on
@@ -73,28 +56,11 @@ async def test_primary_dies_and_replica_is_promoted_mid_load_loses_and_doubles_n
     await pair.replica.promote()
     promoted_s = time.monotonic() - failed_at
     await asyncio.sleep(6)
-    done.set()
-    await generator
-    await asyncio.gather(*lives)
+    await load.stop()
 
     conn = await asyncpg.connect(pair.replica.dsn())
     try:
-
-        async def all_abandoned() -> bool:
-            rows = await conn.fetch("SELECT linkedid FROM calls WHERE outcome = 'abandoned'")
-            return len(rows) == len(placed)
-
-        await wait_for(all_abandoned, "every call's row on the promoted replica", 75)
-        rows = await conn.fetch("SELECT linkedid, started_at, ended_at FROM calls")
-        assert {r["linkedid"] for r in rows} == set(placed)  # none lost, none extra
-        assert all(r["started_at"] is not None and r["ended_at"] is not None for r in rows)
-        counts = await conn.fetch(
-            "SELECT linkedid, kind, count(*) AS n FROM call_events "
-            "WHERE kind = ANY($1::text[]) GROUP BY linkedid, kind",
-            list(KINDS),
-        )
-        assert len(counts) == len(placed) * len(KINDS)  # every fact of every call ...
-        assert {r["n"] for r in counts} == {1}  # ... exactly once
+        await load.assert_each_call_once(conn, "every call's row on the promoted replica")
     finally:
         await conn.close()
     changed = daemon.events("store.server_changed")
@@ -103,7 +69,7 @@ async def test_primary_dies_and_replica_is_promoted_mid_load_loses_and_doubles_n
     assert daemon.events("store.recent_rewritten")
     assert daemon.running
     assert await pbx.violations() == []
-    print(f"\npromotion took {promoted_s:.1f} s; {len(placed)} calls, none lost or doubled")
+    print(f"\npromotion took {promoted_s:.1f} s; {len(load.placed)} calls, none lost or doubled")
 
 
 async def test_the_pair_streams(pair: PgPair) -> None:
