@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from frontdesk.asterisk.ari_events import IGNORED_EVENTS
 from lab.harness import Lab
 from lab.pbx import AMI_PORT, ARI_URL, ROOT
 
@@ -41,7 +42,7 @@ def test_frontdesks_ami_user_is_refused_what_needs_write_system(lab: Lab) -> Non
             "Message": "Permission denied",
         }
     assert replies["UserEvent"]["Response"] == "Success"
-    _keep(lines, "ami_frontdesk_user_permissions.jsonl")
+    keep_recording(lines, "ami_frontdesk_user_permissions.jsonl")
 
 
 def test_playing_a_sound_that_is_not_on_disk_fails_the_playback(lab: Lab) -> None:
@@ -55,7 +56,19 @@ def test_playing_a_sound_that_is_not_on_disk_fails_the_playback(lab: Lab) -> Non
     assert finished["playback"]["state"] == "failed"
     rest = next(line for line in lines if line["kind"] == "ari_rest" and "/play" in line["path"])
     assert rest["status"] == 201
-    _keep(lines, "ari_play_missing_sound.jsonl")
+    keep_recording(lines, "ari_play_missing_sound.jsonl")
+
+
+def test_an_event_filter_keeps_the_unread_types_off_the_socket(lab: Lab) -> None:
+    lines = asyncio.run(_filtered_events(lab.pbx.secrets.ari))
+    put = next(line for line in lines if line["kind"] == "ari_rest" and line["method"] == "PUT")
+    assert put["status"] == 200
+    assert put["body"]["events_disallowed"] == [{"type": t} for t in IGNORED_EVENTS]
+    assert put["body"]["events_allowed"] == []
+    kinds = {line["event"]["type"] for line in lines if line["kind"] == "ari_event"}
+    assert {"StasisStart", "StasisEnd"} <= kinds
+    assert not kinds & set(IGNORED_EVENTS)  # ChannelVarset above all
+    keep_recording(lines, "ari_event_filter.jsonl")
 
 
 # -- the exchanges -----------------------------------------------------------------------------
@@ -94,10 +107,10 @@ async def _ami_exchanges(secret: str) -> list[dict[str, Any]]:
 async def _missing_sound(password: str) -> list[dict[str, Any]]:
     """A channel of our own app (a staff phone rung and answered by its SIPp), then a play
     of one sound that exists and one that does not."""
-    auth = aiohttp.BasicAuth("frontdesk", password)
+    auth = {"Authorization": aiohttp.encode_basic_auth("frontdesk", password)}
     lines: list[dict[str, Any]] = []
     start = time.monotonic()
-    async with aiohttp.ClientSession(auth=auth) as session:
+    async with aiohttp.ClientSession(headers=auth) as session:
         ws_url = ARI_URL.replace("http", "ws", 1) + f"/events?app={APP}&subscribeAll=false"
         async with session.ws_connect(ws_url) as ws:
 
@@ -140,8 +153,64 @@ async def _missing_sound(password: str) -> list[dict[str, Any]]:
     return lines
 
 
-def _keep(lines: list[dict[str, Any]], name: str) -> None:
+def keep_recording(lines: list[dict[str, Any]], name: str) -> None:
     if os.environ.get("FRONTDESK_LAB_RECORD") != "1":
         return
     path = Path(RECORDED / name)
     path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+
+
+async def _filtered_events(password: str) -> list[dict[str, Any]]:
+    """Our app asks for no `IGNORED_EVENTS`, then a staff phone is rung, answered, given a
+    variable (a ChannelVarset without the filter), played a sound and hung up."""
+    auth = {"Authorization": aiohttp.encode_basic_auth("frontdesk", password)}
+    lines: list[dict[str, Any]] = []
+    start = time.monotonic()
+    async with aiohttp.ClientSession(headers=auth) as session:
+        ws_url = ARI_URL.replace("http", "ws", 1) + f"/events?app={APP}&subscribeAll=false"
+        async with session.ws_connect(ws_url) as ws:
+            rest = _recorder(session, lines, start)
+            body = {"disallowed": [{"type": t} for t in IGNORED_EVENTS]}
+            await rest("PUT", f"/applications/{APP}/eventFilter", {}, body)
+            channel = await rest("POST", "/channels", {"endpoint": "PJSIP/2006", "app": APP}, None)
+            await _until(ws, lines, start, "StasisStart")
+            variable = {"variable": "FRONTDESK_LAB", "value": "1"}
+            await rest("POST", f"/channels/{channel['id']}/variable", variable, None)
+            await rest("POST", f"/channels/{channel['id']}/play", {"media": "sound:beep"}, None)
+            await _until(ws, lines, start, "PlaybackFinished")
+            await rest("DELETE", f"/channels/{channel['id']}", {}, None)
+            await _until(ws, lines, start, "StasisEnd")
+            await rest("PUT", f"/applications/{APP}/eventFilter", {}, None)  # as it was
+    return lines
+
+
+def _recorder(session: aiohttp.ClientSession, lines: list[dict[str, Any]], start: float) -> Any:
+    async def rest(method: str, path: str, query: dict[str, str], body: Any) -> Any:
+        async with session.request(method, ARI_URL + path, params=query, json=body) as response:
+            answer = await response.json() if response.content_length else None
+            lines.append(
+                {
+                    "kind": "ari_rest",
+                    "t": round(time.monotonic() - start, 3),
+                    "method": method,
+                    "path": "/ari" + path,
+                    "query": query,
+                    "body_sent": body,
+                    "status": response.status,
+                    "body": answer,
+                }
+            )
+            return answer
+
+    return rest
+
+
+async def _until(
+    ws: aiohttp.ClientWebSocketResponse, lines: list[dict[str, Any]], start: float, kind: str
+) -> dict[str, Any]:
+    while True:
+        event: dict[str, Any] = json.loads((await ws.receive(timeout=15)).data)
+        t = round(time.monotonic() - start, 3)
+        lines.append({"kind": "ari_event", "t": t, "event": event})
+        if event["type"] == kind:
+            return event

@@ -233,6 +233,10 @@ class AriClient:
         body = await self.request("GET", f"/channels/{channel}/variable", params, idempotent=True)
         return str(body["value"])
 
+    async def set_global(self, name: str, value: str) -> None:
+        params = {"variable": name, "value": value}
+        await self.request("POST", "/asterisk/variable", params, idempotent=True)
+
     async def continue_in_dialplan(
         self,
         channel: str,
@@ -307,6 +311,13 @@ class AriClient:
             "GET", f"/applications/{self.config.app}", idempotent=True
         )
         return result
+
+    async def ignore_events(self, types: Sequence[str]) -> None:
+        """Ask Asterisk not to send these event types to our app at all (kept by the app
+        in Asterisk across reconnects; set again at each one, as a restart forgets it)."""
+        body = {"disallowed": [{"type": kind} for kind in types]}
+        path = f"/applications/{self.config.app}/eventFilter"
+        await self.request("PUT", path, body=body, idempotent=True)
 
     # -- recordings ---------------------------------------------------------------------------
     # A name is one path segment: its `/` (frontdesk/<box>/<channel>) is sent as %2F.

@@ -40,6 +40,30 @@ def unsubscribe(call: Call) -> Reply:
     return ok(app.json())
 
 
+@handler("applications.filter")
+def filter_events(call: Call) -> Reply:
+    """Asterisk 22's rules (res/stasis/app.c): an empty body clears both lists; otherwise
+    each list given replaces its own (disallowed first: a bad allowed list still leaves
+    the new disallowed one set); an entry without a `type` is a 400."""
+    app = call.pbx.app(call.path["applicationName"])
+    given = {k: v for k, v in call.args.items() if k in ("allowed", "disallowed")}
+    if not call.args:
+        app.events_allowed, app.events_disallowed = [], []
+    for key in ("disallowed", "allowed"):
+        if key in given:
+            setattr(app, f"events_{key}", _event_types(given[key]))
+    return ok(app.json())
+
+
+def _event_types(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise AriError(400, "Invalid format definition")
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str) or not item["type"]:
+            raise AriError(400, "Invalid format definition")
+    return [dict(item) for item in value]
+
+
 # -- endpoints ---------------------------------------------------------------------------
 @handler("endpoints.list")
 def list_endpoints(call: Call) -> Reply:

@@ -273,6 +273,15 @@ class Application:
     bridge_refs: dict[str, int] = field(default_factory=dict)
     endpoint_ids: list[str] = field(default_factory=list)
     subscribe_all: bool = False
+    # `PUT /applications/{app}/eventFilter`: lists of {"type": ...}, empty = no filter
+    events_allowed: list[JsonDict] = field(default_factory=list)
+    events_disallowed: list[JsonDict] = field(default_factory=list)
+
+    def allows(self, kind: str) -> bool:
+        """Asterisk's rule: a disallowed type never; else only the allowed, if any."""
+        if any(f.get("type") == kind for f in self.events_disallowed):
+            return False
+        return not self.events_allowed or any(f.get("type") == kind for f in self.events_allowed)
 
     def json(self) -> JsonDict:
         return {
@@ -281,8 +290,8 @@ class Application:
             "bridge_ids": list(self.bridge_refs),
             "endpoint_ids": list(self.endpoint_ids),
             "device_names": [],
-            "events_allowed": [],
-            "events_disallowed": [],
+            "events_allowed": [dict(f) for f in self.events_allowed],
+            "events_disallowed": [dict(f) for f in self.events_disallowed],
         }
 
     def subscribed(self, source: str) -> bool:

@@ -145,6 +145,8 @@ class Pbx:
     # -- emitting ---------------------------------------------------------------------
     def emit(self, event: AriEvent) -> None:
         for app in list(self.apps.values()):
+            if not app.allows(event.type):
+                continue
             for _ in range(event.copies_for(app)):
                 self.sink.ari(app.name, event.render(app.name, self.config.asterisk_id))
 
