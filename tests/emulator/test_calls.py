@@ -19,7 +19,7 @@ async def test_flow_a_answer_play_dtmf_caller_hangup(emu: Emulator, ari: Ari) ->
     assert start["channel"]["dialplan"] == {
         "context": "from-pstn",
         "exten": "5550100",
-        "priority": 2,
+        "priority": 4,  # after the admission Gosub and GotoIf
         "app_name": "Stasis",
         "app_data": "frontdesk",
     }

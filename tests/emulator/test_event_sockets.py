@@ -71,7 +71,7 @@ async def test_inactive_app_call_finishes_its_dialplan(emu: Emulator) -> None:
     await ami.login()
     d = await emu.place_call("+13125550107", "5550307")
     hangup = await ami.until("Hangup")
-    assert (hangup["Uniqueid"], hangup["Cause"], hangup["Priority"]) == (d, "16", "5")
+    assert (hangup["Uniqueid"], hangup["Cause"], hangup["Priority"]) == (d, "16", "7")
     snapshot = await emu.channel(d)
     assert snapshot["media"] == ["sound:vm-goodbye"]
     assert snapshot["hung_up"] is True

@@ -56,10 +56,10 @@ async def test_flow_g2_continue_without_arguments(emu: Emulator, ari: Ari) -> No
     channel_id, events = await call_in_stasis(emu, ari, "+13125550113", "5550313")
     await ari.request("POST", f"/ari/channels/{channel_id}/continue")
     await events.until("StasisEnd")
-    back = await ami.until("Newexten", Uniqueid=channel_id, Priority="3")
+    back = await ami.until("Newexten", Uniqueid=channel_id, Context="from-pstn", Priority="5")
     assert back["AppData"] == "Back from Stasis: STASISSTATUS=SUCCESS"
     hangup = await ami.until("Hangup", Uniqueid=channel_id)
-    assert hangup["Priority"] == "5"
+    assert hangup["Priority"] == "7"
     ami.close()
 
 
