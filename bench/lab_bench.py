@@ -537,6 +537,7 @@ class Bench:
         assert self.app is not None
         assert self.proxy is not None
         assert self.agents is not None
+        shed = self.shed()
         return {
             "asterisk": proc_cpu(self.pbx.pid) or 0.0,
             "app": self.app.cpu(),
@@ -545,25 +546,29 @@ class Bench:
             "agents_sipp": self.agents.cpu(),
             "machine": machine_busy(),
             "agents": self.agents.counters(),
-            "shed": self.shed(),
+            "shed": sum(shed.values()),
+            "shed_by_reason": shed,
         }
 
-    def shed(self) -> float:
-        """Calls frontdesk's admission control handed to the fallback so far (/metrics)."""
+    def shed(self) -> dict[str, float]:
+        """Calls frontdesk's admission control handed to the fallback so far, by reason
+        (/metrics; `dialplan`: the dialplan shed them before Stasis)."""
         if self.http_port is None:
-            return 0.0
+            return {}
         try:
             with urllib.request.urlopen(
                 f"http://127.0.0.1:{self.http_port}/metrics", timeout=5
             ) as r:
                 text = r.read().decode()
         except OSError:
-            return 0.0
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("frontdesk_calls_shed_total{")
-        )
+            return {}
+        found: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("frontdesk_calls_shed_total{"):
+                labels, value = line.rsplit(" ", 1)
+                reason = labels.partition('reason="')[2].partition('"')[0]
+                found[reason] = found.get(reason, 0.0) + float(value)
+        return found
 
     def app_errors(self) -> list[str]:
         """Error lines the app logged since the last call (frontdesk's JSON logs)."""
@@ -636,6 +641,10 @@ class Bench:
         # A shed call goes to the front desk's phones: answered, talked TALK_MS, no menu.
         desk = [v for v in lengths if TALK_MS - SHORT_MARGIN_MS <= v < DESK_CALL_MAX_MS]
         shed = round(after["shed"] - before["shed"])
+        by_reason = {
+            reason: round(count - before["shed_by_reason"].get(reason, 0.0))
+            for reason, count in after["shed_by_reason"].items()
+        }
         fallback = min(len(desk), shed)  # desk-length calls are shed ones only if shed
         short = sum(1 for v in lengths if v < shortest) - fallback
         answered = after["agents"].get("SuccessfulCall", 0) - before["agents"].get(
@@ -690,6 +699,7 @@ class Bench:
             "failure_ratio": round(ratio, 4),
             "shed": shed,  # admission control: straight to the dialplan's fallback
             "shed_at_front_desk": fallback,  # of those, answered at a front desk phone
+            "shed_by_reason": {k: v for k, v in by_reason.items() if v},
             "admitted": admitted,
             "admitted_failure_ratio": round(failures / admitted, 4) if admitted else None,
             "clean": reason is None,
@@ -771,7 +781,8 @@ def print_step(s: dict[str, Any]) -> None:
     mark = "[green]clean[/]" if s["clean"] else f"[red]{s['reason']}[/]"
     console.print(
         f"  {s['rate']:>3} calls/s: {s['succeeded']}/{s['calls']} ok, {s['failures']} failed, "
-        f"{s.get('shed', 0)} shed ({s.get('shed_at_front_desk', 0)} at the front desk); "
+        f"{s.get('shed', 0)} shed {s.get('shed_by_reason') or ''} "
+        f"({s.get('shed_at_front_desk', 0)} at the front desk); "
         f"CPU ms/call asterisk {cpu['asterisk']} app {cpu['app']} pg {cpu['postgres']}; "
         f"first play p50 {s['first_play_ms']['p50']} ms p99 {s['first_play_ms']['p99']} ms; "
         f"key->next p99 {s['key_next_ms']['p99']} ms; {s['ari_requests_per_call']} req/call; "

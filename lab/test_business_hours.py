@@ -4,15 +4,19 @@ traces), by AMI, and by the call row in PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import time
 
+import aiohttp
+
 from lab.ami_watch import AmiWatch
 from lab.harness import BUSINESS_HOURS, Lab
-from lab.pbx import PHONE_PORTS
+from lab.pbx import ARI_URL, PHONE_PORTS
 from lab.phone_ua import AttendedTransferPhone
 from lab.sipp import Call, invites_from, wait_until
+from lab.test_recordings import keep_recording
 
 MAIN = "+13125550000"
 REFILL = "+13125550010"
@@ -175,6 +179,46 @@ def test_frontdesk_down_the_dialplan_rings_the_front_desk(lab: Lab) -> None:
         )
     finally:
         lab.daemon.start(BUSINESS_HOURS)
+
+
+def test_while_overloaded_the_dialplan_sheds_to_the_front_desk_but_not_urgent_numbers(
+    lab: Lab, ami: AmiWatch
+) -> None:
+    """The globals frontdesk sets while overloaded (calls/admission.py) as the real
+    dialplan reads them: a call to MAIN goes to the fallback before Stasis() and is
+    reported as a UserEvent; a call to a DID marked urgent is let through to Stasis()
+    (here it fails, the daemon being stopped so that it cannot set the flag back)."""
+    lab.daemon.stop()
+    try:
+        _set_global(lab, "FRONTDESK_SHED", "1")
+        _set_global(lab, "FRONTDESK_URGENT_13125550010", "1")
+        caller, urgent = "+13125552042", "+13125552043"
+        lab.call(Call(caller, MAIN, (), hold=10))
+        lab.call(Call(urgent, REFILL, (), hold=10))
+        for number in (caller, urgent):
+            wait_until(
+                lambda n=number: all(invites_from(lab.phones[e], n) for e in ("2001", "2003")),
+                "the front desk's phones to ring",
+            )
+        shed = [e for e in ami.named("UserEvent") if e.get("UserEvent") == "FrontdeskShed"]
+        assert [e.get("Did") for e in shed] == ["13125550000"]
+        assert shed[0]["CallerIDNum"].endswith(caller[-10:])
+        keep_recording([{"kind": "ami_event", "event": shed[0]}], "ami_dialplan_shed.jsonl")
+    finally:
+        _set_global(lab, "FRONTDESK_SHED", "0")
+        lab.daemon.start(BUSINESS_HOURS)
+
+
+def _set_global(lab: Lab, name: str, value: str) -> None:
+    auth = {"Authorization": aiohttp.encode_basic_auth("frontdesk", lab.pbx.secrets.ari)}
+
+    async def post() -> int:
+        async with aiohttp.ClientSession(headers=auth) as session:
+            query = {"variable": name, "value": value}
+            async with session.post(ARI_URL + "/asterisk/variable", params=query) as response:
+                return response.status
+
+    assert asyncio.run(post()) == 204
 
 
 def trunk_invites(lab: Lab, dialled: str, caller: str | None) -> list[str]:

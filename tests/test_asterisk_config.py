@@ -28,6 +28,7 @@ from frontdesk.asterisk_config import (
     parse_secrets,
     render_pjsip,
 )
+from frontdesk.calls.admission import SHED_GLOBAL, URGENT_GLOBAL
 from frontdesk.cli import main
 from frontdesk.plan import Plan, read_plan
 from frontdesk.plan.model import Staff
@@ -506,8 +507,10 @@ def test_trunk_calls_enter_stasis_then_fall_back(dialplan: Dialplan) -> None:
     for exten in ("_[+0-9].", "s"):
         apps = dialplan.apps("from-pstn", exten)
         assert apps[1] == "Gosub(frontdesk-trunk-cap,s,1)"
-        assert apps[2] == "Stasis(frontdesk)"
-        assert apps[3] == "Goto(frontdesk-return,s,1)"
+        assert apps[2].startswith("Gosub(frontdesk-admission,s,1(")
+        assert apps[3] == 'GotoIf($["${GOSUB_RETVAL}" = "shed"]?frontdesk-fallback,s,1)'
+        assert apps[4] == "Stasis(frontdesk)"
+        assert apps[5] == "Goto(frontdesk-return,s,1)"
     back = dialplan.apps("frontdesk-return", "s")
     assert 'GotoIf($["${STASISSTATUS}" != "SUCCESS"]?frontdesk-fallback,s,1)' in back
     route = dialplan.apps("frontdesk-route", "s")
@@ -702,6 +705,16 @@ def test_past_the_trunk_cap_callers_get_busy(dialplan: Dialplan) -> None:
     assert "Busy(5)" in cap
     assert cap[-1] == "(ok)Return()"
     assert "GotoIf($[${FRONTDESK_TRUNK_MAX_CALLS} = 0]?ok)" in cap  # 0: no cap
+
+
+def test_while_overloaded_the_dialplan_sheds_all_but_urgent_numbers(dialplan: Dialplan) -> None:
+    """The globals frontdesk sets (calls/admission.py) are the ones this context reads."""
+    admission = dialplan.apps("frontdesk-admission", "s")
+    assert admission[0] == f'GotoIf($["${{{SHED_GLOBAL}}}" != "1"]?admit)'
+    assert f"${{{URGENT_GLOBAL}${{FILTER(0-9,${{ARG1}})}}}}" in admission[1]
+    assert admission[2] == "UserEvent(FrontdeskShed,Did: ${FILTER(0-9,${ARG1})})"
+    assert admission[3] == "Return(shed)"
+    assert admission[-1] == "(admit)Return()"
 
 
 def test_the_generated_globals_cap_the_trunk_at_the_rtp_design_peak() -> None:

@@ -1,5 +1,6 @@
 """Overload, end to end: past its limits frontdesk hands new calls to the dialplan's
-fallback, keeps serving the calls it has, and admits calls to an urgent number first.
+fallback (and, while overloaded, has the dialplan shed them before Stasis), keeps serving
+the calls it has, and admits calls to an urgent number first.
 
 The emulated Asterisk, the ARI client and the call runtime over real sockets, with
 admission control (calls/admission.py) wired as the daemon wires it.
@@ -13,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from frontdesk.asterisk.ami import AmiClient, AmiSettings
 from frontdesk.asterisk.ari import AriClient, AriConfig
 from frontdesk.calls.admission import Admission, AdmissionGate, Limits
 from frontdesk.calls.events import CallShed, CallStarted, HubEvent
@@ -70,6 +72,10 @@ async def site(limits: Limits) -> AsyncIterator[Site]:
     facts: list[HubEvent] = []
     runtime.hub.add_listener(facts.append)
     tasks = [asyncio.create_task(runtime.run()), asyncio.create_task(runtime.watch_health(0.05))]
+    # The daemon's AMI listener: the calls the dialplan sheds itself (UserEvent FrontdeskShed).
+    ami = AmiClient(AmiSettings("127.0.0.1", pbx.ami_port, "frontdesk", PASSWORD))
+    await ami.start()
+    ami.add_listener(runtime.on_ami_event)
     opened = Site(pbx, runtime, gate, facts)
     try:
         await opened.wait_for(lambda: runtime.resyncs >= 1)
@@ -78,6 +84,7 @@ async def site(limits: Limits) -> AsyncIterator[Site]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await ami.close()
         await runtime.close()
         await ari.close()
         await pbx.stop()
@@ -129,17 +136,32 @@ async def test_a_drowning_asterisk_sheds_new_calls_until_it_recovers() -> None:
         admission = line.gate.admission
         assert admission.signals()["ari_latency"] > 0  # real REST round trips observed
         assert admission.signals()["event_delay"] >= 0
+        pbx_globals = line.pbx.pbx.globals
+        assert pbx_globals.get("FRONTDESK_SHED") == "0"  # said at connect
         for _ in range(30):  # what the ARI client would report with Asterisk drowning
             admission.observe_ari_latency(5.0)  # (counted as 4.0: twice the limit)
-        shed = await line.pbx.place_call(caller="+17735550002", did=MAIN)
-        await line.wait_for(lambda: len(line.shed()) == 1)
-        assert line.shed()[0] == CallShed(shed, "ari_latency")
+        # The next health check tells the dialplan to shed, urgent numbers excepted.
+        await line.wait_for(lambda: pbx_globals.get("FRONTDESK_SHED") == "1")
         assert admission.overloaded
+        assert pbx_globals[f"FRONTDESK_URGENT_{URGENT_LINE.lstrip('+')}"] == "1"
+        assert pbx_globals[f"FRONTDESK_URGENT_{URGENT_LINE[2:]}"] == "1"  # without the 1
+        shed = await line.pbx.place_call(caller="+17735550002", did=MAIN)
+        await line.wait_for(lambda: len(line.shed()) == 1)  # reported by the dialplan (AMI)
+        assert line.shed()[0] == CallShed(shed, "dialplan")
+        snapshot = await line.pbx.channel(shed)
+        assert snapshot["stasis_app"] is None  # never reached frontdesk
+        assert "sound:frontdesk/fallback-voicemail" in snapshot["media"]  # the fallback
+        # An urgent number passes the dialplan; at StasisStart 4 s is past 2.0 x 1.5 too
+        # (fed again: the real requests since have pulled the mean down).
+        for _ in range(30):
+            admission.observe_ari_latency(5.0)
         urgent = await line.pbx.place_call(caller="+17735550003", did=URGENT_LINE)
-        await line.wait_for(lambda: len(line.shed()) == 2)  # 4 s is past 2.0 x 1.5 too
-        assert line.shed()[1].call == urgent
+        await line.wait_for(lambda: len(line.shed()) == 2)
+        assert line.shed()[1] == CallShed(urgent, "ari_latency")
         for _ in range(40):
             admission.observe_ari_latency(0.01)  # Asterisk answers quickly again
         await line.wait_for(lambda: not admission.overloaded, timeout=3)
+        await line.wait_for(lambda: pbx_globals.get("FRONTDESK_SHED") == "0")
         later = await line.pbx.place_call(caller="+17735550004", did=MAIN)
         await line.wait_for(lambda: later in line.started())
+        assert line.gate.admission.shed == {"dialplan": 1, "ari_latency": 1}

@@ -150,6 +150,7 @@ async def _serve(
             admission=_admission(settings, plan),
         )
         stack.push_async_callback(runtime.close)
+        ami.add_listener(runtime.on_ami_event)  # the dialplan's own shed calls
         _fence(lock, ari, runtime)
         queues = runtime.acd
         if queues is not None:

@@ -41,6 +41,20 @@ def normalize_number(raw: str | None, region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def dialled_forms(e164: str) -> frozenset[str]:
+    """The digit strings a trunk may send for one of the practice's numbers (a DID):
+    `+13125550911` -> {`13125550911`, `3125550911`}; with a national prefix (`0...`) too.
+    The dialplan compares these to `FILTER(0-9,${EXTEN})` (calls/admission.py)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return frozenset()
+    national = str(number.national_number)
+    dialled = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    forms = {f"{number.country_code}{national}", national, re.sub(r"\D", "", dialled)}
+    return frozenset(f for f in forms if f)
+
+
 def mask_number(number: str | None) -> str:
     """Keep only the last 4 digits for logs: `+13125551007` -> `+*******1007`."""
     if not number:

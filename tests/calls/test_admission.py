@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from frontdesk.calls.admission import Admission, Limits
+from frontdesk.calls.admission import (
+    DIALPLAN_REFRESH,
+    SHED_GLOBAL,
+    URGENT_GLOBAL,
+    Admission,
+    AdmissionGate,
+    Limits,
+)
 
 LIMITS = Limits(max_channels=10, loop_lag=0.2, event_delay=1.0, ari_latency=1.0)
 
@@ -125,3 +132,54 @@ def test_a_lasting_backlog_of_requests_sheds_a_burst_does_not() -> None:
     assert admission.tick(backlog=5)  # calm now, not yet for long enough
     clock.t += 5.1
     assert not admission.tick(backlog=5)
+
+
+def gate(urgent: frozenset[str] = frozenset()) -> tuple[AdmissionGate, Clock]:
+    admission, clock = make()
+    return AdmissionGate(admission, urgent, "US"), clock
+
+
+def overload(admission: Admission) -> None:
+    for _ in range(20):
+        admission.observe_loop_lag(0.5)
+    admission.tick()
+
+
+def test_the_dialplan_sheds_while_overloaded_and_urgent_numbers_are_marked_first() -> None:
+    door, clock = gate(frozenset({"+13125550911"}))
+    assert door.dialplan_globals() == [(SHED_GLOBAL, "0")]  # at start: admit
+    assert door.dialplan_globals() == []  # nothing new
+    overload(door.admission)
+    assert door.dialplan_globals() == [
+        (URGENT_GLOBAL + "13125550911", "1"),  # both forms a trunk may send, before the flag
+        (URGENT_GLOBAL + "3125550911", "1"),
+        (SHED_GLOBAL, "1"),
+    ]
+    clock.t += DIALPLAN_REFRESH  # sent again: a `dialplan reload` clears globals
+    assert door.dialplan_globals()[-1] == (SHED_GLOBAL, "1")
+    for _ in range(40):
+        door.admission.observe_loop_lag(0.0)
+    clock.t += 1
+    door.admission.tick()
+    clock.t += LIMITS.resume_after
+    door.admission.tick()
+    assert not door.admission.overloaded
+    assert door.dialplan_globals() == [(SHED_GLOBAL, "0")]
+
+
+def test_after_a_reconnect_the_flag_is_sent_at_once() -> None:
+    door, _ = gate()
+    door.dialplan_globals()
+    assert door.dialplan_globals() == []
+    door.forget_dialplan()
+    assert door.dialplan_globals() == [(SHED_GLOBAL, "0")]
+
+
+def test_calls_the_dialplan_shed_are_counted_and_logged_once_per_interval() -> None:
+    door, clock = gate()
+    assert door.shed_in_dialplan() == (True, 0)
+    assert door.shed_in_dialplan() == (False, 0)
+    assert door.shed_in_dialplan() == (False, 0)
+    clock.t += door.log_every
+    assert door.shed_in_dialplan() == (True, 2)
+    assert door.admission.shed == {"dialplan": 4}

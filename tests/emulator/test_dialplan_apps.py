@@ -4,7 +4,9 @@ FILTER, `$[a = b]`, GotoIf, Gosub/Return and UserEvent, and the default dialplan
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,8 @@ from tests.emulator.conftest import FAST
 from tests.emulator.helpers import Ami, Ari, field_names, parse_block
 
 FALLBACK_MEDIA = ["sound:frontdesk/emergency-notice", "sound:frontdesk/fallback-voicemail"]
+
+RECORDED_SHED = Path(__file__).parent.parent / "asterisk/recorded/ami_dialplan_shed.jsonl"
 
 
 # -- substitution -------------------------------------------------------------------------
@@ -208,8 +212,12 @@ async def test_shedding_sends_calls_to_the_fallback_before_stasis(emu: Emulator,
         "s",
         "3",
     )
-    # multi_user_event_to_ami: the channel's fields, UserEvent, then the body
+    # multi_user_event_to_ami: the channel's fields, UserEvent, then the body, as the
+    # real 22.10.1 sent it (lab/test_business_hours.py recorded it)
     assert field_names(raw)[-4:] == ["Uniqueid", "Linkedid", "UserEvent", "Did"]
+    recorded = json.loads(RECORDED_SHED.read_text().splitlines()[0])["event"]
+    # (the lab's Asterisk had no `systemname`: no SystemName line; the emulator's has one)
+    assert [f for f in field_names(raw) if f != "SystemName"] == list(recorded)
     hangup = await ami.until("Hangup", Uniqueid=channel_id)
     assert hangup["Context"] == "frontdesk-fallback"
     snapshot = await emu.channel(channel_id)

@@ -62,7 +62,9 @@ from frontdesk.asterisk.ami_codec import (
 log = structlog.get_logger("frontdesk.ami")
 
 SHUTTING_DOWN_MESSAGE = "Asterisk is shutting down"
-DEFAULT_EVENTS = frozenset({"DeviceStateChange", "ContactStatus", "Cdr", "FullyBooted", "Shutdown"})
+DEFAULT_EVENTS = frozenset(
+    {"DeviceStateChange", "ContactStatus", "Cdr", "FullyBooted", "Shutdown", "UserEvent"}
+)
 _ALWAYS_WANTED = frozenset({"FullyBooted", "Shutdown"})
 _END = object()
 

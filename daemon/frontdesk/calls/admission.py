@@ -22,6 +22,14 @@ Four signals, each smoothed (an exponentially weighted mean) and fed in by the a
 Overloaded starts when any signal passes its limit and ends once every signal has stayed
 under `resume_ratio` of its limit for `resume_after` seconds (hysteresis: no flapping
 at the edge). Pure: the clock is injected, nothing here does I/O.
+
+While overloaded, shedding moves in front of frontdesk: `AdmissionGate.dialplan_globals`
+gives the Asterisk globals that make the dialplan's `[frontdesk-admission]` send new
+calls to the fallback before `Stasis()` (`FRONTDESK_SHED=1`, and a
+`FRONTDESK_URGENT_<digits>=1` for each form of an urgent number), so a flood costs
+frontdesk and Asterisk's ARI nothing: no StasisStart, no `continue`, and the events of
+the calls being served are not queued behind the flood's. The dialplan reports each
+call it sheds (AMI UserEvent `FrontdeskShed`), counted here as reason `dialplan`.
 """
 
 from __future__ import annotations
@@ -31,8 +39,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from frontdesk.phone import normalize_number
+from frontdesk.phone import dialled_forms, normalize_number
 
+SHED_GLOBAL = "FRONTDESK_SHED"  # read by [frontdesk-admission] in dialplan/extensions.conf
+URGENT_GLOBAL = "FRONTDESK_URGENT_"  # + the digits of one dialled form of an urgent DID
+DIALPLAN_REFRESH = 5.0  # s: the globals are sent again this often (a `dialplan reload`
+# clears them; a lost request must not leave the dialplan shedding or admitting)
 SMOOTHING = 0.2  # weight of the newest sample in a signal's mean
 FLOOR_WINDOW = 60.0  # seconds over which the lowest event delay is the baseline
 STALE = 10.0  # a signal with no sample for this long reads 0 (nothing is waiting)
@@ -196,6 +208,8 @@ class AdmissionGate:
     log_every: float = 10.0
     _logged_at: float | None = None
     _unlogged: int = 0
+    _sent_shedding: bool | None = None  # the dialplan's shed flag as last sent
+    _sent_at: float = 0.0
 
     @classmethod
     def for_plan(
@@ -214,6 +228,29 @@ class AdmissionGate:
         exten = dialplan.get("exten") if isinstance(dialplan, dict) else None
         did = normalize_number(exten if isinstance(exten, str) else None, self.region)
         return did in self.urgent_numbers
+
+    def dialplan_globals(self) -> list[tuple[str, str]]:
+        """The globals for the dialplan's own shedding, in the order to set them (the
+        urgent numbers before the flag), when due: at each change of the overloaded state
+        and every `DIALPLAN_REFRESH` s; else nothing. Capacity (`max_channels`) is not
+        shed there: it is a per-call cap, judged at each StasisStart."""
+        shedding, at = self.admission.overloaded, self.admission.now()
+        if shedding == self._sent_shedding and at - self._sent_at < DIALPLAN_REFRESH:
+            return []
+        self._sent_shedding, self._sent_at = shedding, at
+        urgent = sorted({f for did in self.urgent_numbers for f in dialled_forms(did)})
+        marks = [(URGENT_GLOBAL + digits, "1") for digits in urgent] if shedding else []
+        return [*marks, (SHED_GLOBAL, "1" if shedding else "0")]
+
+    def forget_dialplan(self) -> None:
+        """After the events socket reconnects (Asterisk may have restarted, clearing its
+        globals): send them again at once."""
+        self._sent_shedding = None
+
+    def shed_in_dialplan(self) -> tuple[bool, int]:
+        """One call the dialplan sent to the fallback itself; as `should_log`."""
+        self.admission.shed["dialplan"] = self.admission.shed.get("dialplan", 0) + 1
+        return self.should_log()
 
     def should_log(self) -> tuple[bool, int]:
         """(log this shed call now, shed calls not logged since the last line)."""

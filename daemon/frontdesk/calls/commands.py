@@ -148,6 +148,19 @@ class SendUserEvent:
 
 
 @dataclass(frozen=True)
+class SetGlobal:
+    """An Asterisk global variable, read by the dialplan (admission control's shed flag).
+    `channel` is only the lane: `PBX_LANE`, the PBX's own, ordered like a call's."""
+
+    channel: str
+    name: str
+    value: str
+
+
+PBX_LANE = "pbx"
+
+
+@dataclass(frozen=True)
 class Wait:
     """Let the call's last prompt be heard before what follows."""
 
@@ -174,5 +187,6 @@ Command = (
     | BridgeMusic
     | DeleteBridge
     | SendUserEvent
+    | SetGlobal
     | Wait
 )

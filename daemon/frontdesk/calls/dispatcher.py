@@ -93,15 +93,25 @@ class CallDispatcher:
             return True
         channel, reason = entered.channel_id, verdict.reason or "overloaded"
         self.executor.submit(channel, [ContinueInDialplan(channel)])
+        self._shed(channel, reason, self.admission.should_log())
+        return False
+
+    def shed_in_dialplan(self, call: str) -> None:
+        """The dialplan sent a new call to the fallback itself while we are overloaded
+        (AMI UserEvent `FrontdeskShed`, calls/admission.py): counted like ours."""
+        if self.admission is not None:
+            self._shed(call, "dialplan", self.admission.shed_in_dialplan())
+
+    def _shed(self, call: str, reason: str, logging: tuple[bool, int]) -> None:
         if self.hub is not None:
-            self.hub.publish(events.CallShed(channel, reason))
-        log_now, unlogged = self.admission.should_log()
-        if log_now:  # never a line per call: a flood would drown the log too
+            self.hub.publish(events.CallShed(call, reason))
+        log_now, unlogged = logging
+        if log_now and self.admission is not None:  # never a line per call: a flood
+            # would drown the log too
             signals = {k: round(v, 3) for k, v in self.admission.admission.signals().items()}
             signals["ari_backlog"] = self.ari.in_flight
             log.warning("calls.shed", reason=reason, channels=len(self.channels),
                         shed_since_last_line=unlogged, **signals)  # fmt: skip
-        return False
 
     def _replacing(self, entered: Entered) -> None:
         """A channel Asterisk swapped into one of our bridges (a phone's transfer button):

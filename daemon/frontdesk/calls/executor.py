@@ -39,6 +39,7 @@ from frontdesk.calls.commands import (
     Play,
     Record,
     SendUserEvent,
+    SetGlobal,
     SetVariables,
     StopPlayback,
     Wait,
@@ -218,6 +219,8 @@ class CommandExecutor:
             case SendUserEvent(_, name, fields):
                 if self.user_event is not None:
                     await self.user_event(name, dict(fields))
+            case SetGlobal(_, name, value):
+                await ari.set_global(name, value)
             case Wait(_, seconds):
                 await asyncio.sleep(seconds)
 

@@ -18,10 +18,13 @@ from typing import Any
 
 import structlog
 
+from frontdesk.asterisk.ami_codec import Event
 from frontdesk.asterisk.ari import AriClient, AriError, Connected
+from frontdesk.asterisk.ari_events import IGNORED_EVENTS
 from frontdesk.calls.acd_runtime import AcdRuntime
 from frontdesk.calls.admission import AdmissionGate
 from frontdesk.calls.channels import Channels
+from frontdesk.calls.commands import PBX_LANE, SetGlobal
 from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.dispatcher import CallDispatcher
 from frontdesk.calls.executor import CommandExecutor
@@ -134,6 +137,10 @@ class CallRuntime:
     async def run(self) -> None:
         async for item in self.ari.events():
             if isinstance(item, Connected):
+                await self._ignore_unread_events()
+                if self.admission is not None:
+                    self.admission.forget_dialplan()
+                    self._send_dialplan_globals()
                 try:
                     await self.resync()
                 except Exception:  # a failed resync must not stop the event loop
@@ -143,6 +150,21 @@ class CallRuntime:
                 if self.admission is not None:
                     self._observe_delay(item)
                 self.dispatcher.dispatch(item)
+
+    def on_ami_event(self, event: Event) -> None:
+        """AMI UserEvent `FrontdeskShed`: a call the dialplan sent to the fallback before
+        Stasis() while we were overloaded (calls/admission.py); counted and logged."""
+        if event.name == "UserEvent" and event.get("UserEvent") == "FrontdeskShed":
+            call = event.get("Linkedid") or event.get("Uniqueid") or "unknown"
+            self.dispatcher.shed_in_dialplan(call)
+
+    async def _ignore_unread_events(self) -> None:
+        """Ask Asterisk to keep the event types frontdesk never reads (most of a call's
+        events) off the socket; without it (an older Asterisk) they come and are skipped."""
+        try:
+            await self.ari.ignore_events(IGNORED_EVENTS)
+        except AriError as exc:
+            log.warning("calls.event_filter_failed", error=str(exc))
 
     def _observe_delay(self, event: Any) -> None:
         """Asterisk's stamp to now: the events socket's backlog (admission control)."""
@@ -168,6 +190,17 @@ class CallRuntime:
             await asyncio.sleep(interval)
             admission.observe_loop_lag(max(0.0, time.monotonic() - start - interval))
             admission.tick(self.ari.in_flight)
+            self._send_dialplan_globals()
+
+    def _send_dialplan_globals(self) -> None:
+        """The dialplan's shed flag (calls/admission.py), through the executor: fenced
+        like every command, so a daemon that lost its turn never sets it."""
+        if self.admission is None:
+            return
+        pairs = self.admission.dialplan_globals()
+        if pairs:
+            commands = [SetGlobal(PBX_LANE, name, value) for name, value in pairs]
+            self.executor.submit(PBX_LANE, commands)
 
     async def resync(self) -> None:
         await self._resync.run()

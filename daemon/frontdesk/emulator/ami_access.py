@@ -243,10 +243,8 @@ FRONTDESK = _user(
         for name in ("FullyBooted", "Shutdown", "ContactStatus", "DeviceStateChange", "Cdr")
     ]
     + [
-        (
-            "eventfilter(action(include),name(UserEvent),header(UserEvent),method(exact))",
-            "FrontdeskEmergencyCall",
-        )
+        ("eventfilter(action(include),name(UserEvent),header(UserEvent),method(exact))", name)
+        for name in ("FrontdeskEmergencyCall", "FrontdeskShed")
     ],
 )
 LAB = _user("all", "all")
