@@ -95,6 +95,9 @@ class ScreenPops:
     def __init__(self, source: PopSource) -> None:
         self._source = source
         self._pops: dict[str, Pop] = {}
+        # call -> the agent whose pop it is (one at most): a call's events find its pop
+        # without a scan of every agent's (hundreds of agents, several events a call)
+        self._agent_of: dict[str, str] = {}
 
     def on_hub(self, event: HubEvent) -> None:
         """The hub's listener (synchronous)."""
@@ -102,15 +105,16 @@ class ScreenPops:
             case AgentRinging():
                 self._ringing(event)
             case CallAnswered() | CallAbandoned() | ConversationEnded():
-                for pop in self._pops.values():
-                    if pop.call == event.call:
-                        pop.status = _KEEPING[type(event)]
+                pop = self._pops.get(self._agent_of.get(event.call, ""))
+                if pop is not None and pop.call == event.call:
+                    pop.status = _KEEPING[type(event)]
             case AgentStateChanged(ext=ext, state="logged_out"):
                 self._drop(ext)
 
     def _ringing(self, ringing: AgentRinging) -> None:
         call, ext = ringing.call, ringing.agent
-        for other in [e for e, p in self._pops.items() if p.call == call and e != ext]:
+        other = self._agent_of.get(call)
+        if other is not None and other != ext:
             self._drop(other)  # only the agent last rung for a call sees its pop
         self._drop(ext)
         task = asyncio.get_running_loop().create_task(
@@ -118,6 +122,7 @@ class ScreenPops:
         )
         pop = Pop(call=call, agent=ext, task=task, number=ringing.number)
         self._pops[ext] = pop
+        self._agent_of[call] = ext
         task.add_done_callback(lambda done: self._built(pop, done))
 
     def _built(self, pop: Pop, task: asyncio.Task[dict[str, Any]]) -> None:
@@ -132,6 +137,8 @@ class ScreenPops:
 
     def _drop(self, ext: str) -> None:
         pop = self._pops.pop(ext, None)
+        if pop is not None and self._agent_of.get(pop.call) == ext:
+            del self._agent_of[pop.call]
         if pop is not None and not pop.task.done():
             pop.task.cancel()
 
@@ -151,6 +158,7 @@ class ScreenPops:
     async def close(self) -> None:
         tasks = [p.task for p in self._pops.values() if not p.task.done()]
         self._pops.clear()
+        self._agent_of.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
