@@ -504,7 +504,14 @@ class Bench:
             )  # fmt: skip
             return
         self.http_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")} | {
+        # The machine's own FRONTDESK_* settings stay out, except the admission limits
+        # (FRONTDESK_OVERLOAD_*, FRONTDESK_MAX_CHANNELS): set them to try other limits.
+        tuning = ("FRONTDESK_OVERLOAD_", "FRONTDESK_MAX_CHANNELS")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("FRONTDESK_") or k.startswith(tuning)
+        } | {
             "FRONTDESK_ADMISSION": self.setup.admission,
             "FRONTDESK_ARI_URL": ari,
             "FRONTDESK_ARI_PASSWORD": self.pbx.secrets.ari,

@@ -190,7 +190,7 @@ def test_while_overloaded_the_dialplan_sheds_to_the_front_desk_but_not_urgent_nu
     (here it fails, the daemon being stopped so that it cannot set the flag back)."""
     lab.daemon.stop()
     try:
-        _set_global(lab, "FRONTDESK_SHED", "1")
+        _set_global(lab, "FRONTDESK_SHED", "100")
         _set_global(lab, "FRONTDESK_URGENT_13125550010", "1")
         caller, urgent = "+13125552042", "+13125552043"
         lab.call(Call(caller, MAIN, (), hold=10))

@@ -710,7 +710,8 @@ def test_past_the_trunk_cap_callers_get_busy(dialplan: Dialplan) -> None:
 def test_while_overloaded_the_dialplan_sheds_all_but_urgent_numbers(dialplan: Dialplan) -> None:
     """The globals frontdesk sets (calls/admission.py) are the ones this context reads."""
     admission = dialplan.apps("frontdesk-admission", "s")
-    assert admission[0] == f'GotoIf($["${{{SHED_GLOBAL}}}" != "1"]?admit)'
+    # the share to shed, in %: a call goes on to Stasis when RAND(1,100) is above it
+    assert admission[0] == f"GotoIf($[0${{{SHED_GLOBAL}}} < ${{RAND(1,100)}}]?admit)"
     assert f"${{{URGENT_GLOBAL}${{FILTER(0-9,${{ARG1}})}}}}" in admission[1]
     assert admission[2] == "UserEvent(FrontdeskShed,Did: ${FILTER(0-9,${ARG1})})"
     assert admission[3] == "Return(shed)"

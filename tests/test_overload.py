@@ -129,7 +129,16 @@ async def test_past_capacity_a_new_call_goes_to_the_fallback_and_the_others_stay
 async def test_a_drowning_asterisk_sheds_new_calls_until_it_recovers() -> None:
     # Limits far above what this machine's real requests take even under load (a busy CI
     # machine must not decide the test): the overload is the one the test reports.
-    limits = Limits(ari_latency=2.0, loop_lag=5.0, event_delay=10.0, resume_after=0.3)
+    # `decrease=0`: the share taken drops to none at once (the dialplan sheds at random:
+    # a test of one call needs 100 %); `increase_per_s=10`: back to all calls at once.
+    limits = Limits(
+        ari_latency=2.0,
+        loop_lag=5.0,
+        event_delay=10.0,
+        resume_after=0.3,
+        decrease=0.0,
+        increase_per_s=10.0,
+    )
     async with site(limits) as line:
         first = await line.pbx.place_call(caller="+17735550001", did=MAIN)
         await line.wait_for(lambda: first in line.started())
@@ -141,7 +150,7 @@ async def test_a_drowning_asterisk_sheds_new_calls_until_it_recovers() -> None:
         for _ in range(30):  # what the ARI client would report with Asterisk drowning
             admission.observe_ari_latency(5.0)  # (counted as 4.0: twice the limit)
         # The next health check tells the dialplan to shed, urgent numbers excepted.
-        await line.wait_for(lambda: pbx_globals.get("FRONTDESK_SHED") == "1")
+        await line.wait_for(lambda: pbx_globals.get("FRONTDESK_SHED") == "100")
         assert admission.overloaded
         assert pbx_globals[f"FRONTDESK_URGENT_{URGENT_LINE.lstrip('+')}"] == "1"
         assert pbx_globals[f"FRONTDESK_URGENT_{URGENT_LINE[2:]}"] == "1"  # without the 1

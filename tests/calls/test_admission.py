@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from frontdesk.calls.admission import (
     DIALPLAN_REFRESH,
     SHED_GLOBAL,
@@ -45,22 +47,68 @@ def test_capacity_is_a_plain_cap_and_urgent_calls_get_headroom() -> None:
     assert admission.shed == {"max_channels": 2}
 
 
-def test_a_slow_loop_sheds_until_calm_for_resume_after() -> None:
+def test_past_a_limit_the_share_taken_halves_each_second_and_holds_near_the_limit() -> None:
     admission, clock = make()
     for _ in range(20):
         admission.observe_loop_lag(0.5)
     assert admission.admit(0).reason == "loop_lag"
     assert admission.overloaded
+    assert admission.admit_ratio == 0.5  # halved at once
+    assert [admission.admit(0).admitted for _ in range(5)] == [True, False, True, False, True]
+    admission.tick()
+    assert admission.admit_ratio == 0.5  # not again within `decrease_every`
+    clock.t += 1.0
+    admission.observe_loop_lag(0.5)
+    admission.tick()
+    assert admission.admit_ratio == 0.25  # still past its limit a second later
     for _ in range(40):
         admission.observe_loop_lag(0.15)  # under the limit, not yet under 60 % of it
-    assert not admission.admit(0).admitted  # still overloaded: hysteresis
+    clock.t += 3.0
+    admission.tick()
+    assert admission.admit_ratio == 0.25  # near the limit: held
+    taken = [admission.admit(0).admitted for _ in range(8)]
+    assert taken.count(True) == 2  # one call in four
+
+
+def test_calm_raises_the_share_and_overload_ends_with_every_call_taken() -> None:
+    admission, clock = make()
+    for _ in range(20):
+        admission.observe_loop_lag(0.5)
+    admission.tick()
+    clock.t += 1.0
+    admission.tick()
+    assert admission.admit_ratio == 0.25
+    for _ in range(40):
+        admission.observe_loop_lag(0.01)  # calm: under 60 % of the limit
+    admission.tick()
+    clock.t += 2.0
+    admission.tick()
+    assert admission.admit_ratio == pytest.approx(0.45)  # + 0.1 a second
+    clock.t += 3.0
+    admission.tick()
+    assert admission.overloaded  # calm for 5 s, but a quarter of the calls still shed
+    assert admission.admit_ratio == pytest.approx(0.75)
+    clock.t += 2.5
+    assert not admission.tick()  # every call taken again
+    assert admission.admit_ratio == 1.0
+    assert admission.admit(0).admitted
+
+
+def test_a_signal_past_its_limit_again_halves_the_share_again() -> None:
+    admission, clock = make()
+    for _ in range(20):
+        admission.observe_loop_lag(0.5)
+    admission.tick()
     for _ in range(40):
         admission.observe_loop_lag(0.01)
-    assert not admission.admit(0).admitted  # calm, but not for long enough
-    clock.t += 5.1
-    admission.observe_loop_lag(0.01)
-    assert admission.admit(0).admitted
-    assert not admission.overloaded
+    admission.tick()
+    clock.t += 4.0
+    admission.tick()
+    assert admission.admit_ratio == pytest.approx(0.9)
+    for _ in range(20):
+        admission.observe_loop_lag(0.5)  # the calls let in were too many after all
+    admission.tick()
+    assert admission.admit_ratio == pytest.approx(0.45)
 
 
 def test_urgent_calls_are_admitted_while_overloaded_within_headroom() -> None:
@@ -145,21 +193,29 @@ def overload(admission: Admission) -> None:
     admission.tick()
 
 
-def test_the_dialplan_sheds_while_overloaded_and_urgent_numbers_are_marked_first() -> None:
+def test_the_dialplan_sheds_the_share_and_urgent_numbers_are_marked_first() -> None:
     door, clock = gate(frozenset({"+13125550911"}))
-    assert door.dialplan_globals() == [(SHED_GLOBAL, "0")]  # at start: admit
+    assert door.dialplan_globals() == [(SHED_GLOBAL, "0")]  # at start: take every call
     assert door.dialplan_globals() == []  # nothing new
     overload(door.admission)
     assert door.dialplan_globals() == [
-        (URGENT_GLOBAL + "13125550911", "1"),  # both forms a trunk may send, before the flag
+        (URGENT_GLOBAL + "13125550911", "1"),  # both forms a trunk may send, before the share
         (URGENT_GLOBAL + "3125550911", "1"),
-        (SHED_GLOBAL, "1"),
+        (SHED_GLOBAL, "50"),  # half the new calls
     ]
-    clock.t += DIALPLAN_REFRESH  # sent again: a `dialplan reload` clears globals
-    assert door.dialplan_globals()[-1] == (SHED_GLOBAL, "1")
+    assert door.dialplan_globals() == []
+    clock.t += 1.0
+    overload(door.admission)
+    assert door.dialplan_globals()[-1] == (SHED_GLOBAL, "75")  # changed: sent at once
+    clock.t += DIALPLAN_REFRESH  # the same again: a `dialplan reload` clears globals
+    for _ in range(40):
+        door.admission.observe_loop_lag(0.15)  # held: between 60 % and 100 % of the limit
+    door.admission.tick()
+    assert door.dialplan_globals()[-1] == (SHED_GLOBAL, "75")
     for _ in range(40):
         door.admission.observe_loop_lag(0.0)
-    clock.t += 1
+    door.admission.tick()
+    clock.t += 10.0
     door.admission.tick()
     clock.t += LIMITS.resume_after
     door.admission.tick()
@@ -167,7 +223,7 @@ def test_the_dialplan_sheds_while_overloaded_and_urgent_numbers_are_marked_first
     assert door.dialplan_globals() == [(SHED_GLOBAL, "0")]
 
 
-def test_after_a_reconnect_the_flag_is_sent_at_once() -> None:
+def test_after_a_reconnect_the_share_is_sent_at_once() -> None:
     door, _ = gate()
     door.dialplan_globals()
     assert door.dialplan_globals() == []

@@ -1,6 +1,6 @@
 """The dialplan applications and expressions behind admission control: nested `${...}`,
 FILTER, `$[a = b]`, GotoIf, Gosub/Return and UserEvent, and the default dialplan's
-`[frontdesk-admission]` shedding calls before Stasis while FRONTDESK_SHED=1."""
+`[frontdesk-admission]` shedding the share FRONTDESK_SHED (%) of calls before Stasis."""
 
 from __future__ import annotations
 
@@ -66,6 +66,11 @@ def test_filter_keeps_commas_of_the_value_and_reads_nothing_without_one() -> Non
         ("1 == 01", "1"),  # two bare numbers compare as numbers
         ('"1" = "01"', "0"),  # quoted: strings
         ('"1" = 1', "0"),  # ast_expr2 keeps the quotes of a quoted operand
+        ("0 < 1", "1"),
+        ("050 < 49", "0"),  # numbers: 050 is 50 (the dialplan's 0${FRONTDESK_SHED})
+        ("0100 < 100", "0"),
+        ("0100 >= 100", "1"),
+        ("2 <= 10", "1"),  # as numbers, not as strings
         ("abc", "abc"),
     ],
 )
@@ -74,7 +79,7 @@ def test_comparisons(text: str, result: str) -> None:
     assert substitute(f"$[{text}]", {}) == result
 
 
-@pytest.mark.parametrize("text", ["1 + 1", "1 < 2", "a = b = c", "", "(1)"])
+@pytest.mark.parametrize("text", ["1 + 1", "1 < 2 < 3", "a = b = c", "", "(1)"])
 def test_other_expressions_are_refused(text: str) -> None:
     with pytest.raises(UnsupportedExpression):
         expression(text)
@@ -198,7 +203,7 @@ async def test_shedding_sends_calls_to_the_fallback_before_stasis(emu: Emulator,
     ami = await Ami.connect(emu)
     await ami.login()
     events = await ari.events()
-    await set_global(ari, "FRONTDESK_SHED", "1")
+    await set_global(ari, "FRONTDESK_SHED", "100")
     channel_id = await emu.place_call("+13125550101", "+15550100")
     raw = await user_event(ami, channel_id)
     fields = parse_block(raw)
@@ -232,7 +237,7 @@ async def test_shedding_sends_calls_to_the_fallback_before_stasis(emu: Emulator,
 
 async def test_urgent_dids_are_admitted_while_shedding(emu: Emulator, ari: Ari) -> None:
     events = await ari.events()
-    await set_global(ari, "FRONTDESK_SHED", "1")
+    await set_global(ari, "FRONTDESK_SHED", "100")
     await set_global(ari, "FRONTDESK_URGENT_5550911", "1")
     urgent = await emu.place_call("+13125550101", "5550911")
     start = await events.until("StasisStart", channel__id=urgent)
@@ -240,6 +245,15 @@ async def test_urgent_dids_are_admitted_while_shedding(emu: Emulator, ari: Ari) 
     other = await emu.place_call("+13125550102", "5550100")
     assert (await emu.channel(other))["dialplan"]["context"] == "frontdesk-fallback"
     assert (await emu.channel(urgent))["variables"]["GOSUB_RETVAL"] == ""
+
+
+def test_rand_stays_within_its_bounds_and_the_share_to_shed_is_kept() -> None:
+    draws = [int(substitute("${RAND(1,100)}", {})) for _ in range(2000)]
+    assert min(draws) >= 1
+    assert max(draws) <= 100
+    assert len(set(draws)) > 90  # uniform enough to reach nearly every value
+    admitted = sum(substitute("$[040 < ${RAND(1,100)}]", {}) == "1" for _ in range(4000))
+    assert 0.55 < admitted / 4000 < 0.65  # FRONTDESK_SHED=40: 60 % go on to Stasis
 
 
 @pytest.mark.parametrize("shed", [None, "0", ""])

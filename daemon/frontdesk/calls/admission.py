@@ -19,9 +19,15 @@ Four signals, each smoothed (an exponentially weighted mean) and fed in by the a
 - the channels in frontdesk's hands (the calls in progress, an agent leg counting too)
   against `max_channels`, the configured capacity.
 
-Overloaded starts when any signal passes its limit and ends once every signal has stayed
-under `resume_ratio` of its limit for `resume_after` seconds (hysteresis: no flapping
-at the edge). Pure: the clock is injected, nothing here does I/O.
+Overloaded starts when any signal passes its limit. Then only a share of the new calls
+is taken, `admit_ratio`, adjusted the way TCP adjusts its window (AIMD): halved at once
+and again each `decrease_every` seconds while a signal stays past its limit, raised by
+`increase_per_s` each second while every signal is under `resume_ratio` of its limit,
+held in between. Overload ends once the share is back to all calls and every signal has
+stayed under `resume_ratio` for `resume_after` seconds. An on/off switch instead (all
+shed, then all taken) let a burst of the whole flood in at each resume: those calls
+found the box saturated and a quarter of them failed at 1.5 times the ceiling on the
+lab. Pure: the clock is injected, nothing here does I/O.
 
 While overloaded, shedding moves in front of frontdesk: `AdmissionGate.dialplan_globals`
 gives the Asterisk globals that make the dialplan's `[frontdesk-admission]` send new
@@ -29,7 +35,9 @@ calls to the fallback before `Stasis()` (`FRONTDESK_SHED=1`, and a
 `FRONTDESK_URGENT_<digits>=1` for each form of an urgent number), so a flood costs
 frontdesk and Asterisk's ARI nothing: no StasisStart, no `continue`, and the events of
 the calls being served are not queued behind the flood's. The dialplan reports each
-call it sheds (AMI UserEvent `FrontdeskShed`), counted here as reason `dialplan`.
+call it sheds (AMI UserEvent `FrontdeskShed`), counted here as reason `dialplan`. The
+calls the dialplan lets through meet the same share again at StasisStart; the
+feedback loop settles the share where the box keeps up all the same.
 """
 
 from __future__ import annotations
@@ -62,8 +70,11 @@ class Limits:
     ari_latency: float = 0.5  # s
     ari_backlog: int = 64  # REST requests in flight: four times the client's pool
     urgent_headroom: float = 1.5  # urgent calls are shed only past limits x this
-    resume_ratio: float = 0.6  # overload ends once every signal is under limit x this ...
-    resume_after: float = 5.0  # ... for this many seconds
+    resume_ratio: float = 0.6  # calm: every signal under limit x this (the share grows)
+    resume_after: float = 5.0  # overload ends once calm this long with every call taken
+    decrease: float = 0.5  # past a limit: the share of new calls taken is multiplied by this
+    decrease_every: float = 1.0  # s: at most this often (the signals need time to answer)
+    increase_per_s: float = 0.1  # calm: the share grows by this much a second
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,10 @@ class Admission:
     at_capacity: bool = False  # the last new call found max_channels in progress
     reason: str | None = None  # the signal that started the current overload
     shed: dict[str, int] = field(default_factory=dict)  # shed calls by reason
+    admit_ratio: float = 1.0  # the share of new calls taken (1.0 unless overloaded)
+    _credit: float = 0.0  # admission's running share: a call is taken each time it reaches 1
+    _decreased_at: float | None = None
+    _ramped_at: float | None = None
     _lag: _Mean = field(default_factory=_Mean)
     _delay: _Mean = field(default_factory=_Mean)
     _ari: _Mean = field(default_factory=_Mean)
@@ -123,19 +138,23 @@ class Admission:
         """Whether a new call may enter the menu; a refusal is counted by its reason.
 
         Capacity is a plain cap (no hysteresis: one call ending makes room for one);
-        the health signals go through the overloaded state."""
+        the health signals go through the overloaded state and its share."""
         self._backlog.add(float(backlog), self.now())
         self._update()
         scale = self.limits.urgent_headroom if urgent else 1.0
         self.at_capacity = channels >= self.limits.max_channels
         if channels >= self.limits.max_channels * scale:
             return self._shed("max_channels")
-        past = self._past(scale)
-        if past is not None:
-            return self._shed(past)
-        if self.overloaded and not urgent:
-            return self._shed(self.reason or "overloaded")
-        return Verdict(True)
+        if urgent:  # judged against the limits x urgent_headroom, never by the share
+            past = self._past(scale)
+            return Verdict(True) if past is None else self._shed(past)
+        if not self.overloaded:
+            return Verdict(True)
+        self._credit += self.admit_ratio  # every (1 / admit_ratio)-th call: deterministic
+        if self._credit >= 1.0:
+            self._credit -= 1.0
+            return Verdict(True)
+        return self._shed(self._past(1.0) or self.reason or "overloaded")
 
     def _shed(self, reason: str) -> Verdict:
         self.shed[reason] = self.shed.get(reason, 0) + 1
@@ -151,22 +170,30 @@ class Admission:
         }
 
     def _update(self) -> None:
+        at, limits = self.now(), self.limits
         past = self._past(1.0)
         if past is not None:
             if not self.overloaded:
-                self.overloaded, self.reason = True, past
-            self._calm_since = None
+                self.overloaded, self.reason, self.admit_ratio = True, past, 1.0
+                self._decreased_at = None
+            if self._decreased_at is None or at - self._decreased_at >= limits.decrease_every:
+                self.admit_ratio *= limits.decrease
+                self._decreased_at = at
+            self._calm_since, self._ramped_at = None, at
             return
         if not self.overloaded:
             return
-        if self._past(self.limits.resume_ratio) is not None:
-            self._calm_since = None
+        if self._past(limits.resume_ratio) is not None:  # near the limit: hold the share
+            self._calm_since, self._ramped_at = None, at
             return
-        at = self.now()
+        since = self._ramped_at if self._ramped_at is not None else at
+        self.admit_ratio = min(1.0, self.admit_ratio + limits.increase_per_s * (at - since))
+        self._ramped_at = at
         if self._calm_since is None:
             self._calm_since = at
-        if at - self._calm_since >= self.limits.resume_after:
+        if self.admit_ratio >= 1.0 and at - self._calm_since >= limits.resume_after:
             self.overloaded, self.reason, self._calm_since = False, None, None
+            self._credit = 0.0
 
     def _past(self, scale: float) -> str | None:
         """The first health signal over its limit times `scale`, or None."""
@@ -208,7 +235,7 @@ class AdmissionGate:
     log_every: float = 10.0
     _logged_at: float | None = None
     _unlogged: int = 0
-    _sent_shedding: bool | None = None  # the dialplan's shed flag as last sent
+    _sent_percent: int | None = None  # the dialplan's share to shed (%), as last sent
     _sent_at: float = 0.0
 
     @classmethod
@@ -231,21 +258,22 @@ class AdmissionGate:
 
     def dialplan_globals(self) -> list[tuple[str, str]]:
         """The globals for the dialplan's own shedding, in the order to set them (the
-        urgent numbers before the flag), when due: at each change of the overloaded state
-        and every `DIALPLAN_REFRESH` s; else nothing. Capacity (`max_channels`) is not
-        shed there: it is a per-call cap, judged at each StasisStart."""
-        shedding, at = self.admission.overloaded, self.admission.now()
-        if shedding == self._sent_shedding and at - self._sent_at < DIALPLAN_REFRESH:
+        urgent numbers before the share), when due: at each change of the percentage to
+        shed and every `DIALPLAN_REFRESH` s; else nothing. Capacity (`max_channels`) is
+        not shed there: it is a per-call cap, judged at each StasisStart."""
+        admission, at = self.admission, self.admission.now()
+        percent = round(100 * (1.0 - admission.admit_ratio)) if admission.overloaded else 0
+        if percent == self._sent_percent and at - self._sent_at < DIALPLAN_REFRESH:
             return []
-        self._sent_shedding, self._sent_at = shedding, at
+        self._sent_percent, self._sent_at = percent, at
         urgent = sorted({f for did in self.urgent_numbers for f in dialled_forms(did)})
-        marks = [(URGENT_GLOBAL + digits, "1") for digits in urgent] if shedding else []
-        return [*marks, (SHED_GLOBAL, "1" if shedding else "0")]
+        marks = [(URGENT_GLOBAL + digits, "1") for digits in urgent] if percent else []
+        return [*marks, (SHED_GLOBAL, str(percent))]
 
     def forget_dialplan(self) -> None:
         """After the events socket reconnects (Asterisk may have restarted, clearing its
         globals): send them again at once."""
-        self._sent_shedding = None
+        self._sent_percent = None
 
     def shed_in_dialplan(self) -> tuple[bool, int]:
         """One call the dialplan sent to the fallback itself; as `should_log`."""

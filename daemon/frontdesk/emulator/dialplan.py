@@ -8,9 +8,12 @@ the project's admission check (`[frontdesk-admission]`) and `[frontdesk-fallback
 
 from __future__ import annotations
 
+import operator
+import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 Steps = Sequence[tuple[str, str]]
 Contexts = Mapping[str, Mapping[str, Steps]]
@@ -44,7 +47,7 @@ def default_dialplan(app: str) -> dict[str, dict[str, list[tuple[str, str]]]]:
         # FRONTDESK_SHED and FRONTDESK_URGENT_<digits> are globals frontdesk sets over ARI.
         "frontdesk-admission": {
             "s": [
-                ("GotoIf", '$["${FRONTDESK_SHED}" != "1"]?admit'),
+                ("GotoIf", "$[0${FRONTDESK_SHED} < ${RAND(1,100)}]?admit"),
                 ("GotoIf", '$["${FRONTDESK_URGENT_${FILTER(0-9,${ARG1})}}" = "1"]?admit'),
                 ("UserEvent", "FrontdeskShed,Did: ${FILTER(0-9,${ARG1})}"),
                 ("Return", "shed"),
@@ -190,11 +193,12 @@ class UnsupportedExpression(ValueError):
 
 
 def substitute(data: str, lookup: Mapping[str, str]) -> str:
-    """`${NAME}`, `${FILTER(allowed,value)}` and `$[a = b]` / `$[a != b]`, innermost first
-    as `pbx_substitute_variables_helper_full` does. `lookup` gives variables and readable
-    functions by their full text (`CALLERID(num)`); anything unknown is empty. Not
-    supported: `${NAME:offset:length}`, other functions, other `$[...]` operators (those
-    raise `UnsupportedExpression`)."""
+    """`${NAME}`, `${FILTER(allowed,value)}`, `${RAND(min,max)}` and `$[a OP b]` (one
+    comparison), innermost first as `pbx_substitute_variables_helper_full` does. `lookup`
+    gives variables and readable functions by their full text (`CALLERID(num)`; a test
+    may fix `RAND(1,100)` there); anything unknown is empty. Not supported:
+    `${NAME:offset:length}`, other functions, other `$[...]` operators (those raise
+    `UnsupportedExpression`)."""
     out: list[str] = []
     i = 0
     while (start := data.find("$", i)) != -1:
@@ -232,7 +236,23 @@ def _value(name: str, lookup: Mapping[str, str]) -> str:
     function, paren, args = name.partition("(")
     if paren and args.endswith(")") and function.upper() == "FILTER":
         return filter_chars(args[:-1])
+    if paren and args.endswith(")") and function.upper() == "RAND":
+        return random_number(args[:-1])
     return ""
+
+
+_RANDOM = random.Random()
+
+
+def random_number(args: str) -> str:
+    """`RAND(min,max)` as func_rand.c: inclusive; a missing or non-numeric bound is 0 /
+    RAND_MAX; swapped bounds are put in order."""
+    parts = [*separate_args(args, remove=True), "", ""][:2]
+    found = [re.match(r"\s*([-+]?[0-9]+)", p) for p in parts]  # sscanf("%30d")
+    low = int(found[0].group(1)) if found[0] else 0
+    high = int(found[1].group(1)) if found[1] else 2**31 - 1
+    low, high = min(low, high), max(low, high)
+    return str(_RANDOM.randint(low, high))
 
 
 def filter_chars(args: str) -> str:
@@ -283,25 +303,35 @@ def _encoded_char(raw: bytes, i: int) -> tuple[int, int]:
     return int(text, 16 if code == "x" else 8) % 256, end
 
 
-_TOKEN = re.compile(r"""\s*(?:("[^"]*")|(!=|==|=)|([\w.';\\^#@$\x80-\U0010ffff]+))""")
+_TOKEN = re.compile(r"""\s*(?:("[^"]*")|(!=|==|<=|>=|=|<|>)|([\w.';\\^#@$\x80-\U0010ffff]+))""")
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 def expression(text: str) -> str:
-    """`$[...]` limited to one operand or `a = b`, `a == b`, `a != b` (ast_expr2): quoted
-    operands keep their quotes and compare as strings, two bare numbers compare as
-    numbers; the result is `1` or `0`."""
+    """`$[...]` limited to one operand or one comparison `a OP b`, OP one of `=`, `==`,
+    `!=`, `<`, `<=`, `>`, `>=` (ast_expr2): quoted operands keep their quotes and compare
+    as strings, two bare numbers compare as numbers (`0100` is 100); the result is `1`
+    or `0`."""
     tokens = _tokens(text)
     if len(tokens) == 1:
         return tokens[0]
-    if len(tokens) != 3 or tokens[1] not in ("=", "==", "!="):
+    if len(tokens) != 3 or tokens[1] not in _COMPARE:
         raise UnsupportedExpression(f"$[{text}]")
-    left, operator, right = tokens
+    left, op, right = tokens
     if _NUMBER.fullmatch(left) and _NUMBER.fullmatch(right):
-        equal = float(left) == float(right)
-    else:
-        equal = left == right
-    return "1" if equal == (operator != "!=") else "0"
+        return "1" if _COMPARE[op](float(left), float(right)) else "0"
+    return "1" if _COMPARE[op](left, right) else "0"
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def _tokens(text: str) -> list[str]:
