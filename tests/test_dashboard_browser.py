@@ -3,6 +3,7 @@
 synthetic callers, a real PostgreSQL.
 
 The story: a supervisor watches the board and an agent logs in on the agent view; a
+desk phone dials 911 and the board says so, first and plainly, until acknowledged; a
 known patient (whose name in the EHR carries HTML) calls; the call appears on the board;
 the agent's view pops the caller while the phone rings; the phone is answered, the caller
 hangs up; the agent saves a disposition; the supervisor finds the call in the report.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,6 +30,8 @@ import aiohttp
 import asyncpg
 import pytest
 
+from frontdesk.asterisk.ami import AmiClient, AmiSettings
+from frontdesk.settings import DEV_SECRET
 from tests.pg import DSN, dsn_in
 from tests.test_daemon import schema as schema
 
@@ -58,9 +62,20 @@ def _free_port() -> int:
 class Daemon:
     url: str
     control: str  # the emulator's control API
+    ami_port: int  # the emulator's AMI
     process: asyncio.subprocess.Process
     dsn: str
     schema: str
+
+    async def user_event(self, name: str, **fields: str) -> None:
+        """An AMI UserEvent on the emulated Asterisk, with the fields its dialplan sends."""
+        ami = AmiClient(AmiSettings("127.0.0.1", self.ami_port, "frontdesk", DEV_SECRET))
+        await ami.start()
+        try:
+            await ami.wait_connected(5.0)
+            assert (await ami.user_event(name, **fields)).ok
+        finally:
+            await ami.close()
 
     async def control_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         async with (
@@ -85,9 +100,9 @@ def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
     assert result.returncode == 0, result.stderr
 
 
-async def _read_until_ready(process: asyncio.subprocess.Process) -> tuple[int, str]:
-    """The emulator's ARI port and the dashboard's URL, from the daemon's JSON log."""
-    ari_port, url = None, None
+async def _read_until_ready(process: asyncio.subprocess.Process) -> tuple[int, int, str]:
+    """The emulator's ARI and AMI ports and the dashboard's URL, from the daemon's JSON log."""
+    ari_port, ami_port, url = None, 0, None
     assert process.stdout is not None
     while ari_port is None or url is None:
         line = await process.stdout.readline()
@@ -98,10 +113,10 @@ async def _read_until_ready(process: asyncio.subprocess.Process) -> tuple[int, s
         except ValueError:
             continue
         if entry.get("event") == "emulator.started":
-            ari_port = int(entry["ari_port"])
+            ari_port, ami_port = int(entry["ari_port"]), int(entry["ami_port"])
         elif entry.get("event") == "dashboard.listening":
             url = str(entry["url"])
-    return ari_port, url
+    return ari_port, ami_port, url
 
 
 async def _drain(process: asyncio.subprocess.Process) -> None:
@@ -150,9 +165,10 @@ async def daemon(schema: str, tmp_path: Path) -> AsyncIterator[Daemon]:
     )
     drain: asyncio.Task[None] | None = None
     try:
-        ari_port, url = await asyncio.wait_for(_read_until_ready(process), STARTUP_SECONDS)
+        ready = await asyncio.wait_for(_read_until_ready(process), STARTUP_SECONDS)
+        ari_port, ami_port, url = ready
         drain = asyncio.create_task(_drain(process))  # keep the pipe from filling up
-        yield Daemon(url, f"http://127.0.0.1:{ari_port}", process, DSN, schema)
+        yield Daemon(url, f"http://127.0.0.1:{ari_port}", ami_port, process, DSN, schema)
     finally:
         if process.returncode is None:
             process.terminate()
@@ -203,6 +219,17 @@ async def test_a_call_from_the_board_to_the_report(daemon: Daemon) -> None:
         await agent.goto(daemon.url + "agent")
         await agent.click("button[data-action=login]")
         await expect(agent.locator("#my-state")).to_have_text("idle")
+
+        # A desk phone dials 911 (Kari's Law): the UserEvent of extensions.conf's `911`.
+        await daemon.user_event(
+            "FrontdeskEmergencyCall", Uniqueid="911.1", Linkedid="911.1", Extension="2003"
+        )
+        emergency = board.locator("#alerts li.alert.emergency")
+        said = re.compile(r"^911 called from extension 2003 \(Chloe Martin\) at \d\d:\d\d")
+        await expect(emergency.locator(".what")).to_have_text(said, timeout=5_000)
+        await board.screenshot(path=ARTIFACTS / "board-911.png", full_page=True)
+        await emergency.locator("button", has_text="Acknowledge").click()
+        await expect(emergency).to_contain_text("acknowledged by sam", timeout=5_000)
 
         # A phone that drops off shows on the board, distinctly (docs/routing.md §3.2).
         await daemon.control_post("/_emulator/endpoints/2001/unregister", {})

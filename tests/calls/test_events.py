@@ -12,6 +12,7 @@ from frontdesk.calls.events import (
     CallFact,
     CallStarted,
     ConversationEnded,
+    EmergencyCallPlaced,
     EscalationRaised,
     PhoneTransferred,
     VoicemailLeft,
@@ -73,6 +74,8 @@ def test_call_started_stores_only_whether_the_patient_is_known() -> None:
         PhoneTransferred("c4", "2001", None, "attended"),
         CallAbandoned("c5", "menu"),
         ConversationEnded("c6"),
+        EmergencyCallPlaced("c7", "2003", "Chloe Martin"),
+        EmergencyCallPlaced("c7", "2999", None),
     ],
     ids=repr,
 )
@@ -106,6 +109,10 @@ def test_voicemail_with_missing_and_wrong_fields_takes_defaults() -> None:
     assert from_record("voicemail", "c1", stored) == VoicemailLeft(
         "c1", "general", recording=None, category=None, callback_due=None, hung_up=False
     )
+
+
+def test_emergency_call_with_missing_fields() -> None:
+    assert from_record("emergency_call", "c1", {"name": 5}) == EmergencyCallPlaced("c1", "", None)
 
 
 @pytest.mark.parametrize("data", [None, [], "text", 5])

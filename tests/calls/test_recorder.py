@@ -23,6 +23,7 @@ from frontdesk.calls.events import (
     CallRouted,
     CallStarted,
     ConversationEnded,
+    EmergencyCallPlaced,
     EscalationRaised,
     ExternalTransferConnected,
     GoliveCaseSeen,
@@ -188,6 +189,11 @@ STORED: list[tuple[HubEvent, str, dict[str, Any]]] = [
     (PhoneTransferTarget("t", "2003"), "transfer_target", {"target": "2003"}),
     (PhoneTransferFailed("t"), "transfer_failed", {}),
     (CallInterrupted("i"), "interrupted", {}),
+    (
+        EmergencyCallPlaced("e", "2003", "Chloe Martin"),
+        "emergency_call",
+        {"extension": "2003", "name": "Chloe Martin"},
+    ),
 ]
 
 
@@ -251,10 +257,11 @@ def test_facts_that_change_no_row_are_events_only() -> None:
             PhoneTransferTarget("g", "2002"),
             PhoneTransferFailed("g"),
             CallbackReinstated("g", "billing"),
+            EmergencyCallPlaced("e", "2003", None),  # a call frontdesk has no row for
         ),
     )
     assert all(isinstance(r, CallEvent) for r in sink.records)
-    assert len(sink.records) == 5
+    assert len(sink.records) == 6
 
 
 async def test_the_story_lands_in_postgresql(tmp_path: Path) -> None:
@@ -286,6 +293,29 @@ async def test_the_story_lands_in_postgresql(tmp_path: Path) -> None:
             assert sorted(k["kind"] for k in kinds) == sorted(
                 ["started", "routed", "joined", "answered", "talk_ended"]
             )
+        finally:
+            await conn.close()
+
+
+async def test_a_911_call_is_stored_though_frontdesk_never_had_the_call(tmp_path: Path) -> None:
+    async with scratch_schema("fd_test") as schema:
+        conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
+        try:
+            await upgrade(conn)
+            outbox = Outbox(dsn_in(schema), tmp_path / "spool.jsonl")
+            outbox.start()
+            recorder = CallRecorder(outbox, lambda: NOW)
+            recorder.on_hub(EmergencyCallPlaced("e1", "2003", "Chloe Martin"))
+            assert await outbox.drain(10)
+            await outbox.close()
+            event = await conn.fetchrow("SELECT kind, data::text FROM call_events")
+            assert event is not None
+            assert event["kind"] == "emergency_call"
+            assert json.loads(event["data"]) == {"extension": "2003", "name": "Chloe Martin"}
+            # its call is a bare row (no start): in no report, purged by its creation time
+            row = await conn.fetchrow("SELECT started_at, outcome FROM calls WHERE linkedid = 'e1'")
+            assert row is not None
+            assert (row["started_at"], row["outcome"]) == (None, None)
         finally:
             await conn.close()
 

@@ -14,6 +14,7 @@ from frontdesk.calls.events import (
     CallRouted,
     CallShed,
     CallStarted,
+    EmergencyCallPlaced,
     EscalationRaised,
     GoliveCaseSeen,
     QueueJoined,
@@ -250,3 +251,50 @@ def test_shed_calls_show_the_board_overloaded_for_a_minute(plan: Plan) -> None:
     }
     desk.now += timedelta(seconds=30)
     assert _view(desk, state, Viewer(full_numbers=False))["overload"] is None
+
+
+def _alerts(view: dict[str, object]) -> list[dict[str, object]]:
+    alerts = view["alerts"]
+    assert isinstance(alerts, list)
+    return alerts
+
+
+def test_a_911_call_is_an_alert_first_on_the_board_until_acknowledged(plan: Plan) -> None:
+    desk, state = Desk(plan), BoardState(ZONE)
+    assert state.on_event(EmergencyCallPlaced("e1", "2003", "Chloe Martin"), desk.now)
+    desk.now += timedelta(minutes=1)
+    state.on_event(EscalationRaised("c1", "nurse_triage", 300), desk.now)  # newer
+    first, second = _alerts(_view(desk, state, Viewer(full_numbers=False)))
+    assert (first["kind"], first["extension"], first["staff_name"]) == (
+        "emergency_call",
+        "2003",
+        "Chloe Martin",
+    )
+    assert (first["raised_at"], first["call_state"]) == (T0.isoformat(), "unknown")
+    assert second["kind"] == "escalation"
+    state.on_event(CallAbandoned("e1"), desk.now)  # nothing of frontdesk's ends it
+    assert state.alerts[0].acknowledged_by is None
+    state.acknowledge(state.alerts[0].id, "nurse.kim", desk.now)
+    view = _view(desk, state, Viewer(full_numbers=False))
+    assert [a["kind"] for a in _alerts(view)] == ["escalation", "emergency_call"]  # newest first
+    assert view["zone"] == "America/Chicago"  # the times are shown in the practice's
+
+
+def test_an_unacknowledged_911_alert_is_never_dropped() -> None:
+    state = BoardState(ZONE)
+    state.on_event(EmergencyCallPlaced("e1", "2003", None), T0)
+    for i in range(MAX_ALERTS):  # one too many, none acknowledged: the oldest else goes
+        state.on_event(EscalationRaised(f"c{i}", "q", None), T0)
+    calls = [a.call for a in state.alerts]
+    assert len(calls) == MAX_ALERTS
+    assert calls[0] == "e1"
+    assert "c0" not in calls
+
+
+def test_a_stored_911_alert_comes_back_even_when_damaged() -> None:
+    state = BoardState(ZONE)
+    damaged = from_record("emergency_call", "e1", {"extension": 2003, "name": ["x"]})
+    assert damaged is not None
+    state.on_event(damaged, T0)
+    (alert,) = state.alerts
+    assert (alert.kind, alert.extension, alert.staff_name) == ("emergency_call", "", None)

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from frontdesk.acd.model import CallerJoined
-from frontdesk.calls.events import EscalationRaised
+from frontdesk.calls.events import EmergencyCallPlaced, EscalationRaised
 from frontdesk.calls.hub import EventHub
 from frontdesk.plan import Plan
 from frontdesk.store.accounts import AccountStore
@@ -158,11 +158,37 @@ async def test_acknowledging_an_alert(world: World) -> None:
     assert missing[0] == 404
 
 
+async def test_a_911_alert_is_first_for_everyone_and_acknowledged_like_an_escalation(
+    world: World,
+) -> None:
+    world.hub.publish(EmergencyCallPlaced("e1", "2003", "Chloe Martin"))  # type: ignore[attr-defined]
+    world.hub.publish(EscalationRaised("c9", "nurse_triage", None))  # type: ignore[attr-defined]
+    alice, nina = world.browser(), world.browser()
+    await alice.login("alice")
+    await nina.login("nina")
+    first, _ = (await board(alice))["alerts"]
+    assert (first["kind"], first["extension"], first["staff_name"]) == (
+        "emergency_call",
+        "2003",
+        "Chloe Martin",
+    )
+    path = f"/api/alerts/{first['id']}/ack"
+    assert (await alice.request("POST", path, csrf=await alice.csrf()))[0] == 403  # an agent
+    outcome = {"outcome": "reached"}
+    done = await nina.request("POST", path, json=outcome, csrf=await nina.csrf())
+    assert done[0] == 422  # not a call to return
+    status, body, _ = await nina.request("POST", path, csrf=await nina.csrf())
+    assert (status, body["acknowledged_by"]) == (200, "nina")
+    assert [a["kind"] for a in (await board(alice))["alerts"]] == ["escalation", "emergency_call"]
+    acknowledged = [e for e in world.audit if e.action == "alert_acknowledged"]
+    assert [(e.subject, e.data["kind"]) for e in acknowledged] == [("e1", "emergency_call")]
+
+
 async def test_a_restart_brings_back_unacknowledged_alerts_and_the_service_level(
     plan: Plan, accounts: AccountStore
 ) -> None:
     async with accounts.pool.acquire() as conn:
-        for call in ("vm-open", "vm-acked", "esc", "answered", "abandoned"):
+        for call in ("vm-open", "vm-acked", "esc", "e911", "answered", "abandoned"):
             await conn.execute("INSERT INTO calls (linkedid) VALUES ($1)", call)
         await conn.execute(
             "UPDATE calls SET started_at = $1, queue = 'billing', wait_s = 30,"
@@ -178,6 +204,7 @@ async def test_a_restart_brings_back_unacknowledged_alerts_and_the_service_level
             ("vm-open", "voicemail", {"box": "billing", "callback_due": "2026-12-01T17:00"}),
             ("vm-acked", "voicemail", {"box": "billing"}),
             ("esc", "escalation", {"queue": "nurse_triage", "waited_s": 300}),
+            ("e911", "emergency_call", {"extension": "2003", "name": "Chloe Martin"}),
         ]
         for i, (call, kind, data) in enumerate(events):
             await conn.execute(
@@ -204,8 +231,10 @@ async def test_a_restart_brings_back_unacknowledged_alerts_and_the_service_level
     assert [(a.kind, a.call) for a in live.state.alerts] == [
         ("voicemail", "vm-open"),
         ("escalation", "esc"),
+        ("emergency_call", "e911"),
     ]
-    voicemail, escalation = live.state.alerts
+    voicemail, escalation, emergency = live.state.alerts
+    assert (emergency.extension, emergency.staff_name) == ("2003", "Chloe Martin")
     assert (voicemail.box, voicemail.due) == ("billing", "2026-12-01T17:00")
     assert (escalation.waited_s, escalation.call_state) == (300, "ended")
     assert escalation.raised_at == T0 - timedelta(hours=1)

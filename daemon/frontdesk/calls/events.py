@@ -236,6 +236,19 @@ class CallInterrupted(CallFact):
     kind = "interrupted"
 
 
+# -- staff phones ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EmergencyCallPlaced(CallFact):
+    """A staff phone dialled 911 (the dialplan's AMI UserEvent `FrontdeskEmergencyCall`):
+    Kari's Law wants someone on site told. `call` is the 911 call's linkedid, a call that
+    never reaches frontdesk's menu (stored as an event of a bare `calls` row);
+    `extension` the phone's, `name` its staff member's in the plan (None: nobody's)."""
+
+    kind = "emergency_call"
+    extension: str
+    name: str | None = None
+
+
 # -- staff -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AgentStateChanged:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from frontdesk.calls.channels import Channels
 from frontdesk.calls.commands import PBX_LANE, SetGlobal
 from frontdesk.calls.destinations import Destinations
 from frontdesk.calls.dispatcher import CallDispatcher
+from frontdesk.calls.events import EmergencyCallPlaced
 from frontdesk.calls.executor import CommandExecutor
 from frontdesk.calls.hub import EventHub
 from frontdesk.calls.menu import Lookup, MenuCalls
@@ -37,6 +39,7 @@ from frontdesk.calls.return_calls import ReturnCalls
 from frontdesk.calls.session import CallSession
 from frontdesk.calls.staff_transfers import StaffTransfers
 from frontdesk.calls.stasis import is_our_leg
+from frontdesk.phone import mask_number
 from frontdesk.plan.model import Plan
 from frontdesk.routing.directory import Directory
 
@@ -153,10 +156,22 @@ class CallRuntime:
 
     def on_ami_event(self, event: Event) -> None:
         """AMI UserEvent `FrontdeskShed`: a call the dialplan sent to the fallback before
-        Stasis() while we were overloaded (calls/admission.py); counted and logged."""
+        Stasis() while we were overloaded (calls/admission.py); counted and logged.
+        `FrontdeskEmergencyCall`: a staff phone dialled 911; the board alerts the site."""
         if event.name == "UserEvent" and event.get("UserEvent") == "FrontdeskShed":
             call = event.get("Linkedid") or event.get("Uniqueid") or "unknown"
             self.dispatcher.shed_in_dialplan(call)
+        elif event.name == "UserEvent" and event.get("UserEvent") == "FrontdeskEmergencyCall":
+            # A unique fallback id: the board's acknowledgements are kept per call.
+            call = event.get("Linkedid") or event.get("Uniqueid") or f"911-{uuid.uuid4().hex}"
+            digits = event.get("Extension") or ""  # the caller ID that dialled 911
+            member = next((s for s in self.plan.staff if s.extension == digits), None)
+            # A phone number is no desk phone's extension (a caller's call transferred to
+            # 911 may carry the caller's number): never shown or logged in full.
+            extension = digits if member is not None or len(digits) < 7 else mask_number(digits)
+            name = member.name if member is not None else None
+            log.warning("calls.emergency_call", extension=extension, name=name, call=call)
+            self.hub.publish(EmergencyCallPlaced(call, extension, name))
 
     async def _ignore_unread_events(self) -> None:
         """Ask Asterisk to keep the event types frontdesk never reads (most of a call's

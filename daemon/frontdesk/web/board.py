@@ -13,10 +13,15 @@ Choices where the issue is silent:
   It covers calls seen since the daemon started (or seeded from today's call rows).
 - an escalation alert stays on the board until someone acknowledges it, even after the
   caller was answered (the board says so): a nurse must see that a patient waited too long.
+- a staff phone's 911 call (Kari's Law: someone on site must be told) is an alert that
+  stays until acknowledged, listed before every other alert until then, and never the
+  one dropped past `MAX_ALERTS` while unacknowledged; frontdesk does not follow the 911
+  call itself (its `call_state` is `unknown`).
 - a callback task (callbacks that failed every attempt) and a voicemail message (with the
   callback the practice promised: its due time) stay until acknowledged too: someone
   must call the patient back.
 - the board keeps at most `MAX_ALERTS` alerts; the oldest acknowledged go first.
+- each alert's time is shown in the practice's time zone (the view's `zone`).
 - a callback task or voicemail message may be *claimed* by one person (the agent page's
   "claim": the others see who has it) and is done when acknowledged, with the outcome
   of returning the call (`RETURN_OUTCOMES`); an escalation is never claimed.
@@ -44,6 +49,7 @@ from frontdesk.calls.events import (
     CallRouted,
     CallShed,
     CallStarted,
+    EmergencyCallPlaced,
     EscalationRaised,
     GoliveCaseSeen,
     HubEvent,
@@ -59,7 +65,12 @@ SERVICE_LEVEL = timedelta(seconds=60)
 SHORT_ABANDON = timedelta(seconds=10)
 CALLBACK_STATUSES = frozenset({"callback", "callback_retry", "calling_back"})
 # the facts that raise an alert (their stored `kind` is the alert's)
-ALERT_FACTS: tuple[type[CallFact], ...] = (EscalationRaised, CallbackTaskRaised, VoicemailLeft)
+ALERT_FACTS: tuple[type[CallFact], ...] = (
+    EmergencyCallPlaced,
+    EscalationRaised,
+    CallbackTaskRaised,
+    VoicemailLeft,
+)
 # the alerts that ask a person to call a patient back (claimed, then done with an outcome)
 RETURNABLE_KINDS = frozenset({CallbackTaskRaised.kind, VoicemailLeft.kind})
 RETURN_OUTCOMES = ("reached", "left_message", "no_answer", "wrong_number")
@@ -67,11 +78,11 @@ RETURN_OUTCOMES = ("reached", "left_message", "no_answer", "wrong_number")
 
 @dataclass
 class Alert:
-    """An escalation (a caller waited too long), a callback task (callbacks all failed)
-    or a voicemail message to return."""
+    """A staff phone's 911 call, an escalation (a caller waited too long), a callback
+    task (callbacks all failed) or a voicemail message to return."""
 
     id: int
-    kind: str  # escalation | callback_task | voicemail
+    kind: str  # emergency_call | escalation | callback_task | voicemail
     call: str
     queue: str | None
     raised_at: datetime
@@ -80,7 +91,9 @@ class Alert:
     category: str | None = None
     box: str | None = None  # voicemail: the box the message is in
     due: str | None = None  # voicemail: when the practice promised to call back (ISO)
-    call_state: str = "waiting"  # waiting | answered | gone | ended (before a restart)
+    extension: str | None = None  # emergency_call: the phone that dialled 911
+    staff_name: str | None = None  # emergency_call: whose phone it is, in the plan
+    call_state: str = "waiting"  # waiting | answered | gone | ended (before a restart) | unknown
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     claimed_by: str | None = None  # who is returning the call (a username)
@@ -90,6 +103,11 @@ class Alert:
     @property
     def returnable(self) -> bool:
         return self.kind in RETURNABLE_KINDS
+
+    @property
+    def urgent(self) -> bool:
+        """A 911 call nobody acknowledged yet: first on the board, never dropped."""
+        return self.kind == EmergencyCallPlaced.kind and self.acknowledged_by is None
 
     def held_by_other(self, username: str) -> bool:
         """Someone else claimed it: they are returning the call."""
@@ -107,6 +125,8 @@ class Alert:
             "category": self.category,
             "box": self.box,
             "due": self.due,
+            "extension": self.extension,
+            "staff_name": self.staff_name,
             "call_state": self.call_state,
             "acknowledged_by": self.acknowledged_by,
             "acknowledged_at": None
@@ -157,6 +177,10 @@ class BoardState:
                 counted = isinstance(event, CallAbandoned)
                 self._left(event.call, at, answered=False, counted=counted)
                 self._mark_alerts(event.call, "gone")
+            case EmergencyCallPlaced(call=call, extension=extension, name=name):
+                alert = Alert(0, event.kind, call, None, at, call_state="unknown")
+                alert.extension, alert.staff_name = extension, name
+                self._raise(alert)
             case EscalationRaised(call=call, queue=queue, waited_s=waited, recipients=to):
                 self._raise(Alert(0, event.kind, call, queue, at, waited, to))
             case VoicemailLeft(call=call, box=box, category=category, callback_due=due):
@@ -253,8 +277,12 @@ class BoardState:
         self._next_id += 1
         self.alerts.append(alert)
         while len(self.alerts) > MAX_ALERTS:
-            done = next((a for a in self.alerts if a.acknowledged_by is not None), self.alerts[0])
-            self.alerts.remove(done)
+            self.alerts.remove(self._droppable())
+
+    def _droppable(self) -> Alert:
+        """The oldest acknowledged alert, else the oldest not urgent, else the oldest."""
+        done = next((a for a in self.alerts if a.acknowledged_by is not None), None)
+        return done or next((a for a in self.alerts if not a.urgent), self.alerts[0])
 
     def _mark_alerts(self, call: str, state: str) -> None:
         for alert in self.alerts:
@@ -331,7 +359,8 @@ def board_view(
         "service_level_s": int(state.service_level.total_seconds()),
         "queues": [queue(q) for q in snapshot.queues],
         "agents": [_agent(a) for a in snapshot.agents],
-        "alerts": [a.as_json() for a in reversed(state.alerts)],
+        "zone": state.zone.key,  # the practice's: alert times are shown in it
+        "alerts": [a.as_json() for a in sorted(state.alerts, key=_board_order)],
         "callbacks": callbacks,
         "overload": _overload(state, at),
     }
@@ -339,6 +368,12 @@ def board_view(
         mine = next((a for a in snapshot.agents if a.ext == viewer.extension), None)
         view["me"] = None if mine is None else _agent(mine)
     return view
+
+
+def _board_order(alert: Alert) -> tuple[bool, int]:
+    """Newest first (ids grow as alerts are raised), but an unacknowledged 911 call before
+    everything else."""
+    return not alert.urgent, -alert.id
 
 
 def _agent(a: AgentView) -> dict[str, Any]:

@@ -16,11 +16,34 @@
       : state;
   }
 
-  function alertItem(alert) {
-    const item = el("li", null, alert.acknowledged_by ? "alert acknowledged" : "alert");
+  // "14:05" in the practice's time zone (the board's `zone`); the time as sent without one.
+  function clock(iso, zone) {
+    const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone || undefined };
+    try {
+      return new Date(iso).toLocaleTimeString([], options);
+    } catch (error) {
+      return iso.slice(11, 16);
+    }
+  }
+
+  // A staff phone dialled 911 (Kari's Law): said plainly, with who and when. A masked
+  // number is no desk phone's (a caller's transferred call, say).
+  function emergencyText(alert, zone) {
+    const ext = alert.extension;
+    const who = alert.staff_name ? ` (${alert.staff_name})` : "";
+    let where = "an unknown extension";
+    if (ext) where = /^\d+$/.test(ext) ? `extension ${ext}${who}` : `${ext} (not a desk phone)`;
+    return `911 called from ${where} at ${clock(alert.raised_at, zone)}`;
+  }
+
+  function alertItem(alert, zone) {
+    const kind = alert.kind === "emergency_call" ? "alert emergency" : "alert";
+    const item = el("li", null, alert.acknowledged_by ? `${kind} acknowledged` : kind);
     item.dataset.alert = String(alert.id);
     let what;
-    if (alert.kind === "escalation") {
+    if (alert.kind === "emergency_call") {
+      what = emergencyText(alert, zone);
+    } else if (alert.kind === "escalation") {
       what = `Escalation: a caller waited ${window.live.duration(alert.waited_s)} in ${alert.queue}`;
     } else if (alert.kind === "voicemail") {
       const due = alert.due ? `; call back by ${alert.due.slice(0, 16).replace("T", " ")}` : "";
@@ -112,7 +135,7 @@
   function render(board) {
     overload(board.overload);
     const alerts = document.getElementById("alerts");
-    alerts.replaceChildren(...board.alerts.map(alertItem));
+    alerts.replaceChildren(...board.alerts.map((alert) => alertItem(alert, board.zone)));
     document.getElementById("no-alerts").hidden = board.alerts.length > 0;
     document.getElementById("queues").replaceChildren(...board.queues.map(queueCard));
     const callbacks = document.getElementById("callbacks");
