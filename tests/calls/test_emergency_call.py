@@ -87,6 +87,7 @@ async def test_a_staff_phone_dialling_911_is_published_and_logged(pbx: Pbx) -> N
     assert pbx.emergencies() == [EmergencyCallPlaced(call, "2003", "Chloe Martin")]
     (line,) = [entry for entry in logs if entry["event"] == "calls.emergency_call"]
     assert (line["log_level"], line["extension"], line["call"]) == ("warning", "2003", call)
+    assert "Chloe" not in str(line)  # names stay out of the logs
 
 
 async def test_an_extension_of_nobody_in_the_plan_has_no_name(pbx: Pbx) -> None:

@@ -170,7 +170,7 @@ class CallRuntime:
             # 911 may carry the caller's number): never shown or logged in full.
             extension = digits if member is not None or len(digits) < 7 else mask_number(digits)
             name = member.name if member is not None else None
-            log.warning("calls.emergency_call", extension=extension, name=name, call=call)
+            log.warning("calls.emergency_call", extension=extension, call=call)  # no names in logs
             self.hub.publish(EmergencyCallPlaced(call, extension, name))
 
     async def _ignore_unread_events(self) -> None:
