@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
+from frontdesk.phone import mask_number
+from frontdesk.plan.model import Staff
 from frontdesk.routing.destination import Decision
 from frontdesk.routing.ivr import CallFacts
 
@@ -247,6 +250,15 @@ class EmergencyCallPlaced(CallFact):
     kind = "emergency_call"
     extension: str
     name: str | None = None
+
+    @classmethod
+    def reported(cls, call: str, digits: str, staff: Iterable[Staff]) -> EmergencyCallPlaced:
+        """From the UserEvent's `Extension` and the plan's staff. A phone number is no
+        desk phone's extension (a caller's call transferred to 911 may carry the caller's
+        number): it is masked, never shown or stored in full."""
+        member = next((s for s in staff if s.extension == digits), None)
+        extension = digits if member is not None or len(digits) < 7 else mask_number(digits)
+        return cls(call, extension, member.name if member is not None else None)
 
 
 # -- staff -----------------------------------------------------------------------------------------

@@ -39,7 +39,6 @@ from frontdesk.calls.return_calls import ReturnCalls
 from frontdesk.calls.session import CallSession
 from frontdesk.calls.staff_transfers import StaffTransfers
 from frontdesk.calls.stasis import is_our_leg
-from frontdesk.phone import mask_number
 from frontdesk.plan.model import Plan
 from frontdesk.routing.directory import Directory
 
@@ -165,13 +164,9 @@ class CallRuntime:
             # A unique fallback id: the board's acknowledgements are kept per call.
             call = event.get("Linkedid") or event.get("Uniqueid") or f"911-{uuid.uuid4().hex}"
             digits = event.get("Extension") or ""  # the caller ID that dialled 911
-            member = next((s for s in self.plan.staff if s.extension == digits), None)
-            # A phone number is no desk phone's extension (a caller's call transferred to
-            # 911 may carry the caller's number): never shown or logged in full.
-            extension = digits if member is not None or len(digits) < 7 else mask_number(digits)
-            name = member.name if member is not None else None
-            log.warning("calls.emergency_call", extension=extension, call=call)  # no names in logs
-            self.hub.publish(EmergencyCallPlaced(call, extension, name))
+            fact = EmergencyCallPlaced.reported(call, digits, self.plan.staff)
+            log.warning("calls.emergency_call", extension=fact.extension, call=call)  # no names
+            self.hub.publish(fact)
 
     async def _ignore_unread_events(self) -> None:
         """Ask Asterisk to keep the event types frontdesk never reads (most of a call's
