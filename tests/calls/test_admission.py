@@ -13,9 +13,7 @@ from frontdesk.calls.admission import (
     Limits,
 )
 
-LIMITS = Limits(
-    max_channels=10, loop_lag=0.2, event_delay=1.0, ari_latency=1.0, increase_per_s=0.1
-)
+LIMITS = Limits(max_channels=10, loop_lag=0.2, event_delay=1.0, ari_latency=1.0, increase_per_s=0.1)
 
 
 class Clock:
