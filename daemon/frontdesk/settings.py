@@ -74,7 +74,7 @@ class Settings:
     # Admission control (calls/admission.py, docs/scale.md "Overload"): past these, new
     # calls go straight to the dialplan's fallback. FRONTDESK_ADMISSION=off disables it.
     admission: bool = True
-    max_channels: int = 600  # FRONTDESK_MAX_CHANNELS
+    max_channels: int = 650  # FRONTDESK_MAX_CHANNELS
     overload_loop_lag_ms: float = 250.0  # FRONTDESK_OVERLOAD_LOOP_LAG_MS
     overload_event_delay_ms: float = 1000.0  # FRONTDESK_OVERLOAD_EVENT_DELAY_MS
     overload_ari_latency_ms: float = 500.0  # FRONTDESK_OVERLOAD_ARI_LATENCY_MS
@@ -138,7 +138,7 @@ class Settings:
             pbx_timezone=_pbx_timezone(env.get("FRONTDESK_PBX_TIMEZONE") or None),
             admission=env.get("FRONTDESK_ADMISSION", "on").lower()
             not in ("off", "0", "no", "false"),
-            max_channels=_positive(env, "FRONTDESK_MAX_CHANNELS", 600),
+            max_channels=_positive(env, "FRONTDESK_MAX_CHANNELS", 650),
             overload_loop_lag_ms=_positive(env, "FRONTDESK_OVERLOAD_LOOP_LAG_MS", 250),
             overload_event_delay_ms=_positive(env, "FRONTDESK_OVERLOAD_EVENT_DELAY_MS", 1000),
             overload_ari_latency_ms=_positive(env, "FRONTDESK_OVERLOAD_ARI_LATENCY_MS", 500),

@@ -63,7 +63,7 @@ class Limits:
     """Where overload begins (FRONTDESK_ADMISSION_* settings; docs/scale.md says how
     the defaults were measured)."""
 
-    max_channels: int = 600  # channels in frontdesk's hands: a caller in the menu or queue is
+    max_channels: int = 650  # channels in frontdesk's hands: a caller in the menu or queue is
     # one, a conversation two (its agent leg). Measured: ~600 at the lab's ceiling (37
     # calls/s, 2 cores); a cap that answers at once where the signals answer late
     loop_lag: float = 0.25  # s
