@@ -221,6 +221,20 @@ def _set_global(lab: Lab, name: str, value: str) -> None:
     assert asyncio.run(post()) == 204
 
 
+def test_a_desk_phone_dialling_911_is_an_alert_on_the_board(lab: Lab) -> None:
+    """Kari's Law: the call leaves by the trunk and the board tells the site at once
+    (the dialplan's UserEvent through frontdesk's AMI user, on the real PBX)."""
+    lab.dial("2003", "911")
+    wait_until(lambda: trunk_invites(lab, "911", None), "the 911 call to reach the trunk")
+
+    def alerts() -> list[dict[str, str]]:
+        board = lab.daemon.api("GET", "/api/board")
+        return [a for a in board["alerts"] if a["kind"] == "emergency_call"]
+
+    wait_until(alerts, "the board's 911 alert", 10)
+    assert alerts()[0]["extension"] == "2003"
+
+
 def trunk_invites(lab: Lab, dialled: str, caller: str | None) -> list[str]:
     assert lab.trunk is not None
     found = [m for m in lab.trunk.received("INVITE") if m.startswith(f"INVITE sip:{dialled}@")]

@@ -106,10 +106,12 @@ class CallDispatcher:
         if self.hub is not None:
             self.hub.publish(events.CallShed(call, reason))
         log_now, unlogged = logging
-        if log_now and self.admission is not None:  # never a line per call: a flood
-            # would drown the log too
-            signals = {k: round(v, 3) for k, v in self.admission.admission.signals().items()}
+        # Never a line per call: a flood would drown the log too.
+        if log_now and self.admission is not None:
+            admission = self.admission.admission
+            signals = {k: round(v, 3) for k, v in admission.signals().items()}
             signals["ari_backlog"] = self.ari.in_flight
+            signals["share_taken"] = round(admission.admit_ratio, 2)
             log.warning("calls.shed", reason=reason, channels=len(self.channels),
                         shed_since_last_line=unlogged, **signals)  # fmt: skip
 
