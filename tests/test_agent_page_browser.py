@@ -118,9 +118,11 @@ async def daemon(schema: str, tmp_path: Path) -> AsyncIterator[Daemon]:
     )
     drain: asyncio.Task[None] | None = None
     try:
-        ari_port, url = await asyncio.wait_for(_read_until_ready(process), STARTUP_SECONDS)
+        ari_port, ami_port, url = await asyncio.wait_for(
+            _read_until_ready(process), STARTUP_SECONDS
+        )
         drain = asyncio.create_task(_drain(process))
-        yield Daemon(url, f"http://127.0.0.1:{ari_port}", process, DSN, schema)
+        yield Daemon(url, f"http://127.0.0.1:{ari_port}", ami_port, process, DSN, schema)
     finally:
         if process.returncode is None:
             process.terminate()
