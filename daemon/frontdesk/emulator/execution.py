@@ -11,14 +11,12 @@ extension hangs up (cause 16), and so does an application failing as it would in
 from __future__ import annotations
 
 import re
-import weakref
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from frontdesk.emulator import bridging
 from frontdesk.emulator.dialplan import separate_args, split_target, substitute
 from frontdesk.emulator.events import ari_event, channel_sources, escape_c
-from frontdesk.emulator.model import Channel, Dialplan
+from frontdesk.emulator.model import Channel, Dialplan, GosubFrame
 
 if TYPE_CHECKING:
     from frontdesk.emulator.pbx import Pbx
@@ -129,32 +127,7 @@ def _is_true(condition: str) -> bool:
     return int(number.group()) != 0 if number else bool(condition)
 
 
-# -- Gosub/Return (app_stack.c) ---------------------------------------------------------
-
-
-@dataclass
-class _Frame:
-    """A return address and the ARGn/ARGC it set, with the values they hide (an outer
-    frame's, or a variable of the same name), restored by Return."""
-
-    context: str
-    exten: str
-    priority: int
-    arguments: int
-    hidden: dict[str, str | None] = field(default_factory=dict)
-
-
-# Per PBX and channel id: model.Channel has no room for it (Asterisk keeps a datastore).
-_STACKS: weakref.WeakKeyDictionary[Pbx, dict[str, list[_Frame]]] = weakref.WeakKeyDictionary()
-
-
-def _stack(pbx: Pbx, ch: Channel) -> list[_Frame]:
-    stacks = _STACKS.setdefault(pbx, {})
-    for gone in [cid for cid in stacks if cid not in pbx.channels]:
-        del stacks[gone]
-    return stacks.setdefault(ch.id, [])
-
-
+# -- Gosub/Return (app_stack.c): the frames live on the channel (`Channel.gosub_stack`) --
 def _gosub(pbx: Pbx, ch: Channel, data: str) -> float:
     """`Gosub([[context,]exten,]priority[(arg1,...)])`, the arguments as ARGn and ARGC."""
     target, _, rest = data.partition("(")
@@ -164,10 +137,10 @@ def _gosub(pbx: Pbx, ch: Channel, data: str) -> float:
     priority = pbx.dialplan.priority(context, exten, label)
     if not data or priority is None or not pbx.dialplan.exists(context, exten, priority):
         return _fail(pbx, ch)
-    stack = _stack(pbx, ch)
+    stack = ch.gosub_stack
     # an outer frame's arguments beyond this call's are masked as empty
     count = max(len(args), stack[-1].arguments if stack else 0)
-    frame = _Frame(here.context, here.exten, here.priority + 1, count)
+    frame = GosubFrame(here.context, here.exten, here.priority + 1, count)
     here.context, here.exten, here.priority = context, exten, priority - 1
     values = [args[n] if n < len(args) else "" for n in range(count)]
     _set_arguments(pbx, ch, frame, [*values, str(len(args))])
@@ -175,7 +148,7 @@ def _gosub(pbx: Pbx, ch: Channel, data: str) -> float:
     return 0.0
 
 
-def _set_arguments(pbx: Pbx, ch: Channel, frame: _Frame, values: list[str]) -> None:
+def _set_arguments(pbx: Pbx, ch: Channel, frame: GosubFrame, values: list[str]) -> None:
     """ARG1..ARGn then ARGC, each hiding any value of that name and reported as
     `LOCAL(name)` (`frame_set_var`), already at the subroutine's location."""
     names = [*(f"ARG{n}" for n in range(1, len(values))), "ARGC"]
@@ -187,10 +160,9 @@ def _set_arguments(pbx: Pbx, ch: Channel, frame: _Frame, values: list[str]) -> N
 
 def _return(pbx: Pbx, ch: Channel, data: str) -> float:
     """`Return([value])`: back after the Gosub, its ARGn gone, `GOSUB_RETVAL` set."""
-    stack = _stack(pbx, ch)
-    if not stack:
+    if not ch.gosub_stack:
         return _fail(pbx, ch)  # "Return without Gosub"
-    frame = stack.pop()
+    frame = ch.gosub_stack.pop()
     ch.dialplan.context, ch.dialplan.exten = frame.context, frame.exten
     ch.dialplan.priority = frame.priority - 1
     for name, hidden in reversed(frame.hidden.items()):

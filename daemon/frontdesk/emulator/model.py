@@ -71,6 +71,18 @@ class Dialplan:
 
 
 @dataclass
+class GosubFrame:
+    """A Gosub's return address and the ARGn/ARGC it set, with the values they hide (an
+    outer frame's, or a variable of the same name), restored by Return (app_stack.c)."""
+
+    context: str
+    exten: str
+    priority: int
+    arguments: int
+    hidden: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
 class Channel:
     id: str
     name: str
@@ -110,6 +122,7 @@ class Channel:
     on_destroyed: Callable[[Channel], None] | None = None
     far_end: str | None = None
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    gosub_stack: list[GosubFrame] = field(default_factory=list)  # app_stack's datastore
 
     @property
     def tech(self) -> str:
