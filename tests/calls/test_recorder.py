@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -264,60 +265,60 @@ def test_facts_that_change_no_row_are_events_only() -> None:
     assert len(sink.records) == 6
 
 
-async def test_the_story_lands_in_postgresql(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def recorded(
+    tmp_path: Path, feed: Callable[[CallRecorder], object]
+) -> AsyncIterator[asyncpg.Connection]:
+    """A recorder fed by `feed`, its outbox drained into a scratch schema: a connection to
+    that schema, to read what landed."""
     async with scratch_schema("fd_test") as schema:
         conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
         try:
             await upgrade(conn)
             outbox = Outbox(dsn_in(schema), tmp_path / "spool.jsonl")
             outbox.start()
-            story(CallRecorder(outbox, lambda: NOW))
+            feed(CallRecorder(outbox, lambda: NOW))
             assert await outbox.drain(10)
             await outbox.close()
-            row = await conn.fetchrow("SELECT * FROM calls WHERE linkedid = 'c1'")
-            assert row is not None
-            assert (row["caller"], row["patient_id"], row["category"]) == (
-                "+13125551002",
-                "P-1002",
-                "scheduling",
-            )
-            assert (row["outcome"], row["agent"], row["queue"]) == (
-                "answered",
-                "2001",
-                "scheduling",
-            )
-            assert row["answered_at"] == NOW
-            kinds = await conn.fetch(
-                "SELECT kind FROM call_events WHERE linkedid = 'c1' ORDER BY event_key"
-            )
-            assert sorted(k["kind"] for k in kinds) == sorted(
-                ["started", "routed", "joined", "answered", "talk_ended"]
-            )
+            yield conn
         finally:
             await conn.close()
+
+
+async def test_the_story_lands_in_postgresql(tmp_path: Path) -> None:
+    async with recorded(tmp_path, story) as conn:
+        row = await conn.fetchrow("SELECT * FROM calls WHERE linkedid = 'c1'")
+        assert row is not None
+        assert (row["caller"], row["patient_id"], row["category"]) == (
+            "+13125551002",
+            "P-1002",
+            "scheduling",
+        )
+        assert (row["outcome"], row["agent"], row["queue"]) == (
+            "answered",
+            "2001",
+            "scheduling",
+        )
+        assert row["answered_at"] == NOW
+        kinds = await conn.fetch(
+            "SELECT kind FROM call_events WHERE linkedid = 'c1' ORDER BY event_key"
+        )
+        assert sorted(k["kind"] for k in kinds) == sorted(
+            ["started", "routed", "joined", "answered", "talk_ended"]
+        )
 
 
 async def test_a_911_call_is_stored_though_frontdesk_never_had_the_call(tmp_path: Path) -> None:
-    async with scratch_schema("fd_test") as schema:
-        conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
-        try:
-            await upgrade(conn)
-            outbox = Outbox(dsn_in(schema), tmp_path / "spool.jsonl")
-            outbox.start()
-            recorder = CallRecorder(outbox, lambda: NOW)
-            recorder.on_hub(EmergencyCallPlaced("e1", "2003", "Chloe Martin"))
-            assert await outbox.drain(10)
-            await outbox.close()
-            event = await conn.fetchrow("SELECT kind, data::text FROM call_events")
-            assert event is not None
-            assert event["kind"] == "emergency_call"
-            assert json.loads(event["data"]) == {"extension": "2003", "name": "Chloe Martin"}
-            # its call is a bare row (no start): in no report, purged by its creation time
-            row = await conn.fetchrow("SELECT started_at, outcome FROM calls WHERE linkedid = 'e1'")
-            assert row is not None
-            assert (row["started_at"], row["outcome"]) == (None, None)
-        finally:
-            await conn.close()
+    fact = EmergencyCallPlaced("e1", "2003", "Chloe Martin")
+    async with recorded(tmp_path, lambda recorder: recorder.on_hub(fact)) as conn:
+        event = await conn.fetchrow("SELECT kind, data::text FROM call_events")
+        assert event is not None
+        assert event["kind"] == "emergency_call"
+        assert json.loads(event["data"]) == {"extension": "2003", "name": "Chloe Martin"}
+        # its call is a bare row (no start): in no report, purged by its creation time
+        row = await conn.fetchrow("SELECT started_at, outcome FROM calls WHERE linkedid = 'e1'")
+        assert row is not None
+        assert (row["started_at"], row["outcome"]) == (None, None)
 
 
 def test_a_finished_call_is_handed_on_whole() -> None:
