@@ -42,6 +42,7 @@ feedback loop settles the share where the box keeps up all the same.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -269,9 +270,14 @@ class AdmissionGate:
         if percent == self._sent_percent and at - self._sent_at < DIALPLAN_REFRESH:
             return []
         self._sent_percent, self._sent_at = percent, at
-        urgent = sorted({f for did in self.urgent_numbers for f in dialled_forms(did)})
-        marks = [(URGENT_GLOBAL + digits, "1") for digits in urgent] if percent else []
+        marks = self._urgent_marks if percent else []
         return [*marks, (SHED_GLOBAL, str(percent))]
+
+    @functools.cached_property
+    def _urgent_marks(self) -> list[tuple[str, str]]:
+        """`FRONTDESK_URGENT_<digits>=1` for every form of every urgent number (parsed once)."""
+        urgent = sorted({f for did in self.urgent_numbers for f in dialled_forms(did)})
+        return [(URGENT_GLOBAL + digits, "1") for digits in urgent]
 
     def forget_dialplan(self) -> None:
         """After the events socket reconnects (Asterisk may have restarted, clearing its
