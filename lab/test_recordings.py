@@ -11,9 +11,12 @@ tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,50 +110,15 @@ async def _ami_exchanges(secret: str) -> list[dict[str, Any]]:
 async def _missing_sound(password: str) -> list[dict[str, Any]]:
     """A channel of our own app (a staff phone rung and answered by its SIPp), then a play
     of one sound that exists and one that does not."""
-    auth = {"Authorization": aiohttp.encode_basic_auth("frontdesk", password)}
-    lines: list[dict[str, Any]] = []
-    start = time.monotonic()
-    async with aiohttp.ClientSession(headers=auth) as session:
-        ws_url = ARI_URL.replace("http", "ws", 1) + f"/events?app={APP}&subscribeAll=false"
-        async with session.ws_connect(ws_url) as ws:
-
-            async def rest(method: str, path: str, query: dict[str, str]) -> Any:
-                async with session.request(method, ARI_URL + path, params=query) as response:
-                    body = await response.json() if response.content_length else None
-                    lines.append(
-                        {
-                            "kind": "ari_rest",
-                            "t": round(time.monotonic() - start, 3),
-                            "method": method,
-                            "path": "/ari" + path,
-                            "query": query,
-                            "status": response.status,
-                            "body": body,
-                        }
-                    )
-                    return body
-
-            async def until(kind: str) -> dict[str, Any]:
-                while True:
-                    event: dict[str, Any] = json.loads((await ws.receive(timeout=15)).data)
-                    lines.append(
-                        {
-                            "kind": "ari_event",
-                            "t": round(time.monotonic() - start, 3),
-                            "event": event,
-                        }
-                    )
-                    if event["type"] == kind:
-                        return event
-
-            channel = await rest("POST", "/channels", {"endpoint": "PJSIP/2006", "app": APP})
-            await until("StasisStart")
-            media = "sound:frontdesk/this-prompt-was-never-rendered"
-            await rest("POST", f"/channels/{channel['id']}/play", {"media": media})
-            await until("PlaybackFinished")
-            await rest("DELETE", f"/channels/{channel['id']}", {})
-            await until("StasisEnd")
-    return lines
+    async with _AriRecording.open(password) as ari:
+        channel = await ari.rest("POST", "/channels", {"endpoint": "PJSIP/2006", "app": APP})
+        await ari.until("StasisStart")
+        media = "sound:frontdesk/this-prompt-was-never-rendered"
+        await ari.rest("POST", f"/channels/{channel['id']}/play", {"media": media})
+        await ari.until("PlaybackFinished")
+        await ari.rest("DELETE", f"/channels/{channel['id']}", {})
+        await ari.until("StasisEnd")
+        return ari.lines
 
 
 def keep_recording(lines: list[dict[str, Any]], name: str) -> None:
@@ -163,54 +131,56 @@ def keep_recording(lines: list[dict[str, Any]], name: str) -> None:
 async def _filtered_events(password: str) -> list[dict[str, Any]]:
     """Our app asks for no `IGNORED_EVENTS`, then a staff phone is rung, answered, given a
     variable (a ChannelVarset without the filter), played a sound and hung up."""
-    auth = {"Authorization": aiohttp.encode_basic_auth("frontdesk", password)}
-    lines: list[dict[str, Any]] = []
-    start = time.monotonic()
-    async with aiohttp.ClientSession(headers=auth) as session:
-        ws_url = ARI_URL.replace("http", "ws", 1) + f"/events?app={APP}&subscribeAll=false"
-        async with session.ws_connect(ws_url) as ws:
-            rest = _recorder(session, lines, start)
-            body = {"disallowed": [{"type": t} for t in IGNORED_EVENTS]}
-            await rest("PUT", f"/applications/{APP}/eventFilter", {}, body)
-            channel = await rest("POST", "/channels", {"endpoint": "PJSIP/2006", "app": APP}, None)
-            await _until(ws, lines, start, "StasisStart")
-            variable = {"variable": "FRONTDESK_LAB", "value": "1"}
-            await rest("POST", f"/channels/{channel['id']}/variable", variable, None)
-            await rest("POST", f"/channels/{channel['id']}/play", {"media": "sound:beep"}, None)
-            await _until(ws, lines, start, "PlaybackFinished")
-            await rest("DELETE", f"/channels/{channel['id']}", {}, None)
-            await _until(ws, lines, start, "StasisEnd")
-            await rest("PUT", f"/applications/{APP}/eventFilter", {}, None)  # as it was
-    return lines
+    async with _AriRecording.open(password) as ari:
+        body = {"disallowed": [{"type": t} for t in IGNORED_EVENTS]}
+        await ari.rest("PUT", f"/applications/{APP}/eventFilter", {}, body)
+        channel = await ari.rest("POST", "/channels", {"endpoint": "PJSIP/2006", "app": APP})
+        await ari.until("StasisStart")
+        variable = {"variable": "FRONTDESK_LAB", "value": "1"}
+        await ari.rest("POST", f"/channels/{channel['id']}/variable", variable)
+        await ari.rest("POST", f"/channels/{channel['id']}/play", {"media": "sound:beep"})
+        await ari.until("PlaybackFinished")
+        await ari.rest("DELETE", f"/channels/{channel['id']}", {})
+        await ari.until("StasisEnd")
+        await ari.rest("PUT", f"/applications/{APP}/eventFilter", {})  # as it was
+        return ari.lines
 
 
-def _recorder(session: aiohttp.ClientSession, lines: list[dict[str, Any]], start: float) -> Any:
-    async def rest(method: str, path: str, query: dict[str, str], body: Any) -> Any:
-        async with session.request(method, ARI_URL + path, params=query, json=body) as response:
+@dataclass
+class _AriRecording:
+    """The lab recorder app's REST requests and events, each kept as a line."""
+
+    session: aiohttp.ClientSession
+    ws: aiohttp.ClientWebSocketResponse
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    start: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, password: str) -> AsyncIterator[_AriRecording]:
+        auth = {"Authorization": aiohttp.encode_basic_auth("frontdesk", password)}
+        async with aiohttp.ClientSession(headers=auth) as session:
+            ws_url = ARI_URL.replace("http", "ws", 1) + f"/events?app={APP}&subscribeAll=false"
+            async with session.ws_connect(ws_url) as ws:
+                yield cls(session, ws)
+
+    def _at(self) -> float:
+        return round(time.monotonic() - self.start, 3)
+
+    async def rest(self, method: str, path: str, query: dict[str, str], body: Any = None) -> Any:
+        url = ARI_URL + path
+        async with self.session.request(method, url, params=query, json=body) as response:
             answer = await response.json() if response.content_length else None
-            lines.append(
-                {
-                    "kind": "ari_rest",
-                    "t": round(time.monotonic() - start, 3),
-                    "method": method,
-                    "path": "/ari" + path,
-                    "query": query,
-                    "body_sent": body,
-                    "status": response.status,
-                    "body": answer,
-                }
-            )
+            line = {"kind": "ari_rest", "t": self._at(), "method": method}
+            line |= {"path": "/ari" + path, "query": query}
+            if body is not None:
+                line["body_sent"] = body
+            self.lines.append(line | {"status": response.status, "body": answer})
             return answer
 
-    return rest
-
-
-async def _until(
-    ws: aiohttp.ClientWebSocketResponse, lines: list[dict[str, Any]], start: float, kind: str
-) -> dict[str, Any]:
-    while True:
-        event: dict[str, Any] = json.loads((await ws.receive(timeout=15)).data)
-        t = round(time.monotonic() - start, 3)
-        lines.append({"kind": "ari_event", "t": t, "event": event})
-        if event["type"] == kind:
-            return event
+    async def until(self, kind: str) -> dict[str, Any]:
+        while True:
+            event: dict[str, Any] = json.loads((await self.ws.receive(timeout=15)).data)
+            self.lines.append({"kind": "ari_event", "t": self._at(), "event": event})
+            if event["type"] == kind:
+                return event
